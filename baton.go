@@ -1,0 +1,159 @@
+// Package baton holds the domain of the baton authentication server: users,
+// sessions (refresh-token families), refresh tokens, revocations, keys and
+// audit events, the storage interfaces every backend implements, and the one
+// error type whose codes are the wire contract's vocabulary (../shared/API.md).
+//
+// It imports no database driver and no net/http: backends live in sqlite/ and
+// postgres/, the session engine in session/, the HTTP layer in httpapi/.
+package baton
+
+import "time"
+
+// Token transports chosen at login and kept by the session for every refresh.
+const (
+	TransportBody          = "body"
+	TransportRefreshCookie = "refresh_cookie"
+	TransportCookies       = "cookies"
+)
+
+// User is a registered account.
+type User struct {
+	ID string
+	// Username is the name as registered: trimmed and NFC-normalised.
+	Username string
+	// CanonicalUsername is the case-folded Username; it is unique.
+	CanonicalUsername string
+	// PasswordHash is an argon2id PHC string.
+	PasswordHash string
+	CreatedAt    time.Time
+	// LockedAt is the time the account was locked by an administrator; zero
+	// when the account is not locked. A locked user can neither log in nor
+	// refresh.
+	LockedAt time.Time
+}
+
+// Session is a refresh-token family created by one login.
+type Session struct {
+	ID     string
+	UserID string
+
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is the absolute expiry fixed at login; it never moves.
+	ExpiresAt time.Time
+	// IdleExpiresAt slides forward on every rotation, never past ExpiresAt.
+	IdleExpiresAt time.Time
+	// AuthTime is the last password verification of the session (login,
+	// reauth).
+	AuthTime time.Time
+
+	Transport string
+	ClientID  string
+	UserAgent string
+	IP        string
+	// Binding is the RFC 7638 thumbprint of the key the session's tokens are
+	// bound to (DPoP, RFC 9449); empty for bearer sessions.
+	Binding string
+
+	// RevokedAt is zero while the session is not revoked.
+	RevokedAt    time.Time
+	RevokeReason string
+}
+
+// Live reports whether the session is neither revoked nor expired at now.
+func (s *Session) Live(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
+// RefreshToken is the stored form of one refresh token: only its hash.
+type RefreshToken struct {
+	// Hash is SHA-256 of the token string.
+	Hash      []byte
+	SessionID string
+	CreatedAt time.Time
+	// SpentAt is zero while the token has not been rotated.
+	SpentAt time.Time
+}
+
+// Rotation is one refresh-token rotation: spend Old, store New as the
+// session's current token and slide the session's idle expiry.
+type Rotation struct {
+	SessionID string
+	OldHash   []byte
+	NewHash   []byte
+	Now       time.Time
+	// IdleExpiresAt is the session's new idle expiry (already capped at its
+	// absolute expiry by the caller).
+	IdleExpiresAt time.Time
+	UserAgent     string
+	IP            string
+}
+
+// Revoke describes a revocation of one or more sessions.
+type Revoke struct {
+	Now time.Time
+	// Until is when every access token of the revoked sessions has expired;
+	// the revocation-feed entry is kept until then.
+	Until  time.Time
+	Reason string
+}
+
+// Revocation reasons, stored with the session and sent to the audit log.
+const (
+	ReasonLogout         = "logout"
+	ReasonReuse          = "reuse_detected"
+	ReasonPasswordChange = "password_change"
+	ReasonAccountDeleted = "account_deleted"
+	ReasonAdmin          = "admin"
+	ReasonUser           = "user"
+	ReasonLocked         = "locked"
+)
+
+// Revocation is one entry of the revocation feed.
+type Revocation struct {
+	// Seq orders the feed; it is the cursor resource servers resume from.
+	Seq       int64
+	SessionID string
+	RevokedAt time.Time
+	// Until is when the revoked session's last access token expires.
+	Until time.Time
+}
+
+// Key uses.
+const (
+	KeyUseSigning  = "sig"      // Ed25519 access-token signing key
+	KeyUseRotation = "rotation" // HMAC key deriving refresh-token successors
+	KeyUseCSRF     = "csrf"     // HMAC key binding CSRF tokens to sessions
+)
+
+// Key is a server key shared by every instance through the store.
+type Key struct {
+	ID        string // the JWK "kid" for signing keys
+	Use       string
+	Algorithm string // "EdDSA" for signing keys, "HS256" for HMAC keys
+	// Secret is the private key or HMAC secret, sealed with the master key
+	// when one is configured; the store treats it as opaque bytes.
+	Secret []byte
+	// Public is the public key of a signing key; nil for HMAC keys.
+	Public    []byte
+	CreatedAt time.Time
+	// ActivateAt is when the key starts signing; it is published before.
+	ActivateAt time.Time
+	// RetiredAt is zero while the key may sign; a retired signing key stays
+	// published until the tokens it signed have expired.
+	RetiredAt time.Time
+}
+
+// AuditEvent is one entry of the audit log. It never holds a token, a
+// password or a hash.
+type AuditEvent struct {
+	Seq       int64
+	Time      time.Time
+	Type      string
+	UserID    string
+	SessionID string
+	IP        string
+	UserAgent string
+	Outcome   string
+	Detail    string
+}

@@ -1,0 +1,134 @@
+package baton
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence every backend (sqlite, postgres) provides. Its
+// behaviour is pinned by the conformance suite in storetest, which every
+// backend runs.
+//
+// Errors: every method returns *Error values. ENotFound and EConflict are
+// outcomes documented per method; EUnavailable means the store could not be
+// reached or was busy (the caller may retry); anything else is internal.
+// Methods are safe for concurrent use, also from several processes sharing
+// one database.
+type Store interface {
+	UserStore
+	SessionStore
+	KeyStore
+	AuditStore
+
+	// Ping reports whether the store is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Prune deletes, in batches of at most limit rows per table, sessions
+	// that expired or were revoked before olderThan (with their refresh
+	// tokens), spent refresh tokens spent before olderThan, and revocation
+	// entries whose Until is before now. It returns how many rows it deleted;
+	// a result below limit means there is nothing left to prune.
+	Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error)
+	Close() error
+}
+
+// UserStore stores accounts.
+type UserStore interface {
+	// CreateUser inserts u. EUsernameTaken when a user with the same
+	// CanonicalUsername exists.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns the user, or ENotFound.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByName returns the user whose CanonicalUsername is canonical, or
+	// ENotFound.
+	UserByName(ctx context.Context, canonical string) (*User, error)
+	// Users lists users ordered by CanonicalUsername, those after the
+	// canonical name after, at most limit of them.
+	Users(ctx context.Context, after string, limit int) ([]*User, error)
+	// SetPasswordHash replaces the user's password hash. ENotFound.
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// SetLocked locks the user at lockedAt, or unlocks with a zero time.
+	// ENotFound.
+	SetLocked(ctx context.Context, userID string, lockedAt time.Time) error
+	// DeleteUser revokes every live session of the user (adding revocation
+	// entries) and deletes the user, in one transaction, so the username is
+	// free again. It returns the ids of the sessions it revoked. ENotFound.
+	DeleteUser(ctx context.Context, userID string, r Revoke) ([]string, error)
+}
+
+// SessionStore stores sessions, their refresh-token hashes and the
+// revocation feed.
+type SessionStore interface {
+	// CreateSession inserts s and its first refresh token (tokenHash) in one
+	// transaction. ENotFound when s.UserID does not exist.
+	CreateSession(ctx context.Context, s *Session, tokenHash []byte) error
+	// Session returns the session (live or not), or ENotFound.
+	Session(ctx context.Context, id string) (*Session, error)
+	// RefreshToken returns the refresh token with the given hash and its
+	// session, or ENotFound.
+	RefreshToken(ctx context.Context, hash []byte) (*RefreshToken, *Session, error)
+	// Rotate performs r in one transaction with a compare-and-set on the old
+	// token: it marks r.OldHash spent at r.Now only if it is unspent,
+	// inserts r.NewHash as an unspent token of the session, and sets the
+	// session's LastUsedAt, IdleExpiresAt, UserAgent and IP, only if the
+	// session is not revoked. Three things might happen: nil (rotated);
+	// EConflict when the old token was already spent or its session is
+	// revoked (nothing else changed; whether the old token is then marked
+	// spent is unspecified: re-read and decide); ENotFound when the old
+	// token does not exist. Of any number of concurrent Rotate calls with
+	// the same OldHash at most one succeeds.
+	Rotate(ctx context.Context, r Rotation) error
+	// Sessions lists the user's live sessions at now (not revoked, not
+	// expired), newest first.
+	Sessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// RevokeSession revokes the session and appends a revocation entry, in
+	// one transaction. It returns false, and changes nothing, when the
+	// session was already revoked; ENotFound when it does not exist. Once
+	// revoked a session is never un-revoked.
+	RevokeSession(ctx context.Context, id string, r Revoke) (bool, error)
+	// RevokeUserSessions revokes every unrevoked session of the user except
+	// the one with id except (may be empty), appending a revocation entry
+	// for each, in one transaction. It returns the ids it revoked.
+	RevokeUserSessions(ctx context.Context, userID, except string, r Revoke) ([]string, error)
+	// Revocations returns revocation entries with Seq > after whose Until is
+	// after now, ordered by Seq, at most limit of them.
+	Revocations(ctx context.Context, after int64, now time.Time, limit int) ([]Revocation, error)
+}
+
+// KeyStore stores the server's keys, shared by every instance.
+type KeyStore interface {
+	// Keys returns every key, oldest first.
+	Keys(ctx context.Context) ([]*Key, error)
+	// InsertKey stores k. EConflict when a key with k.ID exists.
+	InsertKey(ctx context.Context, k *Key) error
+	// EnsureKey stores k unless an unretired key with k.Use exists, and
+	// returns the unretired key of that use that is then stored (k or the
+	// older one). Atomic across processes: instances starting together on
+	// an empty store end up with the same single key.
+	EnsureKey(ctx context.Context, k *Key) (*Key, error)
+	// RetireKey sets the key's RetiredAt to at unless it is already
+	// retired. ENotFound.
+	RetireKey(ctx context.Context, id string, at time.Time) error
+	// DeleteKey removes a key. ENotFound.
+	DeleteKey(ctx context.Context, id string) error
+}
+
+// AuditStore stores the audit log.
+type AuditStore interface {
+	// AppendAudit stores e, assigning e.Seq.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AuditEvents returns events oldest first: with after > 0 the first
+	// limit events with Seq > after; with after == 0 the newest limit
+	// events.
+	AuditEvents(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)
+}
+
+// RevocationWatcher is an optional capability of stores shared by several
+// instances (PostgreSQL): it reports revocations made by other processes as
+// they happen, so access tokens of a revoked session fail everywhere within
+// a second. Watch blocks until ctx ends, calling notify for each revoked
+// session id it hears of; it returns an error when its connection fails, and
+// the caller starts it again. Missed notifications are caught up through
+// Revocations.
+type RevocationWatcher interface {
+	WatchRevocations(ctx context.Context, notify func(sessionID string)) error
+}
