@@ -77,6 +77,9 @@ type SessionStore interface {
 	// token does not exist. Of any number of concurrent Rotate calls with
 	// the same OldHash at most one succeeds.
 	Rotate(ctx context.Context, r Rotation) error
+	// SetAuthTime records a new password verification of the session
+	// (reauth). ENotFound when the session does not exist or is revoked.
+	SetAuthTime(ctx context.Context, sessionID string, at time.Time) error
 	// Sessions lists the user's live sessions at now (not revoked, not
 	// expired), newest first.
 	Sessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/token"
+)
+
+// Cookie names (the contract's).
+const (
+	cookieAccess  = "baton_access"
+	cookieRefresh = "baton_refresh"
+	cookieCSRF    = "baton_csrf"
+	headerCSRF    = "X-CSRF-Token"
+)
+
+// credential is the token a request presents and where it came from.
+type credential struct {
+	token     string
+	viaCookie bool
+}
+
+// bearer returns the token of an "Authorization: Bearer" header, "" when
+// there is none, or an error for a malformed header.
+func bearer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", baton.Errorf(baton.EInvalidToken, "the Authorization header must be \"Bearer <token>\"")
+	}
+	return tok, nil
+}
+
+// accessCredential finds the access token: the Authorization header first,
+// then the access cookie.
+func accessCredential(r *http.Request) (credential, error) {
+	tok, err := bearer(r)
+	if err != nil {
+		return credential{}, err
+	}
+	if tok != "" {
+		return credential{token: tok}, nil
+	}
+	if c, err := r.Cookie(cookieAccess); err == nil && c.Value != "" {
+		return credential{token: c.Value, viaCookie: true}, nil
+	}
+	return credential{}, baton.Errorf(baton.EUnauthorized, "an access token is required")
+}
+
+// unsafe reports whether the method can change state (RFC 9110 §9.2.1).
+func unsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// checkCSRF enforces the signed double-submit pattern (OWASP) on a
+// cookie-authenticated unsafe request: X-CSRF-Token must equal the
+// baton_csrf cookie and be the value bound to the session. A cross-site
+// Origin is refused outright.
+func (s *Server) checkCSRF(r *http.Request, sessionID string) error {
+	if !unsafe(r.Method) {
+		return nil
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
+		return baton.Errorf(baton.ECSRFFailed, "cross-origin request refused")
+	}
+	h := r.Header.Get(headerCSRF)
+	c, err := r.Cookie(cookieCSRF)
+	if h == "" || err != nil {
+		return baton.Errorf(baton.ECSRFFailed, "the X-CSRF-Token header must repeat the baton_csrf cookie")
+	}
+	want := s.svc.CSRFToken(sessionID)
+	if subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 || subtle.ConstantTimeCompare([]byte(h), []byte(want)) != 1 {
+		return baton.Errorf(baton.ECSRFFailed, "the CSRF token does not match")
+	}
+	return nil
+}
+
+func (s *Server) allowedOrigin(origin string) bool {
+	if origin == s.issuer.Scheme+"://"+s.issuer.Host {
+		return true
+	}
+	for _, o := range s.opt.CORSOrigins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate verifies the request's access token for a protected
+// endpoint, enforces CSRF for cookies, and with the cookies transport
+// re-issues an access cookie that is close to expiry (implicit refresh).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Claims, error) {
+	cred, err := accessCredential(r)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.svc.Authenticate(cred.token)
+	if err != nil {
+		return nil, err
+	}
+	if cred.viaCookie {
+		if err := s.checkCSRF(r, c.SessionID); err != nil {
+			return nil, err
+		}
+		if c.ExpiresAt.Sub(s.svc.Now()) < s.opt.ImplicitRefreshWindow {
+			g, err := s.svc.ReissueAccess(r.Context(), c)
+			if err != nil {
+				return nil, err
+			}
+			if g != nil {
+				s.setAccessCookie(w, g)
+				w.Header().Set("Cache-Control", "no-store")
+				c = g.Claims
+			}
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,137 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonauth/baton/batontest"
+)
+
+func (c *client) cookie(path, name string) string {
+	u, _ := url.Parse(c.srv.URL + path)
+	for _, ck := range c.hc.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+func (c *client) csrf() []string { return []string{"X-CSRF-Token", c.cookie("/", "baton_csrf")} }
+
+func TestRefreshCookieTransport(t *testing.T) {
+	srv := batontest.NewServer(t, nil, nil)
+	c := newClient(t, srv)
+	c.register("alice")
+	l := c.login("alice", "transport", "refresh_cookie")
+	if l.str("access_token") == "" || l.str("refresh_token") != "" {
+		t.Fatalf("body: want the access token only: %s", l.raw)
+	}
+	refresh := cookieNamed(l.Response, "baton_refresh")
+	var paths []string
+	for _, ck := range refresh {
+		paths = append(paths, ck.Path)
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.MaxAge <= 0 {
+			t.Fatalf("refresh cookie attributes: %+v", ck)
+		}
+	}
+	if strings.Join(paths, ",") != "/v1/refresh,/v1/logout" {
+		t.Fatalf("refresh cookie paths: got %v", paths)
+	}
+	if cs := cookieNamed(l.Response, "baton_csrf"); len(cs) != 1 || cs[0].HttpOnly {
+		t.Fatalf("csrf cookie must be readable: %+v", cs)
+	}
+	if cookieNamed(l.Response, "baton_access") != nil {
+		t.Fatalf("refresh_cookie transport must not set an access cookie")
+	}
+	// The refresh token is not sent anywhere else.
+	if c.cookie("/v1/me", "baton_refresh") != "" {
+		t.Fatalf("refresh cookie reaches /v1/me")
+	}
+
+	t.Run("CSRF", func(t *testing.T) {
+		c.do("POST", "/v1/refresh", nil).want(t, 403, "csrf_failed")
+		c.do("POST", "/v1/refresh", nil, "X-CSRF-Token", "forged").want(t, 403, "csrf_failed")
+		c.do("POST", "/v1/refresh", nil, append(c.csrf(), "Origin", "https://evil.example")...).want(t, 403, "csrf_failed")
+	})
+	r := c.do("POST", "/v1/refresh", nil, c.csrf()...).want(t, 200, "")
+	if r.str("access_token") == "" || r.str("refresh_token") != "" || len(cookieNamed(r.Response, "baton_refresh")) != 2 {
+		t.Fatalf("refresh with cookie: %s", r.raw)
+	}
+	c.do("GET", "/v1/me", nil, bearer(r.str("access_token"))...).want(t, 200, "")
+	// A bearer-authenticated unsafe request needs no CSRF token.
+	c.do("POST", "/v1/reauth", map[string]string{"password": pw}, bearer(r.str("access_token"))...).want(t, 200, "")
+	// Logout through the cookie clears it.
+	c.do("POST", "/v1/logout", nil).want(t, 403, "csrf_failed")
+	lo := c.do("POST", "/v1/logout", nil, c.csrf()...).want(t, 204, "")
+	for _, ck := range lo.Cookies() {
+		if ck.MaxAge >= 0 {
+			t.Fatalf("logout must expire cookie %s: %+v", ck.Name, ck)
+		}
+	}
+	c.do("GET", "/v1/me", nil, bearer(r.str("access_token"))...).want(t, 401, "invalid_token")
+}
+
+func TestCookiesTransport(t *testing.T) {
+	clock := batontest.NewClock(time.Now())
+	srv := batontest.NewServer(t, nil, clock)
+	c := newClient(t, srv)
+	c.register("alice")
+	l := c.login("alice", "transport", "cookies")
+	if l.str("access_token") != "" || l.str("refresh_token") != "" || l.str("session_id") == "" {
+		t.Fatalf("body must carry neither token: %s", l.raw)
+	}
+	acc := cookieNamed(l.Response, "baton_access")
+	if len(acc) != 1 || !acc[0].HttpOnly || acc[0].Path != "/" || acc[0].MaxAge != 300 {
+		t.Fatalf("access cookie: %+v", acc)
+	}
+	me := c.do("GET", "/v1/me", nil).want(t, 200, "")
+	if me.str("username") != "alice" || cookieNamed(me.Response, "baton_access") != nil {
+		t.Fatalf("me: %s (no implicit refresh expected yet)", me.raw)
+	}
+	t.Run("UnsafeNeedsCSRF", func(t *testing.T) {
+		c.do("DELETE", "/v1/sessions/x", nil).want(t, 403, "csrf_failed")
+		c.do("POST", "/v1/reauth", map[string]string{"password": pw}).want(t, 403, "csrf_failed")
+		c.do("POST", "/v1/reauth", map[string]string{"password": pw}, c.csrf()...).want(t, 200, "")
+	})
+	t.Run("ImplicitRefresh", func(t *testing.T) {
+		// The reauth above re-issued the access cookie at the clock's now.
+		// Just outside the window (a third of 5 min): nothing happens.
+		clock.Advance(200*time.Second - time.Second)
+		if r := c.do("GET", "/v1/me", nil).want(t, 200, ""); cookieNamed(r.Response, "baton_access") != nil {
+			t.Fatalf("re-issued outside the window")
+		}
+		clock.Advance(2 * time.Second)
+		r := c.do("GET", "/v1/me", nil).want(t, 200, "")
+		nc := cookieNamed(r.Response, "baton_access")
+		if len(nc) != 1 || nc[0].Value == "" {
+			t.Fatalf("no implicit refresh inside the window")
+		}
+		if cl := decodeClaims(t, nc[0].Value); cl["fresh"] != false {
+			t.Fatalf("implicitly refreshed token is fresh: %v", cl)
+		}
+	})
+	t.Run("RefreshKeepsTransport", func(t *testing.T) {
+		r := c.do("POST", "/v1/refresh", nil, c.csrf()...).want(t, 200, "")
+		if r.str("access_token") != "" || len(cookieNamed(r.Response, "baton_access")) != 1 {
+			t.Fatalf("refresh of a cookies session: %s", r.raw)
+		}
+	})
+	c.do("POST", "/v1/logout", map[string]string{"scope": "global"}, c.csrf()...).want(t, 204, "")
+	c.do("GET", "/v1/me", nil).want(t, 401, "unauthorized")
+}
+
+func TestCookieSecureByDefault(t *testing.T) {
+	srv := batontest.NewServer(t, batontest.Env{"BATON_COOKIE_SECURE": "true"}, nil)
+	c := newClient(t, srv)
+	c.register("alice")
+	l := c.login("alice", "transport", "cookies")
+	for _, h := range l.Header.Values("Set-Cookie") {
+		if !strings.Contains(h, "; Secure") || !strings.Contains(h, "SameSite=") {
+			t.Fatalf("cookie without Secure or SameSite: %s", h)
+		}
+	}
+}

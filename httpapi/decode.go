@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/batonauth/baton"
+)
+
+// MaxBodyBytes bounds every request body (the contract's 64 KiB).
+const MaxBodyBytes = 64 << 10
+
+const (
+	mediaJSON = "application/json"
+	mediaForm = "application/x-www-form-urlencoded"
+)
+
+// readBody returns the request body, bounded, after checking its media
+// type. An empty body is returned as nil whatever its type, so endpoints
+// with only optional fields accept a bare POST.
+func readBody(r *http.Request, allowForm bool) (body []byte, media string, err error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, "", baton.Errorf(baton.ERequestTooLarge, "the request body is larger than 64 KiB")
+	}
+	body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, "", baton.Errorf(baton.EInvalidRequest, "the request body could not be read")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, "", baton.Errorf(baton.ERequestTooLarge, "the request body is larger than 64 KiB")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, "", nil
+	}
+	media, _, err = mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && media == mediaJSON:
+	case err == nil && media == mediaForm && allowForm:
+	case allowForm:
+		return nil, "", baton.Errorf(baton.EUnsupportedMediaType, "send application/json or application/x-www-form-urlencoded")
+	default:
+		return nil, "", baton.Errorf(baton.EUnsupportedMediaType, "send application/json")
+	}
+	return body, media, nil
+}
+
+// decodeJSON reads a JSON object into dst. required says whether an empty
+// body is an error. Fields are *string so a missing field can be told from
+// an empty one.
+func decodeJSON(r *http.Request, dst any, required bool) error {
+	body, _, err := readBody(r, false)
+	if err != nil {
+		return err
+	}
+	if body == nil {
+		if required {
+			return baton.Errorf(baton.EInvalidRequest, "the request body is empty")
+		}
+		return nil
+	}
+	return unmarshalObject(body, dst)
+}
+
+func unmarshalObject(body []byte, dst any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return baton.Errorf(baton.EInvalidRequest, "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return baton.Errorf(baton.EInvalidRequest, "the field %q has the wrong type", te.Field)
+		}
+		return baton.Errorf(baton.EInvalidRequest, "the request body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return baton.Errorf(baton.EInvalidRequest, "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+// params are the parameters of an OAuth endpoint, from a form or a JSON
+// object of strings.
+type params map[string]string
+
+// readParams reads an /oauth/* request body, form-encoded or JSON. RFC 6749
+// §3.2 forbids repeating a parameter; so do we.
+func readParams(r *http.Request) (params, error) {
+	body, media, err := readBody(r, true)
+	if err != nil {
+		return nil, err
+	}
+	p := params{}
+	if body == nil {
+		return p, nil
+	}
+	if media == mediaJSON {
+		var raw map[string]any
+		if err := unmarshalObject(body, &raw); err != nil {
+			return nil, err
+		}
+		for k, v := range raw {
+			switch v := v.(type) {
+			case string:
+				p[k] = v
+			case nil:
+			default:
+				return nil, baton.Errorf(baton.EInvalidRequest, "the parameter %q must be a string", k)
+			}
+		}
+		return p, nil
+	}
+	q, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, baton.Errorf(baton.EInvalidRequest, "the form body is malformed")
+	}
+	for k, vs := range q {
+		if len(vs) > 1 {
+			return nil, baton.Errorf(baton.EInvalidRequest, "the parameter %q is repeated", k)
+		}
+		p[k] = vs[0]
+	}
+	return p, nil
+}
+
+// str returns *p or "".
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func missing(field string) error {
+	return baton.Errorf(baton.EInvalidRequest, "the field %q is required", field)
+}

@@ -1,0 +1,400 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/session"
+	"github.com/batonauth/baton/token"
+)
+
+// tokenResponse is the contract's token response. With cookie transports
+// the tokens that travel in cookies are left out of the body.
+type tokenResponse struct {
+	AccessToken           string `json:"access_token,omitempty"`
+	TokenType             string `json:"token_type"`
+	ExpiresIn             int64  `json:"expires_in"`
+	RefreshToken          string `json:"refresh_token,omitempty"`
+	RefreshTokenExpiresIn int64  `json:"refresh_token_expires_in,omitempty"`
+	SessionID             string `json:"session_id"`
+}
+
+// writeGrant answers with a token response in the session's transport.
+func (s *Server) writeGrant(w http.ResponseWriter, g *session.Grant, transport string, status int) {
+	resp := tokenResponse{
+		AccessToken: g.AccessToken,
+		TokenType:   "Bearer",
+		ExpiresIn:   g.ExpiresIn(),
+		SessionID:   g.Session.ID,
+	}
+	if g.Claims.JKT != "" {
+		resp.TokenType = "DPoP"
+	}
+	if g.RefreshToken != "" {
+		resp.RefreshToken = g.RefreshToken
+		resp.RefreshTokenExpiresIn = g.RefreshExpiresIn()
+	}
+	switch transport {
+	case baton.TransportRefreshCookie:
+		if g.RefreshToken != "" {
+			s.setRefreshCookies(w, g)
+			resp.RefreshToken = ""
+		}
+	case baton.TransportCookies:
+		s.setAccessCookie(w, g)
+		resp.AccessToken = ""
+		if g.RefreshToken != "" {
+			s.setRefreshCookies(w, g)
+			resp.RefreshToken = ""
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, status, resp)
+}
+
+type userResponse struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	SessionID string    `json:"session_id,omitempty"`
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Username *string `json:"username"`
+		Password *string `json:"password"`
+	}
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	if req.Username == nil {
+		return missing("username")
+	}
+	if req.Password == nil {
+		return missing("password")
+	}
+	cl := s.client(r)
+	if s.opt.Limits != nil {
+		if err := s.opt.Limits.AllowRegistration(r.Context(), cl.IP); err != nil {
+			return err
+		}
+	}
+	u, err := s.svc.Register(r.Context(), *req.Username, *req.Password, cl)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
+	return nil
+}
+
+// passwordAttempt runs f, a password check for account, under the failure
+// limits: refused early when earlier failures used up the budget, counted
+// when it fails with bad credentials.
+func (s *Server) passwordAttempt(ctx context.Context, account, ip string, f func() error) error {
+	if s.opt.Limits == nil {
+		return f()
+	}
+	if err := s.opt.Limits.AllowAttempt(ctx, "password", account, ip); err != nil {
+		return err
+	}
+	err := f()
+	if c := baton.ErrorCode(err); c == baton.EInvalidCredentials {
+		s.opt.Limits.Failed(ctx, "password", account, ip)
+	}
+	return err
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Username  *string `json:"username"`
+		Password  *string `json:"password"`
+		Transport *string `json:"transport"`
+		ClientID  *string `json:"client_id"`
+	}
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	if req.Username == nil {
+		return missing("username")
+	}
+	if req.Password == nil {
+		return missing("password")
+	}
+	transport := str(req.Transport)
+	if transport == "" {
+		transport = baton.TransportBody
+	}
+	cl := s.client(r)
+	var g *session.Grant
+	err := s.passwordAttempt(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
+		g, err = s.svc.Login(r.Context(), session.LoginRequest{
+			Username: *req.Username, Password: *req.Password, Transport: transport, ClientID: str(req.ClientID),
+		}, cl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
+	return nil
+}
+
+func accountKey(username string) string {
+	_, canonical, err := session.NormalizeUsername(username)
+	if err != nil {
+		return ""
+	}
+	return canonical
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		RefreshToken *string `json:"refresh_token"`
+		AccessToken  *string `json:"access_token"`
+		ClientID     *string `json:"client_id"`
+	}
+	if err := decodeJSON(r, &req, false); err != nil {
+		return err
+	}
+	rr := session.RefreshRequest{RefreshToken: str(req.RefreshToken), AccessToken: str(req.AccessToken), ClientID: str(req.ClientID)}
+	if rr.RefreshToken == "" {
+		tok, err := bearer(r)
+		if err != nil {
+			return baton.Errorf(baton.EInvalidGrant, "the Authorization header is malformed")
+		}
+		rr.RefreshToken = tok
+	}
+	if rr.RefreshToken == "" {
+		if c, err := r.Cookie(cookieRefresh); err == nil && c.Value != "" {
+			rr.RefreshToken = c.Value
+			rr.Precondition = func(sess *baton.Session) error { return s.checkCSRF(r, sess.ID) }
+		}
+	}
+	if rr.RefreshToken == "" {
+		return baton.Errorf(baton.EInvalidRequest, "a refresh token is required (body, Bearer header or cookie)")
+	}
+	g, err := s.attempt(r, "refresh", func() (*session.Grant, error) { return s.svc.Refresh(r.Context(), rr, s.client(r)) })
+	if err != nil {
+		if baton.ErrorCode(err) == baton.EInvalidGrant {
+			s.clearCookiesIfPresent(w, r)
+		}
+		return err
+	}
+	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
+	return nil
+}
+
+// attempt runs a refresh under the per-IP failure limit.
+func (s *Server) attempt(r *http.Request, kind string, f func() (*session.Grant, error)) (*session.Grant, error) {
+	if s.opt.Limits == nil {
+		return f()
+	}
+	ip := s.client(r).IP
+	if err := s.opt.Limits.AllowAttempt(r.Context(), kind, "", ip); err != nil {
+		return nil, err
+	}
+	g, err := f()
+	if baton.ErrorCode(err) == baton.EInvalidGrant {
+		s.opt.Limits.Failed(r.Context(), kind, "", ip)
+	}
+	return g, err
+}
+
+func (s *Server) clearCookiesIfPresent(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(cookieRefresh); err == nil {
+		s.clearCookies(w)
+	}
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Scope        *string `json:"scope"`
+		RefreshToken *string `json:"refresh_token"`
+	}
+	if err := decodeJSON(r, &req, false); err != nil {
+		return err
+	}
+	lr := session.LogoutRequest{Scope: str(req.Scope), RefreshToken: str(req.RefreshToken)}
+	if lr.RefreshToken == "" {
+		tok, err := bearer(r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case token.IsRefreshToken(tok):
+			lr.RefreshToken = tok
+		case tok != "":
+			c, err := s.svc.VerifyForLogout(tok)
+			if err != nil {
+				return err
+			}
+			lr.Claims = c
+		}
+	}
+	if lr.RefreshToken == "" && lr.Claims == nil {
+		if c, err := r.Cookie(cookieAccess); err == nil && c.Value != "" {
+			claims, err := s.svc.VerifyForLogout(c.Value)
+			if err == nil {
+				if err := s.checkCSRF(r, claims.SessionID); err != nil {
+					return err
+				}
+				lr.Claims = claims
+			}
+		}
+	}
+	if lr.RefreshToken == "" && lr.Claims == nil {
+		if c, err := r.Cookie(cookieRefresh); err == nil && c.Value != "" {
+			lr.RefreshToken = c.Value
+			lr.Precondition = func(sess *baton.Session) error { return s.checkCSRF(r, sess.ID) }
+		}
+	}
+	if lr.RefreshToken == "" && lr.Claims == nil {
+		return baton.Errorf(baton.EUnauthorized, "an access or refresh token is required")
+	}
+	if err := s.svc.Logout(r.Context(), lr, s.client(r)); err != nil {
+		return err
+	}
+	s.clearCookies(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	u, err := s.svc.Me(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt, SessionID: c.SessionID})
+	return nil
+}
+
+func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteAccount(r.Context(), c, s.client(r)); err != nil {
+		return err
+	}
+	s.clearCookies(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Password *string `json:"password"`
+	}
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	if req.Password == nil {
+		return missing("password")
+	}
+	cl := s.client(r)
+	var g *session.Grant
+	err = s.passwordAttempt(r.Context(), c.Subject, cl.IP, func() (err error) {
+		g, err = s.svc.Reauth(r.Context(), c, *req.Password, cl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
+	return nil
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Current *string `json:"current_password"`
+		New     *string `json:"new_password"`
+	}
+	if err := decodeJSON(r, &req, true); err != nil {
+		return err
+	}
+	if req.Current == nil {
+		return missing("current_password")
+	}
+	if req.New == nil {
+		return missing("new_password")
+	}
+	if err := s.svc.RequireFresh(c); err != nil {
+		return err
+	}
+	cl := s.client(r)
+	var g *session.Grant
+	err = s.passwordAttempt(r.Context(), c.Subject, cl.IP, func() (err error) {
+		g, err = s.svc.ChangePassword(r.Context(), c, *req.Current, *req.New, cl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
+	return nil
+}
+
+type sessionResponse struct {
+	ID            string    `json:"id"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastUsedAt    time.Time `json:"last_used_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+	UserAgent     string    `json:"user_agent"`
+	IP            string    `json:"ip"`
+	Current       bool      `json:"current"`
+}
+
+func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.Sessions(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionResponse, 0, len(list))
+	for _, ss := range list {
+		out = append(out, sessionResponse{
+			ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt,
+			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == c.SessionID,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	return nil
+}
+
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if len(id) > 64 {
+		return baton.Errorf(baton.ENotFound, "no such session")
+	}
+	if err := s.svc.RevokeOwnSession(r.Context(), c, id, s.client(r)); err != nil {
+		return err
+	}
+	if id == c.SessionID {
+		s.clearCookies(w)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at,
+	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason`
+
+// sessionScan holds the scan destinations of sessionColumns, so that a row
+// with more columns (RefreshToken) can append its own.
+type sessionScan struct {
+	s                                     baton.Session
+	created, used, exp, idle, auth, revok pgtype.Timestamptz
+}
+
+func (x *sessionScan) dest() []any {
+	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.exp, &x.idle, &x.auth,
+		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason}
+}
+
+func (x *sessionScan) session() *baton.Session {
+	s := x.s
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromTS(x.created), fromTS(x.used), fromTS(x.exp)
+	s.IdleExpiresAt, s.AuthTime, s.RevokedAt = fromTS(x.idle), fromTS(x.auth), fromTS(x.revok)
+	return &s
+}
+
+func scanSession(row pgx.Row) (*baton.Session, error) {
+	var x sessionScan
+	if err := row.Scan(x.dest()...); err != nil {
+		return nil, err
+	}
+	return x.session(), nil
+}
+
+// CreateSession inserts s and its first refresh token in one statement.
+// ENotFound when the user does not exist; EConflict when the session id or
+// the token hash exists.
+func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	err := db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `WITH s AS (
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
+				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			RETURNING id, created_at
+		)
+		INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s`,
+			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),
+			ts(s.AuthTime), s.Transport, s.ClientID, clean(s.UserAgent), clean(s.IP), s.Binding,
+			ts(s.RevokedAt), s.RevokeReason, tokenHash)
+		return err
+	})
+	if isForeignKeyViolation(err) {
+		return baton.WrapError(baton.ENotFound, "user not found", err)
+	}
+	return formatError("create session", err)
+}
+
+// Session returns the session, live or not, or ENotFound.
+func (db *DB) Session(ctx context.Context, id string) (*baton.Session, error) {
+	var s *baton.Session
+	err := db.read(ctx, func() (err error) {
+		s, err = scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+		return err
+	})
+	if isNoRows(err) {
+		return nil, baton.Errorf(baton.ENotFound, "session not found")
+	}
+	return s, formatError("session", err)
+}
+
+// RefreshToken returns the token with the hash and its session, or
+// ENotFound.
+func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToken, *baton.Session, error) {
+	var (
+		t       baton.RefreshToken
+		s       *baton.Session
+		created pgtype.Timestamptz
+		spent   pgtype.Timestamptz
+	)
+	err := db.read(ctx, func() error {
+		var x sessionScan
+		dest := append(x.dest(), &t.Hash, &t.SessionID, &created, &spent)
+		err := db.pool.QueryRow(ctx, `SELECT `+sessionColumns+`, t.hash, t.session_id, t.created_at, t.spent_at
+			FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+			WHERE t.hash = $1`, hash).Scan(dest...)
+		if err == nil {
+			s = x.session()
+		}
+		return err
+	})
+	if isNoRows(err) {
+		return nil, nil, baton.Errorf(baton.ENotFound, "refresh token not found")
+	}
+	if err != nil {
+		return nil, nil, formatError("refresh token", err)
+	}
+	t.CreatedAt, t.SpentAt = fromTS(created), fromTS(spent)
+	return &t, s, nil
+}
+
+// rotateSQL is the whole rotation in one statement, so a refresh costs one
+// round trip (RFC 9700 §4.14.2: the refresh token is invalidated as it is
+// rotated). Its data-modifying CTEs run on one snapshot, and each feeds the
+// next, which orders them:
+//
+//  1. spent: the compare-and-set. Of concurrent rotations of one token the
+//     first takes the row lock; under READ COMMITTED the others wait,
+//     re-check "spent_at IS NULL" on the committed row, and update nothing.
+//  2. touched: slides the session, only if it is not revoked. The row lock
+//     makes this wait for, and then re-check after, a revocation that is
+//     committing at the same time.
+//  3. inserted: the new token, only if the session was touched.
+//
+// The result is the number of rows spent and inserted: (1, 1) is success;
+// (1, 0) means the session is revoked (the old token is then left spent,
+// which the interface allows); (0, 0) needs a second query to tell a spent
+// token from an unknown one. The session id ($7) is part of the CAS: a
+// token is only ever rotated within its own session, whatever the caller
+// passes.
+const rotateSQL = `WITH spent AS (
+	UPDATE refresh_tokens SET spent_at = $3
+	WHERE hash = $1 AND session_id = $7 AND spent_at IS NULL
+	RETURNING session_id
+), touched AS (
+	UPDATE sessions s SET last_used_at = $3, idle_expires_at = $4, user_agent = $5, ip = $6
+	FROM spent
+	WHERE s.id = spent.session_id AND s.revoked_at IS NULL
+	RETURNING s.id
+), inserted AS (
+	INSERT INTO refresh_tokens (hash, session_id, created_at)
+	SELECT $2, id, $3 FROM touched
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM inserted)`
+
+// Rotate spends r.OldHash and stores r.NewHash as the session's current
+// token in one statement. nil, or EConflict (the old token was spent, or its
+// session revoked), or ENotFound (no such token, or it belongs to another
+// session than r.SessionID). Of concurrent rotations of one token exactly
+// one succeeds; the others get EConflict.
+func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
+	var spent, inserted int64
+	// A single statement in its own transaction: retried only when nothing
+	// of it was applied (a deadlock with Prune, a connection that failed
+	// before sending it).
+	err := db.write(ctx, func() error {
+		return db.pool.QueryRow(ctx, rotateSQL, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt),
+			clean(r.UserAgent), clean(r.IP), r.SessionID).Scan(&spent, &inserted)
+	})
+	switch {
+	case err != nil:
+		return formatError("rotate refresh token", err)
+	case spent == 1 && inserted == 1:
+		return nil
+	case spent == 1:
+		return baton.Errorf(baton.EConflict, "session is revoked")
+	}
+	// Failure path: the token was not there unspent. Tell which.
+	var isSpent bool
+	var sessionID string
+	err = db.read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT spent_at IS NOT NULL, session_id FROM refresh_tokens WHERE hash = $1`,
+			r.OldHash).Scan(&isSpent, &sessionID)
+	})
+	switch {
+	case isNoRows(err):
+		return baton.Errorf(baton.ENotFound, "refresh token not found")
+	case err != nil:
+		return formatError("rotate refresh token", err)
+	case sessionID != r.SessionID:
+		return baton.Errorf(baton.ENotFound, "refresh token not found in session")
+	case isSpent:
+		return baton.Errorf(baton.EConflict, "refresh token already spent")
+	}
+	// Unspent now but not when the statement ran: a token with this hash was
+	// inserted meanwhile. Nothing was changed; the caller may retry.
+	return baton.Errorf(baton.EConflict, "refresh token changed concurrently")
+}
+
+// Sessions lists the user's live sessions at now, newest first.
+func (db *DB) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+	var ss []*baton.Session
+	err := db.read(ctx, func() error {
+		rows, err := db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s
+			WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
+			ORDER BY s.created_at DESC, s.id DESC`, userID, ts(now))
+		if err != nil {
+			return err
+		}
+		ss, err = collect(rows, func(row pgx.CollectableRow) (*baton.Session, error) { return scanSession(row) })
+		return err
+	})
+	return ss, formatError("list sessions", err)
+}
+
+// Prune deletes at most limit rows in all per call, so that one call holds
+// few locks and writes little WAL. The budget is spent in an order that
+// keeps the result honest: a total below limit means every stage finished.
+// The tokens of dead sessions go before the sessions, and only sessions
+// without tokens left are deleted, so the cascade never deletes rows beyond
+// the budget or uncounted. Each stage is its own statement: a prune
+// interrupted between them has deleted nothing that matters.
+func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	// LEAST ignores NULLs: the session died at the earliest of its absolute
+	// expiry, idle expiry and revocation (sessions_prune_idx).
+	stages := []struct {
+		op, sql string
+		before  time.Time
+	}{
+		{"prune revocations", `DELETE FROM revocations WHERE seq IN (
+			SELECT seq FROM revocations WHERE until < $1 LIMIT $2)`, now},
+		{"prune spent tokens", `DELETE FROM refresh_tokens WHERE hash IN (
+			SELECT hash FROM refresh_tokens WHERE spent_at < $1 LIMIT $2)`, olderThan},
+		{"prune tokens of dead sessions", `DELETE FROM refresh_tokens WHERE hash IN (
+			SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1 LIMIT $2)`, olderThan},
+		{"prune sessions", `DELETE FROM sessions WHERE id IN (
+			SELECT s.id FROM sessions s
+			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1
+			AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
+			LIMIT $2)`, olderThan},
+	}
+	total := 0
+	for _, st := range stages {
+		left := limit - total
+		if left == 0 {
+			break
+		}
+		n, err := db.pruneStage(ctx, st.sql, st.before, left)
+		if err != nil {
+			return total, formatError(st.op, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// pruneStage runs one stage. A deadlock with a rotation in a session being
+// pruned rolls the statement back; write runs it again.
+func (db *DB) pruneStage(ctx context.Context, sql string, before time.Time, limit int) (int, error) {
+	var tag pgconn.CommandTag
+	err := db.write(ctx, func() (err error) {
+		tag, err = db.pool.Exec(ctx, sql, ts(before), limit)
+		return err
+	})
+	return int(tag.RowsAffected()), err
+}

@@ -1,0 +1,138 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at`
+
+func scanUser(row pgx.Row) (*baton.User, error) {
+	var u baton.User
+	var created, locked pgtype.Timestamptz
+	if err := row.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash, &created, &locked); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.LockedAt = fromTS(created), fromTS(locked)
+	return &u, nil
+}
+
+// CreateUser inserts u. EUsernameTaken when the canonical name is taken,
+// EConflict when the id is.
+func (db *DB) CreateUser(ctx context.Context, u *baton.User) error {
+	err := db.write(ctx, func() error {
+		_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, ts(u.CreatedAt), ts(u.LockedAt))
+		return err
+	})
+	return formatError("create user", err)
+}
+
+// UserByID returns the user, or ENotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*baton.User, error) {
+	return db.user(ctx, "user by id", `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+}
+
+// UserByName returns the user with the canonical name, or ENotFound.
+func (db *DB) UserByName(ctx context.Context, canonical string) (*baton.User, error) {
+	return db.user(ctx, "user by name", `SELECT `+userColumns+` FROM users WHERE canonical_username = $1`, canonical)
+}
+
+func (db *DB) user(ctx context.Context, op, query string, arg string) (*baton.User, error) {
+	var u *baton.User
+	err := db.read(ctx, func() (err error) {
+		u, err = scanUser(db.pool.QueryRow(ctx, query, arg))
+		return err
+	})
+	if isNoRows(err) {
+		return nil, baton.Errorf(baton.ENotFound, "user not found")
+	}
+	return u, formatError(op, err)
+}
+
+// Users lists users by canonical name (byte order) after after.
+func (db *DB) Users(ctx context.Context, after string, limit int) ([]*baton.User, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var us []*baton.User
+	err := db.read(ctx, func() error {
+		rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+			WHERE canonical_username > $1 ORDER BY canonical_username LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		us, err = collect(rows, func(row pgx.CollectableRow) (*baton.User, error) { return scanUser(row) })
+		return err
+	})
+	return us, formatError("list users", err)
+}
+
+// SetPasswordHash replaces the user's password hash. ENotFound.
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	n, err := db.update(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
+	if err != nil {
+		return formatError("set password hash", err)
+	}
+	if n == 0 {
+		return baton.Errorf(baton.ENotFound, "user not found")
+	}
+	return nil
+}
+
+// SetLocked locks the user at lockedAt, or unlocks it with a zero time.
+// ENotFound.
+func (db *DB) SetLocked(ctx context.Context, userID string, lockedAt time.Time) error {
+	n, err := db.update(ctx, `UPDATE users SET locked_at = $2 WHERE id = $1`, userID, ts(lockedAt))
+	if err != nil {
+		return formatError("set locked", err)
+	}
+	if n == 0 {
+		return baton.Errorf(baton.ENotFound, "user not found")
+	}
+	return nil
+}
+
+// DeleteUser revokes the user's unrevoked sessions (with revocation entries
+// and notifications) and deletes the user, with its sessions and tokens, in
+// one transaction. ENotFound. Expired sessions are revoked too: an access
+// token minted just before the expiry may still be alive. A token of the
+// deleted account is afterwards unknown (ENotFound); the feed outlives it.
+func (db *DB) DeleteUser(ctx context.Context, userID string, r baton.Revoke) ([]string, error) {
+	var ids []string
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRevocationFeed(ctx, tx); err != nil {
+			return err
+		}
+		// The cascade below deletes the user's refresh tokens. Rotate locks
+		// a token, then its session; locking the tokens before the
+		// sessions here takes the locks in the same order, so a rotation
+		// racing the deletion waits instead of deadlocking.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM refresh_tokens
+			WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)
+			FOR UPDATE`, userID); err != nil {
+			return err
+		}
+		var err error
+		ids, err = revokeSessions(ctx, tx, `user_id = $4`, r, userID)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return baton.Errorf(baton.ENotFound, "user not found")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, formatError("delete user", err)
+	}
+	return ids, nil
+}

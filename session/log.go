@@ -1,0 +1,8 @@
+package session
+
+import "log/slog"
+
+const (
+	slogInfo = slog.LevelInfo
+	slogWarn = slog.LevelWarn
+)

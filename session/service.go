@@ -1,0 +1,325 @@
+// Package session is baton's session engine: registration, login, refresh
+// with rotation and reuse detection, logout, freshness and revocation. It
+// owns the rules of ../shared/DESIGN.md; storage is a baton.Store, tokens
+// come from package token and password hashing from package password. It
+// knows nothing of HTTP.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/token"
+)
+
+// Config configures a Service. Zero durations take the contract's defaults
+// except ReuseGrace and FreshTTL, where zero has a meaning of its own.
+type Config struct {
+	Issuer   string
+	Audience string // defaults to Issuer
+
+	AccessTTL  time.Duration // default 5m
+	RefreshTTL time.Duration // absolute session lifetime, default 720h
+	IdleTTL    time.Duration // sliding idle lifetime, default 168h
+	// ReuseGrace is how long after its rotation a spent refresh token still
+	// gets its successor again instead of revoking the session; 0 disables.
+	ReuseGrace time.Duration
+	// FreshTTL is how long after a password verification a fresh token
+	// stays fresh; 0 means for the token's whole life.
+	FreshTTL time.Duration
+	// Leeway is the clock skew tolerated on exp and nbf (default 5s).
+	Leeway time.Duration
+
+	// Hasher hashes passwords; required.
+	Hasher *password.Hasher
+	// Now is the clock; tests inject a fake one. Default time.Now.
+	Now func() time.Time
+	// Logger receives structured events; default slog.Default().
+	Logger *slog.Logger
+	// Observer, when set, is told of every security event (for metrics and
+	// the audit log).
+	Observer func(Event)
+
+	// SyncInterval is how often revocations made by other processes are
+	// caught up from the store (default 500ms).
+	SyncInterval time.Duration
+	// KeyReloadInterval is how often keys are re-read from the store, to
+	// pick up rotations made by another instance or the admin CLI (default
+	// 30s).
+	KeyReloadInterval time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.Issuer == "" {
+		return errors.New("session: Config.Issuer is required")
+	}
+	if c.Hasher == nil {
+		return errors.New("session: Config.Hasher is required")
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTTL, 5*time.Minute)
+	def(&c.RefreshTTL, 720*time.Hour)
+	def(&c.IdleTTL, 168*time.Hour)
+	def(&c.Leeway, 5*time.Second)
+	def(&c.SyncInterval, 500*time.Millisecond)
+	def(&c.KeyReloadInterval, 30*time.Second)
+	if c.ReuseGrace < 0 || c.FreshTTL < 0 {
+		return errors.New("session: ReuseGrace and FreshTTL must not be negative")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Client describes who is calling, for session records and the audit log.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Service is the session engine. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	store   baton.Store
+	keys    *token.Keyring
+	revoked *revokedSet
+
+	// secrets holds the HMAC keys read from the store.
+	secrets atomic.Pointer[secrets]
+	// revCursor is the Seq of the last revocation-feed entry applied.
+	revCursor atomic.Int64
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     sync.WaitGroup
+}
+
+type secrets struct {
+	rotation []byte
+	csrf     []byte
+}
+
+// New builds a Service on store: it creates the server's keys on first
+// start and loads the revoked-session set. Call Start to run the background
+// work (revocation sync, key reload) and Close to stop it.
+func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:     cfg,
+		store:   store,
+		keys:    token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
+		revoked: newRevokedSet(),
+		stop:    make(chan struct{}),
+	}
+	if err := s.ensureKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.SyncRevocations(ctx); err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	return s, nil
+}
+
+// Keyring returns the keyring that signs and verifies access tokens (for
+// the JWKS endpoint).
+func (s *Service) Keyring() *token.Keyring { return s.keys }
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store returns the store the service runs on.
+func (s *Service) Store() baton.Store { return s.store }
+
+// Now returns the service clock's current time, in UTC with microsecond
+// precision (what every store keeps).
+func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Service) ensureKeys(ctx context.Context) error {
+	now := s.Now()
+	sig, err := token.NewSigningKey(now, now)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.EnsureKey(ctx, sig); err != nil {
+		return fmt.Errorf("ensure signing key: %w", err)
+	}
+	for _, use := range []string{baton.KeyUseRotation, baton.KeyUseCSRF} {
+		k, err := token.NewSecretKey(use, now)
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.EnsureKey(ctx, k); err != nil {
+			return fmt.Errorf("ensure %s key: %w", use, err)
+		}
+	}
+	return nil
+}
+
+// ReloadKeys re-reads the keys from the store.
+func (s *Service) ReloadKeys(ctx context.Context) error {
+	keys, err := s.store.Keys(ctx)
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	if err := s.keys.SetKeys(keys, s.Now()); err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	var sec secrets
+	// The oldest unretired HMAC key of each use wins, so every instance
+	// derives the same successors and CSRF tokens.
+	for _, k := range keys {
+		if !k.RetiredAt.IsZero() {
+			continue
+		}
+		switch {
+		case k.Use == baton.KeyUseRotation && sec.rotation == nil:
+			sec.rotation = k.Secret
+		case k.Use == baton.KeyUseCSRF && sec.csrf == nil:
+			sec.csrf = k.Secret
+		}
+	}
+	if sec.rotation == nil || sec.csrf == nil {
+		return errors.New("load keys: the store has no rotation or CSRF key")
+	}
+	s.secrets.Store(&sec)
+	return nil
+}
+
+// Start runs the background work until Close: catching up revocations made
+// by other processes, listening for them where the store can notify,
+// dropping expired revoked-set entries and reloading keys.
+func (s *Service) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-s.stop; cancel() }()
+	s.every(ctx, s.cfg.SyncInterval, func(ctx context.Context) {
+		if err := s.SyncRevocations(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("revocation sync failed", "err", err)
+		}
+		s.revoked.expire(s.Now())
+	})
+	s.every(ctx, s.cfg.KeyReloadInterval, func(ctx context.Context) {
+		if err := s.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("key reload failed", "err", err)
+		}
+	})
+	if w, ok := s.store.(baton.RevocationWatcher); ok {
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			s.watch(ctx, w)
+		}()
+	}
+}
+
+func (s *Service) every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f(ctx)
+			}
+		}
+	}()
+}
+
+// watch keeps a notification listener running; the periodic sync covers
+// whatever it misses while reconnecting.
+func (s *Service) watch(ctx context.Context, w baton.RevocationWatcher) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.WatchRevocations(ctx, func(sid string) {
+			s.revoked.add(sid, s.Now().Add(s.cfg.AccessTTL+s.cfg.Leeway))
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		s.cfg.Logger.Warn("revocation listener stopped; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Close stops the background work. It does not close the store.
+func (s *Service) Close() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.done.Wait()
+}
+
+// SyncRevocations applies the revocation-feed entries after the cursor; it
+// runs at start and periodically, and tests call it to skip the wait.
+func (s *Service) SyncRevocations(ctx context.Context) error {
+	const page = 1000
+	for {
+		now := s.Now()
+		revs, err := s.store.Revocations(ctx, s.revCursor.Load(), now, page)
+		if err != nil {
+			return err
+		}
+		for _, r := range revs {
+			s.revoked.add(r.SessionID, r.Until)
+			s.revCursor.Store(r.Seq)
+		}
+		if len(revs) < page {
+			return nil
+		}
+	}
+}
+
+// RevokedCount is the number of revoked sessions held in memory.
+func (s *Service) RevokedCount() int { return s.revoked.len() }
+
+// newID returns a random UUID (version 4) string.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // cannot happen on Linux
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}

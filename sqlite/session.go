@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/batonauth/baton"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason`
+
+// sessionDest returns the scan destinations of sessionColumns in s.
+func sessionDest(s *baton.Session) []any {
+	return []any{&s.ID, &s.UserID, scanTime{&s.CreatedAt}, scanTime{&s.LastUsedAt},
+		scanTime{&s.ExpiresAt}, scanTime{&s.IdleExpiresAt}, scanTime{&s.AuthTime},
+		&s.Transport, &s.ClientID, &s.UserAgent, &s.IP, &s.Binding,
+		scanTime{&s.RevokedAt}, &s.RevokeReason}
+}
+
+var (
+	errSessionNotFound = baton.Errorf(baton.ENotFound, "session not found")
+	errTokenNotFound   = baton.Errorf(baton.ENotFound, "refresh token not found")
+	errTokenSpent      = baton.Errorf(baton.EConflict, "refresh token already spent")
+	errSessionRevoked  = baton.Errorf(baton.EConflict, "session revoked")
+)
+
+// CreateSession inserts s and its first refresh token, created at
+// s.CreatedAt. ENotFound when the user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	return db.write(ctx, "create session", func(tx *tx) error {
+		err := tx.exec(`INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
+			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
+			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
+			timeArg(s.RevokedAt), s.RevokeReason)
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return errUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+			tokenHash, s.ID, timeArg(s.CreatedAt))
+	})
+}
+
+// Session returns the session, live or not, or ENotFound.
+func (db *DB) Session(ctx context.Context, id string) (*baton.Session, error) {
+	s := new(baton.Session)
+	err := db.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id).Scan(sessionDest(s)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errSessionNotFound
+	}
+	if err != nil {
+		return nil, formatError("session", err)
+	}
+	return s, nil
+}
+
+// RefreshToken returns the token with the hash and its session, read in one
+// statement so both come from the same snapshot. ENotFound.
+func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToken, *baton.Session, error) {
+	t := new(baton.RefreshToken)
+	s := new(baton.Session)
+	dest := append([]any{&t.Hash, &t.SessionID, scanTime{&t.CreatedAt}, scanTime{&t.SpentAt}}, sessionDest(s)...)
+	err := db.queryRow(ctx, `SELECT t.hash, t.session_id, t.created_at, t.spent_at, s.*
+		FROM refresh_tokens t JOIN (SELECT `+sessionColumns+` FROM sessions) s ON s.id = t.session_id
+		WHERE t.hash = ?`, hash).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, errTokenNotFound
+	}
+	if err != nil {
+		return nil, nil, formatError("refresh token", err)
+	}
+	return t, s, nil
+}
+
+// Rotate spends r.OldHash and stores r.NewHash as the session's current
+// token (RFC 9700 §4.14.2: refresh token rotation). The spend is the
+// compare-and-set "spent_at IS NULL"; the single writer already serialises
+// rotations of this process, and the CAS is what keeps them correct against
+// other processes sharing the file. Every step runs in the op's savepoint,
+// so an EConflict leaves nothing changed, the old token included.
+func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
+	return db.write(ctx, "rotate refresh token", func(tx *tx) error {
+		now := timeArg(r.Now)
+		// The session id is part of the CAS: a token is only ever rotated
+		// within its own session, whatever the caller passes.
+		n, err := tx.execN(`UPDATE refresh_tokens SET spent_at = ?
+			WHERE hash = ? AND session_id = ? AND spent_at IS NULL`, now, r.OldHash, r.SessionID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var sessionID string
+			err := tx.queryRow(`SELECT session_id FROM refresh_tokens WHERE hash = ?`, r.OldHash).Scan(&sessionID)
+			switch {
+			case errors.Is(err, sql.ErrNoRows), err == nil && sessionID != r.SessionID:
+				return errTokenNotFound
+			case err != nil:
+				return err
+			}
+			return errTokenSpent
+		}
+		n, err = tx.execN(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ?, user_agent = ?, ip = ?
+			WHERE id = ? AND revoked_at IS NULL`,
+			now, timeArg(r.IdleExpiresAt), r.UserAgent, r.IP, r.SessionID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			// The token exists, so its session does (foreign key): revoked.
+			return errSessionRevoked
+		}
+		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+			r.NewHash, r.SessionID, now)
+	})
+}
+
+// Sessions lists the user's live sessions at now, newest first.
+func (db *DB) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+	n := now.UnixMicro()
+	rows, err := db.query(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+		ORDER BY created_at DESC, rowid DESC`, userID, n, n)
+	if err != nil {
+		return nil, formatError("list sessions", err)
+	}
+	defer rows.Close()
+	var sessions []*baton.Session
+	for rows.Next() {
+		s := new(baton.Session)
+		if err := rows.Scan(sessionDest(s)...); err != nil {
+			return nil, formatError("list sessions", err)
+		}
+		sessions = append(sessions, s)
+	}
+	return sessions, formatError("list sessions", rows.Err())
+}
+
+// RevokeSession revokes the session and appends its revocation entry.
+// false when it was already revoked; ENotFound.
+func (db *DB) RevokeSession(ctx context.Context, id string, r baton.Revoke) (bool, error) {
+	var revoked bool
+	err := db.write(ctx, "revoke session", func(tx *tx) error {
+		n, err := tx.execN(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+			WHERE id = ? AND revoked_at IS NULL`, timeArg(r.Now), r.Reason, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var one int
+			err := tx.queryRow(`SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return errSessionNotFound
+			}
+			return err
+		}
+		revoked = true
+		return appendRevocation(tx, id, r)
+	})
+	if err != nil {
+		return false, err
+	}
+	return revoked, nil
+}
+
+// RevokeUserSessions revokes the user's unrevoked sessions but except.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, r baton.Revoke) ([]string, error) {
+	var ids []string
+	err := db.write(ctx, "revoke user sessions", func(tx *tx) error {
+		var err error
+		ids, err = revokeSessions(tx, userID, except, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// revokeSessions revokes every unrevoked session of the user but except and
+// appends their revocation entries, in id order.
+func revokeSessions(tx *tx, userID, except string, r baton.Revoke) ([]string, error) {
+	rows, err := tx.query(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
+		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL RETURNING id`,
+		timeArg(r.Now), r.Reason, userID, except)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := appendRevocation(tx, id, r); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func appendRevocation(tx *tx, sessionID string, r baton.Revoke) error {
+	return tx.exec(`INSERT INTO revocations (session_id, revoked_at, until) VALUES (?, ?, ?)`,
+		sessionID, timeArg(r.Now), timeArg(r.Until))
+}
+
+// Revocations returns the entries after the cursor whose Until is after now.
+func (db *DB) Revocations(ctx context.Context, after int64, now time.Time, limit int) ([]baton.Revocation, error) {
+	rows, err := db.query(ctx, `SELECT seq, session_id, revoked_at, until FROM revocations
+		WHERE seq > ? AND until > ? ORDER BY seq LIMIT ?`, after, now.UnixMicro(), limit)
+	if err != nil {
+		return nil, formatError("list revocations", err)
+	}
+	defer rows.Close()
+	var revs []baton.Revocation
+	for rows.Next() {
+		var r baton.Revocation
+		if err := rows.Scan(&r.Seq, &r.SessionID, scanTime{&r.RevokedAt}, scanTime{&r.Until}); err != nil {
+			return nil, formatError("list revocations", err)
+		}
+		revs = append(revs, r)
+	}
+	return revs, formatError("list revocations", rows.Err())
+}
+
+// Prune deletes at most limit rows in all per call, so one call holds the
+// writer (and every rotation queued behind it) for a bounded time. The
+// budget is spent in an order that keeps the result honest: a total below
+// limit means every stage finished. Tokens of dead sessions go before the
+// sessions, and only sessions without tokens left are deleted, so the
+// cascade never deletes rows beyond the budget or uncounted.
+func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var total int
+	err := db.write(ctx, "prune", func(tx *tx) error {
+		total = 0
+		old := olderThan.UnixMicro()
+		stages := []struct {
+			query string
+			args  []any
+		}{
+			{`DELETE FROM revocations WHERE seq IN (
+				SELECT seq FROM revocations WHERE until < ? LIMIT ?)`,
+				[]any{now.UnixMicro()}},
+			{`DELETE FROM refresh_tokens WHERE hash IN (
+				SELECT hash FROM refresh_tokens WHERE spent_at < ? LIMIT ?)`,
+				[]any{old}},
+			{`DELETE FROM refresh_tokens WHERE hash IN (
+				SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+				WHERE s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1 LIMIT ?2)`,
+				[]any{old}},
+			{`DELETE FROM sessions WHERE id IN (
+				SELECT s.id FROM sessions s
+				WHERE (s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1)
+				AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
+				LIMIT ?2)`,
+				[]any{old}},
+		}
+		for _, st := range stages {
+			left := limit - total
+			if left == 0 {
+				break
+			}
+			n, err := tx.execN(st.query, append(st.args, left)...)
+			if err != nil {
+				return err
+			}
+			total += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}

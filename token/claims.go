@@ -1,0 +1,298 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// wireClaims is an access token's claim set as decoded from the wire. It
+// implements jwt.Claims, so golang-jwt's validator checks exp, nbf, iat, iss
+// and aud against it, and jwt.ClaimsValidator for the rest of our rules.
+type wireClaims struct {
+	iss, sub, jti, sid, clientID, jkt string
+	// aud is the audience when sent as a string; auds when sent as an array.
+	aud  string
+	auds []string
+	// NumericDates in seconds, valid when their bit is in seen.
+	exp, iat, nbf, authTime int64
+	fresh                   bool
+	seen                    uint16
+
+	// wantIss and wantAud, set before decoding, let the decoder reuse the
+	// configured strings instead of allocating copies of them.
+	wantIss, wantAud string
+	// Storage for what the jwt.Claims getters return, so they do not
+	// allocate.
+	expDate, iatDate, nbfDate jwt.NumericDate
+	audOne                    [1]string
+}
+
+// Bits of wireClaims.seen, one per claim we read.
+const (
+	seenIss uint16 = 1 << iota
+	seenSub
+	seenAud
+	seenExp
+	seenNbf
+	seenIat
+	seenAuthTime
+	seenJti
+	seenSid
+	seenClientID
+	seenFresh
+	seenCnf
+)
+
+// claimNames are the claims UnmarshalJSON reads.
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf"}
+
+var _ jwt.ClaimsValidator = (*wireClaims)(nil)
+
+// UnmarshalJSON decodes the claim set strictly: golang-jwt hands it the
+// decoded payload segment (after encoding/json has checked it is JSON).
+// Members we do not know are skipped, but every name may appear only once,
+// and the claims we read must have exactly their type: null is never
+// accepted for them, so "absent" has one spelling.
+func (c *wireClaims) UnmarshalJSON(data []byte) error {
+	s := scanner{data: data}
+	if err := s.open(); err != nil {
+		return err
+	}
+	var others [maxNames][]byte // names of claims we do not read
+	nOthers := 0
+	for n := 0; ; n++ {
+		name, ok, err := s.member(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		var bit uint16
+		switch string(name) {
+		case "iss":
+			bit = seenIss
+			c.iss, err = s.stringValueLike(c.wantIss)
+		case "sub":
+			bit = seenSub
+			c.sub, err = s.stringValue()
+		case "aud":
+			bit = seenAud
+			err = c.readAudience(&s)
+		case "exp":
+			bit = seenExp
+			c.exp, err = s.numericDate()
+		case "nbf":
+			bit = seenNbf
+			c.nbf, err = s.numericDate()
+		case "iat":
+			bit = seenIat
+			c.iat, err = s.numericDate()
+		case "auth_time":
+			bit = seenAuthTime
+			c.authTime, err = s.numericDate()
+		case "jti":
+			bit = seenJti
+			c.jti, err = s.stringValue()
+		case "sid":
+			bit = seenSid
+			c.sid, err = s.stringValue()
+		case "client_id":
+			bit = seenClientID
+			c.clientID, err = s.stringValue()
+		case "fresh":
+			bit = seenFresh
+			c.fresh, err = s.boolean()
+		case "cnf":
+			bit = seenCnf
+			err = c.readConfirmation(&s)
+		default:
+			// Unknown claims are allowed (RFC 9068 §2.2.3), but not
+			// "SUB" beside "sub": encoding/json would read either into sub.
+			switch {
+			case foldsToOneOf(name, claimNames[:]):
+				err = errFolded
+			case containsFold(others[:nOthers], name):
+				err = errDuplicate
+			case nOthers == len(others):
+				err = errMembers
+			default:
+				others[nOthers] = name
+				nOthers++
+				err = s.skip(1)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("claim %.32q: %w", name, err)
+		}
+		if c.seen&bit != 0 {
+			return fmt.Errorf("claim %.32q: %w", name, errDuplicate)
+		}
+		c.seen |= bit
+	}
+	return s.end()
+}
+
+func (s *scanner) stringValue() (string, error) {
+	b, err := s.str()
+	return string(b), err
+}
+
+// stringValueLike is stringValue returning like itself when the value
+// equals it.
+func (s *scanner) stringValueLike(like string) (string, error) {
+	b, err := s.str()
+	if err == nil && string(b) == like {
+		return like, nil
+	}
+	return string(b), err
+}
+
+// readAudience reads aud: a string or an array of strings (RFC 7519 §4.1.3).
+func (c *wireClaims) readAudience(s *scanner) error {
+	if s.peek() != '[' {
+		var err error
+		c.aud, err = s.stringValueLike(c.wantAud)
+		return err
+	}
+	s.pos++
+	for n := 0; ; n++ {
+		s.ws()
+		if s.eat(']') {
+			return nil
+		}
+		if n > 0 {
+			if !s.eat(',') {
+				return errSyntax
+			}
+			s.ws()
+		}
+		if n == maxNames {
+			return errMembers
+		}
+		a, err := s.stringValue()
+		if err != nil {
+			return err
+		}
+		c.auds = append(c.auds, a)
+	}
+}
+
+// readConfirmation reads cnf (RFC 7800), which must be exactly {"jkt": …}:
+// a token bound by a method we cannot check must not pass as a bearer token.
+func (c *wireClaims) readConfirmation(s *scanner) error {
+	if err := s.open(); err != nil {
+		return err
+	}
+	for n := 0; ; n++ {
+		name, ok, err := s.member(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if string(name) != "jkt" || n > 0 {
+			return errors.New("unsupported confirmation method")
+		}
+		if c.jkt, err = s.stringValue(); err != nil {
+			return err
+		}
+	}
+	if c.jkt == "" {
+		return errors.New("empty confirmation")
+	}
+	return nil
+}
+
+func (c *wireClaims) has(bit uint16) bool { return c.seen&bit != 0 }
+
+func (c *wireClaims) date(bit uint16, sec int64, d *jwt.NumericDate) *jwt.NumericDate {
+	if !c.has(bit) {
+		return nil
+	}
+	d.Time = time.Unix(sec, 0)
+	return d
+}
+
+// GetExpirationTime implements jwt.Claims.
+func (c *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return c.date(seenExp, c.exp, &c.expDate), nil
+}
+
+// GetIssuedAt implements jwt.Claims.
+func (c *wireClaims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return c.date(seenIat, c.iat, &c.iatDate), nil
+}
+
+// GetNotBefore implements jwt.Claims.
+func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error) {
+	return c.date(seenNbf, c.nbf, &c.nbfDate), nil
+}
+
+// GetIssuer implements jwt.Claims.
+func (c *wireClaims) GetIssuer() (string, error) { return c.iss, nil }
+
+// GetSubject implements jwt.Claims.
+func (c *wireClaims) GetSubject() (string, error) { return c.sub, nil }
+
+// GetAudience implements jwt.Claims.
+func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) {
+	if c.auds != nil {
+		return c.auds, nil
+	}
+	if c.has(seenAud) {
+		c.audOne[0] = c.aud
+		return c.audOne[:], nil
+	}
+	return nil, nil
+}
+
+// errClaimMissing wraps golang-jwt's sentinel so our required claims read
+// like its own.
+func errClaimMissing(name string) error {
+	return fmt.Errorf("%w: %s", jwt.ErrTokenRequiredClaimMissing, name)
+}
+
+// Validate implements jwt.ClaimsValidator: the claims RFC 9068 and baton
+// require beyond what golang-jwt's options check. golang-jwt calls it only
+// after the signature verified.
+func (c *wireClaims) Validate() error {
+	switch {
+	case !c.has(seenIat):
+		return errClaimMissing("iat")
+	case c.sub == "":
+		return errClaimMissing("sub")
+	case c.sid == "":
+		return errClaimMissing("sid")
+	case c.jti == "":
+		return errClaimMissing("jti")
+	}
+	return nil
+}
+
+// claims converts to the exported form; audience is the one Verify matched.
+func (c *wireClaims) claims(audience string) *Claims {
+	out := &Claims{
+		Issuer:    c.iss,
+		Subject:   c.sub,
+		Audience:  audience,
+		IssuedAt:  time.Unix(c.iat, 0).UTC(),
+		ExpiresAt: time.Unix(c.exp, 0).UTC(),
+		ID:        c.jti,
+		SessionID: c.sid,
+		ClientID:  c.clientID,
+		Fresh:     c.fresh,
+		JKT:       c.jkt,
+	}
+	if c.has(seenNbf) {
+		out.NotBefore = time.Unix(c.nbf, 0).UTC()
+	}
+	if c.has(seenAuthTime) {
+		out.AuthTime = time.Unix(c.authTime, 0).UTC()
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeClaims(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		json    string
+		want    wireClaims // compared on the decoded fields only
+		wantErr bool
+	}{
+		{name: "OK", json: `{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","fresh":true,"cnf":{"jkt":"k"}}`,
+			want: wireClaims{iss: "i", sub: "s", aud: "a", exp: 2, nbf: 1, iat: 1, jti: "j", sid: "d", clientID: "c", fresh: true, jkt: "k",
+				seen: seenIss | seenSub | seenAud | seenExp | seenNbf | seenIat | seenAuthTime | seenJti | seenSid | seenClientID | seenFresh | seenCnf}},
+		{name: "Whitespace", json: " \t\r\n{ \"sub\" : \"s\" ,\n\"fresh\":false } \n", want: wireClaims{sub: "s", seen: seenSub | seenFresh}},
+		{name: "Empty", json: `{}`},
+		{name: "Escapes", json: `{"sub":"\"\\\/\b\f\n\r\t\u00e9\ud83d\udd11\u0000"}`, want: wireClaims{sub: "\"\\/\b\f\n\r\t\u00e9\U0001F511\x00", seen: seenSub}},
+		{name: "EscapedName", json: `{"s\u0075b":"s"}`, want: wireClaims{sub: "s", seen: seenSub}},
+		{name: "AudArray", json: `{"aud":["a","b"]}`, want: wireClaims{auds: []string{"a", "b"}, seen: seenAud}},
+		{name: "FractionalDate", json: `{"exp":1.9e3}`, want: wireClaims{exp: 1900, seen: seenExp}},
+		{name: "UnknownNested", json: `{"x":{"y":[1,-2.5e-3,true,false,null,{"z":"w"}]},"sub":"s"}`, want: wireClaims{sub: "s", seen: seenSub}},
+		{name: "ErrTrailingComma", json: `{"sub":"s",}`, wantErr: true},
+		{name: "ErrLeadingComma", json: `{,"sub":"s"}`, wantErr: true},
+		{name: "ErrMissingComma", json: `{"sub":"s" "sid":"d"}`, wantErr: true},
+		{name: "ErrTrailingData", json: `{"sub":"s"}{}`, wantErr: true},
+		{name: "ErrUnclosed", json: `{"sub":"s"`, wantErr: true},
+		{name: "ErrUnclosedString", json: `{"sub":"s}`, wantErr: true},
+		{name: "ErrControlChar", json: "{\"sub\":\"a\nb\"}", wantErr: true},
+		{name: "ErrBadEscape", json: `{"sub":"\x"}`, wantErr: true},
+		{name: "ErrShortUnicode", json: `{"sub":"\u12"}`, wantErr: true},
+		{name: "ErrLoneHighSurrogate", json: `{"sub":"\ud83d"}`, wantErr: true},
+		{name: "ErrLoneLowSurrogate", json: `{"sub":"\udd11"}`, wantErr: true},
+		{name: "ErrSurrogateThenChar", json: `{"sub":"\ud83d\u0041"}`, wantErr: true},
+		{name: "ErrInvalidUTF8", json: "{\"sub\":\"\xc3\x28\"}", wantErr: true},
+		{name: "ErrInvalidUTF8Name", json: "{\"\xff\":1}", wantErr: true},
+		{name: "ErrLeadingZero", json: `{"exp":01}`, wantErr: true},
+		{name: "ErrPlusNumber", json: `{"exp":+1}`, wantErr: true},
+		{name: "ErrNaN", json: `{"exp":NaN}`, wantErr: true},
+		{name: "ErrHexNumber", json: `{"exp":0x10}`, wantErr: true},
+		{name: "ErrDotNumber", json: `{"exp":1.}`, wantErr: true},
+		{name: "ErrExponentOnly", json: `{"exp":1e}`, wantErr: true},
+		{name: "ErrNegativeDate", json: `{"exp":-1}`, wantErr: true},
+		{name: "ErrDateYear10000", json: `{"exp":253402300800}`, wantErr: true},
+		{name: "ErrNullString", json: `{"sub":null}`, wantErr: true},
+		{name: "ErrNullAud", json: `{"aud":null}`, wantErr: true},
+		{name: "ErrAudArrayNumber", json: `{"aud":["a",1]}`, wantErr: true},
+		{name: "ErrFreshTrueish", json: `{"fresh":tru}`, wantErr: true},
+		{name: "ErrCnfJKTTwice", json: `{"cnf":{"jkt":"a","jkt":"b"}}`, wantErr: true},
+		{name: "ErrCnfFolded", json: `{"cnf":{"JKT":"a"}}`, wantErr: true},
+		{name: "ErrCnfNotObject", json: `{"cnf":"a"}`, wantErr: true},
+		{name: "ErrDuplicateKnown", json: `{"sid":"a","sid":"a"}`, wantErr: true},
+		{name: "ErrDuplicateNested", json: `{"x":{"a":1,"A":2}}`, wantErr: true},
+		{name: "ErrFoldedLongS", json: `{"ſid":"d"}`, wantErr: true},
+		{name: "ErrFoldedClientID", json: `{"Client_ID":"c"}`, wantErr: true},
+		{name: "ErrTooDeep", json: `{"x":` + strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 20) + `}`, wantErr: true},
+		{name: "ErrNotObject", json: `"sub"`, wantErr: true},
+		{name: "ErrEmpty", json: ``, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got wireClaims
+			err := got.UnmarshalJSON([]byte(tt.json))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(wireClaims{}),
+				cmp.FilterPath(func(p cmp.Path) bool {
+					switch p.Last().String() {
+					case ".expDate", ".iatDate", ".nbfDate", ".audOne":
+						return true
+					}
+					return false
+				}, cmp.Ignore())); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("TooManyMembers", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range maxNames + 1 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`"x` + strconv.Itoa(i) + `":1`)
+		}
+		b.WriteString("}")
+		var c wireClaims
+		if err := c.UnmarshalJSON([]byte(b.String())); err == nil {
+			t.Errorf("%d unknown members accepted", maxNames+1)
+		}
+	})
+}
+
+// FuzzDecodeClaims checks the strict decoder against encoding/json: it
+// never panics, accepts only valid JSON, and whatever it accepts it reads
+// as encoding/json does.
+func FuzzDecodeClaims(f *testing.F) {
+	f.Add([]byte(`{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","fresh":true,"cnf":{"jkt":"k"}}`))
+	f.Add([]byte(`{"sub":"\"\\\/\b\f\n\r\t\u00e9\ud83d\udd11","aud":["a","b"],"exp":1.5e9}`))
+	f.Add([]byte(`{"x":{"y":[1,-2.5e-3,true,false,null,{"z":"w"}]},"s\u0075b":"s"}`))
+	f.Add([]byte(`{"sub":"a","SUB":"b"}`))
+	f.Add([]byte(`{"exp":1e400}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c wireClaims
+		if err := c.UnmarshalJSON(data); err != nil {
+			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		for name, got := range map[string]string{"iss": c.iss, "sub": c.sub, "jti": c.jti, "sid": c.sid, "client_id": c.clientID} {
+			if v, ok := m[name]; ok && v != got {
+				t.Errorf("%s: %q, encoding/json %q", name, got, v)
+			}
+		}
+		if v, ok := m["fresh"]; ok && v != c.fresh {
+			t.Errorf("fresh: %v, encoding/json %v", c.fresh, v)
+		}
+		for name, got := range map[string]int64{"exp": c.exp, "iat": c.iat, "nbf": c.nbf, "auth_time": c.authTime} {
+			if v, ok := m[name]; ok {
+				f, err := v.(json.Number).Float64()
+				if err != nil || int64(f) != got {
+					t.Errorf("%s: %d, encoding/json %v", name, got, v)
+				}
+			}
+		}
+	})
+}
+
+func FuzzCheckHeader(f *testing.F) {
+	f.Add(`{"alg":"EdDSA","kid":"k","typ":"at+jwt"}`)
+	f.Add(`{"alg":"EdDSA","kid":"k","KID":"j"}`)
+	f.Add(`{"crit":["b64"],"b64":false}`)
+	f.Fuzz(func(t *testing.T, header string) {
+		raw := strictBase64.EncodeToString([]byte(header)) + ".e30.sig"
+		if checkHeader(raw) == nil && !json.Valid([]byte(header)) {
+			t.Fatalf("accepted invalid JSON %q", header)
+		}
+	})
+}
