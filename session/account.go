@@ -133,7 +133,9 @@ func (s *Service) userSession(ctx context.Context, c *token.Claims) (*baton.User
 
 func (s *Service) verifyUserPassword(ctx context.Context, u *baton.User, pw string) error {
 	if len(pw) > password.MaxBytes {
-		s.cfg.Hasher.VerifyDummy(ctx, pw)
+		if err := s.cfg.Hasher.VerifyDummy(ctx, pw); err != nil {
+			return err
+		}
 		return errInvalidCredentials
 	}
 	ok, _, err := s.cfg.Hasher.Verify(ctx, pw, u.PasswordHash)

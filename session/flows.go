@@ -157,7 +157,9 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 	if u == nil || len(pw) > password.MaxBytes {
 		// Burn the same time as a real verification: no enumeration by
 		// timing.
-		s.cfg.Hasher.VerifyDummy(ctx, pw)
+		if err := s.cfg.Hasher.VerifyDummy(ctx, pw); err != nil {
+			return nil, err
+		}
 		return nil, errInvalidCredentials
 	}
 	ok, rehash, err := s.cfg.Hasher.Verify(ctx, pw, u.PasswordHash)
