@@ -280,6 +280,9 @@ func (s *Server) deleteMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.svc.RequireFresh(c); err != nil {
+		return err
+	}
 	if err := s.svc.DeleteAccount(r.Context(), c, s.client(r)); err != nil {
 		return err
 	}

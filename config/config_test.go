@@ -1,0 +1,135 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func load(env map[string]string) (*Config, error) {
+	return Load(func(k string) string { return env[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Addr: "127.0.0.1:8080", DataDir: "./baton-data", Issuer: "http://127.0.0.1:8080", Audience: "http://127.0.0.1:8080",
+		AccessTTL: 5 * time.Minute, RefreshTTL: 720 * time.Hour, RefreshIdleTTL: 168 * time.Hour,
+		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
+		CookieSecure: true, Demo: true,
+		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
+	}
+	if d := cmp.Diff(want, c); d != "" {
+		t.Fatalf("defaults (-want +got):\n%s", d)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := load(map[string]string{
+		"BATON_ADDR": "0.0.0.0:9000", "BATON_ISSUER": "https://auth.example.com/", "BATON_AUDIENCE": "api",
+		"BATON_ACCESS_TTL": "90s", "BATON_REUSE_GRACE": "0", "BATON_FRESH_TTL": "0", "BATON_COOKIE_SECURE": "false",
+		"BATON_LIMIT_IP_FAILURES": "off", "BATON_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+		"BATON_CORS_ORIGINS": "https://app.example.com,http://localhost:3000",
+		"BATON_MASTER_KEY": strings.Repeat("ab", 32), "BATON_IMPLICIT_REFRESH_WINDOW": "30s",
+		"BATON_DATABASE_URL": "postgres://u@h/db", "BATON_DEMO": "false",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://auth.example.com" || c.Audience != "api" || c.AccessTTL != 90*time.Second || c.ReuseGrace != 0 ||
+		c.FreshTTL != 0 || c.CookieSecure || !c.LimitIPFailures.Off() || len(c.MasterKey) != 32 || c.ImplicitRefreshWindow != 30*time.Second ||
+		c.DatabaseURL == "" || c.Demo {
+		t.Fatalf("got %+v", c)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32")}
+	if d := cmp.Diff(wantProxies, c.TrustedProxies, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
+		t.Fatalf("proxies: %s", d)
+	}
+	if d := cmp.Diff([]string{"https://app.example.com", "http://localhost:3000"}, c.CORSOrigins); d != "" {
+		t.Fatalf("origins: %s", d)
+	}
+}
+
+// TestErrors: every bad value stops start-up with the variable's name.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"AddrNoPort", map[string]string{"BATON_ADDR": "localhost"}, "BATON_ADDR"},
+		{"AddrBadPort", map[string]string{"BATON_ADDR": "localhost:99999"}, "BATON_ADDR"},
+		{"Duration", map[string]string{"BATON_ACCESS_TTL": "5 minutes"}, "BATON_ACCESS_TTL"},
+		{"NegativeDuration", map[string]string{"BATON_REUSE_GRACE": "-1s"}, "BATON_REUSE_GRACE"},
+		{"ZeroAccess", map[string]string{"BATON_ACCESS_TTL": "0"}, "BATON_ACCESS_TTL"},
+		{"AccessLongerThanRefresh", map[string]string{"BATON_ACCESS_TTL": "800h"}, "BATON_ACCESS_TTL"},
+		{"IdleLongerThanAbsolute", map[string]string{"BATON_REFRESH_IDLE_TTL": "1000h"}, "BATON_REFRESH_IDLE_TTL"},
+		{"Bool", map[string]string{"BATON_COOKIE_SECURE": "yes please"}, "BATON_COOKIE_SECURE"},
+		{"Demo", map[string]string{"BATON_DEMO": "2"}, "BATON_DEMO"},
+		{"Limit", map[string]string{"BATON_LIMIT_ACCOUNT_FAILURES": "10"}, "BATON_LIMIT_ACCOUNT_FAILURES"},
+		{"LimitZero", map[string]string{"BATON_LIMIT_IP_REGISTRATIONS": "0/1h"}, "BATON_LIMIT_IP_REGISTRATIONS"},
+		{"Proxy", map[string]string{"BATON_TRUSTED_PROXIES": "not-an-ip"}, "BATON_TRUSTED_PROXIES"},
+		{"Origin", map[string]string{"BATON_CORS_ORIGINS": "app.example.com"}, "BATON_CORS_ORIGINS"},
+		{"OriginWithPath", map[string]string{"BATON_CORS_ORIGINS": "https://a.example/x"}, "BATON_CORS_ORIGINS"},
+		{"MasterKey", map[string]string{"BATON_MASTER_KEY": "abcd"}, "BATON_MASTER_KEY"},
+		{"Issuer", map[string]string{"BATON_ISSUER": "auth.example.com"}, "BATON_ISSUER"},
+		{"IssuerQuery", map[string]string{"BATON_ISSUER": "https://a.example/?x=1"}, "BATON_ISSUER"},
+		{"DatabaseURL", map[string]string{"BATON_DATABASE_URL": "mysql://x"}, "BATON_DATABASE_URL"},
+		{"TLSHalf", map[string]string{"BATON_TLS_CERT": "cert.pem"}, "BATON_TLS"},
+		{"ResourceHalf", map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs"}, "BATON_RESOURCE_CLIENT"},
+		{"ResourceShortSecret", map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "short"}, "BATON_RESOURCE_CLIENT_SECRET"},
+		{"ImplicitWindow", map[string]string{"BATON_IMPLICIT_REFRESH_WINDOW": "10m"}, "BATON_IMPLICIT_REFRESH_WINDOW"},
+		{"AdminAddr", map[string]string{"BATON_ADMIN_ADDR": "nope"}, "BATON_ADMIN_ADDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(tt.env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestEveryVariableIsRead: each documented variable changes the result, so
+// none is silently ignored.
+func TestEveryVariableIsRead(t *testing.T) {
+	base, _ := load(nil)
+	values := map[string]string{
+		"BATON_ADDR": "127.0.0.1:9", "BATON_DATA_DIR": "/x", "BATON_DATABASE_URL": "postgres://h/db",
+		"BATON_ISSUER": "https://i.example", "BATON_AUDIENCE": "aud", "BATON_ACCESS_TTL": "6m",
+		"BATON_REFRESH_TTL": "700h", "BATON_REFRESH_IDLE_TTL": "100h", "BATON_REUSE_GRACE": "5s",
+		"BATON_FRESH_TTL": "1m", "BATON_IMPLICIT_REFRESH_WINDOW": "1m", "BATON_COOKIE_SECURE": "false",
+		"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "0123456789abcdef",
+		"BATON_LIMIT_ACCOUNT_FAILURES": "5/1m", "BATON_LIMIT_IP_FAILURES": "5/1m", "BATON_LIMIT_IP_REGISTRATIONS": "5/1m",
+		"BATON_TRUSTED_PROXIES": "10.0.0.1", "BATON_CORS_ORIGINS": "https://a.example",
+		"BATON_MASTER_KEY": strings.Repeat("00", 32), "BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k",
+		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false",
+	}
+	for _, name := range Vars {
+		v, ok := values[name]
+		if !ok {
+			t.Fatalf("no test value for %s", name)
+		}
+		env := map[string]string{name: v}
+		if name == "BATON_RESOURCE_CLIENT_ID" || name == "BATON_RESOURCE_CLIENT_SECRET" {
+			env = map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "0123456789abcdef"}
+		}
+		if name == "BATON_TLS_CERT" || name == "BATON_TLS_KEY" {
+			env = map[string]string{"BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k"}
+		}
+		c, err := load(env)
+		if err != nil {
+			t.Fatalf("%s=%s: %v", name, v, err)
+		}
+		if cmp.Equal(base, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })) {
+			t.Fatalf("%s=%s changed nothing", name, v)
+		}
+	}
+}
