@@ -124,14 +124,30 @@ func TestCookiesTransport(t *testing.T) {
 	c.do("GET", "/v1/me", nil).want(t, 401, "unauthorized")
 }
 
-func TestCookieSecureByDefault(t *testing.T) {
+// TestCookieAttributes checks (and logs, for the record) what each
+// transport sets with the production default BATON_COOKIE_SECURE=true.
+func TestCookieAttributes(t *testing.T) {
 	srv := batontest.NewServer(t, batontest.Env{"BATON_COOKIE_SECURE": "true"}, nil)
 	c := newClient(t, srv)
 	c.register("alice")
-	l := c.login("alice", "transport", "cookies")
-	for _, h := range l.Header.Values("Set-Cookie") {
-		if !strings.Contains(h, "; Secure") || !strings.Contains(h, "SameSite=") {
-			t.Fatalf("cookie without Secure or SameSite: %s", h)
+	for _, tr := range []string{"body", "refresh_cookie", "cookies"} {
+		l := c.login("alice", "transport", tr)
+		set := l.Header.Values("Set-Cookie")
+		for _, h := range set {
+			t.Logf("%s: Set-Cookie: %s", tr, strings.Replace(h, strings.SplitN(strings.SplitN(h, "=", 2)[1], ";", 2)[0], "…", 1))
+			if !strings.Contains(h, "; Secure") || !strings.Contains(h, "SameSite=") {
+				t.Fatalf("cookie without Secure or SameSite: %s", h)
+			}
+			if strings.HasPrefix(h, "baton_refresh=") && (!strings.Contains(h, "HttpOnly") || !strings.Contains(h, "SameSite=Strict")) {
+				t.Fatalf("refresh cookie must be HttpOnly and SameSite=Strict: %s", h)
+			}
+			if strings.HasPrefix(h, "baton_csrf=") && strings.Contains(h, "HttpOnly") {
+				t.Fatalf("csrf cookie must be readable: %s", h)
+			}
+		}
+		want := map[string]int{"body": 0, "refresh_cookie": 3, "cookies": 4}[tr]
+		if len(set) != want {
+			t.Fatalf("%s: got %d cookies, want %d", tr, len(set), want)
 		}
 	}
 }
