@@ -11,10 +11,17 @@ run:
 build:
 	$(GO) build -o $(BIN) ./cmd/baton
 
-vet:
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(shell go env GOPATH)/bin/staticcheck
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+vet: $(STATICCHECK)
 	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt_out" ]; then echo "gofmt needed:"; echo "$$fmt_out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -13,30 +12,30 @@ import (
 // statusOf maps every error code to its HTTP status: the one place that
 // does (STYLE.md, habit 8).
 var statusOf = map[string]int{
-	baton.EInvalidRequest:        http.StatusBadRequest,
-	baton.ERequestTooLarge:       http.StatusRequestEntityTooLarge,
-	baton.EUnsupportedMediaType:  http.StatusUnsupportedMediaType,
-	baton.EUnavailable:           http.StatusServiceUnavailable,
-	baton.ETooManyRequests:       http.StatusTooManyRequests,
-	baton.EInvalidUsername:       http.StatusBadRequest,
-	baton.EWeakPassword:          http.StatusBadRequest,
-	baton.EUsernameTaken:         http.StatusConflict,
-	baton.EInvalidCredentials:    http.StatusUnauthorized,
-	baton.EInvalidGrant:          http.StatusUnauthorized,
-	baton.EUnsupportedGrantType:  http.StatusBadRequest,
-	baton.EUnauthorized:          http.StatusUnauthorized,
-	baton.ETokenExpired:          http.StatusUnauthorized,
-	baton.EInvalidToken:          http.StatusUnauthorized,
-	baton.EInsufficientUserAuth:  http.StatusUnauthorized,
-	baton.ECSRFFailed:            http.StatusForbidden,
-	baton.ENotFound:              http.StatusNotFound,
-	baton.EInvalidClient:         http.StatusUnauthorized,
-	baton.EMethodNotAllowed:      http.StatusMethodNotAllowed,
-	baton.EUnsupportedTokenType:  http.StatusBadRequest,
-	baton.EInvalidDPoPProof:      http.StatusBadRequest,
-	baton.EUseDPoPNonce:          http.StatusBadRequest,
-	baton.EInternal:              http.StatusInternalServerError,
-	baton.EConflict:              http.StatusServiceUnavailable, // a lost race we could not resolve: retry
+	baton.EInvalidRequest:         http.StatusBadRequest,
+	baton.ERequestTooLarge:        http.StatusRequestEntityTooLarge,
+	baton.EUnsupportedMediaType:   http.StatusUnsupportedMediaType,
+	baton.EUnavailable:            http.StatusServiceUnavailable,
+	baton.ETooManyRequests:        http.StatusTooManyRequests,
+	baton.EInvalidUsername:        http.StatusBadRequest,
+	baton.EWeakPassword:           http.StatusBadRequest,
+	baton.EUsernameTaken:          http.StatusConflict,
+	baton.EInvalidCredentials:     http.StatusUnauthorized,
+	baton.EInvalidGrant:           http.StatusUnauthorized,
+	baton.EUnsupportedGrantType:   http.StatusBadRequest,
+	baton.EUnauthorized:           http.StatusUnauthorized,
+	baton.ETokenExpired:           http.StatusUnauthorized,
+	baton.EInvalidToken:           http.StatusUnauthorized,
+	baton.EInsufficientUserAuth:   http.StatusUnauthorized,
+	baton.ECSRFFailed:             http.StatusForbidden,
+	baton.ENotFound:               http.StatusNotFound,
+	baton.EInvalidClient:          http.StatusUnauthorized,
+	baton.EMethodNotAllowed:       http.StatusMethodNotAllowed,
+	baton.EUnsupportedTokenType:   http.StatusBadRequest,
+	baton.EInvalidDPoPProof:       http.StatusBadRequest,
+	baton.EUseDPoPNonce:           http.StatusBadRequest,
+	baton.EInternal:               http.StatusInternalServerError,
+	baton.EConflict:               http.StatusServiceUnavailable, // a lost race we could not resolve: retry
 	baton.ETemporarilyUnavailable: http.StatusServiceUnavailable,
 }
 
@@ -119,5 +118,3 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeJSON(w, status, body)
 }
-
-func logErr(err error) slog.Attr { return slog.Any("err", err) }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/session"
-	
 )
 
 // oauthToken is the RFC 6749 token endpoint for public first-party
@@ -207,14 +206,14 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                iss,
-		"token_endpoint":                        base + "/oauth/token",
-		"revocation_endpoint":                   base + "/oauth/revoke",
-		"introspection_endpoint":                base + "/oauth/introspect",
-		"jwks_uri":                              base + "/.well-known/jwks.json",
-		"grant_types_supported":                 []string{"password", "refresh_token"},
-		"response_types_supported":              []string{},
-		"token_endpoint_auth_methods_supported": []string{"none"},
+		"issuer":                                        iss,
+		"token_endpoint":                                base + "/oauth/token",
+		"revocation_endpoint":                           base + "/oauth/revoke",
+		"introspection_endpoint":                        base + "/oauth/introspect",
+		"jwks_uri":                                      base + "/.well-known/jwks.json",
+		"grant_types_supported":                         []string{"password", "refresh_token"},
+		"response_types_supported":                      []string{},
+		"token_endpoint_auth_methods_supported":         []string{"none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
 		"service_documentation":                         "https://github.com/batonauth/baton",
@@ -236,4 +235,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
-
