@@ -36,7 +36,7 @@ func TestValues(t *testing.T) {
 		"BATON_ACCESS_TTL": "90s", "BATON_REUSE_GRACE": "0", "BATON_FRESH_TTL": "0", "BATON_COOKIE_SECURE": "false",
 		"BATON_LIMIT_IP_FAILURES": "off", "BATON_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
 		"BATON_CORS_ORIGINS": "https://app.example.com,http://localhost:3000",
-		"BATON_MASTER_KEY": strings.Repeat("ab", 32), "BATON_IMPLICIT_REFRESH_WINDOW": "30s",
+		"BATON_MASTER_KEY":   strings.Repeat("ab", 32), "BATON_IMPLICIT_REFRESH_WINDOW": "30s",
 		"BATON_DATABASE_URL": "postgres://u@h/db", "BATON_DEMO": "false",
 	})
 	if err != nil {
