@@ -18,6 +18,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/token"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 
 	// Hasher hashes passwords; required.
 	Hasher *password.Hasher
+	// MasterKey, when set (32 bytes), seals the keys the service stores
+	// (AES-256-GCM) and opens sealed ones.
+	MasterKey []byte
 	// Now is the clock; tests inject a fake one. Default time.Now.
 	Now func() time.Time
 	// Logger receives structured events; default slog.Default().
@@ -165,12 +169,18 @@ func (s *Service) ensureKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if sig, err = seal.Seal(s.cfg.MasterKey, sig); err != nil {
+		return err
+	}
 	if _, err := s.store.EnsureKey(ctx, sig); err != nil {
 		return fmt.Errorf("ensure signing key: %w", err)
 	}
 	for _, use := range []string{baton.KeyUseRotation, baton.KeyUseCSRF} {
 		k, err := token.NewSecretKey(use, now)
 		if err != nil {
+			return err
+		}
+		if k, err = seal.Seal(s.cfg.MasterKey, k); err != nil {
 			return err
 		}
 		if _, err := s.store.EnsureKey(ctx, k); err != nil {
@@ -185,6 +195,11 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	keys, err := s.store.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("load keys: %w", err)
+	}
+	for i, k := range keys {
+		if keys[i], err = seal.Open(s.cfg.MasterKey, k); err != nil {
+			return fmt.Errorf("load key %s: %w", k.ID, err)
+		}
 	}
 	if err := s.keys.SetKeys(keys, s.Now()); err != nil {
 		return fmt.Errorf("load keys: %w", err)
@@ -208,6 +223,28 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	}
 	s.secrets.Store(&sec)
 	return nil
+}
+
+// AddSigningKey stores a new signing key, sealed with the master key when
+// one is configured. It is published in the JWKS at once (after the next
+// key reload of each instance) and signs from activateAt on, so resource
+// servers that cache the JWKS know it before they meet its tokens.
+func (s *Service) AddSigningKey(ctx context.Context, activateAt time.Time) (*baton.Key, error) {
+	k, err := token.NewSigningKey(s.Now(), activateAt.UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := seal.Seal(s.cfg.MasterKey, k)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.InsertKey(ctx, sealed); err != nil {
+		return nil, err
+	}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // Start runs the background work until Close: catching up revocations made
