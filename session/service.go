@@ -257,9 +257,12 @@ func (s *Service) Start() {
 		if err := s.SyncRevocations(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("revocation sync failed", "err", err)
 		}
-		s.revoked.expire(s.Now())
 	})
 	s.every(ctx, s.cfg.KeyReloadInterval, func(ctx context.Context) {
+		// Sweeping takes the set's write lock for a full pass, so it runs
+		// at this slower pace; an entry kept a little past its until is
+		// harmless.
+		s.revoked.expire(s.Now())
 		if err := s.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("key reload failed", "err", err)
 		}
