@@ -61,6 +61,9 @@ type Config struct {
 	TLSCert, TLSKey string
 	AdminAddr       string
 	Demo            bool
+	// DPoPRequireNonce makes DPoP proofs carry a server nonce (RFC 9449
+	// §8), which bounds how long a captured proof can be replayed.
+	DPoPRequireNonce bool
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -71,7 +74,7 @@ var Vars = []string{
 	"BATON_RESOURCE_CLIENT_ID", "BATON_RESOURCE_CLIENT_SECRET", "BATON_LIMIT_ACCOUNT_FAILURES",
 	"BATON_LIMIT_IP_FAILURES", "BATON_LIMIT_IP_REGISTRATIONS", "BATON_TRUSTED_PROXIES",
 	"BATON_CORS_ORIGINS", "BATON_MASTER_KEY", "BATON_TLS_CERT", "BATON_TLS_KEY",
-	"BATON_ADMIN_ADDR", "BATON_DEMO",
+	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -99,6 +102,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		TLSKey:               p.str("BATON_TLS_KEY", ""),
 		AdminAddr:            p.addr("BATON_ADMIN_ADDR", ""),
 		Demo:                 p.boolean("BATON_DEMO", true),
+		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
 	}
 	c.ImplicitRefreshWindow = p.duration("BATON_IMPLICIT_REFRESH_WINDOW", c.AccessTTL/3, 0)
 	scheme := "http"

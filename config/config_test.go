@@ -110,7 +110,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_LIMIT_ACCOUNT_FAILURES": "5/1m", "BATON_LIMIT_IP_FAILURES": "5/1m", "BATON_LIMIT_IP_REGISTRATIONS": "5/1m",
 		"BATON_TRUSTED_PROXIES": "10.0.0.1", "BATON_CORS_ORIGINS": "https://a.example",
 		"BATON_MASTER_KEY": strings.Repeat("00", 32), "BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k",
-		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false",
+		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false", "BATON_DPOP_REQUIRE_NONCE": "true",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]

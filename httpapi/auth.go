@@ -21,32 +21,41 @@ const (
 type credential struct {
 	token     string
 	viaCookie bool
+	dpop      bool // presented with the DPoP scheme (RFC 9449 §7.1)
 }
 
-// bearer returns the token of an "Authorization: Bearer" header, "" when
-// there is none, or an error for a malformed header.
-func bearer(r *http.Request) (string, error) {
+// authorization splits an Authorization header into its token and whether
+// the scheme is DPoP; "" when there is none, or an error for a malformed
+// header or another scheme.
+func authorization(r *http.Request) (tok string, isDPoP bool, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", nil
+		return "", false, nil
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", baton.Errorf(baton.EInvalidToken, "the Authorization header must be \"Bearer <token>\"")
+	isDPoP = strings.EqualFold(scheme, "DPoP")
+	if !ok || !(isDPoP || strings.EqualFold(scheme, "Bearer")) || tok == "" {
+		return "", false, baton.Errorf(baton.EInvalidToken, "the Authorization header must be \"Bearer <token>\" or \"DPoP <token>\"")
 	}
-	return tok, nil
+	return tok, isDPoP, nil
+}
+
+// bearer returns the token of an Authorization header of either scheme.
+func bearer(r *http.Request) (string, error) {
+	tok, _, err := authorization(r)
+	return tok, err
 }
 
 // accessCredential finds the access token: the Authorization header first,
 // then the access cookie.
 func accessCredential(r *http.Request) (credential, error) {
-	tok, err := bearer(r)
+	tok, isDPoP, err := authorization(r)
 	if err != nil {
 		return credential{}, err
 	}
 	if tok != "" {
-		return credential{token: tok}, nil
+		return credential{token: tok, dpop: isDPoP}, nil
 	}
 	if c, err := r.Cookie(cookieAccess); err == nil && c.Value != "" {
 		return credential{token: c.Value, viaCookie: true}, nil
@@ -110,6 +119,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkBinding(r, cred, c.JKT); err != nil {
+		return nil, err
+	}
 	if cred.viaCookie {
 		if err := s.checkCSRF(r, c.SessionID); err != nil {
 			return nil, err
@@ -127,4 +139,31 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 		}
 	}
 	return c, nil
+}
+
+// checkBinding enforces sender-constrained tokens (RFC 9449 §7): a token
+// bound to a key (cnf.jkt) is only accepted with the DPoP scheme and a
+// proof of that key for this request and this token; a DPoP-scheme request
+// must present a bound token.
+func (s *Server) checkBinding(r *http.Request, cred credential, jkt string) error {
+	if jkt == "" {
+		if cred.dpop {
+			return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the token is not bound to a DPoP key: use the Bearer scheme")}
+		}
+		return nil
+	}
+	if !cred.dpop && !cred.viaCookie {
+		return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the token is bound to a DPoP key: use the DPoP scheme with a proof")}
+	}
+	proof, err := s.dpopProof(r, cred.token)
+	if err != nil {
+		return &resourceDPoPError{err}
+	}
+	if proof == nil {
+		return &resourceDPoPError{baton.Errorf(baton.EInvalidDPoPProof, "a DPoP proof is required")}
+	}
+	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(jkt)) != 1 {
+		return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the DPoP proof was made with another key than the token is bound to")}
+	}
+	return nil
 }

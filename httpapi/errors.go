@@ -113,6 +113,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case baton.EInvalidClient:
 		w.Header().Set("WWW-Authenticate", `Basic realm="baton"`)
 	}
+	if code == baton.EUseDPoPNonce && s.opt.DPoP != nil {
+		w.Header().Set("DPoP-Nonce", s.opt.DPoP.Nonce())
+	}
+	if isResourceDPoPError(err) {
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP realm="baton", algs=%q, error=%q, error_description=%q`, dpopAlgs, code, msg))
+	}
 	if code == baton.EInvalidGrant || code == baton.EInvalidCredentials || code == baton.EUnauthorized || code == baton.ETokenExpired || code == baton.EInvalidToken {
 		w.Header().Set("Cache-Control", "no-store")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/session"
 	"github.com/batonauth/baton/token"
 )
@@ -127,11 +128,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if transport == "" {
 		transport = baton.TransportBody
 	}
+	proof, err := s.dpopProof(r, "")
+	if err != nil {
+		return err
+	}
 	cl := s.client(r)
 	var g *session.Grant
-	err := s.passwordAttempt(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
+	err = s.passwordAttempt(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
 		g, err = s.svc.Login(r.Context(), session.LoginRequest{
 			Username: *req.Username, Password: *req.Password, Transport: transport, ClientID: str(req.ClientID),
+			Binding: jkt(proof),
 		}, cl)
 		return err
 	})
@@ -140,6 +146,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
 	return nil
+}
+
+func jkt(p *dpop.Proof) string {
+	if p == nil {
+		return ""
+	}
+	return p.JKT
 }
 
 func accountKey(username string) string {
@@ -176,6 +189,11 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	if rr.RefreshToken == "" {
 		return baton.Errorf(baton.EInvalidRequest, "a refresh token is required (body, Bearer header or cookie)")
 	}
+	proof, err := s.dpopProof(r, "")
+	if err != nil {
+		return err
+	}
+	rr.ProofJKT = jkt(proof)
 	g, err := s.attempt(r, "refresh", func() (*session.Grant, error) { return s.svc.Refresh(r.Context(), rr, s.client(r)) })
 	if err != nil {
 		if baton.ErrorCode(err) == baton.EInvalidGrant {

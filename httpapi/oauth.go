@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -20,6 +21,10 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	proof, err := s.dpopProof(r, "")
+	if err != nil {
+		return err
+	}
 	cl := s.client(r)
 	var g *session.Grant
 	switch p["grant_type"] {
@@ -31,7 +36,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		err = s.passwordAttempt(r.Context(), accountKey(p["username"]), cl.IP, func() (err error) {
 			g, err = s.svc.Login(r.Context(), session.LoginRequest{
-				Username: p["username"], Password: p["password"], ClientID: p["client_id"],
+				Username: p["username"], Password: p["password"], ClientID: p["client_id"], Binding: jkt(proof),
 			}, cl)
 			return err
 		})
@@ -40,7 +45,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 			return baton.Errorf(baton.EInvalidRequest, "refresh_token is required")
 		}
 		g, err = s.attempt(r, "refresh", func() (*session.Grant, error) {
-			return s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"]}, cl)
+			return s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"], ProofJKT: jkt(proof)}, cl)
 		})
 	default:
 		return baton.Errorf(baton.EUnsupportedGrantType, "grant_type must be password or refresh_token")
@@ -216,6 +221,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"token_endpoint_auth_methods_supported":         []string{"none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"dpop_signing_alg_values_supported":             strings.Fields(dpopAlgs),
 		"service_documentation":                         "https://github.com/batonauth/baton",
 	})
 	return nil

@@ -21,6 +21,15 @@ func (s *Service) CSRFToken(sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// DeriveKey returns a 32-byte key for another purpose (e.g. DPoP nonces),
+// derived from the shared CSRF key so every instance derives the same one.
+func (s *Service) DeriveKey(label string) []byte {
+	m := hmac.New(sha256.New, s.secrets.Load().csrf)
+	m.Write([]byte("baton-derive\x00"))
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
 // ReissueAccess mints a new, never fresh, access token for the session of
 // c (implicit refresh of the cookies transport). It returns nil, nil when
 // the session is no longer live (the current token then simply runs out).

@@ -257,6 +257,10 @@ type RefreshRequest struct {
 	// Precondition, when set, is checked against the token's session before
 	// anything changes (the HTTP layer's CSRF check for cookies).
 	Precondition func(*baton.Session) error
+	// ProofJKT is the thumbprint of the key of the request's verified DPoP
+	// proof, if any. A session bound to a key (RFC 9449 §5) refreshes only
+	// with a proof of that key, so a stolen refresh token is useless.
+	ProofJKT string
 }
 
 var errInvalidGrant = baton.Errorf(baton.EInvalidGrant, "the refresh token is invalid, expired or revoked")
@@ -297,6 +301,12 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest, cl Client) (*
 			if err := req.Precondition(sess); err != nil {
 				return nil, err
 			}
+		}
+		if sess.Binding != "" && subtle.ConstantTimeCompare([]byte(sess.Binding), []byte(req.ProofJKT)) != 1 {
+			// Not reuse: without the key nothing was obtained, and a thief
+			// must not be able to end the session either.
+			s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "dpop key mismatch"})
+			return nil, baton.Errorf(baton.EInvalidGrant, "the refresh token is bound to a DPoP key: send a proof made with it")
 		}
 		now := s.Now()
 		if outcome := sessionState(sess, now); outcome != OutcomeOK {

@@ -1,0 +1,125 @@
+package dpop
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// claims is a proof's claim set as read by the strict decoder. It
+// implements jwt.Claims only to pass through golang-jwt, which is told not
+// to validate claims: every check needs the request, so Verify makes them.
+type claims struct {
+	jti, htm, htu, ath, nonce string
+	iat                       int64
+	seen                      uint8
+}
+
+// Bits of claims.seen.
+const (
+	seenJti uint8 = 1 << iota
+	seenHtm
+	seenHtu
+	seenIat
+	seenAth
+	seenNonce
+)
+
+// claimNames are the claims UnmarshalJSON reads.
+var claimNames = [...]string{"jti", "htm", "htu", "iat", "ath", "nonce"}
+
+// UnmarshalJSON decodes the claim set strictly: golang-jwt hands it the
+// decoded payload segment (after encoding/json has checked it is JSON).
+// Other claims are skipped (RFC 9449 §4.2 allows them), but every name may
+// appear only once, and the claims we read must have exactly their type:
+// null is never accepted for them, so "absent" has one spelling.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	s := scanner{data: data}
+	if err := s.open(); err != nil {
+		return err
+	}
+	var others [maxNames][]byte // names of claims we do not read
+	nOthers := 0
+	for n := 0; ; n++ {
+		name, ok, err := s.member(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		var bit uint8
+		switch string(name) {
+		case "jti":
+			bit = seenJti
+			c.jti, err = s.stringValue()
+		case "htm":
+			bit = seenHtm
+			c.htm, err = s.stringValue()
+		case "htu":
+			bit = seenHtu
+			c.htu, err = s.stringValue()
+		case "iat":
+			bit = seenIat
+			c.iat, err = s.numericDate()
+		case "ath":
+			bit = seenAth
+			c.ath, err = s.stringValue()
+		case "nonce":
+			bit = seenNonce
+			c.nonce, err = s.stringValue()
+		default:
+			switch {
+			case foldsToOneOf(name, claimNames[:]):
+				err = errFolded
+			case containsFold(others[:nOthers], name):
+				err = errDuplicate
+			case nOthers == len(others):
+				err = errMembers
+			default:
+				others[nOthers] = name
+				nOthers++
+				err = s.skip(1)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("claim %.32q: %w", name, err)
+		}
+		if c.seen&bit != 0 {
+			return fmt.Errorf("claim %.32q: %w", name, errDuplicate)
+		}
+		c.seen |= bit
+	}
+	return s.end()
+}
+
+// complete checks that the claims RFC 9449 §4.2 requires are there and
+// that jti is small enough to remember.
+func (c *claims) complete() error {
+	switch {
+	case c.jti == "":
+		return errors.New("no jti")
+	case len(c.jti) > MaxJTIBytes:
+		return fmt.Errorf("jti has %d bytes, limit %d", len(c.jti), MaxJTIBytes)
+	case c.htm == "":
+		return errors.New("no htm")
+	case c.htu == "":
+		return errors.New("no htu")
+	case c.seen&seenIat == 0:
+		return errors.New("no iat")
+	}
+	return nil
+}
+
+// The jwt.Claims getters report nothing: golang-jwt validates no claim of
+// a proof.
+
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *claims) GetIssuer() (string, error)                   { return "", nil }
+func (c *claims) GetSubject() (string, error)                  { return "", nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
+var _ jwt.Claims = (*claims)(nil)

@@ -1,0 +1,331 @@
+// Package dpop checks and makes DPoP proofs (RFC 9449, OAuth 2.0
+// Demonstrating Proof of Possession): short-lived JWTs, signed with a key
+// the client holds, that bind each request to that key. A token bound to
+// the key's thumbprint (cnf.jkt) is useless to whoever steals it without
+// the private key.
+//
+// A Verifier checks the proof a request carries in its DPoP header (RFC
+// 9449 §4.3): the JWS and its embedded public key, the request it was made
+// for (htm, htu), its age (iat), the access token it accompanies (ath), an
+// optional server nonce (§8), and that it has not been seen before (§11.1).
+// It returns the key's thumbprint; comparing that with the session's or the
+// access token's binding is the caller's job. A Prover makes proofs, for
+// Go clients and tests.
+//
+// Parsing goes through github.com/golang-jwt/jwt/v5 with the algorithms
+// pinned, as in package token; the header and claims are read by a strict
+// decoder (json.go) because encoding/json accepts duplicate and case-folded
+// member names, which would let two readers of one proof disagree about
+// what it says.
+package dpop
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults of Options, and fixed bounds.
+const (
+	// DefaultMaxAge is how old a proof may be. RFC 9449 §11.1 asks for a
+	// short window; a minute covers slow networks and retries.
+	DefaultMaxAge = 60 * time.Second
+	// DefaultLeeway is the clock skew tolerated into the future, as for
+	// access tokens (token.DefaultLeeway).
+	DefaultLeeway = 5 * time.Second
+	// DefaultNonceLifetime is how long a server nonce stays current; one
+	// is accepted for up to twice as long (see Options.NonceLifetime).
+	DefaultNonceLifetime = 5 * time.Minute
+	// DefaultReplayCacheSize bounds the jti values remembered at once:
+	// about 1,500 proofs a second sustained over the default window, in
+	// 5 to 8 MB when full.
+	DefaultReplayCacheSize = 100_000
+	// MaxProofBytes is the longest DPoP header value Verify looks at. A
+	// proof with a P-256 key is about 600 bytes.
+	MaxProofBytes = 8192
+	// MaxJTIBytes bounds the jti claim: it is remembered, and a client
+	// needs no more than a few dozen random bytes to make it unique.
+	MaxJTIBytes = 256
+)
+
+// supportedAlgorithms are the algorithms Verify can check: asymmetric
+// (RFC 9449 §4.3 check 5), with keys whose thumbprint Thumbprint computes.
+// RSA is left out on purpose: its keys and signatures are large, and no
+// client of baton needs it.
+var supportedAlgorithms = []string{jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg()}
+
+// Options configure a Verifier. The zero value is usable: ES256 and EdDSA,
+// the default windows, no nonces.
+type Options struct {
+	// Algorithms are the proof algorithms accepted, a subset of "ES256"
+	// (P-256) and "EdDSA" (Ed25519); empty means both. NewVerifier refuses
+	// anything else, "none" and HS256 included.
+	Algorithms []string
+	// MaxAge is how far iat may lie in the past; zero or negative means
+	// DefaultMaxAge.
+	MaxAge time.Duration
+	// Leeway is how far iat may lie in the future; zero or negative means
+	// DefaultLeeway.
+	Leeway time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// RequireNonce makes Verify demand a current server nonce (RFC 9449
+	// §8) in every proof. It needs NonceKey.
+	RequireNonce bool
+	// NonceKey is the HMAC-SHA256 key nonces are made with, at least 32
+	// bytes. Nonces are stateless, so every instance given the same key
+	// (and a roughly synchronised clock) accepts the others' nonces.
+	NonceKey []byte
+	// NonceLifetime is how often the nonce changes; zero or negative means
+	// DefaultNonceLifetime. Verify accepts the current nonce and the one
+	// before it, so a nonce is good for between one and two lifetimes.
+	NonceLifetime time.Duration
+	// ReplayCacheSize bounds the number of jti values remembered; zero or
+	// negative means DefaultReplayCacheSize.
+	ReplayCacheSize int
+}
+
+// Verifier checks DPoP proofs. It is safe for concurrent use. Its replay
+// cache lives in the process: see Verify for what that means when several
+// instances share the load.
+type Verifier struct {
+	algs         []string
+	maxAge       time.Duration
+	leeway       time.Duration
+	now          func() time.Time
+	requireNonce bool
+	nonces       *nonces // nil without a NonceKey
+	replay       *replayCache
+	parserOpts   []jwt.ParserOption
+}
+
+// NewVerifier returns a Verifier configured by o. It fails only on a bad
+// configuration: an unsupported algorithm, or a missing or short NonceKey.
+func NewVerifier(o Options) (*Verifier, error) {
+	algs := supportedAlgorithms
+	if len(o.Algorithms) > 0 {
+		for _, a := range o.Algorithms {
+			if !slices.Contains(supportedAlgorithms, a) {
+				return nil, fmt.Errorf("dpop: algorithm %q is not supported (want ES256 or EdDSA)", a)
+			}
+		}
+		algs = slices.Clone(o.Algorithms)
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.Leeway <= 0 {
+		o.Leeway = DefaultLeeway
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NonceLifetime <= 0 {
+		o.NonceLifetime = DefaultNonceLifetime
+	}
+	if o.ReplayCacheSize <= 0 {
+		o.ReplayCacheSize = DefaultReplayCacheSize
+	}
+	v := &Verifier{
+		algs:         algs,
+		maxAge:       o.MaxAge,
+		leeway:       o.Leeway,
+		now:          o.Now,
+		requireNonce: o.RequireNonce,
+		// An entry must outlive every moment its proof could still be
+		// accepted: see replayCache.
+		replay: newReplayCache(o.ReplayCacheSize, o.MaxAge+o.Leeway),
+		parserOpts: []jwt.ParserOption{
+			jwt.WithValidMethods(algs),
+			// One proof, one spelling: no padding, no stray bits.
+			jwt.WithStrictDecoding(),
+			// Every claim check needs the request; Verify does them.
+			jwt.WithoutClaimsValidation(),
+		},
+	}
+	switch {
+	case len(o.NonceKey) > 0 && len(o.NonceKey) < minNonceKeyBytes:
+		return nil, fmt.Errorf("dpop: NonceKey has %d bytes, want at least %d", len(o.NonceKey), minNonceKeyBytes)
+	case len(o.NonceKey) > 0:
+		v.nonces = newNonces(o.NonceKey, o.NonceLifetime, o.Leeway)
+	case o.RequireNonce:
+		return nil, errors.New("dpop: RequireNonce needs a NonceKey")
+	}
+	return v, nil
+}
+
+// Proof is what a verified proof says.
+type Proof struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the proof's public key,
+	// base64url: what tokens bound to the key carry as cnf.jkt (RFC 9449
+	// §6.1).
+	JKT string
+	// JTI is the proof's unique identifier.
+	JTI string
+	// IssuedAt is the proof's iat, in UTC.
+	IssuedAt time.Time
+}
+
+// Safe messages of Verify's errors. Unlike an access token's, a proof is
+// made by the very client that sent it, so saying which part of the
+// request it disagrees with tells the sender nothing it did not know and
+// helps an honest client find its bug (a wrong URL, a skewed clock). What
+// is wrong with the JWS itself stays in the logged cause.
+const (
+	msgMissing    = "a DPoP proof is required"
+	msgTooLarge   = "the DPoP proof is too large"
+	msgNotOne     = "the DPoP header must hold exactly one proof"
+	msgInvalid    = "the DPoP proof is invalid"
+	msgMethod     = "the DPoP proof was made for another HTTP method"
+	msgURL        = "the DPoP proof was made for another URL"
+	msgTime       = "the DPoP proof is too old or issued in the future; check the client's clock"
+	msgAth        = "the DPoP proof does not match the access token"
+	msgReplay     = "the DPoP proof was already used; make a new one for each request"
+	msgNonce      = "the DPoP proof must carry the nonce from the DPoP-Nonce header"
+	msgStaleNonce = "the DPoP nonce is stale or unknown; use the one from the DPoP-Nonce header"
+	msgBusy       = "too many DPoP proofs in flight; retry shortly with a new proof"
+)
+
+func invalid(msg string, cause error) error {
+	return baton.WrapError(baton.EInvalidDPoPProof, msg, cause)
+}
+
+// Verify checks proof, the value of a request's DPoP header, against the
+// request's method and url and, when the request presents one, its access
+// token; when it returns a nil error the proof is valid and has been
+// recorded as used.
+//
+// url is the absolute URL the client addressed (scheme, host, port and
+// path, as seen from outside any proxy); its query and fragment are
+// ignored. htu is compared with it after syntax- and scheme-based
+// normalisation (RFC 3986 §6.2.2, §6.2.3): scheme and host case, default
+// ports, percent-encoding and dot segments. The caller must refuse a
+// request with more than one DPoP header field (RFC 9449 §4.3 check 1)
+// before calling Verify, and must compare Proof.JKT with the binding of
+// the token or session it serves (check 12).
+//
+// Three things might happen besides success, each a *baton.Error whose
+// message is safe to show:
+//
+//   - baton.EUseDPoPNonce: the verifier requires nonces and the proof,
+//     otherwise valid, carries none or one that is stale or forged. The
+//     caller answers with a fresh Nonce in a DPoP-Nonce header (§8).
+//   - baton.ETemporarilyUnavailable: the proof is valid but the replay
+//     cache is full of proofs still inside their window. Verify refuses
+//     rather than forget a jti it might see again; the client may retry
+//     with a new proof.
+//   - baton.EInvalidDPoPProof: anything else. Empty or longer than
+//     MaxProofBytes; not exactly one JWS in compact form; typ not
+//     dpop+jwt; alg not among Options.Algorithms; jwk missing, of another
+//     key type than alg, holding a private key, or not a valid key; a bad
+//     signature; duplicate members or crit; jti missing or longer than
+//     MaxJTIBytes; htm or htu missing or not the request's; iat missing or
+//     outside [now-MaxAge, now+Leeway]; ath missing or wrong when
+//     accessToken is not empty; a jti already used with the same key
+//     within MaxAge+Leeway.
+//
+// The replay cache is per Verifier, so per process: a proof replayed to
+// another instance within its window is not caught (RFC 9449 §11.1). Where
+// that matters, require nonces, which bound the window to the nonce's
+// lifetime, or keep proofs' jti in shared storage.
+//
+// Verify is safe for concurrent use; of concurrent calls with the same
+// proof, at most one succeeds.
+func (v *Verifier) Verify(proof, method, url, accessToken string) (*Proof, error) {
+	switch {
+	case proof == "":
+		return nil, invalid(msgMissing, nil)
+	case len(proof) > MaxProofBytes:
+		return nil, invalid(msgTooLarge, fmt.Errorf("%d bytes, limit %d", len(proof), MaxProofBytes))
+	}
+	// A JWS in compact form is base64url and two dots; anything else (a
+	// comma, a space) means several proofs or none.
+	if i := strings.IndexFunc(proof, notCompactJWS); i >= 0 {
+		return nil, invalid(msgNotOne, fmt.Errorf("byte %d is %q", i, proof[i]))
+	}
+	if strings.Count(proof, ".") != 2 {
+		return nil, invalid(msgNotOne, errors.New("not three segments"))
+	}
+
+	var h header
+	var c claims
+	_, err := jwt.NewParser(v.parserOpts...).ParseWithClaims(proof, &c, h.keyfunc)
+	if err != nil {
+		return nil, invalid(msgInvalid, err)
+	}
+	if err := c.complete(); err != nil {
+		return nil, invalid(msgInvalid, err)
+	}
+	if c.htm != method {
+		return nil, invalid(msgMethod, fmt.Errorf("htm %.16q, request %.16q", c.htm, method))
+	}
+	if err := sameURL(c.htu, url); err != nil {
+		return nil, invalid(msgURL, err)
+	}
+	now := v.now()
+	iat := time.Unix(c.iat, 0)
+	if iat.Before(now.Add(-v.maxAge)) || iat.After(now.Add(v.leeway)) {
+		return nil, invalid(msgTime, fmt.Errorf("iat %d, now %d", c.iat, now.Unix()))
+	}
+	if accessToken != "" {
+		// RFC 9449 §4.2: ath is base64url(SHA-256(ASCII(access token))).
+		sum := sha256.Sum256([]byte(accessToken))
+		var want [43]byte
+		base64.RawURLEncoding.Encode(want[:], sum[:])
+		if c.ath == "" {
+			return nil, invalid(msgAth, errors.New("no ath"))
+		}
+		if subtle.ConstantTimeCompare([]byte(c.ath), want[:]) != 1 {
+			return nil, invalid(msgAth, errors.New("ath does not match"))
+		}
+	}
+	if v.requireNonce {
+		// Checked after everything else so that use_dpop_nonce, which
+		// makes the client retry, only answers proofs that would pass
+		// with the right nonce.
+		switch {
+		case c.nonce == "":
+			return nil, baton.WrapError(baton.EUseDPoPNonce, msgNonce, errors.New("no nonce"))
+		case !v.nonces.valid(c.nonce, now):
+			return nil, baton.WrapError(baton.EUseDPoPNonce, msgStaleNonce, errors.New("nonce not current"))
+		}
+	}
+	jkt := h.key.thumbprint()
+	// Recorded last, so that only proofs valid in every other respect
+	// take room in the cache.
+	switch err := v.replay.add(replayKey(jkt, c.jti), now); {
+	case errors.Is(err, errReplayed):
+		return nil, invalid(msgReplay, err)
+	case err != nil:
+		return nil, baton.WrapError(baton.ETemporarilyUnavailable, msgBusy, err)
+	}
+	return &Proof{JKT: jkt, JTI: c.jti, IssuedAt: iat.UTC()}, nil
+}
+
+// notCompactJWS reports whether r cannot appear in a JWS in compact form.
+func notCompactJWS(r rune) bool {
+	switch {
+	case 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-', r == '_', r == '.':
+		return false
+	}
+	return true
+}
+
+// Nonce returns the current server nonce, for a DPoP-Nonce response
+// header (RFC 9449 §8), or "" when the verifier has no NonceKey. Every
+// instance sharing the key returns the same value until the nonce
+// lifetime ends.
+func (v *Verifier) Nonce() string {
+	if v.nonces == nil {
+		return ""
+	}
+	return v.nonces.current(v.now())
+}
