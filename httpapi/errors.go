@@ -84,6 +84,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := requestID(r.Context())
 	body := errorBody{Error: code, Description: msg}
 	switch {
+	case code == baton.ETemporarilyUnavailable:
+		// Overload (a full DPoP replay cache): the contract's 503
+		// unavailable, keeping the message that says how to retry.
+		body.Error = baton.EUnavailable
 	case status >= 500 && code != baton.EUnavailable && code != baton.EConflict:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		body.Description = "internal error; quote the request id when reporting it"

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/session"
 )
 
@@ -39,6 +40,8 @@ type Options struct {
 	CORSOrigins []string
 	// Limits, when set, throttles failures and registrations.
 	Limits Limiter
+	// DPoP verifies DPoP proofs (RFC 9449); nil disables DPoP.
+	DPoP *dpop.Verifier
 	// Demo serves the demo page at / when set.
 	Demo http.Handler
 	// Metrics, when set, is served at /metrics.
@@ -145,6 +148,7 @@ func (s *Server) routes() {
 	}
 	s.route(p("/healthz"), map[string]handlerFunc{http.MethodGet: s.healthz})
 	s.route(p("/readyz"), map[string]handlerFunc{http.MethodGet: s.readyz})
+	s.route(p("/openapi.json"), map[string]handlerFunc{http.MethodGet: s.openapi})
 	if s.opt.Metrics != nil {
 		s.mux.Handle(p("/metrics"), s.opt.Metrics)
 	}
@@ -264,7 +268,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Expose-Headers", "Date, WWW-Authenticate, Retry-After, X-Request-Id")
+			h.Set("Access-Control-Expose-Headers", "Date, WWW-Authenticate, Retry-After, X-Request-Id, DPoP-Nonce")
 			if r.Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-CSRF-Token, DPoP, X-Request-Id")

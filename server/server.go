@@ -18,13 +18,18 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/admin"
+	"github.com/batonauth/baton/audit"
 	"github.com/batonauth/baton/config"
+	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/httpapi"
+	"github.com/batonauth/baton/metrics"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/ratelimit"
 	"github.com/batonauth/baton/session"
 	"github.com/batonauth/baton/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Options are the parts a caller may inject; all are optional.
@@ -38,16 +43,29 @@ type Options struct {
 	// Demo is the handler served at / when the configuration enables the
 	// demo page.
 	Demo http.Handler
+	// Registry receives the server's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// Version is reported in baton_build_info (default "(devel)").
+	Version string
+	// AuditBuffer is the audit queue length (default 8192).
+	AuditBuffer int
+	// KeyReloadInterval overrides how often keys are re-read (tests).
+	KeyReloadInterval time.Duration
 }
 
 // Server is an assembled baton server.
 type Server struct {
 	Config  *config.Config
-	Store   baton.Store
+	Store   baton.Store // instrumented: every call is timed
 	Service *session.Service
 	API     *httpapi.Server
-	log     *slog.Logger
-	now     func() time.Time
+	// Admin runs the admin operations (the CLI uses them too).
+	Admin   *admin.Admin
+	Metrics *metrics.Metrics
+	// Audit appends the audit log asynchronously; Close flushes it.
+	Audit *audit.Writer
+	log   *slog.Logger
+	now   func() time.Time
 
 	stopHousekeeping context.CancelFunc
 	housekeepingDone chan struct{}
@@ -103,11 +121,99 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	params := password.DefaultParams
-	if opt.PasswordParams != nil {
-		params = *opt.PasswordParams
+	// Every line logged with a request's context carries its request id.
+	log := slog.New(httpapi.LogHandler(opt.Logger.Handler()))
+	reg := opt.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
 	}
-	svc, err := session.New(ctx, store, session.Config{
+	if opt.Version == "" {
+		opt.Version = "(devel)"
+	}
+	m := metrics.New(reg, opt.Version)
+	raw := store
+	store = metrics.InstrumentStore(store, reg)
+	// The raw store: the decorator would hide its batch capability.
+	aw := audit.NewWriter(raw, audit.Options{Buffer: opt.AuditBuffer, Now: opt.Now, Logger: log})
+	observe := func(e session.Event) {
+		m.ObserveEvent(e)
+		aw.Observe(e)
+	}
+	svc, err := NewService(ctx, cfg, store, ServiceOptions{Logger: log, Now: opt.Now, PasswordParams: opt.PasswordParams,
+		Observer: observe, KeyReloadInterval: opt.KeyReloadInterval})
+	if err != nil {
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
+	m.WatchState(metrics.StateOptions{Store: raw, Engine: svc, Audit: aw})
+	limits := &ratelimit.Limits{
+		Account:       ratelimit.NewCounter(ratelimit.Rule(cfg.LimitAccountFailures), opt.Now),
+		IP:            ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPFailures), opt.Now),
+		Registrations: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPRegistrations), opt.Now),
+	}
+	// On PostgreSQL the limits hold across every instance. (raw: the
+	// instrumented store keeps only the capabilities it knows.)
+	if shared, ok := raw.(ratelimit.Shared); ok {
+		limits.Share(shared)
+	}
+	// DPoP nonces derive from a shared key, so any instance accepts a
+	// nonce another one issued.
+	proofs, err := dpop.NewVerifier(dpop.Options{Now: opt.Now, RequireNonce: cfg.DPoPRequireNonce, NonceKey: svc.DeriveKey("dpop-nonce")})
+	if err != nil {
+		svc.Close()
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
+	hopt := httpapi.Options{
+		DPoP:                  proofs,
+		CookieSecure:          cfg.CookieSecure,
+		ImplicitRefreshWindow: cfg.ImplicitRefreshWindow,
+		ResourceClientID:      cfg.ResourceClientID,
+		ResourceClientSecret:  cfg.ResourceClientSecret,
+		TrustedProxies:        cfg.TrustedProxies,
+		CORSOrigins:           cfg.CORSOrigins,
+		Limits:                limits,
+		Logger:                log,
+		Observe:               m.ObserveRequest,
+	}
+	// With a separate admin listener, /metrics is served there only.
+	if cfg.AdminAddr == "" {
+		hopt.Metrics = m.Handler()
+	}
+	if cfg.Demo {
+		hopt.Demo = opt.Demo
+	}
+	api, err := httpapi.New(svc, hopt)
+	if err != nil {
+		svc.Close()
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: store, Service: svc, API: api, Metrics: m, Audit: aw, log: log, now: opt.Now,
+		Admin: admin.New(svc, admin.Options{Observer: observe, Logger: log, Client: session.Client{UserAgent: "baton-server"}})}
+	svc.Start()
+	s.startHousekeeping()
+	return s, nil
+}
+
+// ServiceOptions configure NewService.
+type ServiceOptions struct {
+	Logger         *slog.Logger
+	Now            func() time.Time
+	PasswordParams *password.Params
+	// Observer is told of every security event.
+	Observer          func(session.Event)
+	KeyReloadInterval time.Duration
+}
+
+// NewService builds the session engine for cfg on store, as the server
+// and the admin commands both need it.
+func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o ServiceOptions) (*session.Service, error) {
+	params := password.DefaultParams
+	if o.PasswordParams != nil {
+		params = *o.PasswordParams
+	}
+	return session.New(ctx, store, session.Config{
 		Issuer:     cfg.Issuer,
 		Audience:   cfg.Audience,
 		AccessTTL:  cfg.AccessTTL,
@@ -117,40 +223,13 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		FreshTTL:   cfg.FreshTTL,
 		// Each argon2id hash holds ~19 MiB and a core: one per core keeps
 		// a login flood from starving every other request.
-		Hasher: password.NewHasher(params, runtime.NumCPU()),
-		Now:    opt.Now,
-		Logger: opt.Logger,
+		Hasher:            password.NewHasher(params, runtime.NumCPU()),
+		MasterKey:         cfg.MasterKey,
+		Now:               o.Now,
+		Logger:            o.Logger,
+		Observer:          o.Observer,
+		KeyReloadInterval: o.KeyReloadInterval,
 	})
-	if err != nil {
-		return nil, err
-	}
-	limits := &ratelimit.Limits{
-		Account:       ratelimit.NewCounter(ratelimit.Rule(cfg.LimitAccountFailures), opt.Now),
-		IP:            ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPFailures), opt.Now),
-		Registrations: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPRegistrations), opt.Now),
-	}
-	hopt := httpapi.Options{
-		CookieSecure:          cfg.CookieSecure,
-		ImplicitRefreshWindow: cfg.ImplicitRefreshWindow,
-		ResourceClientID:      cfg.ResourceClientID,
-		ResourceClientSecret:  cfg.ResourceClientSecret,
-		TrustedProxies:        cfg.TrustedProxies,
-		CORSOrigins:           cfg.CORSOrigins,
-		Limits:                limits,
-		Logger:                opt.Logger,
-	}
-	if cfg.Demo {
-		hopt.Demo = opt.Demo
-	}
-	api, err := httpapi.New(svc, hopt)
-	if err != nil {
-		svc.Close()
-		return nil, err
-	}
-	s := &Server{Config: cfg, Store: store, Service: svc, API: api, log: opt.Logger, now: opt.Now}
-	svc.Start()
-	s.startHousekeeping()
-	return s, nil
 }
 
 // Handler is the HTTP API, to serve or to mount in another mux.
@@ -180,10 +259,17 @@ func (s *Server) startHousekeeping() {
 
 // Prune runs one housekeeping pass. Spent refresh tokens are only needed to
 // detect reuse, and one older than the idle lifetime belongs to a session
-// that would have idled out, so that is how long anything is kept.
+// that would have idled out, so that is how long anything is kept. Signing
+// keys retired longer ago than admin.RetiredKeyKeep are deleted, which
+// takes them out of the JWKS (every token they signed has expired).
 func (s *Server) Prune(ctx context.Context) int {
 	const batch = 1000
 	total := 0
+	if gone, err := s.Admin.PurgeRetiredKeys(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("retired-key housekeeping failed", "err", err)
+	} else {
+		total += len(gone)
+	}
 	for ctx.Err() == nil {
 		now := s.now().UTC()
 		n, err := s.Store.Prune(ctx, now, now.Add(-s.Config.RefreshIdleTTL), batch)
@@ -203,18 +289,33 @@ func (s *Server) Prune(ctx context.Context) int {
 	return total
 }
 
-// Close stops background work and closes the store.
+// Close stops background work, flushes the audit log (waiting at most 10s)
+// and closes the store.
 func (s *Server) Close() error {
 	if s.stopHousekeeping != nil {
 		s.stopHousekeeping()
 		<-s.housekeepingDone
 	}
 	s.Service.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Audit.Close(ctx); err != nil {
+		s.log.Warn("audit log not fully flushed", "queued", s.Audit.Queued(), "err", err)
+	}
 	return s.Store.Close()
+}
+
+// MetricsHandler serves /metrics (on the admin listener when one is
+// configured).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.Metrics.Handler())
+	return mux
 }
 
 // Serve serves the API on ln (and TLS when configured) until ctx ends, then
 // shuts down gracefully: in-flight requests finish, new ones are refused.
+// With BATON_ADMIN_ADDR set, pass its listener to ServeAdmin as well.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
@@ -246,5 +347,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
+	return err
+}
+
+// ServeAdmin serves /metrics on ln (the BATON_ADMIN_ADDR listener, plain
+// HTTP) until ctx ends.
+func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.MetricsHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
 	return err
 }

@@ -22,23 +22,69 @@ import (
 const usage = `baton — access and refresh tokens done right.
 
 Usage:
-  baton serve                 start the server (embedded SQLite store unless BATON_DATABASE_URL is set)
-  baton migrate               create or upgrade the store's schema, then exit
-  baton version               print version and build information
-  baton help                  show this help
+  baton serve                          start the server (embedded SQLite store unless BATON_DATABASE_URL is set)
+  baton migrate                        create or upgrade the store's schema, then exit
+  baton version                        print version and build information
+
+  baton users add USERNAME --password-stdin
+  baton users list [--limit N] [--after NAME]
+  baton users show USER
+  baton users lock USER                lock the account and revoke its sessions
+  baton users unlock USER
+  baton users delete USER              revoke every session and delete the account
+  baton users set-password USER --password-stdin
+                                       replace the password and revoke every session
+  baton sessions list --user USER      the user's live sessions
+  baton sessions revoke ID             revoke one session
+  baton sessions revoke-all --user USER
+  baton audit tail [-n N] [--follow]   the newest audit events; --follow keeps printing new ones
+  baton keys list                      signing keys (and HMAC keys) with their state
+  baton keys rotate [--prepublish 10m] add a signing key: published now, signing after the delay
+  baton keys retire ID [--force]       stop signing with a key; it stays published until its tokens expired
+
+  baton help                           show this help; "baton COMMAND -h" shows a command's flags
+
+USER is a username or a user id. Passwords are read from standard input
+(--password-stdin: the first line), never from the command line.
+Admin commands print aligned tables; --json prints JSON instead (audit tail
+prints one JSON object per line). They work on the same store as the server
+(BATON_DATA_DIR or BATON_DATABASE_URL) and may run while it serves: it sees
+revocations within a second and key changes at its next key reload (30s).
+
+Exit codes:
+  0  success
+  1  failure (store unreachable, weak password, username taken, …)
+  2  usage error (unknown command, bad flag, missing argument)
+  3  not found (no such user, session or key)
 
 Configuration comes from BATON_* environment variables; see the README.
 `
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runWith(ctx, args(), os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
+
+func args() []string { return os.Args[1:] }
 
 // run is main without process globals, so tests can call it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, getenv, os.Stdin, stdout, stderr)
+}
+
+// runWith is run with an explicit standard input (for --password-stdin).
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if len(args) > 1 && isHelp(args[1]) {
+		if h, ok := commandHelp[args[0]]; ok {
+			fmt.Fprint(stdout, h)
+			return 0
+		}
 	}
 	switch args[0] {
 	case "help", "-h", "--help", "-help":
@@ -51,9 +97,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
+	case "users", "sessions", "audit", "keys":
+		return adminCommand(ctx, args[0], args[1:], &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 	}
 	fmt.Fprintf(stderr, "baton: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }
+
+// commandHelp is the -h text of the commands without flags of their own.
+var commandHelp = map[string]string{
+	"serve": `Usage: baton serve
+
+Start the server. It takes no flags: configuration comes from BATON_*
+environment variables (see the README). Without BATON_DATABASE_URL it uses
+the embedded SQLite store in BATON_DATA_DIR, creating the directory, the
+schema and the keys on first start. SIGTERM or SIGINT shuts it down
+gracefully: requests in flight finish, the audit log is flushed, exit 0.
+With BATON_ADMIN_ADDR set, /metrics is served on that address only.
+
+Exit codes: 0 clean shutdown, 1 failure, 2 configuration error.
+`,
+	"migrate": `Usage: baton migrate
+
+Create or upgrade the store's schema (BATON_DATA_DIR or BATON_DATABASE_URL),
+then exit. The server also migrates on start.
+
+Exit codes: 0 success, 1 failure, 2 configuration error.
+`,
+	"version": `Usage: baton version
+
+Print the version, the Go version, the platform and the VCS revision the
+binary was built from.
+`,
 }
 
 func newLogger(w io.Writer) *slog.Logger {
@@ -83,7 +160,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Demo: demoHandler()})
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Demo: demoHandler(), Version: version()})
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return 1
@@ -100,6 +177,23 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 	}
 	if cfg.MasterKey == nil {
 		log.Warn("BATON_MASTER_KEY is not set: keys are stored unencrypted")
+	}
+	if cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			log.Error("listen failed", "addr", cfg.AdminAddr, "err", err)
+			return 1
+		}
+		log.Info("baton admin listening", "admin_addr", aln.Addr().String())
+		actx, cancelAdmin := context.WithCancel(ctx)
+		adminDone := make(chan struct{})
+		go func() {
+			defer close(adminDone)
+			if err := srv.ServeAdmin(actx, aln); err != nil {
+				log.Error("admin listener failed", "err", err)
+			}
+		}()
+		defer func() { cancelAdmin(); <-adminDone }()
 	}
 	log.Info("baton listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "store", store, "version", version())
 	if err := srv.Serve(ctx, ln); err != nil {
@@ -138,6 +232,18 @@ func versionString() string {
 		return "baton (devel)"
 	}
 	s := fmt.Sprintf("baton %s %s", version(), bi.GoVersion)
+	var goos, goarch string
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "GOOS":
+			goos = st.Value
+		case "GOARCH":
+			goarch = st.Value
+		}
+	}
+	if goos != "" && goarch != "" {
+		s += " " + goos + "/" + goarch
+	}
 	for _, st := range bi.Settings {
 		if st.Key == "vcs.revision" || st.Key == "vcs.time" || st.Key == "vcs.modified" {
 			s += " " + st.Key + "=" + st.Value

@@ -1,0 +1,219 @@
+// Package admin holds the operations behind baton's admin commands (`baton
+// users|sessions|audit|keys …`): finding users by name or id, locking,
+// deleting, setting passwords, revoking sessions, reading the audit log and
+// rotating and retiring signing keys. Every operation is reported to the
+// Observer as a session.Event (so the audit log and metrics see it) and
+// logged.
+//
+// The operations work on the same store as a running server. A server
+// picks up what they change through its periodic revocation sync (within a
+// second) and key reload (KeyReloadInterval, 30s by default).
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/session"
+)
+
+// Event types of admin operations, beside the session package's.
+const (
+	EventLock      = "lock"
+	EventUnlock    = "unlock"
+	EventKeyRotate = "key_rotate"
+	EventKeyRetire = "key_retire"
+	EventKeyDelete = "key_delete"
+)
+
+// DetailAdmin marks events caused by an administrator.
+const DetailAdmin = "admin"
+
+// Options configure an Admin.
+type Options struct {
+	// Observer is told of every operation (the audit writer, metrics).
+	Observer func(session.Event)
+	Logger   *slog.Logger
+	// Client names the administrator in session records and events.
+	Client session.Client
+}
+
+// Admin runs admin operations on a session engine and its store. It is
+// safe for concurrent use.
+type Admin struct {
+	svc   *session.Service
+	store baton.Store
+	opt   Options
+}
+
+// New returns the admin operations for svc.
+func New(svc *session.Service, opt Options) *Admin {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Client.UserAgent == "" {
+		opt.Client.UserAgent = "baton-admin"
+	}
+	return &Admin{svc: svc, store: svc.Store(), opt: opt}
+}
+
+func (a *Admin) emit(ctx context.Context, e session.Event) {
+	if e.Client == (session.Client{}) {
+		e.Client = a.opt.Client
+	}
+	a.opt.Logger.InfoContext(ctx, "auth event", "event", e.Type, "outcome", e.Outcome,
+		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)
+	if a.opt.Observer != nil {
+		a.opt.Observer(e)
+	}
+}
+
+// FindUser returns the user whose id, or else username, is ref. ENotFound.
+func (a *Admin) FindUser(ctx context.Context, ref string) (*baton.User, error) {
+	u, err := a.store.UserByID(ctx, ref)
+	if err == nil {
+		return u, nil
+	} else if baton.ErrorCode(err) != baton.ENotFound {
+		return nil, err
+	}
+	_, canonical, nerr := session.NormalizeUsername(ref)
+	if nerr != nil {
+		return nil, baton.Errorf(baton.ENotFound, "no user %q", ref)
+	}
+	u, err = a.store.UserByName(ctx, canonical)
+	if baton.ErrorCode(err) == baton.ENotFound {
+		return nil, baton.Errorf(baton.ENotFound, "no user %q", ref)
+	}
+	return u, err
+}
+
+// AddUser registers an account, with the same rules as POST /v1/register.
+func (a *Admin) AddUser(ctx context.Context, username, pw string) (*baton.User, error) {
+	return a.svc.Register(ctx, username, pw, a.opt.Client)
+}
+
+// Users lists users ordered by canonical username, after the canonical
+// name after, at most limit.
+func (a *Admin) Users(ctx context.Context, after string, limit int) ([]*baton.User, error) {
+	return a.store.Users(ctx, after, limit)
+}
+
+// Lock locks the user and revokes every session: the user can neither log
+// in nor refresh until Unlock.
+func (a *Admin) Lock(ctx context.Context, ref string) (*baton.User, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.svc.LockUser(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	a.emit(ctx, session.Event{Type: EventLock, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
+	return a.store.UserByID(ctx, u.ID)
+}
+
+// Unlock lets a locked user log in again.
+func (a *Admin) Unlock(ctx context.Context, ref string) (*baton.User, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.svc.UnlockUser(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	a.emit(ctx, session.Event{Type: EventUnlock, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
+	return a.store.UserByID(ctx, u.ID)
+}
+
+// Delete revokes every session of the user and deletes the account; the
+// username is free again. The session engine reports account_deleted.
+func (a *Admin) Delete(ctx context.Context, ref string) (*baton.User, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return u, a.svc.DeleteUser(ctx, u.ID)
+}
+
+// SetPassword replaces the user's password (checked against the password
+// policy) and revokes every session, as a password change does.
+func (a *Admin) SetPassword(ctx context.Context, ref, pw string) (*baton.User, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := password.CheckPassword(u.Username, pw); err != nil {
+		return nil, err
+	}
+	hash, err := a.svc.Config().Hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return nil, err
+	}
+	if _, err := a.svc.RevokeUserSessions(ctx, u.ID, baton.ReasonPasswordChange); err != nil {
+		return nil, err
+	}
+	a.emit(ctx, session.Event{Type: session.EventPasswordChange, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
+	return u, nil
+}
+
+// Sessions lists the user's live sessions, newest first.
+func (a *Admin) Sessions(ctx context.Context, ref string) (*baton.User, []*baton.Session, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	ss, err := a.store.Sessions(ctx, u.ID, a.svc.Now())
+	return u, ss, err
+}
+
+// RevokeSession revokes one session; false when it was already revoked.
+// ENotFound.
+func (a *Admin) RevokeSession(ctx context.Context, id string) (bool, error) {
+	sess, err := a.store.Session(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	ok, err := a.svc.RevokeSession(ctx, id, baton.ReasonAdmin)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		a.emit(ctx, session.Event{Type: session.EventRevoke, Outcome: session.OutcomeOK, UserID: sess.UserID, SessionID: id, Detail: DetailAdmin})
+	}
+	return ok, nil
+}
+
+// RevokeAll revokes every session of the user and returns their ids.
+func (a *Admin) RevokeAll(ctx context.Context, ref string) (*baton.User, []string, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := a.svc.RevokeUserSessions(ctx, u.ID, baton.ReasonAdmin)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, id := range ids {
+		a.emit(ctx, session.Event{Type: session.EventRevoke, Outcome: session.OutcomeOK, UserID: u.ID, SessionID: id, Detail: DetailAdmin})
+	}
+	return u, ids, nil
+}
+
+// Audit returns audit events oldest first: with after > 0 up to limit
+// events after that sequence number, else the newest limit.
+func (a *Admin) Audit(ctx context.Context, after int64, limit int) ([]*baton.AuditEvent, error) {
+	return a.store.AuditEvents(ctx, after, limit)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

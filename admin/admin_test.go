@@ -1,0 +1,202 @@
+package admin_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/admin"
+	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/session"
+)
+
+const pw = "correct horse battery staple"
+
+type fixture struct {
+	a      *admin.Admin
+	svc    *session.Service
+	store  baton.Store
+	clock  *batontest.Clock
+	mu     sync.Mutex
+	events []session.Event
+}
+
+func (f *fixture) types() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, e := range f.events {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{store: batontest.OpenSQLite(t), clock: batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
+	observe := func(e session.Event) {
+		f.mu.Lock()
+		f.events = append(f.events, e)
+		f.mu.Unlock()
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := session.New(context.Background(), f.store, session.Config{
+		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2),
+		Now: f.clock.Now, Logger: quiet, Observer: observe,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	f.svc = svc
+	f.a = admin.New(svc, admin.Options{Observer: observe, Logger: quiet})
+	return f
+}
+
+func TestUsers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.a.AddUser(ctx, "Zoë@example.com", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{u.ID, "Zoë@example.com", "ZOË@EXAMPLE.COM", "  zoë@example.com "} {
+		got, err := f.a.FindUser(ctx, ref)
+		if err != nil || got.ID != u.ID {
+			t.Fatalf("FindUser(%q): %v %v", ref, got, err)
+		}
+	}
+	if _, err := f.a.FindUser(ctx, "nobody"); baton.ErrorCode(err) != baton.ENotFound {
+		t.Fatalf("FindUser(nobody): %v", err)
+	}
+	g, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: pw}, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked, err := f.a.Lock(ctx, u.ID)
+	if err != nil || locked.LockedAt.IsZero() {
+		t.Fatalf("Lock: %v %v", locked, err)
+	}
+	if _, err := f.svc.Authenticate(g.AccessToken); err == nil {
+		t.Fatal("a locked user's access token still works")
+	}
+	if _, err := f.svc.Refresh(ctx, session.RefreshRequest{RefreshToken: g.RefreshToken}, session.Client{}); err == nil {
+		t.Fatal("a locked user refreshed")
+	}
+	if _, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: pw}, session.Client{}); err == nil {
+		t.Fatal("a locked user logged in")
+	}
+	if _, err := f.a.Unlock(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.a.SetPassword(ctx, u.ID, "short"); baton.ErrorCode(err) != baton.EWeakPassword {
+		t.Fatalf("weak password: %v", err)
+	}
+	if _, err := f.a.SetPassword(ctx, u.ID, "a brand new passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: "a brand new passphrase"}, session.Client{}); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+	_, ids, err := f.a.RevokeAll(ctx, "zoë@example.com")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("RevokeAll: %v %v", ids, err)
+	}
+	if ok, err := f.a.RevokeSession(ctx, ids[0]); ok || err != nil {
+		t.Fatalf("revoking a revoked session: %v %v", ok, err)
+	}
+	if _, err := f.a.RevokeSession(ctx, "no-such-session"); baton.ErrorCode(err) != baton.ENotFound {
+		t.Fatalf("RevokeSession(unknown): %v", err)
+	}
+	if _, err := f.a.Delete(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := f.types()
+	for _, want := range []string{"register", "lock", "unlock", "password_change", "revoke", "account_deleted"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("events %v lack %s", got, want)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	keys, err := f.a.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for _, k := range keys {
+		if k.Use == baton.KeyUseSigning {
+			first = k.ID
+			if k.State != admin.KeySigning {
+				t.Fatalf("first key state %s", k.State)
+			}
+		} else if k.State != admin.KeySecret {
+			t.Fatalf("HMAC key state %s", k.State)
+		}
+	}
+	if _, err := f.a.RetireKey(ctx, first, false); err == nil {
+		t.Fatal("retired the only signing key")
+	}
+	next, err := f.a.RotateKey(ctx, 10*time.Minute)
+	if err != nil || next.State != admin.KeyPending {
+		t.Fatalf("RotateKey: %+v %v", next, err)
+	}
+	if _, err := f.a.RetireKey(ctx, first, false); err == nil {
+		t.Fatal("retired the active key while its successor was pending")
+	}
+	f.clock.Advance(10 * time.Minute)
+	keys, _ = f.a.Keys(ctx)
+	for _, k := range keys {
+		if k.ID == first && k.State != admin.KeyPublished || k.ID == next.ID && k.State != admin.KeySigning {
+			t.Fatalf("after activation: %+v", keys)
+		}
+	}
+	r, err := f.a.RetireKey(ctx, first, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := admin.RetiredKeyKeep(f.svc.Config())
+	if keep != 5*time.Minute+5*time.Second+30*time.Second || !r.RemoveAfter.Equal(r.RetiredAt.Add(keep)) {
+		t.Fatalf("keep %v, retired %+v", keep, r)
+	}
+	if gone, err := f.a.PurgeRetiredKeys(ctx); err != nil || len(gone) != 0 {
+		t.Fatalf("purged %v %v right after retiring", gone, err)
+	}
+	f.clock.Advance(keep + time.Second)
+	if gone, err := f.a.PurgeRetiredKeys(ctx); err != nil || !slices.Equal(gone, []string{first}) {
+		t.Fatalf("purged %v %v, want [%s]", gone, err, first)
+	}
+	if slices.Contains(keysOf(t, f), first) {
+		t.Fatal("the purged key is still in the store")
+	}
+	if _, err := f.a.RetireKey(ctx, "nope", false); baton.ErrorCode(err) != baton.ENotFound {
+		t.Fatalf("RetireKey(unknown): %v", err)
+	}
+	got := f.types()
+	for _, want := range []string{admin.EventKeyRotate, admin.EventKeyRetire, admin.EventKeyDelete} {
+		if !slices.Contains(got, want) {
+			t.Errorf("events %v lack %s", got, want)
+		}
+	}
+}
+
+func keysOf(t *testing.T, f *fixture) []string {
+	ks, err := f.store.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, k := range ks {
+		ids = append(ids, k.ID)
+	}
+	return ids
+}

@@ -1,0 +1,287 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Store methods, the values of baton_store_duration_seconds{method}.
+const (
+	mCreateUser = iota
+	mUserByID
+	mUserByName
+	mUsers
+	mSetPasswordHash
+	mSetLocked
+	mDeleteUser
+	mCreateSession
+	mSession
+	mRefreshToken
+	mRotate
+	mSetAuthTime
+	mSessions
+	mRevokeSession
+	mRevokeUserSessions
+	mRevocations
+	mKeys
+	mInsertKey
+	mEnsureKey
+	mRetireKey
+	mDeleteKey
+	mAppendAudit
+	mAuditEvents
+	mPing
+	mPrune
+	mCount
+)
+
+var methodNames = [mCount]string{
+	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "SetLocked", "DeleteUser",
+	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
+	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
+	"AppendAudit", "AuditEvents", "Ping", "Prune",
+}
+
+// InstrumentStore wraps s so that every method's latency lands in
+// baton_store_duration_seconds{method} and every failure other than a
+// documented outcome (not found, conflict, username taken) in
+// baton_store_errors_total{method}. The observers are resolved once here,
+// so a call costs two clock reads and no allocation. Optional capabilities
+// of s (RevocationWatcher, SessionCounter) are kept.
+func InstrumentStore(s baton.Store, reg *prometheus.Registry) baton.Store {
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "baton_store_duration_seconds",
+		Help:    "Latency of store calls by method.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+	}, []string{"method"})
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baton_store_errors_total",
+		Help: "Store calls that failed (not counting not-found and conflict outcomes) by method.",
+	}, []string{"method"})
+	reg.MustRegister(dur, errs)
+	is := &instrumented{s: s}
+	for i, name := range methodNames {
+		is.obs[i] = dur.WithLabelValues(name)
+		is.errs[i] = errs.WithLabelValues(name)
+	}
+	w, isWatcher := s.(baton.RevocationWatcher)
+	c, isCounter := s.(SessionCounter)
+	switch {
+	case isWatcher && isCounter:
+		return &struct {
+			*instrumented
+			baton.RevocationWatcher
+			SessionCounter
+		}{is, w, c}
+	case isWatcher:
+		return &struct {
+			*instrumented
+			baton.RevocationWatcher
+		}{is, w}
+	case isCounter:
+		return &struct {
+			*instrumented
+			SessionCounter
+		}{is, c}
+	}
+	return is
+}
+
+type instrumented struct {
+	s    baton.Store
+	obs  [mCount]prometheus.Observer
+	errs [mCount]prometheus.Counter
+}
+
+var _ baton.Store = (*instrumented)(nil)
+
+func (is *instrumented) done(m int, start time.Time, err error) {
+	is.obs[m].Observe(time.Since(start).Seconds())
+	if err != nil {
+		switch baton.ErrorCode(err) {
+		case baton.ENotFound, baton.EConflict, baton.EUsernameTaken:
+		default:
+			is.errs[m].Inc()
+		}
+	}
+}
+
+func (is *instrumented) CreateUser(ctx context.Context, u *baton.User) error {
+	t := time.Now()
+	err := is.s.CreateUser(ctx, u)
+	is.done(mCreateUser, t, err)
+	return err
+}
+
+func (is *instrumented) UserByID(ctx context.Context, id string) (*baton.User, error) {
+	t := time.Now()
+	u, err := is.s.UserByID(ctx, id)
+	is.done(mUserByID, t, err)
+	return u, err
+}
+
+func (is *instrumented) UserByName(ctx context.Context, canonical string) (*baton.User, error) {
+	t := time.Now()
+	u, err := is.s.UserByName(ctx, canonical)
+	is.done(mUserByName, t, err)
+	return u, err
+}
+
+func (is *instrumented) Users(ctx context.Context, after string, limit int) ([]*baton.User, error) {
+	t := time.Now()
+	us, err := is.s.Users(ctx, after, limit)
+	is.done(mUsers, t, err)
+	return us, err
+}
+
+func (is *instrumented) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	t := time.Now()
+	err := is.s.SetPasswordHash(ctx, userID, hash)
+	is.done(mSetPasswordHash, t, err)
+	return err
+}
+
+func (is *instrumented) SetLocked(ctx context.Context, userID string, lockedAt time.Time) error {
+	t := time.Now()
+	err := is.s.SetLocked(ctx, userID, lockedAt)
+	is.done(mSetLocked, t, err)
+	return err
+}
+
+func (is *instrumented) DeleteUser(ctx context.Context, userID string, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	ids, err := is.s.DeleteUser(ctx, userID, r)
+	is.done(mDeleteUser, t, err)
+	return ids, err
+}
+
+func (is *instrumented) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	t := time.Now()
+	err := is.s.CreateSession(ctx, s, tokenHash)
+	is.done(mCreateSession, t, err)
+	return err
+}
+
+func (is *instrumented) Session(ctx context.Context, id string) (*baton.Session, error) {
+	t := time.Now()
+	s, err := is.s.Session(ctx, id)
+	is.done(mSession, t, err)
+	return s, err
+}
+
+func (is *instrumented) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToken, *baton.Session, error) {
+	t := time.Now()
+	rt, s, err := is.s.RefreshToken(ctx, hash)
+	is.done(mRefreshToken, t, err)
+	return rt, s, err
+}
+
+func (is *instrumented) Rotate(ctx context.Context, r baton.Rotation) error {
+	t := time.Now()
+	err := is.s.Rotate(ctx, r)
+	is.done(mRotate, t, err)
+	return err
+}
+
+func (is *instrumented) SetAuthTime(ctx context.Context, sessionID string, at time.Time) error {
+	t := time.Now()
+	err := is.s.SetAuthTime(ctx, sessionID, at)
+	is.done(mSetAuthTime, t, err)
+	return err
+}
+
+func (is *instrumented) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+	t := time.Now()
+	ss, err := is.s.Sessions(ctx, userID, now)
+	is.done(mSessions, t, err)
+	return ss, err
+}
+
+func (is *instrumented) RevokeSession(ctx context.Context, id string, r baton.Revoke) (bool, error) {
+	t := time.Now()
+	ok, err := is.s.RevokeSession(ctx, id, r)
+	is.done(mRevokeSession, t, err)
+	return ok, err
+}
+
+func (is *instrumented) RevokeUserSessions(ctx context.Context, userID, except string, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	ids, err := is.s.RevokeUserSessions(ctx, userID, except, r)
+	is.done(mRevokeUserSessions, t, err)
+	return ids, err
+}
+
+func (is *instrumented) Revocations(ctx context.Context, after int64, now time.Time, limit int) ([]baton.Revocation, error) {
+	t := time.Now()
+	rs, err := is.s.Revocations(ctx, after, now, limit)
+	is.done(mRevocations, t, err)
+	return rs, err
+}
+
+func (is *instrumented) Keys(ctx context.Context) ([]*baton.Key, error) {
+	t := time.Now()
+	ks, err := is.s.Keys(ctx)
+	is.done(mKeys, t, err)
+	return ks, err
+}
+
+func (is *instrumented) InsertKey(ctx context.Context, k *baton.Key) error {
+	t := time.Now()
+	err := is.s.InsertKey(ctx, k)
+	is.done(mInsertKey, t, err)
+	return err
+}
+
+func (is *instrumented) EnsureKey(ctx context.Context, k *baton.Key) (*baton.Key, error) {
+	t := time.Now()
+	out, err := is.s.EnsureKey(ctx, k)
+	is.done(mEnsureKey, t, err)
+	return out, err
+}
+
+func (is *instrumented) RetireKey(ctx context.Context, id string, at time.Time) error {
+	t := time.Now()
+	err := is.s.RetireKey(ctx, id, at)
+	is.done(mRetireKey, t, err)
+	return err
+}
+
+func (is *instrumented) DeleteKey(ctx context.Context, id string) error {
+	t := time.Now()
+	err := is.s.DeleteKey(ctx, id)
+	is.done(mDeleteKey, t, err)
+	return err
+}
+
+func (is *instrumented) AppendAudit(ctx context.Context, e *baton.AuditEvent) error {
+	t := time.Now()
+	err := is.s.AppendAudit(ctx, e)
+	is.done(mAppendAudit, t, err)
+	return err
+}
+
+func (is *instrumented) AuditEvents(ctx context.Context, after int64, limit int) ([]*baton.AuditEvent, error) {
+	t := time.Now()
+	es, err := is.s.AuditEvents(ctx, after, limit)
+	is.done(mAuditEvents, t, err)
+	return es, err
+}
+
+func (is *instrumented) Ping(ctx context.Context) error {
+	t := time.Now()
+	err := is.s.Ping(ctx)
+	is.done(mPing, t, err)
+	return err
+}
+
+func (is *instrumented) Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error) {
+	t := time.Now()
+	n, err := is.s.Prune(ctx, now, olderThan, limit)
+	is.done(mPrune, t, err)
+	return n, err
+}
+
+func (is *instrumented) Close() error { return is.s.Close() }

@@ -1,0 +1,335 @@
+package server_test
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/httpapi"
+	"github.com/batonauth/baton/internal/jsonschema"
+)
+
+// conformance checks real answers against httpapi/openapi.json.
+type conformance struct {
+	t    *testing.T
+	v    *jsonschema.Validator
+	doc  map[string]any
+	seen map[string]map[int]bool // "METHOD path" → statuses answered
+}
+
+func newConformance(t *testing.T, doc []byte) *conformance {
+	v, err := jsonschema.New(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["openapi"] != "3.1.0" {
+		t.Fatalf("openapi %v, want 3.1.0", m["openapi"])
+	}
+	return &conformance{t: t, v: v, doc: m, seen: map[string]map[int]bool{}}
+}
+
+func (c *conformance) deref(x any) map[string]any {
+	m, _ := x.(map[string]any)
+	if ref, ok := m["$ref"].(string); ok {
+		r, err := c.v.Resolve(ref)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		m, _ = r.(map[string]any)
+	}
+	return m
+}
+
+// verify checks one answer of METHOD tmpl (the documented path) and
+// returns the problems found.
+func (c *conformance) verify(method, tmpl string, r reply) []string {
+	var bad []string
+	ops, _ := c.doc["paths"].(map[string]any)[tmpl].(map[string]any)
+	op, _ := ops[strings.ToLower(method)].(map[string]any)
+	if op == nil && r.status == http.StatusMethodNotAllowed {
+		// An undocumented method of a documented path: every operation
+		// documents the 405 answer.
+		for _, o := range ops {
+			op, _ = o.(map[string]any)
+			break
+		}
+	}
+	if op == nil {
+		return []string{method + " " + tmpl + " is not documented"}
+	}
+	resp := c.deref(op["responses"].(map[string]any)[strconv.Itoa(r.status)])
+	if resp == nil {
+		return []string{method + " " + tmpl + ": status " + strconv.Itoa(r.status) + " is not documented: " + string(r.raw)}
+	}
+	if r.hdr.Get("X-Request-Id") == "" {
+		bad = append(bad, "no X-Request-Id")
+	}
+	hdrs, _ := resp["headers"].(map[string]any)
+	for name, h := range hdrs {
+		h := c.deref(h)
+		val := r.hdr.Get(name)
+		if val == "" {
+			if req, _ := h["required"].(bool); req {
+				bad = append(bad, "header "+name+" is missing")
+			}
+			continue
+		}
+		if s, ok := h["schema"]; ok {
+			if err := c.v.Validate(s, val); err != nil {
+				bad = append(bad, "header "+name+": "+err.Error())
+			}
+		}
+	}
+	content, _ := resp["content"].(map[string]any)
+	if len(content) == 0 {
+		if len(r.raw) != 0 {
+			bad = append(bad, "a body where none is documented: "+string(r.raw))
+		}
+		return bad
+	}
+	mt, _, _ := mime.ParseMediaType(r.hdr.Get("Content-Type"))
+	media, ok := content[mt].(map[string]any)
+	if !ok {
+		return append(bad, "Content-Type "+r.hdr.Get("Content-Type")+" is not documented")
+	}
+	if mt == "application/json" || strings.HasSuffix(mt, "+json") {
+		if err := c.v.ValidateJSON(media["schema"], r.raw); err != nil {
+			bad = append(bad, "body "+string(r.raw)+": "+err.Error())
+		}
+		if codes, ok := resp["x-error-codes"].([]any); ok {
+			var body struct{ Error string }
+			_ = json.Unmarshal(r.raw, &body)
+			if !slices.Contains(codes, any(body.Error)) {
+				bad = append(bad, "error code "+body.Error+" is not documented for this status")
+			}
+		}
+	}
+	return bad
+}
+
+func (c *conformance) check(method, tmpl string, r reply, wantStatus int) reply {
+	c.t.Helper()
+	if r.status != wantStatus {
+		c.t.Errorf("%s %s: status %d, want %d: %s", method, tmpl, r.status, wantStatus, r.raw)
+	}
+	for _, b := range c.verify(method, tmpl, r) {
+		c.t.Errorf("%s %s → %d: %s", method, tmpl, r.status, b)
+	}
+	k := method + " " + tmpl
+	if c.seen[k] == nil {
+		c.seen[k] = map[int]bool{}
+	}
+	c.seen[k][r.status] = true
+	return r
+}
+
+func cookieHeader(r reply) string {
+	var parts []string
+	for _, sc := range (&http.Response{Header: r.hdr}).Cookies() {
+		parts = append(parts, sc.Name+"="+sc.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func cookieValue(r reply, name string) string {
+	for _, sc := range (&http.Response{Header: r.hdr}).Cookies() {
+		if sc.Name == name {
+			return sc.Value
+		}
+	}
+	return ""
+}
+
+// TestOpenAPIConformance sends real requests to every endpoint, with
+// success and error cases, and checks each answer's status, the headers
+// the document requires and the JSON body against httpapi/openapi.json.
+func TestOpenAPIConformance(t *testing.T) {
+	srv := batontest.NewServer(t, batontest.Env{
+		"BATON_RESOURCE_CLIENT_ID": rsID, "BATON_RESOURCE_CLIENT_SECRET": rsSecret,
+		"BATON_LIMIT_ACCOUNT_FAILURES": "3/1h", "BATON_FRESH_TTL": "15m",
+	}, nil)
+	u := srv.URL
+	served := call(t, "GET", u+"/openapi.json", "", nil)
+	if string(served.raw) != string(httpapi.OpenAPI) {
+		t.Fatal("GET /openapi.json does not serve the embedded document")
+	}
+	c := newConformance(t, served.raw)
+	c.check("GET", "/openapi.json", served, 200)
+	rs := basic(rsID, rsSecret)
+
+	// Register.
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi", "password": pw}), 201)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "OpenAPI", "password": pw}), 409)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "weak", "password": "password"}), 400)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "", "password": pw}), 400)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "x"}), 400)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", "username=a&password=b"), 415)
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": strings.Repeat("a", 70<<10), "password": pw}), 413)
+	c.check("PUT", "/v1/register", call(t, "PUT", u+"/v1/register", "", nil), 405)
+
+	// Login, refresh, me.
+	login := c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw}), 200)
+	c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": "wrong password"}), 401)
+	at, rt := login.str("access_token"), login.str("refresh_token")
+	ref := c.check("POST", "/v1/refresh", call(t, "POST", u+"/v1/refresh", "", map[string]string{"refresh_token": rt}), 200)
+	c.check("POST", "/v1/refresh", call(t, "POST", u+"/v1/refresh", "", map[string]string{"refresh_token": "brt_nope"}), 401)
+	c.check("POST", "/v1/refresh", call(t, "POST", u+"/v1/refresh", "", "refresh_token=x"), 415)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", at, nil), 200)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", "", nil), 401)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", "eyJ.bad.token", nil), 401)
+	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", at, nil), 200)
+	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", "", nil), 401)
+
+	// Freshness: a refreshed token is not fresh.
+	c.check("DELETE", "/v1/me", call(t, "DELETE", u+"/v1/me", ref.str("access_token"), nil), 401)
+	c.check("POST", "/v1/password", call(t, "POST", u+"/v1/password", ref.str("access_token"),
+		map[string]string{"current_password": pw, "new_password": "fresh new passphrase"}), 401)
+	c.check("POST", "/v1/reauth", call(t, "POST", u+"/v1/reauth", ref.str("access_token"), map[string]string{"password": "wrong!"}), 401)
+	ra := c.check("POST", "/v1/reauth", call(t, "POST", u+"/v1/reauth", ref.str("access_token"), map[string]string{"password": pw}), 200)
+	c.check("POST", "/v1/reauth", call(t, "POST", u+"/v1/reauth", ref.str("access_token"), map[string]string{}), 400)
+	c.check("POST", "/v1/password", call(t, "POST", u+"/v1/password", ra.str("access_token"),
+		map[string]string{"current_password": pw, "new_password": "short"}), 400)
+	pc := c.check("POST", "/v1/password", call(t, "POST", u+"/v1/password", ra.str("access_token"),
+		map[string]string{"current_password": pw, "new_password": "fresh new passphrase"}), 200)
+	pw2 := "fresh new passphrase"
+
+	// Sessions.
+	other := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw2})
+	c.check("DELETE", "/v1/sessions/{id}", call(t, "DELETE", u+"/v1/sessions/"+other.str("session_id"), pc.str("access_token"), nil), 204)
+	c.check("DELETE", "/v1/sessions/{id}", call(t, "DELETE", u+"/v1/sessions/"+other.str("session_id"), pc.str("access_token"), nil), 404)
+	c.check("DELETE", "/v1/sessions/{id}", call(t, "DELETE", u+"/v1/sessions/x", "", nil), 401)
+
+	// Cookies transport and CSRF.
+	ck := c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw2, "transport": "cookies"}), 200)
+	cookies := cookieHeader(ck)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", "", nil, "Cookie", cookies), 200)
+	c.check("POST", "/v1/logout", call(t, "POST", u+"/v1/logout", "", nil, "Cookie", cookies), 403)
+	c.check("POST", "/v1/refresh", call(t, "POST", u+"/v1/refresh", "", nil, "Cookie", cookies, "X-CSRF-Token", cookieValue(ck, "baton_csrf")), 200)
+	c.check("POST", "/v1/logout", call(t, "POST", u+"/v1/logout", "", nil, "Cookie", cookies, "X-CSRF-Token", cookieValue(ck, "baton_csrf")), 204)
+
+	// Logout.
+	l2 := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw2})
+	c.check("POST", "/v1/logout", call(t, "POST", u+"/v1/logout", l2.str("access_token"), map[string]string{"scope": "others"}), 204)
+	c.check("POST", "/v1/logout", call(t, "POST", u+"/v1/logout", "", nil), 401)
+	c.check("POST", "/v1/logout", call(t, "POST", u+"/v1/logout", l2.str("access_token"), map[string]string{"scope": "everything"}), 400)
+
+	// OAuth.
+	form := func(kv ...string) string {
+		v := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v.Encode()
+	}
+	ot := c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", form("grant_type", "password", "username", "openapi", "password", pw2, "client_id", "cli")), 200)
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", form("grant_type", "refresh_token", "refresh_token", ot.str("refresh_token"))), 200)
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", form("grant_type", "password", "username", "openapi", "password", "nope nope")), 400)
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", form("grant_type", "client_credentials")), 400)
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", form()), 400)
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", map[string]string{"grant_type": "refresh_token", "refresh_token": "brt_x"}), 400)
+	l3 := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw2})
+	c.check("POST", "/oauth/introspect", call(t, "POST", u+"/oauth/introspect", "", form("token", l3.str("access_token")), "Authorization", rs), 200)
+	c.check("POST", "/oauth/introspect", call(t, "POST", u+"/oauth/introspect", "", form("token", l3.str("refresh_token")), "Authorization", rs), 200)
+	c.check("POST", "/oauth/introspect", call(t, "POST", u+"/oauth/introspect", "", form("token", "brt_unknown"), "Authorization", rs), 200)
+	c.check("POST", "/oauth/introspect", call(t, "POST", u+"/oauth/introspect", "", form("token", l3.str("access_token"))), 401)
+	c.check("POST", "/oauth/introspect", call(t, "POST", u+"/oauth/introspect", "", form(), "Authorization", rs), 400)
+	c.check("POST", "/oauth/revoke", call(t, "POST", u+"/oauth/revoke", "", form("token", l3.str("refresh_token"))), 200)
+	c.check("POST", "/oauth/revoke", call(t, "POST", u+"/oauth/revoke", "", form("token", "unknown")), 200)
+	c.check("POST", "/oauth/revoke", call(t, "POST", u+"/oauth/revoke", "", form()), 400)
+	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations", "", nil, "Authorization", rs), 200)
+	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations?since=1&limit=1", "", nil, "Authorization", rs), 200)
+	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations?since=x", "", nil, "Authorization", rs), 400)
+	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations", "", nil), 401)
+
+	// Rate limit: the account's failure budget (3/1h) runs out.
+	for range 3 {
+		call(t, "POST", u+"/v1/login", "", map[string]string{"username": "limited", "password": "wrong password"})
+	}
+	c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "limited", "password": "wrong password"}), 429)
+
+	// Discovery and operations.
+	c.check("GET", "/.well-known/jwks.json", call(t, "GET", u+"/.well-known/jwks.json", "", nil), 200)
+	c.check("GET", "/.well-known/oauth-authorization-server", call(t, "GET", u+"/.well-known/oauth-authorization-server", "", nil), 200)
+	c.check("GET", "/healthz", call(t, "GET", u+"/healthz", "", nil), 200)
+	c.check("GET", "/readyz", call(t, "GET", u+"/readyz", "", nil), 200)
+	c.check("GET", "/metrics", call(t, "GET", u+"/metrics", "", nil), 200)
+	c.check("POST", "/healthz", call(t, "POST", u+"/healthz", "", nil), 405)
+
+	// Account deletion, last.
+	fresh := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi", "password": pw2})
+	c.check("DELETE", "/v1/me", call(t, "DELETE", u+"/v1/me", fresh.str("access_token"), nil), 204)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", fresh.str("access_token"), nil), 401)
+
+	// Every documented operation was exercised with a success.
+	var missing []string
+	for path, ops := range c.doc["paths"].(map[string]any) {
+		for method, op := range ops.(map[string]any) {
+			k := strings.ToUpper(method) + " " + path
+			ok := false
+			for code := range op.(map[string]any)["responses"].(map[string]any) {
+				if n, _ := strconv.Atoi(code); n >= 200 && n < 300 && c.seen[k][n] {
+					ok = true
+				}
+			}
+			if !ok {
+				missing = append(missing, k)
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("operations never answered with success: %v", missing)
+	}
+}
+
+// TestOpenAPIConformanceCatchesBadAnswers: the checker used above rejects
+// answers that break the document, so the conformance test can fail.
+func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
+	c := newConformance(t, httpapi.OpenAPI)
+	hdr := func(kv ...string) http.Header {
+		h := http.Header{"X-Request-Id": {"r"}, "Content-Type": {"application/json"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	good := reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"access_token":"a","token_type":"Bearer","expires_in":300,"refresh_token":"brt_x","refresh_token_expires_in":10,"session_id":"s"}`)}
+	if bad := c.verify("POST", "/v1/login", good); len(bad) > 0 {
+		t.Fatalf("a good answer was rejected: %v", bad)
+	}
+	for _, tt := range []struct {
+		name, method, path string
+		r                  reply
+	}{
+		{"MissingField", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"access_token":"a","token_type":"Bearer","session_id":"s"}`)}},
+		{"ExtraField", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"token_type":"Bearer","expires_in":1,"session_id":"s","password_hash":"x"}`)}},
+		{"NoCacheControl", "POST", "/v1/login", reply{status: 200, hdr: hdr(), raw: good.raw}},
+		{"NoRequestID", "POST", "/v1/login", reply{status: 200, hdr: http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}, raw: good.raw}},
+		{"UndocumentedStatus", "POST", "/v1/login", reply{status: 418, hdr: hdr(), raw: []byte(`{}`)}},
+		{"UndocumentedPath", "GET", "/v1/nothing", reply{status: 200, hdr: hdr(), raw: []byte(`{}`)}},
+		{"WrongErrorCode", "POST", "/v1/register", reply{status: 409, hdr: hdr(), raw: []byte(`{"error":"invalid_request","error_description":"x"}`)}},
+		{"ErrorShape", "GET", "/v1/me", reply{status: 401, hdr: hdr("WWW-Authenticate", `Bearer realm="baton"`), raw: []byte(`{"message":"no"}`)}},
+		{"NoWWWAuthenticate", "GET", "/v1/me", reply{status: 401, hdr: hdr(), raw: []byte(`{"error":"unauthorized","error_description":"x"}`)}},
+		{"IntrospectionLeaks", "POST", "/oauth/introspect", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"active":false,"sub":"u"}`)}},
+		{"BodyOn204", "POST", "/v1/logout", reply{status: 204, hdr: hdr(), raw: []byte(`{}`)}},
+		{"WrongContentType", "GET", "/healthz", reply{status: 200, hdr: http.Header{"X-Request-Id": {"r"}, "Content-Type": {"text/html"}}, raw: []byte(`{"status":"ok"}`)}},
+		{"BadDate", "GET", "/v1/me", reply{status: 200, hdr: hdr(), raw: []byte(`{"id":"i","username":"u","created_at":"today","session_id":"s"}`)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if bad := c.verify(tt.method, tt.path, tt.r); len(bad) == 0 {
+				t.Fatal("a non-conforming answer passed")
+			}
+		})
+	}
+}
