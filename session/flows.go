@@ -127,7 +127,13 @@ var errInvalidCredentials = baton.Errorf(baton.EInvalidCredentials, "the usernam
 func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Grant, error) {
 	u, err := s.checkPassword(ctx, req.Username, req.Password)
 	if err != nil {
-		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, Client: cl, Detail: baton.ErrorCode(err)})
+		// The audit trail names the targeted account when it exists; the
+		// caller's answer never does.
+		var uid string
+		if u != nil {
+			uid = u.ID
+		}
+		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: uid, Client: cl, Detail: baton.ErrorCode(err)})
 		return nil, err
 	}
 	if !u.LockedAt.IsZero() {
@@ -143,7 +149,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 }
 
 // checkPassword finds the user and verifies the password, rehashing it when
-// the hasher's parameters were raised since it was stored.
+// the hasher's parameters were raised since it was stored. On a wrong
+// password it returns the user too, for the audit log.
 func (s *Service) checkPassword(ctx context.Context, username, pw string) (*baton.User, error) {
 	_, canonical, nerr := NormalizeUsername(username)
 	var u *baton.User
@@ -167,7 +174,7 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 		return nil, err
 	}
 	if !ok {
-		return nil, errInvalidCredentials
+		return u, errInvalidCredentials
 	}
 	if rehash {
 		if h, err := s.cfg.Hasher.Hash(ctx, pw); err == nil {
