@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/baton
 
-.PHONY: run build test test-go vet fuzz bench clean
+.PHONY: run build test test-go vet fuzz bench bench-micro bench-load clean test-js e2e demo js-deps e2e-deps
 
 run:
 	$(GO) run ./cmd/baton serve
@@ -26,15 +26,53 @@ vet: $(STATICCHECK)
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: vet test-go
+test: vet test-go test-js e2e
+
+# The TypeScript client (clients/js) and the browser tests (e2e) install
+# their npm dev dependencies from the committed lock files; the browser is
+# the system's /usr/bin/chromium (.ci/run installs it), never a download.
+NPM ?= npm
+NPM_CI := PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) ci --no-audit --no-fund
+
+js-deps:
+	cd clients/js && $(NPM_CI)
+
+e2e-deps:
+	cd e2e && $(NPM_CI)
+
+# Builds the client and runs its tests against the real binary; they also
+# check that the demo's committed copy (demo/assets/baton-client.js)
+# matches this build.
+test-js: js-deps
+	cd clients/js && $(NPM) test
+
+# Rebuilds the client and copies it into the demo page's embedded assets.
+demo: js-deps
+	cd clients/js && $(NPM) run build
+	cp clients/js/dist/index.js demo/assets/baton-client.js
+
+# The demo page in headless Chromium (each file starts its own server).
+e2e: e2e-deps
+	cd e2e && $(NPM) test
 
 # Each fuzz target for a short while (the seed corpora already run in test).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./token/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./password/
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./token/ ./sqlite/ ./session/
+# bench regenerates BENCHMARKS.md (~9 minutes): the micro-benchmarks, then
+# the load matrix (go run ./bench -report), which rewrites only the file's
+# generated section. Needs PostgreSQL like make test.
+BENCH_MICRO := bin/bench-micro.txt
+
+bench: bench-micro bench-load
+
+bench-micro:
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./token/ ./sqlite/ ./postgres/ ./session/ | tee $(BENCH_MICRO)
+
+bench-load:
+	$(GO) run ./bench -report BENCHMARKS.md -micro $(BENCH_MICRO)
 
 clean:
 	rm -rf bin

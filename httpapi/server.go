@@ -96,6 +96,10 @@ func New(svc *session.Service, opt Options) (*Server, error) {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// requestTimeout bounds the work of one request (below the server's
+// write timeout, so the answer still reaches the client).
+const requestTimeout = 10 * time.Second
+
 // handlerFunc is a handler that may fail; route adapts it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
@@ -210,7 +214,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if id == "" || len(id) > 128 || !printableASCII(id) {
 			id = newRequestID()
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		// Bound every store call and hash wait a request makes: a database
+		// that stops answering gets the client a 503, not a hang.
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, requestIDKey, id)
 		ctx = context.WithValue(ctx, clientIPKey, s.clientIP(r))
 		r = r.WithContext(ctx)
 		h := w.Header()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
+	"github.com/batonauth/baton/ratelimit"
 )
 
 // TestAddCount: concurrent increments from two pools (two instances) are
@@ -51,3 +52,6 @@ func TestAddCount(t *testing.T) {
 		t.Fatalf("live window after prune: got %d, want 2", n)
 	}
 }
+
+// The PostgreSQL store shares rate limits across instances.
+var _ ratelimit.Shared = (*postgres.DB)(nil)

@@ -224,14 +224,16 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 			SELECT key, window_start FROM rate_counters WHERE expires_at < $1 LIMIT $2)`, now},
 		{"prune spent tokens", `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT hash FROM refresh_tokens WHERE spent_at < $1 LIMIT $2)`, olderThan},
-		{"prune tokens of dead sessions", `DELETE FROM refresh_tokens WHERE hash IN (
-			SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
-			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1 LIMIT $2)`, olderThan},
+		// Emptied sessions go first, so the token stage never rescans
+		// sessions whose tokens an earlier call already removed.
 		{"prune sessions", `DELETE FROM sessions WHERE id IN (
 			SELECT s.id FROM sessions s
 			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1
 			AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
 			LIMIT $2)`, olderThan},
+		{"prune tokens of dead sessions", `DELETE FROM refresh_tokens WHERE hash IN (
+			SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1 LIMIT $2)`, olderThan},
 	}
 	total := 0
 	for _, st := range stages {

@@ -35,13 +35,15 @@ func startWatcher(t *testing.T, db *DB) *watcher {
 			t.Errorf("WatchRevocations did not return after its context ended")
 		}
 	})
-	// Wait until it listens: its backend shows up running LISTEN.
+	// Wait until it listens: its backend shows up running LISTEN, or the
+	// idle ping that only follows LISTEN (pgx pings with "-- ping").
 	admin := adminConn(t, poolURL(db))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var n int
 		err := admin.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'baton-watcher' AND query LIKE 'LISTEN%'`).Scan(&n)
+			WHERE datname = current_database() AND application_name = 'baton-watcher'
+			AND (query LIKE 'LISTEN%' OR query = '-- ping')`).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -296,13 +296,20 @@ func (s *Service) every(ctx context.Context, d time.Duration, f func(context.Con
 // watch keeps a notification listener running; the periodic sync covers
 // whatever it misses while reconnecting.
 func (s *Service) watch(ctx context.Context, w baton.RevocationWatcher) {
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
 	for ctx.Err() == nil {
+		started := time.Now()
 		err := w.WatchRevocations(ctx, func(sid string) {
 			s.revoked.add(sid, s.Now().Add(s.cfg.AccessTTL+s.cfg.Leeway))
 		})
 		if ctx.Err() != nil {
 			return
+		}
+		// A listener that ran for a while was healthy: start over from a
+		// short wait, so rare failures never leave it waiting long.
+		if time.Since(started) > time.Minute {
+			backoff = minBackoff
 		}
 		s.cfg.Logger.Warn("revocation listener stopped; restarting", "err", err)
 		select {

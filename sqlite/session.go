@@ -266,15 +266,17 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 			{`DELETE FROM refresh_tokens WHERE hash IN (
 				SELECT hash FROM refresh_tokens WHERE spent_at < ? LIMIT ?)`,
 				[]any{old}},
-			{`DELETE FROM refresh_tokens WHERE hash IN (
-				SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
-				WHERE s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1 LIMIT ?2)`,
-				[]any{old}},
+			// Emptied sessions go first, so the token stage never rescans
+			// sessions whose tokens an earlier call already removed.
 			{`DELETE FROM sessions WHERE id IN (
 				SELECT s.id FROM sessions s
 				WHERE (s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1)
 				AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
 				LIMIT ?2)`,
+				[]any{old}},
+			{`DELETE FROM refresh_tokens WHERE hash IN (
+				SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
+				WHERE s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1 LIMIT ?2)`,
 				[]any{old}},
 		}
 		for _, st := range stages {

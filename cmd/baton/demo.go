@@ -1,6 +1,10 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-// demoHandler is the demo page; nil until the page is built.
-func demoHandler() http.Handler { return nil }
+	"github.com/batonauth/baton/demo"
+)
+
+// demoHandler is the demo page, served at / unless BATON_DEMO=false.
+func demoHandler() http.Handler { return demo.Handler() }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -251,5 +250,3 @@ func versionString() string {
 	}
 	return s
 }
-
-var errUsage = errors.New("usage")

@@ -43,19 +43,30 @@ type proc struct {
 // until it listens.
 func startBaton(t *testing.T, env ...string) *proc {
 	t.Helper()
-	bin, err := buildBinary()
+	p, err := spawnBaton(t, env...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// spawnBaton is startBaton for use from any goroutine: it reports failure
+// as an error instead of failing the test. The process is killed at the
+// test's cleanup either way.
+func spawnBaton(t *testing.T, env ...string) (*proc, error) {
+	bin, err := buildBinary()
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "BATON_ADDR=127.0.0.1:0", "BATON_ISSUER=http://baton.test", "BATON_COOKIE_SECURE=false")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	t.Cleanup(func() {
@@ -80,13 +91,13 @@ func startBaton(t *testing.T, env ...string) *proc {
 	select {
 	case a, ok := <-addr:
 		if !ok {
-			t.Fatalf("baton exited before listening:\n%s", p.Logs())
+			return nil, fmt.Errorf("baton exited before listening:\n%s", p.Logs())
 		}
 		p.url = "http://" + a
 	case <-time.After(30 * time.Second):
-		t.Fatalf("baton did not start:\n%s", p.Logs())
+		return nil, fmt.Errorf("baton did not start:\n%s", p.Logs())
 	}
-	return p
+	return p, nil
 }
 
 func (p *proc) Logs() string {

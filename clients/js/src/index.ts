@@ -1,0 +1,871 @@
+/**
+ * @batonauth/client — a zero-dependency client for the baton authentication
+ * server (see the wire contract, API.md).
+ *
+ * - The access token lives in memory only (never localStorage or
+ *   sessionStorage). With the `body` transport the refresh token is persisted
+ *   only through the caller's {@link RefreshTokenStorage} (in memory by
+ *   default); with `refresh_cookie` and `cookies` the server keeps it in an
+ *   HttpOnly cookie.
+ * - The access token is refreshed before it expires, on a timer measured
+ *   with the monotonic clock (`performance.now()`), and again when a request
+ *   is answered `401 token_expired`; the request is then retried once.
+ * - Concurrent callers share one refresh (single-flight). Across tabs, one
+ *   tab refreshes at a time (Web Locks, falling back to a BroadcastChannel
+ *   election) and the others adopt the rotated token it broadcasts.
+ */
+
+export type Transport = 'body' | 'refresh_cookie' | 'cookies';
+
+/**
+ * Why a session ended.
+ *
+ * The server answers every refresh failure with the same `invalid_grant`, on
+ * purpose (it tells an attacker nothing), so the client infers the reason:
+ * - `logged_out`: this tab or another tab called {@link BatonClient.logout}.
+ * - `expired`: the refresh failed after the session's absolute expiry
+ *   (`refresh_token_expires_in`), as measured by this client.
+ * - `reuse_detected`: the refresh failed before the absolute expiry, in a
+ *   session that had already rotated its refresh token at least once: a
+ *   spent token of this family was presented, by us or by someone who stole
+ *   one, and the server revoked the whole family. (A revocation from another
+ *   device that is first noticed at a refresh looks the same on the wire and
+ *   is reported the same way.)
+ * - `revoked`: a request with a live access token was refused with
+ *   `invalid_token` (the session was revoked: logout elsewhere, password
+ *   change, an admin, or reuse detection noticed first by an API call), or a
+ *   refresh failed in a session that had never rotated.
+ */
+export type SessionEndReason = 'logged_out' | 'expired' | 'revoked' | 'reuse_detected';
+
+/** Where the `body` transport persists the refresh token. */
+export interface RefreshTokenStorage {
+  load(): string | null | undefined | Promise<string | null | undefined>;
+  /** Saves the current refresh token; null deletes it. */
+  save(token: string | null): void | Promise<void>;
+}
+
+/** The default storage: memory only, gone with the page. */
+export class MemoryStorage implements RefreshTokenStorage {
+  private token: string | null = null;
+  load(): string | null {
+    return this.token;
+  }
+  save(token: string | null): void {
+    this.token = token;
+  }
+}
+
+/** A token response (API.md, Login). */
+export interface TokenResponse {
+  access_token?: string;
+  token_type: string;
+  expires_in: number;
+  refresh_token?: string;
+  refresh_token_expires_in?: number;
+  session_id: string;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  created_at: string;
+  session_id?: string;
+}
+
+/** An error answer of the server: `{error, error_description}`. */
+export class BatonError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly description: string,
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'BatonError';
+  }
+}
+
+export interface TokenRefreshedEvent {
+  /** Milliseconds until the new access token expires. */
+  expiresInMs: number;
+  sessionId: string;
+  /** 'this_tab' when this client rotated, 'other_tab' when it adopted. */
+  source: 'this_tab' | 'other_tab';
+  /** 'refresh' for a rotation, 'login', 'reauth' or 'password' otherwise. */
+  kind: 'refresh' | 'login' | 'reauth' | 'password';
+}
+
+export interface BatonClientOptions {
+  /** The server's base URL, e.g. "https://auth.example.com". */
+  baseUrl: string;
+  transport?: Transport;
+  /** Refresh-token persistence for the `body` transport. */
+  storage?: RefreshTokenStorage;
+  /** The fetch to use; globalThis.fetch by default. */
+  fetch?: typeof globalThis.fetch;
+  /** Reads a cookie (for baton_csrf); document.cookie by default. */
+  getCookie?: (name: string) => string | undefined;
+  /**
+   * Other origins (e.g. "https://api.example.com") whose requests made with
+   * {@link BatonClient.fetch} get the access token. The server's origin
+   * always does; no other origin ever sees the token.
+   */
+  resourceOrigins?: string[];
+  /** How long before expiry to refresh; default min(30 s, a third of the lifetime). */
+  refreshMarginMs?: (lifetimeMs: number) => number;
+  /** Coordinate with other tabs (default true where BroadcastChannel exists). */
+  crossTab?: boolean;
+  /** The BroadcastChannel and lock name; one per server by default. */
+  channelName?: string;
+  /** How long to wait for another tab's refresh before refreshing anyway. */
+  lockTimeoutMs?: number;
+  /** Force the BroadcastChannel election even where Web Locks exist (tests). */
+  disableWebLocks?: boolean;
+}
+
+type Listener<T> = (value: T) => void;
+
+/** A message between tabs. */
+type TabMessage =
+  | {
+      t: 'state';
+      from: string;
+      gen: number;
+      sid: string;
+      access: string | null;
+      refresh: string | null;
+      exp: number; // server time (ms) the access token expires
+      absExp: number | null; // server time (ms) the session expires
+      rotations: number;
+      kind: TokenRefreshedEvent['kind'];
+    }
+  | { t: 'hello'; from: string }
+  | { t: 'end'; from: string; sid: string; reason: SessionEndReason }
+  | { t: 'lock'; from: string; op: 'req' | 'held' | 'rel'; id: string; ts: number };
+
+const mono = (): number => performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const randomId = (): string => Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+const unsafeMethod = (m: string): boolean => !['GET', 'HEAD', 'OPTIONS', 'TRACE'].includes(m.toUpperCase());
+
+function documentCookie(name: string): string | undefined {
+  const doc = (globalThis as { document?: { cookie?: string } }).document;
+  if (!doc || typeof doc.cookie !== 'string') return undefined;
+  for (const part of doc.cookie.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}
+
+async function readError(res: Response): Promise<BatonError> {
+  let code = 'http_' + res.status;
+  let description = res.statusText;
+  try {
+    const body = (await res.clone().json()) as { error?: unknown; error_description?: unknown };
+    if (typeof body.error === 'string') code = body.error;
+    if (typeof body.error_description === 'string') description = body.error_description;
+  } catch {
+    // not JSON: keep the status
+  }
+  return new BatonError(res.status, code, description);
+}
+
+/** Thrown by calls that need a session when there is none. */
+export class NoSessionError extends Error {
+  constructor(readonly reason?: SessionEndReason) {
+    super(reason ? `the session ended: ${reason}` : 'not logged in');
+    this.name = 'NoSessionError';
+  }
+}
+
+export class BatonClient {
+  readonly baseUrl: string;
+  readonly transport: Transport;
+  private readonly origin: string;
+  private readonly storage: RefreshTokenStorage;
+  private readonly doFetch: typeof globalThis.fetch;
+  private readonly getCookie: (name: string) => string | undefined;
+  private readonly allowedOrigins: Set<string>;
+  private readonly margin: (lifetimeMs: number) => number;
+  private readonly lockName: string;
+  private readonly lockTimeoutMs: number;
+  private readonly useWebLocks: boolean;
+  private readonly channel: BroadcastChannel | null;
+  private readonly tabId = randomId();
+
+  // Session state: all in memory.
+  private accessToken: string | null = null;
+  private refreshToken: string | null = null; // body transport only
+  private sessionId: string | null = null;
+  private deadline = 0; // performance.now() when the access token expires
+  private absDeadline: number | null = null; // ... when the session expires
+  private gen = 0; // rotation generation, shared by the tabs
+  private rotations = 0; // rotations of the current session
+  private serverOffset = 0; // server time minus Date.now(), from Date headers
+  private active = false;
+  private inflight: Promise<void> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+
+  // BroadcastChannel election state.
+  private remoteHolder: { id: string; until: number } | null = null;
+  private myClaim: { id: string; ts: number; beaten: boolean } | null = null;
+  private holding: string | null = null;
+  private remoteClaims = new Map<string, { ts: number; seen: number }>();
+  private lockWaiters: Array<() => void> = [];
+
+  private readonly endListeners = new Set<Listener<SessionEndReason>>();
+  private readonly refreshListeners = new Set<Listener<TokenRefreshedEvent>>();
+
+  constructor(opts: BatonClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.origin = new URL(this.baseUrl).origin;
+    this.transport = opts.transport ?? 'body';
+    if (!['body', 'refresh_cookie', 'cookies'].includes(this.transport)) {
+      throw new TypeError(`unknown transport ${String(this.transport)}`);
+    }
+    this.storage = opts.storage ?? new MemoryStorage();
+    const f = opts.fetch ?? globalThis.fetch;
+    this.doFetch = (input, init) => f.call(globalThis, input, init);
+    this.getCookie = opts.getCookie ?? documentCookie;
+    this.allowedOrigins = new Set([this.origin, ...(opts.resourceOrigins ?? []).map((o) => new URL(o).origin)]);
+    this.margin = opts.refreshMarginMs ?? ((life) => Math.min(30_000, life / 3));
+    this.lockName = opts.channelName ?? `baton:${this.baseUrl}`;
+    this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+    const nav = (globalThis as { navigator?: { locks?: unknown } }).navigator;
+    this.useWebLocks = !opts.disableWebLocks && !!nav?.locks;
+    const crossTab = opts.crossTab ?? true;
+    if (crossTab && typeof BroadcastChannel === 'function') {
+      this.channel = new BroadcastChannel(this.lockName);
+      this.channel.onmessage = (e: MessageEvent) => this.onMessage(e.data as TabMessage);
+      (this.channel as unknown as { unref?: () => void }).unref?.();
+    } else {
+      this.channel = null;
+    }
+  }
+
+  /** Subscribes to the end of the session; returns the unsubscribe function. */
+  onSessionEnd(listener: Listener<SessionEndReason>): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  /** Subscribes to new access tokens (rotations, adoptions, reauth). */
+  onTokenRefreshed(listener: Listener<TokenRefreshedEvent>): () => void {
+    this.refreshListeners.add(listener);
+    return () => this.refreshListeners.delete(listener);
+  }
+
+  /** Whether the client holds a session. */
+  get loggedIn(): boolean {
+    return this.active;
+  }
+
+  /** The current session id, or null. */
+  get currentSessionId(): string | null {
+    return this.sessionId;
+  }
+
+  /** Milliseconds until the access token expires (negative once it has); null without a session. */
+  accessExpiresInMs(): number | null {
+    return this.active ? this.deadline - mono() : null;
+  }
+
+  /** The server's clock as this client estimates it (ms since the epoch), from Date headers. */
+  serverNow(): number {
+    return Date.now() + this.serverOffset;
+  }
+
+  /** Stops timers and closes the channel to other tabs. */
+  close(): void {
+    this.closed = true;
+    this.clearTimer();
+    this.releaseGen?.();
+    this.channel?.close();
+  }
+
+  // ---------------------------------------------------------------- API
+
+  async register(username: string, password: string): Promise<User> {
+    const res = await this.raw('/v1/register', { method: 'POST', json: { username, password } });
+    if (!res.ok) throw await readError(res);
+    return (await res.json()) as User;
+  }
+
+  async login(username: string, password: string): Promise<TokenResponse> {
+    const t0 = mono();
+    const res = await this.raw('/v1/login', {
+      method: 'POST',
+      json: { username, password, transport: this.transport },
+    });
+    if (!res.ok) throw await readError(res);
+    const tr = (await res.json()) as TokenResponse;
+    this.rotations = 0;
+    await this.apply(tr, t0, res, 'login', true);
+    return tr;
+  }
+
+  /**
+   * Takes up a session that exists without this page having logged in: a
+   * peer tab's (asked over the channel), else the stored refresh token
+   * (`body`) or the refresh cookie (cookie transports, when the readable
+   * baton_csrf cookie says there is one). Resolves to whether there is a
+   * session now.
+   */
+  async resume(waitForTabsMs = 150): Promise<boolean> {
+    if (this.active) return true;
+    if (this.channel) {
+      this.post({ t: 'hello', from: this.tabId });
+      const until = mono() + waitForTabsMs;
+      while (!this.active && mono() < until) await sleep(10);
+      if (this.active) return true;
+    }
+    if (this.transport === 'body') {
+      const rt = await this.storage.load();
+      if (!rt) return false;
+      this.refreshToken = rt;
+    } else if (!this.getCookie('baton_csrf')) {
+      return false;
+    }
+    this.active = true;
+    this.rotations = 1; // it may have rotated before we came
+    try {
+      await this.refresh();
+    } catch {
+      // refresh ended the session or failed: report below
+    }
+    return this.active;
+  }
+
+  /**
+   * Ends the session on the server (scope 'local', the default: this
+   * session; 'global': every session of the user; 'others': all but this
+   * one). Except with 'others', this and every other tab end with
+   * 'logged_out'.
+   */
+  async logout(scope: 'local' | 'global' | 'others' = 'local'): Promise<void> {
+    const headers = new Headers({ 'Content-Type': 'application/json' });
+    const body: Record<string, string> = { scope };
+    if (this.transport === 'body' && this.refreshToken) {
+      body.refresh_token = this.refreshToken;
+    } else if (this.transport !== 'cookies' && this.accessToken) {
+      headers.set('Authorization', `Bearer ${this.accessToken}`);
+    }
+    this.addCsrf(headers);
+    let failure: unknown = null;
+    try {
+      const res = await this.doFetch(this.url('/v1/logout'), {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+        credentials: this.credentials(),
+      });
+      if (!res.ok && res.status !== 401) failure = await readError(res);
+    } catch (e) {
+      failure = e;
+    }
+    if (scope !== 'others') await this.end('logged_out', true);
+    if (failure) throw failure;
+  }
+
+  /** Verifies the password again; the new access token is fresh (API.md, Freshness). */
+  async reauth(password: string): Promise<TokenResponse> {
+    const t0 = mono();
+    const res = await this.fetch('/v1/reauth', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) });
+    if (!res.ok) throw await readError(res);
+    const tr = (await res.json()) as TokenResponse;
+    await this.apply(tr, t0, res, 'reauth', true);
+    return tr;
+  }
+
+  /** Changes the password: every session ends and this client moves to the new one. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<TokenResponse> {
+    const t0 = mono();
+    const res = await this.fetch('/v1/password', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ current_password: currentPassword, new_password: newPassword }),
+    });
+    if (!res.ok) throw await readError(res);
+    const tr = (await res.json()) as TokenResponse;
+    this.rotations = 0;
+    await this.apply(tr, t0, res, 'password', true);
+    return tr;
+  }
+
+  /** GET /v1/me. */
+  async me(): Promise<User> {
+    const res = await this.fetch('/v1/me');
+    if (!res.ok) throw await readError(res);
+    return (await res.json()) as User;
+  }
+
+  /**
+   * fetch with the session: attaches the access token (or, with the cookies
+   * transport, the cookies and the CSRF header), refreshes first when the
+   * token is about to expire, and on `401 token_expired` refreshes and
+   * retries once. A relative URL is resolved against baseUrl. The token is
+   * attached only to the server's origin and `resourceOrigins`.
+   */
+  async fetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+    if (!this.active) throw new NoSessionError();
+    const req = typeof input === 'string' && !/^[a-z][a-z0-9+.-]*:/i.test(input) ? this.url(input) : input;
+    // Refresh first when the token is about to expire, or when the timer
+    // is overdue (browsers throttle timers in background tabs).
+    const due = this.timerAt;
+    if (this.deadline - mono() < 1000 || (due !== null && due <= mono())) {
+      await this.refresh().catch(() => undefined);
+      if (!this.active) throw new NoSessionError();
+    }
+    // The generation tells whether the token changed since this request
+    // went out (with the cookies transport there is no token to compare).
+    const used = this.gen;
+    const clone = req instanceof Request ? req.clone() : req;
+    const res = await this.send(req, init);
+    if (res.status !== 401) return res;
+    const err = await readError(res);
+    if (err.code === 'token_expired') {
+      if (this.gen === used) await this.refresh();
+      return this.send(clone, init);
+    }
+    if (err.code === 'invalid_token' && this.active) {
+      if (this.gen !== used) return this.send(clone, init);
+      if (this.isOwnOrigin(clone)) await this.end('revoked', true);
+    }
+    return res;
+  }
+
+  /**
+   * Refreshes now, sharing one refresh among concurrent callers and, across
+   * tabs, adopting another tab's rotation instead of repeating it.
+   */
+  refresh(): Promise<void> {
+    if (!this.inflight) {
+      this.inflight = this.refreshOnce().finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private url(path: string): string {
+    return this.baseUrl + (path.startsWith('/') ? path : '/' + path);
+  }
+
+  private credentials(): RequestCredentials {
+    return this.transport === 'body' ? 'same-origin' : 'include';
+  }
+
+  private addCsrf(h: Headers): void {
+    if (this.transport === 'body') return;
+    const csrf = this.getCookie('baton_csrf');
+    if (csrf) h.set('X-CSRF-Token', csrf);
+  }
+
+  private isOwnOrigin(input: RequestInfo | URL): boolean {
+    const u = input instanceof Request ? input.url : String(input);
+    try {
+      return new URL(u, this.baseUrl).origin === this.origin;
+    } catch {
+      return false;
+    }
+  }
+
+  private raw(path: string, o: { method: string; json?: unknown }): Promise<Response> {
+    return this.doFetch(this.url(path), {
+      method: o.method,
+      headers: o.json === undefined ? undefined : { 'Content-Type': 'application/json' },
+      body: o.json === undefined ? undefined : JSON.stringify(o.json),
+      credentials: this.credentials(),
+    }).then((res) => {
+      this.learnServerTime(res);
+      return res;
+    });
+  }
+
+  private async send(input: RequestInfo | URL, init: RequestInit): Promise<Response> {
+    const target = input instanceof Request ? input.url : String(input);
+    let origin = '';
+    try {
+      origin = new URL(target, this.baseUrl).origin;
+    } catch {
+      // leave empty: no token
+    }
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    const method = init.method ?? (input instanceof Request ? input.method : 'GET');
+    const ours = this.allowedOrigins.has(origin);
+    if (ours && this.transport !== 'cookies' && this.accessToken) {
+      headers.set('Authorization', `Bearer ${this.accessToken}`);
+    }
+    if (ours && this.transport !== 'body' && unsafeMethod(method)) this.addCsrf(headers);
+    const res = await this.doFetch(input, {
+      ...init,
+      headers,
+      credentials: init.credentials ?? (ours && this.transport === 'cookies' ? 'include' : undefined),
+    });
+    if (origin === this.origin) this.learnServerTime(res);
+    return res;
+  }
+
+  /** Date has a one-second resolution: take the middle of its second. */
+  private learnServerTime(res: Response): void {
+    const d = res.headers.get('Date');
+    if (!d) return;
+    const t = Date.parse(d);
+    if (!Number.isNaN(t)) this.serverOffset = t + 500 - Date.now();
+  }
+
+  /** Converts a server time to the monotonic clock. */
+  private serverToMono(t: number): number {
+    return mono() + (t - this.serverNow());
+  }
+
+  private monoToServer(m: number): number {
+    return this.serverNow() + (m - mono());
+  }
+
+  private async apply(tr: TokenResponse, t0: number, res: Response, kind: TokenRefreshedEvent['kind'], broadcast: boolean): Promise<void> {
+    this.learnServerTime(res);
+    // Measured from when the request left: never later than the truth.
+    this.deadline = t0 + tr.expires_in * 1000;
+    if (tr.access_token) this.accessToken = tr.access_token;
+    else if (this.transport === 'cookies') this.accessToken = null;
+    if (tr.refresh_token_expires_in) this.absDeadline = t0 + tr.refresh_token_expires_in * 1000;
+    if (this.transport === 'body' && tr.refresh_token) {
+      this.refreshToken = tr.refresh_token;
+      await this.storage.save(tr.refresh_token);
+    }
+    if (kind === 'refresh') this.rotations++;
+    this.sessionId = tr.session_id;
+    this.active = true;
+    this.gen = Math.max(this.gen, this.lockedGen) + 1;
+    this.schedule();
+    if (broadcast) {
+      this.broadcastState(kind);
+      await this.publishGen();
+    }
+    this.emitRefreshed({ expiresInMs: this.deadline - mono(), sessionId: tr.session_id, source: 'this_tab', kind });
+  }
+
+  private broadcastState(kind: TokenRefreshedEvent['kind']): void {
+    if (!this.active || !this.sessionId) return;
+    this.post({
+      t: 'state',
+      from: this.tabId,
+      gen: this.gen,
+      sid: this.sessionId,
+      access: this.accessToken,
+      refresh: this.transport === 'body' ? this.refreshToken : null,
+      exp: this.monoToServer(this.deadline),
+      absExp: this.absDeadline === null ? null : this.monoToServer(this.absDeadline),
+      rotations: this.rotations,
+      kind,
+    });
+  }
+
+  private post(m: TabMessage): void {
+    try {
+      this.channel?.postMessage(m);
+    } catch {
+      // closed
+    }
+  }
+
+  private emitRefreshed(e: TokenRefreshedEvent): void {
+    for (const l of this.refreshListeners) {
+      try {
+        l(e);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
+  }
+
+  private async end(reason: SessionEndReason, broadcast: boolean): Promise<void> {
+    const wasActive = this.active;
+    const sid = this.sessionId;
+    this.active = false;
+    this.accessToken = null;
+    this.refreshToken = null;
+    this.sessionId = null;
+    this.absDeadline = null;
+    this.rotations = 0;
+    this.clearTimer();
+    if (this.transport === 'body') {
+      try {
+        await this.storage.save(null);
+      } catch {
+        // nothing more to do
+      }
+    }
+    // Only a known session is ended elsewhere: a tab that failed to take
+    // up a stale session must not end the others'.
+    if (broadcast && sid) this.post({ t: 'end', from: this.tabId, sid, reason });
+    if (!wasActive) return;
+    for (const l of this.endListeners) {
+      try {
+        l(reason);
+      } catch {
+        // ignore
+      }
+    }
+  }
+
+  private timerAt: number | null = null;
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = null;
+  }
+
+  /** Arms the refresh timer: margin before the monotonic deadline. */
+  private schedule(delayOverride?: number): void {
+    this.clearTimer();
+    if (!this.active || this.closed) return;
+    const life = Math.max(0, this.deadline - mono());
+    const delay = delayOverride ?? Math.max(0, life - this.margin(life));
+    this.timerAt = mono() + delay;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.refresh().catch(() => {
+        // a transient failure: try again soon, while the token lives
+        if (this.active) this.schedule(Math.min(5000, Math.max(250, (this.deadline - mono()) / 2)));
+      });
+    }, delay);
+    (this.timer as unknown as { unref?: () => void }).unref?.();
+  }
+
+  /** When (mono) and at which generation a rotation from another tab was adopted. */
+  private adoptedAt = -Infinity;
+  private adoptedGen = -1;
+
+  private async refreshOnce(): Promise<void> {
+    if (!this.active) throw new NoSessionError();
+    // Another tab rotated a moment ago (its refresh and ours were meant
+    // to be one, ours just started late): share it.
+    if (this.gen === this.adoptedGen && mono() - this.adoptedAt < 300 && this.deadline - mono() > 1000) return;
+    const genBefore = this.gen;
+    await this.withTabLock(async () => {
+      await this.catchUp();
+      // Another tab may have rotated while we waited: adopt its token.
+      if (this.gen !== genBefore && this.active && this.deadline - mono() > 1000) return;
+      if (!this.active) throw new NoSessionError();
+      await this.rotate();
+    });
+  }
+
+  private async rotate(): Promise<void> {
+    const headers = new Headers({ 'Content-Type': 'application/json' });
+    const body: Record<string, string> = {};
+    if (this.transport === 'body') {
+      if (!this.refreshToken) this.refreshToken = (await this.storage.load()) ?? null;
+      if (!this.refreshToken) {
+        await this.end('revoked', true);
+        throw new NoSessionError('revoked');
+      }
+      body.refresh_token = this.refreshToken;
+    } else {
+      this.addCsrf(headers);
+    }
+    const t0 = mono();
+    const res = await this.doFetch(this.url('/v1/refresh'), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      credentials: this.credentials(),
+    });
+    if (res.ok) {
+      const tr = (await res.json()) as TokenResponse;
+      await this.apply(tr, t0, res, 'refresh', true);
+      return;
+    }
+    const err = await readError(res);
+    if (err.code === 'invalid_grant' || err.code === 'invalid_request') {
+      const reason: SessionEndReason =
+        this.absDeadline !== null && mono() >= this.absDeadline - 1000
+          ? 'expired'
+          : this.rotations > 0
+            ? 'reuse_detected'
+            : 'revoked';
+      await this.end(reason, true);
+      throw new NoSessionError(reason);
+    }
+    throw err;
+  }
+
+  private onMessage(m: TabMessage): void {
+    if (!m || m.from === this.tabId || this.closed) return;
+    switch (m.t) {
+      case 'state':
+        if (m.gen > this.gen || (!this.active && m.sid)) {
+          this.gen = Math.max(this.gen, m.gen);
+          if (m.sid !== this.sessionId) this.rotations = 0;
+          this.sessionId = m.sid;
+          this.accessToken = m.access;
+          if (m.refresh) {
+            this.refreshToken = m.refresh;
+            void this.storage.save(m.refresh);
+          }
+          this.deadline = this.serverToMono(m.exp);
+          this.absDeadline = m.absExp === null ? null : this.serverToMono(m.absExp);
+          this.rotations = Math.max(this.rotations, m.rotations);
+          this.active = true;
+          this.adoptedAt = mono();
+          this.adoptedGen = this.gen;
+          this.schedule();
+          this.emitRefreshed({ expiresInMs: this.deadline - mono(), sessionId: m.sid, source: 'other_tab', kind: m.kind });
+        }
+        break;
+      case 'hello':
+        if (this.active) this.broadcastState('refresh');
+        break;
+      case 'end':
+        if (this.active && m.sid === this.sessionId) void this.end(m.reason, false);
+        break;
+      case 'lock':
+        this.onLockMessage(m);
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------ tab lock
+
+  /**
+   * With Web Locks, the generation of the last rotation is also published
+   * as a held lock named `<lock>:gen:<n>`. The lock manager is one
+   * authority for every tab, so a tab that gets the refresh lock sees the
+   * generation the previous holder published before releasing it, even
+   * when that holder's BroadcastChannel message has not arrived yet; it
+   * then waits (briefly) for the message instead of refreshing again.
+   * (The BroadcastChannel election needs none of this: a holder's state
+   * and release messages arrive in the order they were sent.)
+   */
+  private lockedGen = 0;
+  private releaseGen: (() => void) | null = null;
+
+  private async publishGen(): Promise<void> {
+    if (!this.useWebLocks) return;
+    const locks = (globalThis.navigator as Navigator).locks;
+    const previous = this.releaseGen;
+    await new Promise<void>((granted) => {
+      locks
+        .request(`${this.lockName}:gen:${this.gen}`, { ifAvailable: true }, (lock) => {
+          granted();
+          if (!lock) return undefined;
+          return new Promise<void>((release) => {
+            this.releaseGen = release;
+          });
+        })
+        .catch(() => granted());
+    });
+    previous?.();
+  }
+
+  private async catchUp(): Promise<void> {
+    if (!this.useWebLocks) return;
+    const prefix = `${this.lockName}:gen:`;
+    let max = 0;
+    try {
+      const snap = await (globalThis.navigator as Navigator).locks.query();
+      for (const l of snap.held ?? []) {
+        if (l.name?.startsWith(prefix)) max = Math.max(max, Number(l.name.slice(prefix.length)) || 0);
+      }
+    } catch {
+      return;
+    }
+    this.lockedGen = Math.max(this.lockedGen, max);
+    const until = mono() + 1000;
+    while (this.gen < max && mono() < until) await sleep(5);
+  }
+
+  /** Runs fn while holding the cross-tab refresh lock (or without it, after the timeout). */
+  private async withTabLock(fn: () => Promise<void>): Promise<void> {
+    if (!this.channel && !this.useWebLocks) return fn();
+    if (this.useWebLocks) {
+      const locks = (globalThis.navigator as Navigator).locks;
+      let ran = false;
+      try {
+        await locks.request(this.lockName, { signal: AbortSignal.timeout(this.lockTimeoutMs) }, async () => {
+          ran = true;
+          await fn();
+        });
+      } catch (e) {
+        if (ran) throw e;
+        // Timed out waiting: the holder is stuck. Refresh anyway; the
+        // server's grace window covers a rare overlap.
+        return fn();
+      }
+      return;
+    }
+    return this.withElection(fn);
+  }
+
+  /**
+   * The fallback lock over BroadcastChannel: claim, wait for objections,
+   * hold. Among simultaneous claims the smallest (time, id) wins; a holder
+   * answers every claim with 'held'.
+   */
+  private async withElection(fn: () => Promise<void>): Promise<void> {
+    const give = mono() + this.lockTimeoutMs;
+    for (;;) {
+      if (mono() > give) return fn();
+      if (this.remoteHolder && this.remoteHolder.until > mono()) {
+        await new Promise<void>((r) => {
+          this.lockWaiters.push(r);
+          setTimeout(r, 100);
+        });
+        continue;
+      }
+      const claim = { id: randomId(), ts: Date.now(), beaten: false };
+      this.myClaim = claim;
+      this.post({ t: 'lock', from: this.tabId, op: 'req', id: claim.id, ts: claim.ts });
+      await sleep(40);
+      this.myClaim = null;
+      // Claims that reached us before ours went out count too.
+      for (const [id, c] of this.remoteClaims) {
+        if (mono() - c.seen > 300) this.remoteClaims.delete(id);
+        else if (c.ts < claim.ts || (c.ts === claim.ts && id < claim.id)) claim.beaten = true;
+      }
+      if (claim.beaten || (this.remoteHolder && this.remoteHolder.until > mono())) {
+        this.post({ t: 'lock', from: this.tabId, op: 'rel', id: claim.id, ts: claim.ts });
+        await sleep(10 + Math.random() * 30);
+        continue;
+      }
+      this.holding = claim.id;
+      this.post({ t: 'lock', from: this.tabId, op: 'held', id: claim.id, ts: claim.ts });
+      try {
+        return await fn();
+      } finally {
+        this.holding = null;
+        this.post({ t: 'lock', from: this.tabId, op: 'rel', id: claim.id, ts: claim.ts });
+      }
+    }
+  }
+
+  private onLockMessage(m: Extract<TabMessage, { t: 'lock' }>): void {
+    switch (m.op) {
+      case 'req':
+        this.remoteClaims.set(m.id, { ts: m.ts, seen: mono() });
+        if (this.holding) {
+          this.post({ t: 'lock', from: this.tabId, op: 'held', id: this.holding, ts: 0 });
+        } else if (this.myClaim && (m.ts < this.myClaim.ts || (m.ts === this.myClaim.ts && m.id < this.myClaim.id))) {
+          this.myClaim.beaten = true;
+        }
+        break;
+      case 'held':
+        this.remoteClaims.delete(m.id);
+        this.remoteHolder = { id: m.id, until: mono() + this.lockTimeoutMs };
+        if (this.myClaim) this.myClaim.beaten = true;
+        break;
+      case 'rel':
+        this.remoteClaims.delete(m.id);
+        if (this.remoteHolder?.id === m.id) this.remoteHolder = null;
+        for (const w of this.lockWaiters.splice(0)) w();
+        break;
+    }
+  }
+}

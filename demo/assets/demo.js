@@ -1,0 +1,268 @@
+// The demo page's script: UI glue around the baton client (baton-client.js,
+// the compiled @batonauth/client). No inline script: the page's CSP forbids
+// it.
+import { BatonClient, MemoryStorage, BatonError, NoSessionError } from './baton-client.js';
+
+const $ = (id) => document.getElementById(id);
+const baseUrl = new URL('.', document.baseURI).href.replace(/\/$/, '');
+const params = new URLSearchParams(location.search);
+// Not a token: only which transport this browser used last, so a new tab
+// can take up the session.
+const PREF = 'baton-demo-transport';
+
+const explain = {
+  logged_out: 'you logged out (here or in another tab).',
+  expired: 'the session reached its expiry; log in again.',
+  revoked: 'the session was revoked (logged out elsewhere, password changed, or ended by an administrator).',
+  reuse_detected: 'reuse detected: a refresh token of this session was used after it had been rotated, so the server revoked the whole session. Someone may have stolen it.',
+};
+
+let client = null;
+let storage = null;
+let transport = null;
+let countdownTimer = null;
+
+function log(text, cls = '') {
+  const li = document.createElement('li');
+  const t = new Date().toLocaleTimeString([], { hour12: false });
+  li.textContent = `${t} ${text}`;
+  if (cls) li.className = cls;
+  $('log').prepend(li);
+  while ($('log').children.length > 200) $('log').lastChild.remove();
+}
+
+function status(text, isError = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', isError);
+}
+
+function describe(err) {
+  if (err instanceof BatonError) return `${err.code}: ${err.description}`;
+  if (err instanceof NoSessionError) return err.message;
+  return String(err && err.message ? err.message : err);
+}
+
+function makeClient(t) {
+  if (client) client.close();
+  transport = t;
+  storage = new MemoryStorage();
+  client = new BatonClient({ baseUrl, transport: t, storage });
+  client.onTokenRefreshed((e) => {
+    const secs = Math.round(e.expiresInMs / 1000);
+    const what = e.kind === 'refresh' ? 'access token refreshed' : `new access token (${e.kind})`;
+    log(`${what} ${e.source === 'this_tab' ? 'by this tab' : 'by another tab'}; expires in ${secs} s`, 'refresh');
+    $('who-session').textContent = e.sessionId;
+    showSignedIn();
+  });
+  client.onSessionEnd((reason) => {
+    log(`session ended: ${reason}`, 'error');
+    $('ended-reason').textContent = reason.replace('_', ' ');
+    $('ended-reason').dataset.reason = reason;
+    $('ended-explain').textContent = '— ' + explain[reason];
+    $('ended').hidden = false;
+    showSignedOut();
+  });
+  if (params.get('testhooks') === '1') {
+    // For the end-to-end tests only: lets them read what this page holds.
+    window.__baton = { client, storage, refreshToken: () => storage.load() };
+  }
+  return client;
+}
+
+function showSignedIn() {
+  $('signed-out').hidden = true;
+  $('signed-in').hidden = false;
+  $('who-transport').textContent = transport;
+  if (!countdownTimer) {
+    countdownTimer = setInterval(tick, 250);
+    tick();
+  }
+}
+
+function showSignedOut() {
+  $('signed-in').hidden = true;
+  $('signed-out').hidden = false;
+  clearInterval(countdownTimer);
+  countdownTimer = null;
+  $('countdown').textContent = '…';
+  $('sessions-table').hidden = true;
+}
+
+let lastShown = '';
+function tick() {
+  const ms = client && client.accessExpiresInMs();
+  if (ms === null || ms === undefined) return;
+  const text = ms > 0 ? `${Math.ceil(ms / 1000)} s` : 'expired';
+  // Update only when the second changes, so screen readers are not flooded.
+  if (text !== lastShown) {
+    $('countdown').textContent = text;
+    lastShown = text;
+  }
+  $('countdown').classList.toggle('soon', ms < 5000);
+}
+
+async function loadMe() {
+  const me = await client.me();
+  $('who-username').textContent = me.username;
+  $('who-id').textContent = me.id;
+  $('who-session').textContent = me.session_id;
+  return me;
+}
+
+function formValue(form, name) {
+  return form.elements.namedItem(name).value;
+}
+
+async function run(button, what, fn) {
+  button.disabled = true;
+  try {
+    await fn();
+  } catch (err) {
+    status(`${what} failed: ${describe(err)}`, true);
+    log(`${what} failed: ${describe(err)}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$('register-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run($('register-button'), 'Registration', async () => {
+    const u = await (client ?? makeClient(transport ?? 'refresh_cookie')).register(formValue(f, 'username'), formValue(f, 'password'));
+    status(`Registered ${u.username}. Now log in.`);
+    log(`registered ${u.username}`);
+    $('login-username').value = u.username;
+    $('login-password').focus();
+  });
+});
+
+$('login-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  const t = f.querySelector('input[name=transport]:checked').value;
+  run($('login-button'), 'Login', async () => {
+    if (!client || client.transport !== t || client.loggedIn) makeClient(t);
+    await client.login(formValue(f, 'username'), formValue(f, 'password'));
+    localStorage.setItem(PREF, t);
+    $('ended').hidden = true;
+    f.reset();
+    f.querySelector(`#t-${t}`).checked = true;
+    log(`logged in with transport ${t}`);
+    showSignedIn();
+    await loadMe();
+    status(`Logged in as ${$('who-username').textContent}.`);
+  });
+});
+
+$('call-protected').addEventListener('click', (ev) => {
+  run(ev.currentTarget, 'Protected call', async () => {
+    const res = await client.fetch('/v1/me');
+    const body = await res.json();
+    $('protected-result').textContent = `GET /v1/me → ${res.status}\n${JSON.stringify(body, null, 2)}`;
+    log(`GET /v1/me → ${res.status}`);
+  });
+});
+
+$('refresh-now').addEventListener('click', (ev) => {
+  run(ev.currentTarget, 'Refresh', () => client.refresh());
+});
+
+$('logout').addEventListener('click', (ev) => {
+  run(ev.currentTarget, 'Logout', async () => {
+    await client.logout('local');
+    status('Logged out.');
+  });
+});
+
+$('logout-global').addEventListener('click', (ev) => {
+  run(ev.currentTarget, 'Logout', async () => {
+    await client.logout('global');
+    status('Logged out of every session.');
+  });
+});
+
+async function listSessions() {
+  const res = await client.fetch('/v1/sessions');
+  if (!res.ok) throw await res.json().then((b) => new BatonError(res.status, b.error, b.error_description));
+  const { sessions } = await res.json();
+  const body = $('sessions-body');
+  body.replaceChildren();
+  for (const s of sessions) {
+    const tr = document.createElement('tr');
+    const cells = [s.id.slice(0, 8) + (s.current ? ' (this one)' : ''), new Date(s.created_at).toLocaleString(), new Date(s.last_used_at).toLocaleString(), s.user_agent.slice(0, 40)];
+    cells.forEach((text, i) => {
+      const td = document.createElement('td');
+      td.textContent = text;
+      if (i === 0) td.className = 'sid';
+      tr.append(td);
+    });
+    const td = document.createElement('td');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'secondary';
+    b.textContent = 'Revoke';
+    b.setAttribute('aria-label', `Revoke session ${s.id.slice(0, 8)}`);
+    b.addEventListener('click', () =>
+      run(b, 'Revoke', async () => {
+        const r = await client.fetch(`/v1/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
+        log(`revoked session ${s.id.slice(0, 8)} → ${r.status}`);
+        if (s.current) {
+          // Our own session: the next request is refused and ends it.
+          await client.fetch('/v1/me').catch(() => undefined);
+        } else {
+          await listSessions();
+        }
+      }),
+    );
+    td.append(b);
+    tr.append(td);
+    body.append(tr);
+  }
+  $('sessions-table').hidden = false;
+  log(`${sessions.length} live session(s)`);
+}
+
+$('list-sessions').addEventListener('click', (ev) => run(ev.currentTarget, 'Listing sessions', listSessions));
+
+$('reauth-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run($('reauth-button'), 'Reauthentication', async () => {
+    await client.reauth($('reauth-password').value);
+    f.reset();
+    status('Reauthenticated: your token is fresh.');
+  });
+});
+
+$('password-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run($('password-button'), 'Password change', async () => {
+    await client.changePassword($('current-password').value, $('new-password').value);
+    f.reset();
+    await loadMe();
+    if (!$('sessions-table').hidden) await listSessions();
+    status('Password changed; every other session has ended.');
+  });
+});
+
+// Start: take up a session another tab (or the refresh cookie) holds.
+(async () => {
+  const t = localStorage.getItem(PREF) || 'refresh_cookie';
+  const radio = $(`t-${t}`);
+  if (radio) radio.checked = true;
+  makeClient(radio ? t : 'refresh_cookie');
+  if (await client.resume()) {
+    log(`took up the session (transport ${transport})`);
+    showSignedIn();
+    try {
+      await loadMe();
+    } catch (err) {
+      log(`could not load the user: ${describe(err)}`, 'error');
+    }
+  } else {
+    log('not logged in');
+  }
+  document.body.dataset.ready = '1';
+})();

@@ -1,0 +1,78 @@
+// Package demo is the demo page that `baton serve` shows at / (unless
+// BATON_DEMO=false): register, log in with any transport, watch the access
+// token count down and refresh itself, call a protected endpoint, manage
+// sessions, reauthenticate, change the password and log out. It runs on the
+// TypeScript client (clients/js), whose compiled ES module is committed as
+// assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
+// it, and the client's tests check the committed copy matches a fresh build.
+package demo
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// ContentSecurityPolicy is sent with every asset: scripts and styles only
+// from the page's own origin (no inline code), API calls only to it, no
+// framing.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+var types = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
+// Handler serves the page wherever it is mounted: a path ending in "/" is
+// the page, and the assets are found by their base name.
+func Handler() http.Handler {
+	files, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
+			return
+		}
+		name := "index.html"
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			name = path.Base(r.URL.Path)
+		}
+		ctype, ok := types[path.Ext(name)]
+		if !ok || strings.HasPrefix(name, ".") {
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			return
+		}
+		data, err := fs.ReadFile(files, name)
+		if err != nil {
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(data)
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + msg + `"}` + "\n"))
+}
