@@ -159,23 +159,39 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 	log := newLogger(stderr)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		log.Error("listen failed", "addr", cfg.Addr, "err", err)
+		return 1
+	}
+	defer ln.Close()
+	// A default issuer names the address actually bound, so port 0 (any
+	// free port) yields a usable issuer and Origin checks work.
+	if getenv("BATON_ISSUER") == "" {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		cfg.Issuer = scheme + "://" + ln.Addr().String()
+		if getenv("BATON_AUDIENCE") == "" {
+			cfg.Audience = cfg.Issuer
+		}
+	}
 	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Demo: demoHandler(), Version: version()})
 	if err != nil {
 		log.Error("start-up failed", "err", err)
 		return 1
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		log.Error("listen failed", "addr", cfg.Addr, "err", err)
-		return 1
-	}
 	store := "sqlite:" + cfg.DataDir
 	if cfg.DatabaseURL != "" {
 		store = "postgres"
 	}
-	if cfg.MasterKey == nil {
-		log.Warn("BATON_MASTER_KEY is not set: keys are stored unencrypted")
+	switch {
+	case cfg.MasterKey == nil && cfg.CookieSecure:
+		log.Warn("BATON_MASTER_KEY is not set: the server's keys are stored unencrypted")
+	case cfg.MasterKey == nil:
+		log.Info("development mode (BATON_COOKIE_SECURE=false): keys are stored unencrypted")
 	}
 	if cfg.AdminAddr != "" {
 		aln, err := net.Listen("tcp", cfg.AdminAddr)

@@ -51,6 +51,9 @@ func TestZeroConfigStart(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("baton did not start")
 	}
+	if m["issuer"] != "http://"+m["addr"].(string) {
+		t.Fatalf("default issuer: got %v, want the bound address %v", m["issuer"], m["addr"])
+	}
 	if m["store"] != "sqlite:./baton-data" {
 		t.Fatalf("store: got %v", m["store"])
 	}
