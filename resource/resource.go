@@ -15,6 +15,7 @@ package resource
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/token"
 )
 
@@ -75,6 +77,13 @@ type Options struct {
 	// Now is the clock; time.Now by default.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// DPoP verifies the proofs that DPoP-bound tokens (cnf.jkt, RFC 9449)
+	// must come with; a verifier with default options when nil.
+	DPoP *dpop.Verifier
+	// PublicURL is this API's base URL as clients address it (scheme and
+	// host, as in front of any proxy), for the proofs' htu; by default the
+	// request's Host with http, or https under TLS.
+	PublicURL string
 }
 
 // Verifier verifies access tokens. It is safe for concurrent use; make one
@@ -140,6 +149,13 @@ func New(ctx context.Context, opt Options) (*Verifier, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if opt.DPoP == nil {
+		d, err := dpop.NewVerifier(dpop.Options{Now: opt.Now})
+		if err != nil {
+			return nil, err
+		}
+		opt.DPoP = d
 	}
 	v := &Verifier{
 		opt:           opt,
@@ -393,9 +409,9 @@ func ClaimsFrom(ctx context.Context) (*token.Claims, bool) {
 // "Authorization: Bearer"; failures get the contract's 401 answers.
 func (v *Verifier) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok := bearer(r.Header.Get("Authorization"))
+		raw, isDPoP, ok := authorization(r.Header.Get("Authorization"))
 		if !ok {
-			v.writeError(w, baton.Errorf(baton.EInvalidToken, `the Authorization header must be "Bearer <token>"`))
+			v.writeError(w, baton.Errorf(baton.EInvalidToken, `the Authorization header must be "Bearer <token>" or "DPoP <token>"`))
 			return
 		}
 		if raw == "" {
@@ -405,6 +421,10 @@ func (v *Verifier) Require(next http.Handler) http.Handler {
 		c, err := v.Verify(r.Context(), raw)
 		if err != nil {
 			v.writeError(w, err)
+			return
+		}
+		if err := v.checkBinding(r, raw, isDPoP, c.JKT); err != nil {
+			v.writeDPoPError(w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
@@ -444,16 +464,73 @@ func Fresh(c *token.Claims, maxAge time.Duration, now time.Time) bool {
 	return maxAge <= 0 || (!c.AuthTime.IsZero() && now.Sub(c.AuthTime) <= maxAge)
 }
 
-func bearer(h string) (string, bool) {
+// authorization splits an Authorization header: the token, whether the
+// scheme is DPoP, and false for a malformed header or another scheme.
+func authorization(h string) (tok string, isDPoP, ok bool) {
 	if h == "" {
-		return "", true
+		return "", false, true
 	}
-	scheme, tok, ok := strings.Cut(h, " ")
+	scheme, tok, found := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", false
+	isDPoP = strings.EqualFold(scheme, "DPoP")
+	if !found || !(isDPoP || strings.EqualFold(scheme, "Bearer")) || tok == "" {
+		return "", false, false
 	}
-	return tok, true
+	return tok, isDPoP, true
+}
+
+// checkBinding enforces sender-constrained tokens (RFC 9449 §7): a token
+// bound to a key needs the DPoP scheme and a proof of that key for this
+// request and token; the DPoP scheme needs a bound token.
+func (v *Verifier) checkBinding(r *http.Request, raw string, isDPoP bool, jkt string) error {
+	if jkt == "" {
+		if isDPoP {
+			return baton.Errorf(baton.EInvalidToken, "the token is not bound to a DPoP key: use the Bearer scheme")
+		}
+		return nil
+	}
+	if !isDPoP {
+		return baton.Errorf(baton.EInvalidToken, "the token is bound to a DPoP key: use the DPoP scheme with a proof")
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) != 1 {
+		return baton.Errorf(baton.EInvalidDPoPProof, "send exactly one DPoP proof")
+	}
+	proof, err := v.opt.DPoP.Verify(proofs[0], r.Method, v.publicURL(r), raw)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(jkt)) != 1 {
+		return baton.Errorf(baton.EInvalidToken, "the DPoP proof was made with another key than the token is bound to")
+	}
+	return nil
+}
+
+func (v *Verifier) publicURL(r *http.Request) string {
+	if v.opt.PublicURL != "" {
+		return strings.TrimSuffix(v.opt.PublicURL, "/") + r.URL.Path
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.Path
+}
+
+// writeDPoPError answers a failed DPoP check with RFC 9449's challenge.
+func (v *Verifier) writeDPoPError(w http.ResponseWriter, err error) {
+	code, msg := baton.ErrorCode(err), baton.ErrorMessage(err)
+	switch code {
+	case baton.EInvalidDPoPProof, baton.EUseDPoPNonce, baton.EInvalidToken:
+	default:
+		code = baton.EInvalidToken
+	}
+	if code == baton.EUseDPoPNonce {
+		w.Header().Set("DPoP-Nonce", v.opt.DPoP.Nonce())
+	}
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP realm=%q, algs="ES256 EdDSA", error=%q, error_description=%q`, v.opt.Realm, code, msg))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusUnauthorized, code, msg)
 }
 
 func (v *Verifier) writeError(w http.ResponseWriter, err error) {
