@@ -51,6 +51,16 @@ type Server struct {
 	HTTP  *httptest.Server
 	URL   string
 	Clock *Clock
+	once  sync.Once
+}
+
+// Close stops the HTTP server and the baton server (flushing its audit
+// log); it may be called more than once, and runs at the test's cleanup.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.HTTP.Close()
+		s.Server.Close()
+	})
 }
 
 // Env is a test configuration environment: BATON_* variable → value.
@@ -60,6 +70,13 @@ type Env map[string]string
 // configuration variables; the issuer defaults to the test server's URL.
 // With a nil clock the real time is used.
 func NewServer(tb testing.TB, env Env, clock *Clock) *Server {
+	tb.Helper()
+	return NewServerWith(tb, env, clock, server.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// NewServerWith is NewServer with server options (a logger to inspect,
+// a metrics registry…). Password hashing is always the cheap kind.
+func NewServerWith(tb testing.TB, env Env, clock *Clock, opt server.Options) *Server {
 	tb.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	url := "http://" + hs.Listener.Addr().String()
@@ -75,29 +92,24 @@ func NewServer(tb testing.TB, env Env, clock *Clock) *Server {
 	if err != nil {
 		tb.Fatalf("config: %v", err)
 	}
-	now := time.Now
 	if clock != nil {
-		now = clock.Now
+		opt.Now = clock.Now
 	}
-	ctx := context.Background()
-	store, err := server.OpenStore(ctx, cfg)
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	params := CheapPasswords
-	srv, err := server.NewWithStore(ctx, cfg, store, server.Options{
-		Logger: slog.New(slog.DiscardHandler), Now: now, PasswordParams: &params,
-	})
+	opt.PasswordParams = &params
+	srv, err := server.New(context.Background(), cfg, opt)
 	if err != nil {
 		tb.Fatalf("new server: %v", err)
 	}
 	hs.Config.Handler = srv.Handler()
+	hs.Config.ErrorLog = slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn)
 	hs.Start()
-	tb.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return &Server{Server: srv, HTTP: hs, URL: url, Clock: clock}
+	s := &Server{Server: srv, HTTP: hs, URL: url, Clock: clock}
+	tb.Cleanup(s.Close)
+	return s
 }
 
 // OpenSQLite opens a fresh SQLite store in a temporary directory.

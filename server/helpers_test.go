@@ -2,22 +2,18 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/batonauth/baton/batontest"
-	"github.com/batonauth/baton/config"
 	"github.com/batonauth/baton/server"
 )
 
@@ -43,55 +39,15 @@ func (s *syncBuffer) String() string {
 
 // testServer is a server whose every log line (debug included) is kept.
 type testServer struct {
-	*server.Server
-	URL  string
+	*batontest.Server
 	Logs *syncBuffer
-	hs   *httptest.Server
-	once sync.Once
-}
-
-// Close stops the HTTP server and the baton server (flushing the audit
-// log); it may be called more than once.
-func (ts *testServer) Close() {
-	ts.once.Do(func() {
-		ts.hs.Close()
-		ts.Server.Close()
-	})
 }
 
 func newTestServer(t *testing.T, env map[string]string, clock *batontest.Clock, opt server.Options) *testServer {
 	t.Helper()
-	hs := httptest.NewUnstartedServer(nil)
-	url := "http://" + hs.Listener.Addr().String()
-	vars := map[string]string{
-		"BATON_DATA_DIR":      filepath.Join(t.TempDir(), "data"),
-		"BATON_ISSUER":        url,
-		"BATON_COOKIE_SECURE": "false",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
 	opt.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if clock != nil {
-		opt.Now = clock.Now
-	}
-	params := batontest.CheapPasswords
-	opt.PasswordParams = &params
-	srv, err := server.New(context.Background(), cfg, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Config.ErrorLog = slog.NewLogLogger(opt.Logger.Handler(), slog.LevelWarn)
-	hs.Start()
-	ts := &testServer{Server: srv, URL: url, Logs: logs, hs: hs}
-	t.Cleanup(ts.Close)
-	return ts
+	return &testServer{Server: batontest.NewServerWith(t, env, clock, opt), Logs: logs}
 }
 
 type reply struct {

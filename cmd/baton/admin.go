@@ -315,9 +315,19 @@ func (a *adminRun) printUser(u *baton.User, verb string) error {
 }
 
 func usersAdd(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	return withPassword(fs, "USERNAME", "read the password from the first line of standard input (required)", "added",
+		func(ctx context.Context, a *adminRun, name, pw string) (*baton.User, error) {
+			return a.admin.AddUser(ctx, name, pw)
+		})
+}
+
+// withPassword is a users command taking one argument and a password from
+// standard input (never from argv, where other users can read it).
+func withPassword(fs *flag.FlagSet, argName, help, verb string,
+	act func(ctx context.Context, a *adminRun, arg, pw string) (*baton.User, error)) func(context.Context, *adminRun, []string) error {
+	stdin := fs.Bool("password-stdin", false, help)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		name, err := oneArg(args, "USERNAME")
+		arg, err := oneArg(args, argName)
 		if err != nil {
 			return err
 		}
@@ -328,11 +338,11 @@ func usersAdd(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error
 		if err != nil {
 			return err
 		}
-		u, err := a.admin.AddUser(ctx, name, pw)
+		u, err := act(ctx, a, arg, pw)
 		if err != nil {
 			return err
 		}
-		return a.printUser(u, "added")
+		return a.printUser(u, verb)
 	}
 }
 
@@ -440,25 +450,10 @@ func usersDelete(fs *flag.FlagSet) func(context.Context, *adminRun, []string) er
 }
 
 func usersSetPassword(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	stdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input (required)")
-	return func(ctx context.Context, a *adminRun, args []string) error {
-		ref, err := oneArg(args, "USER")
-		if err != nil {
-			return err
-		}
-		if !*stdin {
-			return usagef("the password must come from standard input: pass --password-stdin")
-		}
-		pw, err := readPassword(a.stdin)
-		if err != nil {
-			return err
-		}
-		u, err := a.admin.SetPassword(ctx, ref, pw)
-		if err != nil {
-			return err
-		}
-		return a.printUser(u, "set the password of (sessions revoked)")
-	}
+	return withPassword(fs, "USER", "read the new password from the first line of standard input (required)", "set the password of (sessions revoked)",
+		func(ctx context.Context, a *adminRun, ref, pw string) (*baton.User, error) {
+			return a.admin.SetPassword(ctx, ref, pw)
+		})
 }
 
 // Sessions.
