@@ -285,7 +285,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.svc.Me(r.Context(), c)
+	u, err := s.svc.Profile(r.Context(), c)
 	if err != nil {
 		return err
 	}

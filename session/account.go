@@ -85,6 +85,7 @@ func (s *Service) deleteUser(ctx context.Context, userID, sessionID string, cl C
 	if err != nil {
 		return err
 	}
+	s.profiles.drop(userID)
 	for _, id := range ids {
 		s.revoked.add(id, s.revokedUntil(now))
 	}

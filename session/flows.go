@@ -446,7 +446,25 @@ func (s *Service) RequireFresh(c *token.Claims) error {
 	return baton.Errorf(baton.EInsufficientUserAuth, "this action needs a recent password confirmation: call /v1/reauth")
 }
 
-// Me returns the user an access token belongs to.
+// Profile returns the public part of the user an access token belongs to
+// (id, username, creation time: never the password hash), from a bounded
+// in-memory cache: GET /v1/me is the hottest authenticated route. A cache
+// entry cannot outlive its use: deleting a user revokes every session
+// first, and Authenticate refuses their tokens before Profile is reached.
+func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
+	if u, ok := s.profiles.get(c.Subject); ok {
+		return u, nil
+	}
+	u, err := s.Me(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername, CreatedAt: u.CreatedAt}
+	s.profiles.put(p)
+	return p, nil
+}
+
+// Me returns the user an access token belongs to, read from the store.
 func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) {
 	u, err := s.store.UserByID(ctx, c.Subject)
 	if baton.ErrorCode(err) == baton.ENotFound {

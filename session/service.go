@@ -107,6 +107,8 @@ type Service struct {
 	store   baton.Store
 	keys    *token.Keyring
 	revoked *revokedSet
+	// profiles caches what GET /v1/me shows.
+	profiles *profileCache
 
 	// secrets holds the HMAC keys read from the store.
 	secrets atomic.Pointer[secrets]
@@ -131,11 +133,12 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:     cfg,
-		store:   store,
-		keys:    token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
-		revoked: newRevokedSet(),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		store:    store,
+		keys:     token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
+		revoked:  newRevokedSet(),
+		profiles: newProfileCache(100_000),
+		stop:     make(chan struct{}),
 	}
 	if err := s.ensureKeys(ctx); err != nil {
 		return nil, err

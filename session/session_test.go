@@ -571,3 +571,24 @@ func TestFreshness(t *testing.T) {
 		t.Fatalf("auth_time after reauth: got %v, want %v", g3.Claims.AuthTime, f.clock.Now())
 	}
 }
+
+func TestProfile(t *testing.T) {
+	f := newFixture(t, nil)
+	u := f.user(t, "Alice")
+	g := f.login(t, "alice")
+	for i := 0; i < 2; i++ { // a miss, then a hit
+		p, err := f.svc.Profile(ctx, g.Claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ID != u.ID || p.Username != "Alice" || !p.CreatedAt.Equal(u.CreatedAt) || p.PasswordHash != "" {
+			t.Fatalf("profile: got %+v", p)
+		}
+	}
+	if err := f.svc.DeleteAccount(ctx, g.Claims, cl); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Profile(ctx, g.Claims); baton.ErrorCode(err) != baton.EInvalidToken {
+		t.Fatalf("profile of a deleted user: got %v, want invalid_token", err)
+	}
+}
