@@ -89,12 +89,20 @@ func Open(path string) (*DB, error) {
 	// fails with SQLITE_BUSY instead of waiting when another process writes.
 	// synchronous=FULL: in WAL mode NORMAL may lose the last commits on power
 	// loss, and an acknowledged rotation must not be forgotten.
+	//
+	// wal_autocheckpoint(0): the writer never checkpoints inside a COMMIT;
+	// a checkpointer with a connection of its own does (checkpoint.go).
 	writeDSN := dsn(path,
 		"_txlock=immediate",
 		"_pragma=busy_timeout("+busy+")",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(FULL)",
 		"_pragma=foreign_keys(ON)",
+		"_pragma=wal_autocheckpoint(0)",
+	)
+	checkpointDSN := dsn(path,
+		"_pragma=busy_timeout("+busy+")",
+		"_pragma=synchronous(FULL)",
 	)
 	readDSN := dsn(path,
 		"_pragma=busy_timeout("+busy+")",
@@ -102,7 +110,7 @@ func Open(path string) (*DB, error) {
 		"_query_only=1",
 	)
 
-	w, err := openWriter(writeDSN)
+	w, err := openWriter(writeDSN, checkpointDSN)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

@@ -33,8 +33,11 @@ type op struct {
 
 // writer owns the only write connection and runs group commits.
 type writer struct {
-	conn  *sql.Conn
-	wdb   *sql.DB
+	conn *sql.Conn
+	wdb  *sql.DB
+	// ckpt runs the checkpoints the writer connection does not
+	// (checkpoint.go).
+	ckpt  *checkpointer
 	stmts map[string]*sql.Stmt // only the writer goroutine touches it
 	tx    tx
 
@@ -52,7 +55,7 @@ type writer struct {
 	ops     atomic.Int64
 }
 
-func openWriter(dsn string) (*writer, error) {
+func openWriter(dsn, checkpointDSN string) (*writer, error) {
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -79,9 +82,16 @@ func openWriter(dsn string) (*writer, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("journal_mode is %q, want wal", mode)
 	}
+	ckpt, err := openCheckpointer(checkpointDSN)
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, err
+	}
 	w := &writer{
 		conn:   conn,
 		wdb:    wdb,
+		ckpt:   ckpt,
 		stmts:  make(map[string]*sql.Stmt),
 		queue:  make(chan *op, 4*maxBatch),
 		exited: make(chan struct{}),
@@ -146,6 +156,9 @@ func (w *writer) close() error {
 	<-w.exited
 
 	var errs []error
+	// The checkpointer closes first, so the writer's connection is the
+	// last one and folds the WAL back into the database as it closes.
+	errs = append(errs, w.ckpt.close())
 	for _, s := range w.stmts {
 		errs = append(errs, s.Close())
 	}
@@ -236,6 +249,7 @@ func (w *writer) run(batch []*op) {
 	}
 	w.commits.Add(1)
 	w.ops.Add(int64(len(claimed)))
+	w.ckpt.committed()
 	for i, o := range claimed {
 		o.done <- errs[i]
 	}

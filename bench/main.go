@@ -1,0 +1,152 @@
+// Command bench is baton's load tool: it drives a baton server over real
+// HTTP with a stdlib client and reports throughput, latency percentiles,
+// errors by status and (when it started the server itself) the server's CPU
+// time and peak RSS. Every HTTP figure comes with the throughput of a
+// trivial net/http "hello" server measured in the same run, with the same
+// client and concurrency, so results read as a fraction of what this
+// machine's HTTP stack can do at all.
+//
+// Usage:
+//
+//	go run ./bench -scenario refresh -c 64 -d 10s                 # embedded SQLite store
+//	go run ./bench -scenario me -c 16 -store postgres             # PostgreSQL (own database, dropped after)
+//	go run ./bench -scenario refresh -c 64 -sessions 1000000      # 1M stored sessions seeded by SQL
+//	go run ./bench -scenario flood                                # 32 login clients + 8 /v1/me clients
+//	go run ./bench -scenario coldstart                            # exec to /readyz 200 on an existing data dir
+//	go run ./bench -scenario verify -c 2                          # in-process token verification
+//	go run ./bench -scenario refresh -profile /tmp/prof           # CPU and alloc profiles (benchmark build)
+//	go run ./bench -url http://127.0.0.1:8080 -scenario me        # an already running server (loopback only)
+//	go run ./bench -report BENCHMARKS.md -micro micro.txt         # the whole matrix, rewriting BENCHMARKS.md
+//
+// Scenarios: login, refresh (each virtual user keeps its own rotation
+// chain), me (GET /v1/me), mixed (1 login : 100 refreshes : 2,000 /v1/me),
+// flood, coldstart, verify. Everything is bounded by -d and stops by
+// itself; only 127.0.0.1 targets are accepted.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	scenario string
+	c        int
+	meC      int
+	d        time.Duration
+	warmup   time.Duration
+	helloD   time.Duration
+	runs     int
+	url      string
+	store    string
+	dbURL    string
+	users    int
+	sessions int
+	profile  string
+	bin      string
+	report   string
+	micro    string
+	quick    bool
+	verbose  bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify")
+	flag.IntVar(&o.c, "c", 16, "concurrency: virtual users, each one request at a time (flood: login clients)")
+	flag.IntVar(&o.meC, "me-c", 8, "flood: concurrent GET /v1/me clients beside the login flood")
+	flag.DurationVar(&o.d, "d", 5*time.Second, "measured duration of each run")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
+	flag.DurationVar(&o.helloD, "hello-d", 0, "measured duration of each hello run (default -d)")
+	flag.IntVar(&o.runs, "runs", 1, "repetitions; medians are reported")
+	flag.StringVar(&o.url, "url", "", "target server (127.0.0.1 only); empty: build and start baton on a fresh data dir")
+	flag.StringVar(&o.store, "store", "sqlite", "store of the started server: sqlite | postgres")
+	flag.StringVar(&o.dbURL, "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL server for -store postgres; a database of its own is created and dropped")
+	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user)")
+	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL before the server starts (started server only)")
+	flag.StringVar(&o.profile, "profile", "", "directory for CPU and alloc profiles of the server (starts the benchmark build bench/cmd/batonprof)")
+	flag.StringVar(&o.bin, "bin", "", "baton binary to start instead of building ./cmd/baton (A/B comparisons of two builds)")
+	flag.StringVar(&o.report, "report", "", "run the whole matrix and rewrite the results section of this markdown file")
+	flag.StringVar(&o.micro, "micro", "", "report: go test -bench output to summarise in the report")
+	flag.BoolVar(&o.quick, "quick", false, "report: one short run per cell (smoke test)")
+	flag.BoolVar(&o.verbose, "v", false, "log progress")
+	hello := flag.Bool("hello-serve", false, "internal: serve the hello handler and print its address")
+	flag.Parse()
+
+	if *hello {
+		serveHello()
+		return
+	}
+	if o.helloD == 0 {
+		o.helloD = o.d
+	}
+	if err := o.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if o.report != "" {
+		err = runReport(ctx, o)
+	} else {
+		err = runOne(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func (o *options) check() error {
+	switch o.scenario {
+	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify":
+	default:
+		return fmt.Errorf("unknown -scenario %q", o.scenario)
+	}
+	if o.c < 1 || o.c > 4096 || o.meC < 0 || o.meC > 4096 {
+		return fmt.Errorf("-c and -me-c must be in 1..4096")
+	}
+	if o.d <= 0 || o.d > 10*time.Minute || o.warmup < 0 || o.warmup > time.Minute {
+		return fmt.Errorf("-d must be in (0, 10m] and -warmup in [0, 1m]")
+	}
+	if o.runs < 1 || o.runs > 50 {
+		return fmt.Errorf("-runs must be in 1..50")
+	}
+	if o.store != "sqlite" && o.store != "postgres" {
+		return fmt.Errorf("-store must be sqlite or postgres")
+	}
+	if o.url != "" {
+		u, err := url.Parse(o.url)
+		if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
+			return fmt.Errorf("-url must be http://127.0.0.1[:port]: only loopback targets")
+		}
+		o.url = strings.TrimSuffix(o.url, "/")
+		if o.sessions > 0 || o.profile != "" || o.scenario == "coldstart" {
+			return fmt.Errorf("-sessions, -profile and -scenario coldstart need a server the tool starts (no -url)")
+		}
+	}
+	if o.store == "postgres" {
+		u, err := url.Parse(o.dbURL)
+		if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
+			return fmt.Errorf("-database-url must point at 127.0.0.1")
+		}
+	}
+	if o.sessions < 0 || o.sessions > 10_000_000 {
+		return fmt.Errorf("-sessions must be in 0..10000000")
+	}
+	return nil
+}
+
+func (o options) logf(format string, args ...any) {
+	if o.verbose {
+		fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+	}
+}

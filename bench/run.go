@@ -1,0 +1,604 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/token"
+)
+
+func signalNotify(c chan<- os.Signal) { signal.Notify(c, syscall.SIGTERM, os.Interrupt) }
+
+// rig is everything a run needs: the target server (started or given), the
+// hello server and the client.
+type rig struct {
+	o      options
+	b      *backend
+	srv    *server
+	bin    string
+	url    string
+	hello  *helloServer
+	client *http.Client
+}
+
+// newRig starts (unless -url) a baton server on a fresh store seeded with
+// users (and o.sessions filler sessions), and the hello server.
+func newRig(ctx context.Context, o options, users int, vuTokens []string) (_ *rig, err error) {
+	r := &rig{o: o, url: o.url, client: newClient(o.c + o.meC)}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if o.url == "" {
+		pkg := "./cmd/baton"
+		if o.profile != "" {
+			pkg = "./bench/cmd/batonprof"
+		}
+		if o.bin != "" && o.profile == "" {
+			r.bin = o.bin
+		} else {
+			o.logf("building %s", pkg)
+			if r.bin, err = buildBinary(ctx, pkg); err != nil {
+				return nil, err
+			}
+		}
+		if r.b, err = newBackend(ctx, o); err != nil {
+			return nil, err
+		}
+		if err = r.b.migrate(ctx, r.bin); err != nil {
+			return nil, err
+		}
+		o.logf("seeding %d users, %d sessions", users, o.sessions)
+		t0 := time.Now()
+		if err = seed(ctx, r.b, users, o.sessions, vuTokens); err != nil {
+			return nil, err
+		}
+		o.logf("seeded in %s", time.Since(t0).Round(time.Millisecond))
+		if r.srv, err = startServer(ctx, r.b, r.bin, o.profile != ""); err != nil {
+			return nil, err
+		}
+		r.url = r.srv.url
+		o.logf("server %s ready in %s", r.url, r.srv.readyAt.Sub(r.srv.startedAt).Round(time.Millisecond))
+	} else {
+		// An external server: register the users through the API (each
+		// costs the server a hash; 409 means they exist from a previous
+		// run).
+		t := &target{client: r.client, url: r.url}
+		v := &vu{}
+		for i := range users {
+			status, err := t.do(ctx, v, http.MethodPost, "/v1/register",
+				`{"username":"`+userName(i)+`","password":"`+benchPassword+`"}`, "")
+			if err != nil {
+				return nil, err
+			}
+			if status != http.StatusCreated && status != http.StatusConflict {
+				return nil, fmt.Errorf("register %s: status %d: %s", userName(i), status, v.buf.Bytes())
+			}
+		}
+	}
+	if r.hello, err = startHello(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *rig) close() {
+	if r.hello != nil {
+		r.hello.stop()
+	}
+	if r.srv != nil {
+		r.srv.stop()
+	}
+	if r.b != nil {
+		r.b.close()
+	}
+	r.client.CloseIdleConnections()
+}
+
+func (r *rig) target() *target { return &target{client: r.client, url: r.url} }
+
+// runResult is one measured run of a scenario and of hello beside it.
+type runResult struct {
+	per       [nOps]stats
+	hello     stats
+	errs      map[string]int
+	relogins  int
+	d         time.Duration
+	serverCPU time.Duration // during the window; 0 when unknown
+	peakRSSKB int64         // VmHWM of the server at the end (reset at the window start)
+	toolCPU   time.Duration // this process, during the window
+	// otherCPU is the CPU time every other process on the machine (other
+	// engineers' tests, PostgreSQL) used during the window: busy time from
+	// /proc/stat minus the server's and this tool's.
+	otherCPU time.Duration
+	// pgCPU is what PostgreSQL's processes used during the window (all of
+	// them, so other engineers' PostgreSQL tests count too); only with
+	// -store postgres.
+	pgCPU time.Duration
+}
+
+// total is the throughput over every op of the scenario (not hello).
+func (r runResult) total() float64 {
+	var t float64
+	for o := range opHello {
+		t += r.per[o].rps
+	}
+	return t
+}
+
+// measure runs st on vus for warmup + d and samples CPU at the window's
+// edges; with profile set it takes a CPU profile of the server over the
+// window and an alloc profile after.
+func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, profile string) runResult {
+	now := time.Now()
+	w := window{start: now.Add(r.o.warmup), end: now.Add(r.o.warmup + d)}
+	var res runResult
+	res.d = d
+	cpuDone := make(chan struct{})
+	go func() {
+		defer close(cpuDone)
+		time.Sleep(time.Until(w.start))
+		var s0, t0 time.Duration
+		if r.srv != nil {
+			s0, _ = procCPU(r.srv.pid())
+			// Reset the server's peak RSS so VmHWM at the end is the peak
+			// of the window, not of set-up (whose logins each hold a
+			// 19 MiB argon2 buffer).
+			resetPeakRSS(r.srv.pid())
+		}
+		t0, _ = procCPU(os.Getpid())
+		b0, _ := machineBusy()
+		var pg0 time.Duration
+		if r.o.store == "postgres" && r.srv != nil {
+			pg0 = commCPU("postgres")
+		}
+		var profDone chan struct{}
+		if profile != "" && r.srv != nil && r.srv.pprofURL != "" {
+			profDone = make(chan struct{})
+			go func() {
+				defer close(profDone)
+				secs := max(1, int(d.Seconds()))
+				r.fetchProfile(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), profile+"-cpu.pprof")
+			}()
+		}
+		time.Sleep(time.Until(w.end))
+		if r.srv != nil {
+			s1, _ := procCPU(r.srv.pid())
+			res.serverCPU = s1 - s0
+		}
+		t1, _ := procCPU(os.Getpid())
+		res.toolCPU = t1 - t0
+		if r.o.store == "postgres" && r.srv != nil {
+			res.pgCPU = max(0, commCPU("postgres")-pg0)
+		}
+		if b1, err := machineBusy(); err == nil && b0 > 0 {
+			res.otherCPU = max(0, b1-b0-res.serverCPU-res.toolCPU-res.pgCPU)
+		}
+		if profDone != nil {
+			<-profDone
+		}
+	}()
+	samples := runVUs(ctx, r.target(), vus, st, w)
+	<-cpuDone
+	res.per, res.errs, res.relogins = merge(samples, d)
+	if r.srv != nil {
+		res.peakRSSKB, _ = procStatusKB(r.srv.pid(), "VmHWM")
+		if profile != "" && r.srv.pprofURL != "" {
+			r.fetchProfile(ctx, "/debug/pprof/allocs", profile+"-allocs.pprof")
+		}
+	}
+	return res
+}
+
+func (r *rig) fetchProfile(ctx context.Context, path, file string) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.srv.pprofURL+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: profile:", err)
+	}
+}
+
+// measureHello runs the hello server with the same client and concurrency.
+func (r *rig) measureHello(ctx context.Context, c int, d time.Duration) stats {
+	vus := make([]*vu, c)
+	for i := range vus {
+		vus[i] = &vu{id: i}
+	}
+	o := r.o
+	o.warmup = min(o.warmup, 500*time.Millisecond)
+	hr := &rig{o: o, url: r.hello.url, client: r.client}
+	res := hr.measure(ctx, vus, fixed(opHello), d, "")
+	return res.per[opHello]
+}
+
+// scenarioStep returns the step of an HTTP scenario and whether its
+// virtual users need a session first.
+func scenarioStep(o options) (step, bool) {
+	switch o.scenario {
+	case "login":
+		return fixed(opLogin), false
+	case "refresh":
+		return fixed(opRefresh), true
+	case "me":
+		return fixed(opMe), true
+	case "mixed":
+		return mixedStep, true
+	case "flood":
+		c := o.c
+		return func(ctx context.Context, t *target, v *vu) (op, int, error) {
+			if v.id < c {
+				return fixed(opLogin)(ctx, t, v)
+			}
+			return fixed(opMe)(ctx, t, v)
+		}, true
+	}
+	panic("no HTTP scenario " + o.scenario)
+}
+
+// scenarioResult is the medians of several runs.
+type scenarioResult struct {
+	o         options
+	runs      []runResult
+	hashBound float64 // logins/s the hashing allows (login, flood)
+	hashTime  time.Duration
+}
+
+// runHTTP runs an HTTP scenario o.runs times on a fresh rig, each run
+// followed by a hello run.
+func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
+	vusN := o.c
+	if o.scenario == "flood" {
+		vusN = o.c + o.meC
+	}
+	users := o.users
+	if users <= 0 {
+		users = vusN
+	}
+	st, needSession := scenarioStep(o)
+	// A server the tool starts gets its virtual users' sessions by SQL;
+	// an external one through a login each.
+	var vuTokens []string
+	if needSession && o.url == "" {
+		vuTokens = make([]string, vusN)
+		for i := range vuTokens {
+			rt, err := token.NewRefreshToken()
+			if err != nil {
+				return nil, err
+			}
+			vuTokens[i] = rt
+		}
+	}
+	r, err := newRig(ctx, o, users, vuTokens)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	res := &scenarioResult{o: o}
+	if o.scenario == "login" || o.scenario == "flood" {
+		res.hashTime, res.hashBound = hashBound(ctx)
+	}
+	vus, err := setupVUs(ctx, r.target(), vusN, users, vuTokens, needSession)
+	if err != nil {
+		return nil, err
+	}
+	for i := range o.runs {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		profile := ""
+		if o.profile != "" && i == 0 {
+			if err := os.MkdirAll(o.profile, 0o755); err != nil {
+				return nil, err
+			}
+			profile = filepath.Join(o.profile, fmt.Sprintf("%s-%s-c%d", o.store, o.scenario, o.c))
+		}
+		o.logf("run %d/%d %s c=%d", i+1, o.runs, o.scenario, o.c)
+		rr := r.measure(ctx, vus, st, o.d, profile)
+		hc := o.c
+		if o.scenario == "flood" {
+			hc = vusN
+		}
+		rr.hello = r.measureHello(ctx, hc, o.helloD)
+		res.runs = append(res.runs, rr)
+	}
+	return res, nil
+}
+
+// hashBound times single argon2id hashes with the server's parameters in
+// this process (the server idle) and returns the median and the login
+// ceiling it implies: cores / time per hash.
+func hashBound(ctx context.Context) (time.Duration, float64) {
+	h := password.NewHasher(password.DefaultParams, 1)
+	var ts []time.Duration
+	for range 7 {
+		t0 := time.Now()
+		if _, err := h.Hash(ctx, benchPassword); err != nil {
+			return 0, 0
+		}
+		ts = append(ts, time.Since(t0))
+	}
+	m := median(ts)
+	return m, float64(runtime.NumCPU()) / m.Seconds()
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// med extracts a figure from every run and returns its median.
+func med[T int64 | float64 | time.Duration](runs []runResult, f func(runResult) T) T {
+	xs := make([]T, len(runs))
+	for i, r := range runs {
+		xs[i] = f(r)
+	}
+	return median(xs)
+}
+
+// opSummary is the median figures of one op across runs.
+type opSummary struct {
+	rps                float64
+	p50, p90, p99, max time.Duration
+	ratio              float64 // rps / hello rps of the same run, median
+}
+
+func (s *scenarioResult) op(o op) opSummary {
+	return opSummary{
+		rps:   med(s.runs, func(r runResult) float64 { return r.per[o].rps }),
+		p50:   med(s.runs, func(r runResult) time.Duration { return r.per[o].p50 }),
+		p90:   med(s.runs, func(r runResult) time.Duration { return r.per[o].p90 }),
+		p99:   med(s.runs, func(r runResult) time.Duration { return r.per[o].p99 }),
+		max:   med(s.runs, func(r runResult) time.Duration { return r.per[o].max }),
+		ratio: med(s.runs, func(r runResult) float64 { return ratio(r.per[o].rps, r.hello.rps) }),
+	}
+}
+
+func (s *scenarioResult) hello() opSummary {
+	return opSummary{
+		rps: med(s.runs, func(r runResult) float64 { return r.hello.rps }),
+		p50: med(s.runs, func(r runResult) time.Duration { return r.hello.p50 }),
+		p90: med(s.runs, func(r runResult) time.Duration { return r.hello.p90 }),
+		p99: med(s.runs, func(r runResult) time.Duration { return r.hello.p99 }),
+		max: med(s.runs, func(r runResult) time.Duration { return r.hello.max }),
+	}
+}
+
+func (s *scenarioResult) totalRPS() float64 { return med(s.runs, runResult.total) }
+
+func (s *scenarioResult) totalRatio() float64 {
+	return med(s.runs, func(r runResult) float64 { return ratio(r.total(), r.hello.rps) })
+}
+
+// cpuPerReq is the server's CPU time per request of the scenario.
+func (s *scenarioResult) cpuPerReq() time.Duration {
+	return med(s.runs, func(r runResult) time.Duration {
+		n := r.total() * r.d.Seconds()
+		if n == 0 {
+			return 0
+		}
+		return time.Duration(float64(r.serverCPU) / n)
+	})
+}
+
+// cpuBound estimates the throughput this machine would reach if the run
+// were CPU-bound and had every core to itself: cores ÷ the CPU time one
+// request costs the server, the load tool and (with -store postgres)
+// PostgreSQL. On a shared machine it is steadier than req/s; it says
+// nothing about fsync or lock waits.
+func (s *scenarioResult) cpuBound() float64 {
+	return med(s.runs, func(r runResult) float64 {
+		n := r.total() * r.d.Seconds()
+		cpu := r.serverCPU + r.toolCPU + r.pgCPU
+		if n == 0 || cpu == 0 {
+			return 0
+		}
+		return float64(runtime.NumCPU()) / (cpu.Seconds() / n)
+	})
+}
+
+// cpuUse is the server's CPU time per second of wall time (2.0 = both cores
+// of a 2-core machine).
+func (s *scenarioResult) cpuUse() float64 {
+	return med(s.runs, func(r runResult) float64 { return r.serverCPU.Seconds() / r.d.Seconds() })
+}
+
+func (s *scenarioResult) otherCPUUse() float64 {
+	return med(s.runs, func(r runResult) float64 { return r.otherCPU.Seconds() / r.d.Seconds() })
+}
+
+func (s *scenarioResult) pgCPUUse() float64 {
+	return med(s.runs, func(r runResult) float64 { return r.pgCPU.Seconds() / r.d.Seconds() })
+}
+
+func (s *scenarioResult) toolCPUUse() float64 {
+	return med(s.runs, func(r runResult) float64 { return r.toolCPU.Seconds() / r.d.Seconds() })
+}
+
+func (s *scenarioResult) peakRSSMB() float64 {
+	var m int64
+	for _, r := range s.runs {
+		m = max(m, r.peakRSSKB)
+	}
+	return float64(m) / 1024
+}
+
+func (s *scenarioResult) errors() (map[string]int, int, int) {
+	errs := map[string]int{}
+	relogins, total := 0, 0
+	for _, r := range s.runs {
+		for k, v := range r.errs {
+			errs[k] += v
+			total += v
+		}
+		relogins += r.relogins
+	}
+	return errs, total, relogins
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < 10*time.Microsecond:
+		return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func fmtRate(x float64) string {
+	switch {
+	case x >= 100:
+		return commas(int64(x + 0.5))
+	case x >= 10:
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// print writes a human-readable summary of s.
+func (s *scenarioResult) print(w io.Writer) {
+	o := s.o
+	where := o.url
+	if where == "" {
+		where = "started " + o.store + " server"
+		if o.profile != "" {
+			where += " (benchmark build with pprof)"
+		}
+	}
+	fmt.Fprintf(w, "scenario %s, c=%d", o.scenario, o.c)
+	if o.scenario == "flood" {
+		fmt.Fprintf(w, " login + %d me", o.meC)
+	}
+	fmt.Fprintf(w, ", %s, %d run(s) of %s (medians), %s", where, len(s.runs), o.d, machineShort())
+	if o.sessions > 0 {
+		fmt.Fprintf(w, ", %s seeded sessions", commas(int64(o.sessions)))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s %8s\n", "op", "req/s", "p50", "p90", "p99", "max", "÷hello")
+	for op := range opHello {
+		if med(s.runs, func(r runResult) float64 { return float64(r.per[op].n) }) == 0 {
+			continue
+		}
+		x := s.op(op)
+		fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s %7.1f%%\n", opNames[op], fmtRate(x.rps), fmtDur(x.p50), fmtDur(x.p90), fmtDur(x.p99), fmtDur(x.max), 100*x.ratio)
+	}
+	if o.scenario == "mixed" {
+		fmt.Fprintf(w, "%-8s %10s %49.1f%%\n", "total", fmtRate(s.totalRPS()), 100*s.totalRatio())
+	}
+	h := s.hello()
+	fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s\n", "hello", fmtRate(h.rps), fmtDur(h.p50), fmtDur(h.p90), fmtDur(h.p99), fmtDur(h.max))
+	if s.o.url == "" {
+		fmt.Fprintf(w, "server: %.2f CPU-s/s, %s CPU per request, peak RSS %.1f MB; load tool %.2f CPU-s/s; other processes %.2f CPU-s/s\n",
+			s.cpuUse(), fmtDur(s.cpuPerReq()), s.peakRSSMB(), s.toolCPUUse(), s.otherCPUUse())
+		if s.o.store == "postgres" {
+			fmt.Fprintf(w, "postgres processes: %.2f CPU-s/s (not counted in other processes)\n", s.pgCPUUse())
+		}
+		fmt.Fprintf(w, "CPU-bound estimate with all %d cores free: %s req/s\n", runtime.NumCPU(), fmtRate(s.cpuBound()))
+	}
+	if s.hashBound > 0 {
+		fmt.Fprintf(w, "argon2id: %s per hash here → bound %d cores ÷ %s = %.0f logins/s; login at %.0f%% of it\n",
+			fmtDur(s.hashTime), runtime.NumCPU(), fmtDur(s.hashTime), s.hashBound, 100*s.op(opLogin).rps/s.hashBound)
+	}
+	errs, total, relogins := s.errors()
+	if total == 0 {
+		fmt.Fprintln(w, "errors: none")
+	} else {
+		keys := make([]string, 0, len(errs))
+		for k := range errs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(w, "errors: %d (all runs)", total)
+		for _, k := range keys {
+			fmt.Fprintf(w, "; %s ×%d", k, errs[k])
+		}
+		fmt.Fprintln(w)
+	}
+	if relogins > 0 {
+		fmt.Fprintf(w, "re-logins after a broken refresh chain: %d\n", relogins)
+	}
+}
+
+func runOne(ctx context.Context, o options) error {
+	defer cleanupBuilds()
+	switch o.scenario {
+	case "verify":
+		res, err := runVerify(ctx, o)
+		if err != nil {
+			return err
+		}
+		res.print(os.Stdout)
+		return nil
+	case "coldstart":
+		res, err := runColdStart(ctx, o)
+		if err != nil {
+			return err
+		}
+		res.print(os.Stdout)
+		return nil
+	}
+	res, err := runHTTP(ctx, o)
+	if err != nil {
+		return err
+	}
+	res.print(os.Stdout)
+	return nil
+}

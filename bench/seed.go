@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/batonauth/baton/password"
+	"github.com/batonauth/baton/token"
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // the seeding connection to the embedded store
+)
+
+// benchPassword is every seeded user's password.
+const benchPassword = "bench load password 2026"
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
+
+func userName(i int) string { return fmt.Sprintf("bench%06d", i) }
+
+// seedHash is one real argon2id hash of benchPassword with the server's
+// default parameters. Every seeded user shares it (and its salt): logins
+// still pay the full hash, while seeding n users costs one hash instead of
+// n (~20 ms each).
+func seedHash(ctx context.Context) (string, error) {
+	return password.NewHasher(password.DefaultParams, 1).Hash(ctx, benchPassword)
+}
+
+// seed inserts users bench000000… and, when sessions > 0, that many filler
+// sessions (each with its own user and one unspent refresh token whose
+// secret nobody knows) straight into the store, before the server starts.
+//
+// Each of vuTokens becomes the current refresh token of a session of its
+// own (virtual user i gets session bench-sess-i of user i % users): the
+// virtual users of refresh, me and mixed start with a session without a
+// login, so set-up costs the server no argon2id hash and its memory
+// figures are those of the load alone.
+func seed(ctx context.Context, b *backend, users, sessions int, vuTokens []string) error {
+	hash, err := seedHash(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if b.store == "postgres" {
+		return seedPostgres(ctx, b.pgURL, hash, now, users, sessions, vuTokens)
+	}
+	return seedSQLite(ctx, filepath.Join(b.dataDir, "baton.db"), hash, now, users, sessions, vuTokens)
+}
+
+// vuSession returns the session id and user id of virtual user i.
+func vuSession(i, users int) (sid, uid string) {
+	return fmt.Sprintf("bench-sess-%06d", i), fmt.Sprintf("bench-user-%06d", i%max(users, 1))
+}
+
+func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, sessions int, vuTokens []string) error {
+	// Seeding is set-up, not the server: synchronous=OFF and a large cache
+	// make a million rows take seconds. The file is checkpointed and closed
+	// before the server opens it with its own (FULL) settings.
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	us := now.UnixMicro()
+	if users > 0 {
+		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i+1 < ?)
+			INSERT INTO users (id, username, canonical_username, password_hash, created_at)
+			SELECT printf('bench-user-%06d', i), printf('bench%06d', i), printf('bench%06d', i), ?, ? FROM c`,
+			users, hash, us); err != nil {
+			return fmt.Errorf("seed users: %w", err)
+		}
+	}
+	if sessions > 0 {
+		stmts := []string{
+			`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i+1 < ?1)
+			INSERT INTO users (id, username, canonical_username, password_hash, created_at)
+			SELECT printf('fill-user-%07d', i), printf('fill%07d', i), printf('fill%07d', i), ?2, ?3 FROM c`,
+			`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i+1 < ?1)
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
+			SELECT printf('fill-sess-%07d', i), printf('fill-user-%07d', i), ?3, ?3, ?3 + 2592000000000, ?3 + 604800000000, ?3,
+				'body', '', 'bench-seed', '127.0.0.1', '', NULL, '' FROM c`,
+			`WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i+1 < ?1)
+			INSERT INTO refresh_tokens (hash, session_id, created_at)
+			SELECT randomblob(32), printf('fill-sess-%07d', i), ?3 FROM c`,
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q, sessions, hash, us); err != nil {
+				return fmt.Errorf("seed sessions: %w", err)
+			}
+		}
+	}
+	for i, rt := range vuTokens {
+		sid, uid := vuSession(i, users)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
+			VALUES (?1, ?2, ?3, ?3, ?3 + 2592000000000, ?3 + 604800000000, ?3, 'body', '', 'bench', '127.0.0.1', '', NULL, '')`,
+			sid, uid, us); err != nil {
+			return fmt.Errorf("seed virtual users' sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+			token.HashRefreshToken(rt), sid, us); err != nil {
+			return fmt.Errorf("seed virtual users' sessions: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, users, sessions int, vuTokens []string) error {
+	conn, err := pgx.Connect(ctx, connURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if users > 0 {
+		if _, err := conn.Exec(ctx, `INSERT INTO users (id, username, canonical_username, password_hash, created_at)
+			SELECT format('bench-user-%s', lpad(i::text, 6, '0')), format('bench%s', lpad(i::text, 6, '0')),
+				format('bench%s', lpad(i::text, 6, '0')), $2::text, $3::timestamptz
+			FROM generate_series(0, $1::int - 1) i`, users, hash, now); err != nil {
+			return fmt.Errorf("seed users: %w", err)
+		}
+	}
+	if sessions > 0 {
+		n := sessions
+		stmts := []struct {
+			q    string
+			args []any
+		}{
+			{`INSERT INTO users (id, username, canonical_username, password_hash, created_at)
+			SELECT 'fill-user-' || i, 'fill' || i, 'fill' || i, $2::text, $3::timestamptz
+			FROM generate_series(0, $1::int - 1) i`, []any{n, hash, now}},
+			{`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
+			SELECT 'fill-sess-' || i, 'fill-user-' || i, $2::timestamptz, $2::timestamptz,
+				$2::timestamptz + interval '30 days', $2::timestamptz + interval '7 days', $2::timestamptz,
+				'body', '', 'bench-seed', '127.0.0.1', '', NULL, ''
+			FROM generate_series(0, $1::int - 1) i`, []any{n, now}},
+			{`INSERT INTO refresh_tokens (hash, session_id, created_at)
+			SELECT sha256(convert_to('fill-' || i, 'UTF8')), 'fill-sess-' || i, $2::timestamptz
+			FROM generate_series(0, $1::int - 1) i`, []any{n, now}},
+			{`ANALYZE`, nil},
+		}
+		for _, st := range stmts {
+			if _, err := conn.Exec(ctx, st.q, st.args...); err != nil {
+				return fmt.Errorf("seed sessions: %w", err)
+			}
+		}
+	}
+	for i, rt := range vuTokens {
+		sid, uid := vuSession(i, users)
+		if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
+			VALUES ($1, $2, $3::timestamptz, $3::timestamptz, $3::timestamptz + interval '30 days', $3::timestamptz + interval '7 days', $3::timestamptz,
+				'body', '', 'bench', '127.0.0.1', '', NULL, '')`, sid, uid, now); err != nil {
+			return fmt.Errorf("seed virtual users' sessions: %w", err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+			token.HashRefreshToken(rt), sid, now); err != nil {
+			return fmt.Errorf("seed virtual users' sessions: %w", err)
+		}
+	}
+	return nil
+}
