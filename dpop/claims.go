@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -35,14 +36,14 @@ var claimNames = [...]string{"jti", "htm", "htu", "iat", "ath", "nonce"}
 // appear only once, and the claims we read must have exactly their type:
 // null is never accepted for them, so "absent" has one spelling.
 func (c *claims) UnmarshalJSON(data []byte) error {
-	s := scanner{data: data}
-	if err := s.open(); err != nil {
+	s := strictjson.New(data)
+	if err := s.Open(); err != nil {
 		return err
 	}
-	var others [maxNames][]byte // names of claims we do not read
+	var others [strictjson.MaxNames][]byte // names of claims we do not read
 	nOthers := 0
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return err
 		}
@@ -53,45 +54,38 @@ func (c *claims) UnmarshalJSON(data []byte) error {
 		switch string(name) {
 		case "jti":
 			bit = seenJti
-			c.jti, err = s.stringValue()
+			c.jti, err = s.StringValue()
 		case "htm":
 			bit = seenHtm
-			c.htm, err = s.stringValue()
+			c.htm, err = s.StringValue()
 		case "htu":
 			bit = seenHtu
-			c.htu, err = s.stringValue()
+			c.htu, err = s.StringValue()
 		case "iat":
 			bit = seenIat
-			c.iat, err = s.numericDate()
+			c.iat, err = s.NumericDate()
 		case "ath":
 			bit = seenAth
-			c.ath, err = s.stringValue()
+			c.ath, err = s.StringValue()
 		case "nonce":
 			bit = seenNonce
-			c.nonce, err = s.stringValue()
+			c.nonce, err = s.StringValue()
 		default:
-			switch {
-			case foldsToOneOf(name, claimNames[:]):
-				err = errFolded
-			case containsFold(others[:nOthers], name):
-				err = errDuplicate
-			case nOthers == len(others):
-				err = errMembers
-			default:
+			if err = strictjson.CheckOther(others[:nOthers], name, claimNames[:]); err == nil {
 				others[nOthers] = name
 				nOthers++
-				err = s.skip(1)
+				err = s.Skip(1)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("claim %.32q: %w", name, err)
 		}
 		if c.seen&bit != 0 {
-			return fmt.Errorf("claim %.32q: %w", name, errDuplicate)
+			return fmt.Errorf("claim %.32q: %w", name, strictjson.ErrDuplicate)
 		}
 		c.seen |= bit
 	}
-	return s.end()
+	return s.End()
 }
 
 // complete checks that the claims RFC 9449 §4.2 requires are there and

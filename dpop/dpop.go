@@ -13,10 +13,10 @@
 // Go clients and tests.
 //
 // Parsing goes through github.com/golang-jwt/jwt/v5 with the algorithms
-// pinned, as in package token; the header and claims are read by a strict
-// decoder (json.go) because encoding/json accepts duplicate and case-folded
-// member names, which would let two readers of one proof disagree about
-// what it says.
+// pinned, as in package token; the header and claims are read with the
+// strict decoder internal/strictjson because encoding/json accepts duplicate
+// and case-folded member names, which would let two readers of one proof
+// disagree about what it says.
 package dpop
 
 import (

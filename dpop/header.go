@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -71,53 +72,45 @@ func (h *header) decode(seg string) error {
 	if err != nil {
 		return err
 	}
-	s := scanner{data: b}
-	if err := s.open(); err != nil {
+	s := strictjson.New(b)
+	if err := s.Open(); err != nil {
 		return err
 	}
-	var seen [maxNames][]byte
+	var seen [strictjson.MaxNames][]byte
 	for i := 0; ; i++ {
-		name, ok, err := s.member(i)
+		name, ok, err := s.Member(i)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		if i == len(seen) {
-			return errMembers
-		}
-		if containsFold(seen[:i], name) {
-			return fmt.Errorf("parameter %.32q: %w", name, errDuplicate)
+		if err := strictjson.CheckName(seen[:i], name); err != nil {
+			return fmt.Errorf("parameter %.32q: %w", name, err)
 		}
 		seen[i] = name
 		switch string(name) {
 		case "typ":
-			h.typ, err = s.stringValue()
+			h.typ, err = s.StringValue()
 		case "alg":
-			h.alg, err = s.stringValue()
+			h.alg, err = s.StringValue()
 		case "jwk":
 			err = h.key.read(&s)
 		case "crit":
 			// Extensions we cannot honour: RFC 7515 §4.1.11 says reject.
 			err = errors.New("crit is not supported")
 		default:
-			if foldsToOneOf(name, headerNames[:]) {
-				err = errFolded
+			if strictjson.FoldsToOneOf(name, headerNames[:]) {
+				err = strictjson.ErrFolded
 			} else {
-				err = s.skip(1)
+				err = s.Skip(1)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("parameter %.32q: %w", name, err)
 		}
 	}
-	return s.end()
-}
-
-func (s *scanner) stringValue() (string, error) {
-	b, err := s.str()
-	return string(b), err
+	return s.End()
 }
 
 // jwk is a public key as a JWK (RFC 7517): the members RFC 7638 hashes for
@@ -138,41 +131,38 @@ var (
 // read reads a JWK object. Members other than jwkNames (kid, use, alg,
 // key_ops, ext…) are skipped, since WebCrypto and other libraries add
 // them, but may appear only once.
-func (k *jwk) read(s *scanner) error {
-	if err := s.open(); err != nil {
+func (k *jwk) read(s *strictjson.Scanner) error {
+	if err := s.Open(); err != nil {
 		return err
 	}
-	var seen [maxNames][]byte
+	var seen [strictjson.MaxNames][]byte
 	for i := 0; ; i++ {
-		name, ok, err := s.member(i)
+		name, ok, err := s.Member(i)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		if i == len(seen) {
-			return errMembers
-		}
-		if containsFold(seen[:i], name) {
-			return fmt.Errorf("member %.32q: %w", name, errDuplicate)
+		if err := strictjson.CheckName(seen[:i], name); err != nil {
+			return fmt.Errorf("member %.32q: %w", name, err)
 		}
 		seen[i] = name
 		switch n := string(name); {
 		case n == "kty":
-			k.kty, err = s.stringValue()
+			k.kty, err = s.StringValue()
 		case n == "crv":
-			k.crv, err = s.stringValue()
+			k.crv, err = s.StringValue()
 		case n == "x":
-			k.x, err = s.stringValue()
+			k.x, err = s.StringValue()
 		case n == "y":
-			k.y, err = s.stringValue()
+			k.y, err = s.StringValue()
 		case isPrivateMember(n):
 			err = errors.New("private key member")
-		case foldsToOneOf(name, jwkNames[:]):
-			err = errFolded
+		case strictjson.FoldsToOneOf(name, jwkNames[:]):
+			err = strictjson.ErrFolded
 		default:
-			err = s.skip(2)
+			err = s.Skip(2)
 		}
 		if err != nil {
 			return fmt.Errorf("member %.32q: %w", name, err)
@@ -277,10 +267,10 @@ func Thumbprint(jwkJSON []byte) (string, error) {
 		return "", errors.New("dpop: thumbprint: JWK too large")
 	}
 	var k jwk
-	s := scanner{data: jwkJSON}
+	s := strictjson.New(jwkJSON)
 	err := k.read(&s)
 	if err == nil {
-		err = s.end()
+		err = s.End()
 	}
 	if err == nil {
 		_, err = k.publicKey()

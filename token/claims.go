@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -57,14 +58,14 @@ var _ jwt.ClaimsValidator = (*wireClaims)(nil)
 // and the claims we read must have exactly their type: null is never
 // accepted for them, so "absent" has one spelling.
 func (c *wireClaims) UnmarshalJSON(data []byte) error {
-	s := scanner{data: data}
-	if err := s.open(); err != nil {
+	s := strictjson.New(data)
+	if err := s.Open(); err != nil {
 		return err
 	}
-	var others [maxNames][]byte // names of claims we do not read
+	var others [strictjson.MaxNames][]byte // names of claims we do not read
 	nOthers := 0
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return err
 		}
@@ -75,105 +76,79 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		switch string(name) {
 		case "iss":
 			bit = seenIss
-			c.iss, err = s.stringValueLike(c.wantIss)
+			c.iss, err = s.StringValueLike(c.wantIss)
 		case "sub":
 			bit = seenSub
-			c.sub, err = s.stringValue()
+			c.sub, err = s.StringValue()
 		case "aud":
 			bit = seenAud
 			err = c.readAudience(&s)
 		case "exp":
 			bit = seenExp
-			c.exp, err = s.numericDate()
+			c.exp, err = s.NumericDate()
 		case "nbf":
 			bit = seenNbf
-			c.nbf, err = s.numericDate()
+			c.nbf, err = s.NumericDate()
 		case "iat":
 			bit = seenIat
-			c.iat, err = s.numericDate()
+			c.iat, err = s.NumericDate()
 		case "auth_time":
 			bit = seenAuthTime
-			c.authTime, err = s.numericDate()
+			c.authTime, err = s.NumericDate()
 		case "jti":
 			bit = seenJti
-			c.jti, err = s.stringValue()
+			c.jti, err = s.StringValue()
 		case "sid":
 			bit = seenSid
-			c.sid, err = s.stringValue()
+			c.sid, err = s.StringValue()
 		case "client_id":
 			bit = seenClientID
-			c.clientID, err = s.stringValue()
+			c.clientID, err = s.StringValue()
 		case "fresh":
 			bit = seenFresh
-			c.fresh, err = s.boolean()
+			c.fresh, err = s.Boolean()
 		case "cnf":
 			bit = seenCnf
 			err = c.readConfirmation(&s)
 		default:
 			// Unknown claims are allowed (RFC 9068 §2.2.3), but not
 			// "SUB" beside "sub": encoding/json would read either into sub.
-			switch {
-			case foldsToOneOf(name, claimNames[:]):
-				err = errFolded
-			case containsFold(others[:nOthers], name):
-				err = errDuplicate
-			case nOthers == len(others):
-				err = errMembers
-			default:
+			if err = strictjson.CheckOther(others[:nOthers], name, claimNames[:]); err == nil {
 				others[nOthers] = name
 				nOthers++
-				err = s.skip(1)
+				err = s.Skip(1)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("claim %.32q: %w", name, err)
 		}
 		if c.seen&bit != 0 {
-			return fmt.Errorf("claim %.32q: %w", name, errDuplicate)
+			return fmt.Errorf("claim %.32q: %w", name, strictjson.ErrDuplicate)
 		}
 		c.seen |= bit
 	}
-	return s.end()
-}
-
-func (s *scanner) stringValue() (string, error) {
-	b, err := s.str()
-	return string(b), err
-}
-
-// stringValueLike is stringValue returning like itself when the value
-// equals it.
-func (s *scanner) stringValueLike(like string) (string, error) {
-	b, err := s.str()
-	if err == nil && string(b) == like {
-		return like, nil
-	}
-	return string(b), err
+	return s.End()
 }
 
 // readAudience reads aud: a string or an array of strings (RFC 7519 §4.1.3).
-func (c *wireClaims) readAudience(s *scanner) error {
-	if s.peek() != '[' {
+func (c *wireClaims) readAudience(s *strictjson.Scanner) error {
+	if !s.AtArray() {
 		var err error
-		c.aud, err = s.stringValueLike(c.wantAud)
+		c.aud, err = s.StringValueLike(c.wantAud)
 		return err
 	}
-	s.pos++
+	if err := s.OpenArray(); err != nil {
+		return err
+	}
 	for n := 0; ; n++ {
-		s.ws()
-		if s.eat(']') {
-			return nil
+		ok, err := s.Element(n)
+		if err != nil || !ok {
+			return err
 		}
-		if n > 0 {
-			if !s.eat(',') {
-				return errSyntax
-			}
-			s.ws()
+		if n == strictjson.MaxNames {
+			return strictjson.ErrMembers
 		}
-		if n == maxNames {
-			return errMembers
-		}
-		a, err := s.stringValue()
+		a, err := s.StringValue()
 		if err != nil {
 			return err
 		}
@@ -183,12 +158,12 @@ func (c *wireClaims) readAudience(s *scanner) error {
 
 // readConfirmation reads cnf (RFC 7800), which must be exactly {"jkt": …}:
 // a token bound by a method we cannot check must not pass as a bearer token.
-func (c *wireClaims) readConfirmation(s *scanner) error {
-	if err := s.open(); err != nil {
+func (c *wireClaims) readConfirmation(s *strictjson.Scanner) error {
+	if err := s.Open(); err != nil {
 		return err
 	}
 	for n := 0; ; n++ {
-		name, ok, err := s.member(n)
+		name, ok, err := s.Member(n)
 		if err != nil {
 			return err
 		}
@@ -198,7 +173,7 @@ func (c *wireClaims) readConfirmation(s *scanner) error {
 		if string(name) != "jkt" || n > 0 {
 			return errors.New("unsupported confirmation method")
 		}
-		if c.jkt, err = s.stringValue(); err != nil {
+		if c.jkt, err = s.StringValue(); err != nil {
 			return err
 		}
 	}

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/google/go-cmp/cmp"
 )
 
+// TestDecodeClaims covers how the claims use the scanner; the scanner's
+// own cases (escapes, numbers, nesting) are in internal/strictjson.
 func TestDecodeClaims(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -28,39 +31,24 @@ func TestDecodeClaims(t *testing.T) {
 		{name: "FractionalDate", json: `{"exp":1.9e3}`, want: wireClaims{exp: 1900, seen: seenExp}},
 		{name: "UnknownNested", json: `{"x":{"y":[1,-2.5e-3,true,false,null,{"z":"w"}]},"sub":"s"}`, want: wireClaims{sub: "s", seen: seenSub}},
 		{name: "ErrTrailingComma", json: `{"sub":"s",}`, wantErr: true},
-		{name: "ErrLeadingComma", json: `{,"sub":"s"}`, wantErr: true},
-		{name: "ErrMissingComma", json: `{"sub":"s" "sid":"d"}`, wantErr: true},
 		{name: "ErrTrailingData", json: `{"sub":"s"}{}`, wantErr: true},
-		{name: "ErrUnclosed", json: `{"sub":"s"`, wantErr: true},
-		{name: "ErrUnclosedString", json: `{"sub":"s}`, wantErr: true},
-		{name: "ErrControlChar", json: "{\"sub\":\"a\nb\"}", wantErr: true},
-		{name: "ErrBadEscape", json: `{"sub":"\x"}`, wantErr: true},
-		{name: "ErrShortUnicode", json: `{"sub":"\u12"}`, wantErr: true},
 		{name: "ErrLoneHighSurrogate", json: `{"sub":"\ud83d"}`, wantErr: true},
-		{name: "ErrLoneLowSurrogate", json: `{"sub":"\udd11"}`, wantErr: true},
-		{name: "ErrSurrogateThenChar", json: `{"sub":"\ud83d\u0041"}`, wantErr: true},
 		{name: "ErrInvalidUTF8", json: "{\"sub\":\"\xc3\x28\"}", wantErr: true},
-		{name: "ErrInvalidUTF8Name", json: "{\"\xff\":1}", wantErr: true},
-		{name: "ErrLeadingZero", json: `{"exp":01}`, wantErr: true},
-		{name: "ErrPlusNumber", json: `{"exp":+1}`, wantErr: true},
-		{name: "ErrNaN", json: `{"exp":NaN}`, wantErr: true},
-		{name: "ErrHexNumber", json: `{"exp":0x10}`, wantErr: true},
-		{name: "ErrDotNumber", json: `{"exp":1.}`, wantErr: true},
-		{name: "ErrExponentOnly", json: `{"exp":1e}`, wantErr: true},
 		{name: "ErrNegativeDate", json: `{"exp":-1}`, wantErr: true},
 		{name: "ErrDateYear10000", json: `{"exp":253402300800}`, wantErr: true},
 		{name: "ErrNullString", json: `{"sub":null}`, wantErr: true},
 		{name: "ErrNullAud", json: `{"aud":null}`, wantErr: true},
+		{name: "ErrAudArrayTooLong", json: `{"aud":[` + strings.Repeat(`"a",`, strictjson.MaxNames) + `"a"]}`, wantErr: true},
 		{name: "ErrAudArrayNumber", json: `{"aud":["a",1]}`, wantErr: true},
 		{name: "ErrFreshTrueish", json: `{"fresh":tru}`, wantErr: true},
 		{name: "ErrCnfJKTTwice", json: `{"cnf":{"jkt":"a","jkt":"b"}}`, wantErr: true},
 		{name: "ErrCnfFolded", json: `{"cnf":{"JKT":"a"}}`, wantErr: true},
 		{name: "ErrCnfNotObject", json: `{"cnf":"a"}`, wantErr: true},
 		{name: "ErrDuplicateKnown", json: `{"sid":"a","sid":"a"}`, wantErr: true},
-		{name: "ErrDuplicateNested", json: `{"x":{"a":1,"A":2}}`, wantErr: true},
 		{name: "ErrFoldedLongS", json: `{"ſid":"d"}`, wantErr: true},
+		{name: "ErrDuplicateUnknown", json: `{"x":1,"X":2}`, wantErr: true},
+		{name: "ErrDuplicateNested", json: `{"x":{"a":1,"A":2}}`, wantErr: true},
 		{name: "ErrFoldedClientID", json: `{"Client_ID":"c"}`, wantErr: true},
-		{name: "ErrTooDeep", json: `{"x":` + strings.Repeat(`{"a":`, 20) + `1` + strings.Repeat(`}`, 20) + `}`, wantErr: true},
 		{name: "ErrNotObject", json: `"sub"`, wantErr: true},
 		{name: "ErrEmpty", json: ``, wantErr: true},
 	} {
@@ -89,7 +77,7 @@ func TestDecodeClaims(t *testing.T) {
 	t.Run("TooManyMembers", func(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("{")
-		for i := range maxNames + 1 {
+		for i := range strictjson.MaxNames + 1 {
 			if i > 0 {
 				b.WriteString(",")
 			}
@@ -98,7 +86,7 @@ func TestDecodeClaims(t *testing.T) {
 		b.WriteString("}")
 		var c wireClaims
 		if err := c.UnmarshalJSON([]byte(b.String())); err == nil {
-			t.Errorf("%d unknown members accepted", maxNames+1)
+			t.Errorf("%d unknown members accepted", strictjson.MaxNames+1)
 		}
 	})
 }
@@ -145,6 +133,20 @@ func FuzzDecodeClaims(f *testing.F) {
 	})
 }
 
+// TestCheckHeaderNoAllocs guards the hot path: checkHeader decodes into
+// buffers on its stack, which any leak of a scanned name (into an error,
+// an interface or a struct) would move to the heap.
+func TestCheckHeaderNoAllocs(t *testing.T) {
+	raw := strictBase64.EncodeToString([]byte(`{"alg":"EdDSA","kid":"k1","typ":"at+jwt","x":{"a":[1,true,null]}}`)) + ".e30.sig"
+	if n := testing.AllocsPerRun(100, func() {
+		if err := checkHeader(raw); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("got %v allocations, want 0", n)
+	}
+}
+
 func FuzzCheckHeader(f *testing.F) {
 	f.Add(`{"alg":"EdDSA","kid":"k","typ":"at+jwt"}`)
 	f.Add(`{"alg":"EdDSA","kid":"k","KID":"j"}`)
@@ -155,4 +157,27 @@ func FuzzCheckHeader(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", header)
 		}
 	})
+}
+
+// BenchmarkDecodeClaims and BenchmarkCheckHeader measure the strict
+// decoding Verify does besides golang-jwt's work and the signature check.
+func BenchmarkDecodeClaims(b *testing.B) {
+	payload := []byte(`{"iss":"https://auth.example.com","sub":"user-1","aud":"https://api.example.com","exp":1893553745,"nbf":1893553445,"iat":1893553445,"auth_time":1893553385,"jti":"jti-1","sid":"sess-1","client_id":"cli","fresh":true,"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},"x":{"y":[1,true]}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := wireClaims{wantIss: "https://auth.example.com", wantAud: "https://api.example.com"}
+		if err := c.UnmarshalJSON(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCheckHeader(b *testing.B) {
+	raw := strictBase64.EncodeToString([]byte(`{"alg":"EdDSA","kid":"k1","typ":"at+jwt"}`)) + ".e30.sig"
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkHeader(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

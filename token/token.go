@@ -7,7 +7,7 @@
 // verification is the hot path: a Keyring keeps its keys in an immutable
 // snapshot behind an atomic pointer, and Verify takes no lock. Parsing goes
 // through github.com/golang-jwt/jwt/v5 with the algorithm pinned to EdDSA;
-// the claim set is decoded by a strict decoder of our own (claims.go) because
+// the claim set is decoded with internal/strictjson (claims.go) because
 // encoding/json accepts duplicate and case-folded member names, which would
 // let two readers of one token disagree about what it says.
 package token

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -98,14 +99,14 @@ func checkHeader(raw string) error {
 	if err != nil {
 		return err
 	}
-	s := scanner{data: buf[:n]}
-	if err := s.open(); err != nil {
+	s := strictjson.New(buf[:n])
+	if err := s.Open(); err != nil {
 		return err
 	}
-	// A local array rather than names, whose add would make buf escape.
-	var seen [maxNames][]byte
+	// A local array: storing names anywhere else would make buf escape.
+	var seen [strictjson.MaxNames][]byte
 	for i := 0; ; i++ {
-		name, ok, err := s.member(i)
+		name, ok, err := s.Member(i)
 		if err != nil {
 			return err
 		}
@@ -115,18 +116,16 @@ func checkHeader(raw string) error {
 		if string(name) == "crit" {
 			return errors.New("crit is not supported")
 		}
-		if i == len(seen) {
-			return errMembers
-		}
-		if containsFold(seen[:i], name) {
-			return fmt.Errorf("parameter %.32q: %w", string(name), errDuplicate)
+		if err := strictjson.CheckName(seen[:i], name); err != nil {
+			// string(name) is a copy: passing name would make buf escape.
+			return fmt.Errorf("parameter %.32q: %w", string(name), err)
 		}
 		seen[i] = name
-		if err := s.skip(1); err != nil {
+		if err := s.Skip(1); err != nil {
 			return err
 		}
 	}
-	return s.end()
+	return s.End()
 }
 
 // expiredOnly reports whether err is golang-jwt's claims-validation failure
