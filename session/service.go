@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,10 @@ type Service struct {
 	revoked *revokedSet
 	// profiles caches what GET /v1/me shows.
 	profiles *profileCache
+	// verified caches verified access tokens.
+	verified *verifiedCache
+	// keyIDs is the key set last loaded, to notice changes.
+	keyIDs atomic.Pointer[string]
 
 	// secrets holds the HMAC keys read from the store.
 	secrets atomic.Pointer[secrets]
@@ -138,6 +143,7 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		keys:     token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
 		revoked:  newRevokedSet(),
 		profiles: newProfileCache(100_000),
+		verified: newVerifiedCache(50_000),
 		stop:     make(chan struct{}),
 	}
 	if err := s.ensureKeys(ctx); err != nil {
@@ -206,6 +212,17 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	}
 	if err := s.keys.SetKeys(keys, s.Now()); err != nil {
 		return fmt.Errorf("load keys: %w", err)
+	}
+	// A changed key set empties the verified-token cache, so tokens of a
+	// removed key stop working at once, as they would without the cache.
+	var ids strings.Builder
+	for _, k := range keys {
+		ids.WriteString(k.ID)
+		ids.WriteByte(',')
+	}
+	if idList := ids.String(); s.keyIDs.Load() == nil || *s.keyIDs.Load() != idList {
+		s.verified.reset()
+		s.keyIDs.Store(&idList)
 	}
 	var sec secrets
 	// The oldest unretired HMAC key of each use wins, so every instance
