@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -24,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batonauth/baton/config"
 	"github.com/batonauth/baton/server"
 )
 
@@ -153,27 +151,7 @@ func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool := writeSelfSigned(t, certFile, keyFile)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	vars := map[string]string{
-		"BATON_DATA_DIR": filepath.Join(dir, "data"), "BATON_ISSUER": "https://" + addr,
-		"BATON_TLS_CERT": certFile, "BATON_TLS_KEY": keyFile,
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(context.Background(), cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	addr := serveReal(t, "https", map[string]string{"BATON_TLS_CERT": certFile, "BATON_TLS_KEY": keyFile})
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	res, err := c.Get("https://" + addr + "/healthz")
 	if err != nil {
@@ -193,10 +171,6 @@ func TestTLS(t *testing.T) {
 			t.Fatal("plain HTTP answered 200 on the TLS listener")
 		}
 		res.Body.Close()
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 

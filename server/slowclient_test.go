@@ -2,18 +2,12 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/batonauth/baton/config"
-	"github.com/batonauth/baton/server"
 )
 
 // TestSlowAndOversizedClients: a client that trickles its headers is cut
@@ -23,26 +17,7 @@ func TestSlowAndOversizedClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the read-header timeout")
 	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	vars := map[string]string{"BATON_DATA_DIR": filepath.Join(dir, "data"), "BATON_ISSUER": "http://" + addr}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(context.Background(), cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	addr := serveReal(t, "http", nil)
 
 	t.Run("OversizedHeaders", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
