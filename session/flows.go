@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"log/slog"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -47,9 +48,9 @@ type Event struct {
 }
 
 func (s *Service) emit(ctx context.Context, e Event) {
-	level := slogInfo
+	level := slog.LevelInfo
 	if e.Type == EventReuseDetected {
-		level = slogWarn
+		level = slog.LevelWarn
 	}
 	s.cfg.Logger.Log(ctx, level, "auth event", "event", e.Type, "outcome", e.Outcome,
 		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)

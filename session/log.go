@@ -1,8 +1,0 @@
-package session
-
-import "log/slog"
-
-const (
-	slogInfo = slog.LevelInfo
-	slogWarn = slog.LevelWarn
-)
