@@ -218,7 +218,7 @@ func invalid(msg string, cause error) error {
 //   - baton.EUseDPoPNonce: the verifier requires nonces and the proof,
 //     otherwise valid, carries none or one that is stale or forged. The
 //     caller answers with a fresh Nonce in a DPoP-Nonce header (§8).
-//   - baton.ETemporarilyUnavailable: the proof is valid but the replay
+//   - baton.EUnavailable: the proof is valid but the replay
 //     cache is full of proofs still inside their window. Verify refuses
 //     rather than forget a jti it might see again; the client may retry
 //     with a new proof.
@@ -305,7 +305,7 @@ func (v *Verifier) Verify(proof, method, url, accessToken string) (*Proof, error
 	case errors.Is(err, errReplayed):
 		return nil, invalid(msgReplay, err)
 	case err != nil:
-		return nil, baton.WrapError(baton.ETemporarilyUnavailable, msgBusy, err)
+		return nil, baton.WrapError(baton.EUnavailable, msgBusy, err)
 	}
 	return &Proof{JKT: jkt, JTI: c.jti, IssuedAt: iat.UTC()}, nil
 }

@@ -392,8 +392,8 @@ func TestReplay(t *testing.T) {
 			}
 		}
 		_, err := v.Verify(proofAt("c", t0), "POST", testURL, "")
-		if got := code(t, err); got != baton.ETemporarilyUnavailable {
-			t.Errorf("full cache: got %v, want %s", err, baton.ETemporarilyUnavailable)
+		if got := code(t, err); got != baton.EUnavailable {
+			t.Errorf("full cache: got %v, want %s", err, baton.EUnavailable)
 		}
 		// A replay is still a replay when the cache is full.
 		_, err = v.Verify(proofAt("a", t0), "POST", testURL, "")

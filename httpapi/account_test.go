@@ -70,7 +70,7 @@ func TestPasswordChange(t *testing.T) {
 	a, other := c.login("alice"), c.login("alice")
 	next := "a brand new passphrase"
 	r := c.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": next}, bearer(a.str("access_token"))...).want(t, 200, "")
-	if r.str("session_id") == a.str("session_id") || r.str("refresh_token") == "" || r.str("access_token") == "" {
+	if r.str("session_id") == a.str("session_id") || r.str("refresh_token") == "" || r.str("access_token") == "" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("password change must return a new session: %s", r.raw)
 	}
 	// Every earlier session is dead: access and refresh tokens.

@@ -110,6 +110,9 @@ func TestCookiesTransport(t *testing.T) {
 		if len(nc) != 1 || nc[0].Value == "" {
 			t.Fatalf("no implicit refresh inside the window")
 		}
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("a response carrying a token needs Cache-Control: no-store, got %q", r.Header.Get("Cache-Control"))
+		}
 		if cl := decodeClaims(t, nc[0].Value); cl["fresh"] != false {
 			t.Fatalf("implicitly refreshed token is fresh: %v", cl)
 		}

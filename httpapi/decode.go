@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
+	"strings"
 
 	"github.com/batonauth/baton"
 )
@@ -49,21 +51,47 @@ func readBody(r *http.Request, allowForm bool) (body []byte, media string, err e
 	return body, media, nil
 }
 
-// decodeJSON reads a JSON object into dst. required says whether an empty
-// body is an error. Fields are *string so a missing field can be told from
-// an empty one.
-func decodeJSON(r *http.Request, dst any, required bool) error {
+// decodeJSON reads a JSON object into dst, a pointer to a struct whose
+// fields are *string so a missing field can be told from an empty one. The
+// named fields (by JSON name) are required: a body without one of them is
+// invalid_request, and with any required field an empty body is too.
+func decodeJSON(r *http.Request, dst any, required ...string) error {
 	body, _, err := readBody(r, false)
 	if err != nil {
 		return err
 	}
 	if body == nil {
-		if required {
+		if len(required) > 0 {
 			return baton.Errorf(baton.EInvalidRequest, "the request body is empty")
 		}
 		return nil
 	}
-	return unmarshalObject(body, dst)
+	if err := unmarshalObject(body, dst); err != nil {
+		return err
+	}
+	return checkRequired(dst, required)
+}
+
+// checkRequired reports the first required field left nil in *dst.
+func checkRequired(dst any, required []string) error {
+	if len(required) == 0 {
+		return nil
+	}
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
+	for _, name := range required {
+		found := false
+		for i := 0; i < t.NumField() && !found; i++ {
+			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if found = tag == name; found && v.Field(i).IsNil() {
+				return baton.Errorf(baton.EInvalidRequest, "the field %q is required", name)
+			}
+		}
+		if !found {
+			panic("httpapi: decodeJSON: no field " + name) // a handler's typo
+		}
+	}
+	return nil
 }
 
 func unmarshalObject(body []byte, dst any) error {
@@ -135,8 +163,4 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
-}
-
-func missing(field string) error {
-	return baton.Errorf(baton.EInvalidRequest, "the field %q is required", field)
 }

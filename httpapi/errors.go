@@ -12,31 +12,29 @@ import (
 // statusOf maps every error code to its HTTP status: the one place that
 // does (STYLE.md, habit 8).
 var statusOf = map[string]int{
-	baton.EInvalidRequest:         http.StatusBadRequest,
-	baton.ERequestTooLarge:        http.StatusRequestEntityTooLarge,
-	baton.EUnsupportedMediaType:   http.StatusUnsupportedMediaType,
-	baton.EUnavailable:            http.StatusServiceUnavailable,
-	baton.ETooManyRequests:        http.StatusTooManyRequests,
-	baton.EInvalidUsername:        http.StatusBadRequest,
-	baton.EWeakPassword:           http.StatusBadRequest,
-	baton.EUsernameTaken:          http.StatusConflict,
-	baton.EInvalidCredentials:     http.StatusUnauthorized,
-	baton.EInvalidGrant:           http.StatusUnauthorized,
-	baton.EUnsupportedGrantType:   http.StatusBadRequest,
-	baton.EUnauthorized:           http.StatusUnauthorized,
-	baton.ETokenExpired:           http.StatusUnauthorized,
-	baton.EInvalidToken:           http.StatusUnauthorized,
-	baton.EInsufficientUserAuth:   http.StatusUnauthorized,
-	baton.ECSRFFailed:             http.StatusForbidden,
-	baton.ENotFound:               http.StatusNotFound,
-	baton.EInvalidClient:          http.StatusUnauthorized,
-	baton.EMethodNotAllowed:       http.StatusMethodNotAllowed,
-	baton.EUnsupportedTokenType:   http.StatusBadRequest,
-	baton.EInvalidDPoPProof:       http.StatusBadRequest,
-	baton.EUseDPoPNonce:           http.StatusBadRequest,
-	baton.EInternal:               http.StatusInternalServerError,
-	baton.EConflict:               http.StatusServiceUnavailable, // a lost race we could not resolve: retry
-	baton.ETemporarilyUnavailable: http.StatusServiceUnavailable,
+	baton.EInvalidRequest:       http.StatusBadRequest,
+	baton.ERequestTooLarge:      http.StatusRequestEntityTooLarge,
+	baton.EUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	baton.EUnavailable:          http.StatusServiceUnavailable,
+	baton.ETooManyRequests:      http.StatusTooManyRequests,
+	baton.EInvalidUsername:      http.StatusBadRequest,
+	baton.EWeakPassword:         http.StatusBadRequest,
+	baton.EUsernameTaken:        http.StatusConflict,
+	baton.EInvalidCredentials:   http.StatusUnauthorized,
+	baton.EInvalidGrant:         http.StatusUnauthorized,
+	baton.EUnsupportedGrantType: http.StatusBadRequest,
+	baton.EUnauthorized:         http.StatusUnauthorized,
+	baton.ETokenExpired:         http.StatusUnauthorized,
+	baton.EInvalidToken:         http.StatusUnauthorized,
+	baton.EInsufficientUserAuth: http.StatusUnauthorized,
+	baton.ECSRFFailed:           http.StatusForbidden,
+	baton.ENotFound:             http.StatusNotFound,
+	baton.EInvalidClient:        http.StatusUnauthorized,
+	baton.EMethodNotAllowed:     http.StatusMethodNotAllowed,
+	baton.EInvalidDPoPProof:     http.StatusBadRequest,
+	baton.EUseDPoPNonce:         http.StatusBadRequest,
+	baton.EInternal:             http.StatusInternalServerError,
+	baton.EConflict:             http.StatusServiceUnavailable, // a lost race we could not resolve: retry
 }
 
 // oauthStatusOf overrides statuses on the RFC 6749 token endpoint, where
@@ -84,10 +82,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	reqID := requestID(r.Context())
 	body := errorBody{Error: code, Description: msg}
 	switch {
-	case code == baton.ETemporarilyUnavailable:
-		// Overload (a full DPoP replay cache): the contract's 503
-		// unavailable, keeping the message that says how to retry.
-		body.Error = baton.EUnavailable
 	case status >= 500 && code != baton.EUnavailable && code != baton.EConflict:
 		s.log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		body.Description = "internal error; quote the request id when reporting it"

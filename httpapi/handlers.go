@@ -68,14 +68,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		Username *string `json:"username"`
 		Password *string `json:"password"`
 	}
-	if err := decodeJSON(r, &req, true); err != nil {
+	if err := decodeJSON(r, &req, "username", "password"); err != nil {
 		return err
-	}
-	if req.Username == nil {
-		return missing("username")
-	}
-	if req.Password == nil {
-		return missing("password")
 	}
 	cl := s.client(r)
 	if s.opt.Limits != nil {
@@ -91,19 +85,20 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// passwordAttempt runs f, a password check for account, under the failure
-// limits: refused early when earlier failures used up the budget, counted
-// when it fails with bad credentials.
-func (s *Server) passwordAttempt(ctx context.Context, account, ip string, f func() error) error {
+// limited runs f, a password check for account or a refresh (account
+// empty), under the failure limits: refused early when earlier failures
+// used up the budget, counted when it fails with bad credentials or a bad
+// grant. Successes never count.
+func (s *Server) limited(ctx context.Context, account, ip string, f func() error) error {
 	if s.opt.Limits == nil {
 		return f()
 	}
-	if err := s.opt.Limits.AllowAttempt(ctx, "password", account, ip); err != nil {
+	if err := s.opt.Limits.AllowAttempt(ctx, account, ip); err != nil {
 		return err
 	}
 	err := f()
-	if c := baton.ErrorCode(err); c == baton.EInvalidCredentials {
-		s.opt.Limits.Failed(ctx, "password", account, ip)
+	if c := baton.ErrorCode(err); c == baton.EInvalidCredentials || c == baton.EInvalidGrant {
+		s.opt.Limits.Failed(ctx, account, ip)
 	}
 	return err
 }
@@ -115,14 +110,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		Transport *string `json:"transport"`
 		ClientID  *string `json:"client_id"`
 	}
-	if err := decodeJSON(r, &req, true); err != nil {
+	if err := decodeJSON(r, &req, "username", "password"); err != nil {
 		return err
-	}
-	if req.Username == nil {
-		return missing("username")
-	}
-	if req.Password == nil {
-		return missing("password")
 	}
 	transport := str(req.Transport)
 	if transport == "" {
@@ -134,7 +123,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	cl := s.client(r)
 	var g *session.Grant
-	err = s.passwordAttempt(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
+	err = s.limited(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
 		g, err = s.svc.Login(r.Context(), session.LoginRequest{
 			Username: *req.Username, Password: *req.Password, Transport: transport, ClientID: str(req.ClientID),
 			Binding: jkt(proof),
@@ -169,7 +158,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 		AccessToken  *string `json:"access_token"`
 		ClientID     *string `json:"client_id"`
 	}
-	if err := decodeJSON(r, &req, false); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	rr := session.RefreshRequest{RefreshToken: str(req.RefreshToken), AccessToken: str(req.AccessToken), ClientID: str(req.ClientID)}
@@ -194,7 +183,12 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rr.ProofJKT = jkt(proof)
-	g, err := s.attempt(r, "refresh", func() (*session.Grant, error) { return s.svc.Refresh(r.Context(), rr, s.client(r)) })
+	cl := s.client(r)
+	var g *session.Grant
+	err = s.limited(r.Context(), "", cl.IP, func() (err error) {
+		g, err = s.svc.Refresh(r.Context(), rr, cl)
+		return err
+	})
 	if err != nil {
 		if baton.ErrorCode(err) == baton.EInvalidGrant {
 			s.clearCookiesIfPresent(w, r)
@@ -203,22 +197,6 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
 	return nil
-}
-
-// attempt runs a refresh under the per-IP failure limit.
-func (s *Server) attempt(r *http.Request, kind string, f func() (*session.Grant, error)) (*session.Grant, error) {
-	if s.opt.Limits == nil {
-		return f()
-	}
-	ip := s.client(r).IP
-	if err := s.opt.Limits.AllowAttempt(r.Context(), kind, "", ip); err != nil {
-		return nil, err
-	}
-	g, err := f()
-	if baton.ErrorCode(err) == baton.EInvalidGrant {
-		s.opt.Limits.Failed(r.Context(), kind, "", ip)
-	}
-	return g, err
 }
 
 func (s *Server) clearCookiesIfPresent(w http.ResponseWriter, r *http.Request) {
@@ -232,7 +210,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		Scope        *string `json:"scope"`
 		RefreshToken *string `json:"refresh_token"`
 	}
-	if err := decodeJSON(r, &req, false); err != nil {
+	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	lr := session.LogoutRequest{Scope: str(req.Scope), RefreshToken: str(req.RefreshToken)}
@@ -317,15 +295,12 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Password *string `json:"password"`
 	}
-	if err := decodeJSON(r, &req, true); err != nil {
+	if err := decodeJSON(r, &req, "password"); err != nil {
 		return err
-	}
-	if req.Password == nil {
-		return missing("password")
 	}
 	cl := s.client(r)
 	var g *session.Grant
-	err = s.passwordAttempt(r.Context(), c.Subject, cl.IP, func() (err error) {
+	err = s.limited(r.Context(), c.Subject, cl.IP, func() (err error) {
 		g, err = s.svc.Reauth(r.Context(), c, *req.Password, cl)
 		return err
 	})
@@ -345,21 +320,15 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		Current *string `json:"current_password"`
 		New     *string `json:"new_password"`
 	}
-	if err := decodeJSON(r, &req, true); err != nil {
+	if err := decodeJSON(r, &req, "current_password", "new_password"); err != nil {
 		return err
-	}
-	if req.Current == nil {
-		return missing("current_password")
-	}
-	if req.New == nil {
-		return missing("new_password")
 	}
 	if err := s.svc.RequireFresh(c); err != nil {
 		return err
 	}
 	cl := s.client(r)
 	var g *session.Grant
-	err = s.passwordAttempt(r.Context(), c.Subject, cl.IP, func() (err error) {
+	err = s.limited(r.Context(), c.Subject, cl.IP, func() (err error) {
 		g, err = s.svc.ChangePassword(r.Context(), c, *req.Current, *req.New, cl)
 		return err
 	})

@@ -34,7 +34,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 		if p["username"] == "" || p["password"] == "" {
 			return baton.Errorf(baton.EInvalidRequest, "username and password are required")
 		}
-		err = s.passwordAttempt(r.Context(), accountKey(p["username"]), cl.IP, func() (err error) {
+		err = s.limited(r.Context(), accountKey(p["username"]), cl.IP, func() (err error) {
 			g, err = s.svc.Login(r.Context(), session.LoginRequest{
 				Username: p["username"], Password: p["password"], ClientID: p["client_id"], Binding: jkt(proof),
 			}, cl)
@@ -44,8 +44,9 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 		if p["refresh_token"] == "" {
 			return baton.Errorf(baton.EInvalidRequest, "refresh_token is required")
 		}
-		g, err = s.attempt(r, "refresh", func() (*session.Grant, error) {
-			return s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"], ProofJKT: jkt(proof)}, cl)
+		err = s.limited(r.Context(), "", cl.IP, func() (err error) {
+			g, err = s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"], ProofJKT: jkt(proof)}, cl)
+			return err
 		})
 	default:
 		return baton.Errorf(baton.EUnsupportedGrantType, "grant_type must be password or refresh_token")

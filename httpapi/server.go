@@ -57,9 +57,9 @@ type Options struct {
 type Limiter interface {
 	// AllowAttempt is asked before a password check or refresh (it only
 	// refuses when earlier failures used up the budget).
-	AllowAttempt(ctx context.Context, kind, account, ip string) error
+	AllowAttempt(ctx context.Context, account, ip string) error
 	// Failed records a failed attempt.
-	Failed(ctx context.Context, kind, account, ip string)
+	Failed(ctx context.Context, account, ip string)
 	// AllowRegistration is asked before each registration and counts it.
 	AllowRegistration(ctx context.Context, ip string) error
 }
@@ -246,7 +246,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				rec.status = http.StatusOK
 			}
 			if s.opt.Observe != nil {
-				_, pattern := s.mux.Handler(r)
+				// The mux recorded the route it chose on r; only a
+				// handler wrapped by RequireAuth (no mux) needs a lookup.
+				pattern := r.Pattern
+				if pattern == "" {
+					_, pattern = s.mux.Handler(r)
+				}
 				s.opt.Observe(pattern, rec.status, d)
 			}
 			s.log.DebugContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d, "request_id", id)

@@ -152,7 +152,7 @@ type Limits struct {
 }
 
 // AllowAttempt refuses when earlier failures used up a budget.
-func (l *Limits) AllowAttempt(_ context.Context, kind, account, ip string) error {
+func (l *Limits) AllowAttempt(_ context.Context, account, ip string) error {
 	if d, over := l.IP.Exceeded(ip); over {
 		return tooMany(d)
 	}
@@ -165,7 +165,7 @@ func (l *Limits) AllowAttempt(_ context.Context, kind, account, ip string) error
 }
 
 // Failed counts a failed attempt.
-func (l *Limits) Failed(ctx context.Context, kind, account, ip string) {
+func (l *Limits) Failed(ctx context.Context, account, ip string) {
 	l.IP.Add(ctx, ip)
 	if account != "" {
 		l.Account.Add(ctx, account+"\x00"+ip)

@@ -88,17 +88,17 @@ func TestSharedAcrossInstances(t *testing.T) {
 	allowed := 0
 	for i := 0; i < 30; i++ {
 		l := ls[i%instances]
-		if l.AllowAttempt(ctx, "password", "alice", "198.51.100.7") != nil {
+		if l.AllowAttempt(ctx, "alice", "198.51.100.7") != nil {
 			continue
 		}
 		allowed++
-		l.Failed(ctx, "password", "alice", "198.51.100.7")
+		l.Failed(ctx, "alice", "198.51.100.7")
 	}
 	if allowed > 5+instances-1 {
 		t.Fatalf("allowed %d attempts across %d instances, want at most %d", allowed, instances, 5+instances-1)
 	}
 	t.Logf("%d attempts allowed across %d instances (budget 5)", allowed, instances)
-	err := ls[0].AllowAttempt(ctx, "password", "alice", "198.51.100.7")
+	err := ls[0].AllowAttempt(ctx, "alice", "198.51.100.7")
 	var tm *TooMany
 	if !errors.As(err, &tm) || baton.ErrorCode(err) != baton.ETooManyRequests || tm.RetryAfter() != 30 {
 		t.Fatalf("got %v, want too_many_requests with Retry-After 30", err)
@@ -107,9 +107,9 @@ func TestSharedAcrossInstances(t *testing.T) {
 	shared.fail = true
 	c.t = c.t.Add(time.Minute)
 	for i := 0; i < 5; i++ {
-		ls[0].Failed(ctx, "password", "bob", "192.0.2.1")
+		ls[0].Failed(ctx, "bob", "192.0.2.1")
 	}
-	if ls[0].AllowAttempt(ctx, "password", "bob", "192.0.2.1") == nil {
+	if ls[0].AllowAttempt(ctx, "bob", "192.0.2.1") == nil {
 		t.Fatal("local limit lost while the shared store is down")
 	}
 }
