@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
-	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/session"
 )
 
@@ -108,7 +107,7 @@ func (a *Admin) Lock(ctx context.Context, ref string) (*baton.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.svc.LockUser(ctx, u.ID); err != nil {
+	if err := a.svc.LockUser(ctx, u.ID, a.opt.Client); err != nil {
 		return nil, err
 	}
 	a.emit(ctx, session.Event{Type: EventLock, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
@@ -135,7 +134,7 @@ func (a *Admin) Delete(ctx context.Context, ref string) (*baton.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	return u, a.svc.DeleteUser(ctx, u.ID)
+	return u, a.svc.DeleteUser(ctx, u.ID, a.opt.Client)
 }
 
 // SetPassword replaces the user's password (checked against the password
@@ -145,21 +144,7 @@ func (a *Admin) SetPassword(ctx context.Context, ref, pw string) (*baton.User, e
 	if err != nil {
 		return nil, err
 	}
-	if err := password.CheckPassword(u.Username, pw); err != nil {
-		return nil, err
-	}
-	hash, err := a.svc.Config().Hasher.Hash(ctx, pw)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
-		return nil, err
-	}
-	if _, err := a.svc.RevokeUserSessions(ctx, u.ID, baton.ReasonPasswordChange); err != nil {
-		return nil, err
-	}
-	a.emit(ctx, session.Event{Type: session.EventPasswordChange, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
-	return u, nil
+	return u, a.svc.SetPassword(ctx, u, pw, a.opt.Client)
 }
 
 // Sessions lists the user's live sessions, newest first.
@@ -175,18 +160,7 @@ func (a *Admin) Sessions(ctx context.Context, ref string) (*baton.User, []*baton
 // RevokeSession revokes one session; false when it was already revoked.
 // ENotFound.
 func (a *Admin) RevokeSession(ctx context.Context, id string) (bool, error) {
-	sess, err := a.store.Session(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	ok, err := a.svc.RevokeSession(ctx, id, baton.ReasonAdmin)
-	if err != nil {
-		return false, err
-	}
-	if ok {
-		a.emit(ctx, session.Event{Type: session.EventRevoke, Outcome: session.OutcomeOK, UserID: sess.UserID, SessionID: id, Detail: DetailAdmin})
-	}
-	return ok, nil
+	return a.svc.RevokeSession(ctx, id, baton.ReasonAdmin, a.opt.Client)
 }
 
 // RevokeAll revokes every session of the user and returns their ids.
@@ -195,12 +169,9 @@ func (a *Admin) RevokeAll(ctx context.Context, ref string) (*baton.User, []strin
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := a.svc.RevokeUserSessions(ctx, u.ID, baton.ReasonAdmin)
+	ids, err := a.svc.RevokeUserSessions(ctx, u.ID, baton.ReasonAdmin, a.opt.Client)
 	if err != nil {
 		return nil, nil, err
-	}
-	for _, id := range ids {
-		a.emit(ctx, session.Event{Type: session.EventRevoke, Outcome: session.OutcomeOK, UserID: u.ID, SessionID: id, Detail: DetailAdmin})
 	}
 	return u, ids, nil
 }

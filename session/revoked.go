@@ -3,8 +3,6 @@ package session
 import (
 	"sync"
 	"time"
-
-	"github.com/batonauth/baton"
 )
 
 // revokedSet holds the ids of revoked sessions whose access tokens might
@@ -48,38 +46,4 @@ func (s *revokedSet) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.m)
-}
-
-// profileCache maps user ids to their public profile. It is bounded: when
-// full it starts over, which costs one store read per user afterwards.
-type profileCache struct {
-	mu  sync.RWMutex
-	m   map[string]*baton.User
-	max int
-}
-
-func newProfileCache(max int) *profileCache {
-	return &profileCache{m: make(map[string]*baton.User), max: max}
-}
-
-func (c *profileCache) get(id string) (*baton.User, bool) {
-	c.mu.RLock()
-	u, ok := c.m[id]
-	c.mu.RUnlock()
-	return u, ok
-}
-
-func (c *profileCache) put(u *baton.User) {
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		c.m = make(map[string]*baton.User)
-	}
-	c.m[u.ID] = u
-	c.mu.Unlock()
-}
-
-func (c *profileCache) drop(id string) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
 }

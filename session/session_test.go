@@ -152,7 +152,7 @@ func TestLogin(t *testing.T) {
 	}
 	t.Run("Locked", func(t *testing.T) {
 		g := f.login(t, "alice")
-		if err := f.svc.LockUser(ctx, u.ID); err != nil {
+		if err := f.svc.LockUser(ctx, u.ID, cl); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)

@@ -61,7 +61,7 @@ func TestVerifiedTokenCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.RevokeSession(ctx, c.SessionID, baton.ReasonAdmin); err != nil {
+		if _, err := f.svc.RevokeSession(ctx, c.SessionID, baton.ReasonAdmin, cl); err != nil {
 			t.Fatal(err)
 		}
 		_, err = f.svc.Authenticate(g.AccessToken)

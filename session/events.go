@@ -1,0 +1,54 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Event types reported to the Observer and the log.
+const (
+	EventRegister        = "register"
+	EventLogin           = "login"
+	EventRefresh         = "refresh"
+	EventGraceReplay     = "grace_replay"
+	EventReuseDetected   = "reuse_detected"
+	EventLogout          = "logout"
+	EventRevoke          = "revoke"
+	EventReauth          = "reauth"
+	EventPasswordChange  = "password_change"
+	EventAccountDeleted  = "account_deleted"
+	EventImplicitRefresh = "implicit_refresh"
+)
+
+// Refresh outcomes (Event.Outcome of EventRefresh).
+const (
+	OutcomeOK              = "ok"
+	OutcomeFailed          = "failed"
+	OutcomeExpiredIdle     = "expired_idle"
+	OutcomeExpiredAbsolute = "expired_absolute"
+	OutcomeRevoked         = "revoked"
+	OutcomeUnknown         = "unknown"
+)
+
+// Event is one security-relevant happening, for metrics and the audit log.
+// It never carries a token or a password.
+type Event struct {
+	Type      string
+	Outcome   string
+	UserID    string
+	SessionID string
+	Client    Client
+	Detail    string
+}
+
+func (s *Service) emit(ctx context.Context, e Event) {
+	level := slog.LevelInfo
+	if e.Type == EventReuseDetected {
+		level = slog.LevelWarn
+	}
+	s.cfg.Logger.Log(ctx, level, "auth event", "event", e.Type, "outcome", e.Outcome,
+		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer(e)
+	}
+}

@@ -1,0 +1,84 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/batonauth/baton"
+)
+
+// revocation is one cause ending sessions: exactly one session
+// (SessionID), or every session of a user but one (UserID, Except), or a
+// user's deletion (UserID, DeleteUser), which revokes every session in the
+// same transaction.
+type revocation struct {
+	SessionID  string
+	UserID     string
+	Except     string
+	DeleteUser bool
+	// Reason is stored with the revoked sessions (baton.Reason*).
+	Reason string
+	// Event is the audit event of the cause; revoke fills in the user and
+	// session ids it lacks.
+	Event Event
+}
+
+// revoke is the one revocation path: logout, reuse detection, password
+// change, account deletion, lock and admin revocations all go through it,
+// so none can skip a step. In order of durability:
+//  1. the store revokes the sessions and appends their revocation-feed
+//     entries in one transaction (on PostgreSQL the same transaction
+//     notifies the other instances: the publication is as durable as the
+//     revocation itself);
+//  2. this instance's revoked set learns the ids at once, so their access
+//     tokens fail here before the call returns;
+//  3. the cause's audit event is written.
+//
+// It returns the ids of the sessions it revoked (a session that was
+// already revoked is not among them).
+func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
+	now := s.Now()
+	rv := baton.Revoke{Now: now, Until: s.revokedUntil(now), Reason: r.Reason}
+	var ids []string
+	switch {
+	case r.SessionID != "":
+		ok, err := s.store.RevokeSession(ctx, r.SessionID, rv)
+		if err != nil {
+			return nil, err
+		}
+		// Already revoked or not: its tokens must fail here from now on.
+		s.revoked.add(r.SessionID, rv.Until)
+		if ok {
+			ids = []string{r.SessionID}
+		}
+	case r.DeleteUser:
+		var err error
+		if ids, err = s.store.DeleteUser(ctx, r.UserID, rv); err != nil {
+			return nil, err
+		}
+		s.profiles.drop(r.UserID)
+	default:
+		var err error
+		if ids, err = s.store.RevokeUserSessions(ctx, r.UserID, r.Except, rv); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range ids {
+		s.revoked.add(id, rv.Until)
+	}
+	e := r.Event
+	if e.UserID == "" {
+		e.UserID = r.UserID
+	}
+	if e.SessionID == "" {
+		e.SessionID = r.SessionID
+	}
+	s.emit(ctx, e)
+	return ids, nil
+}
+
+// revokedUntil is when the last access token of a session revoked at now
+// expires, leeway included.
+func (s *Service) revokedUntil(now time.Time) time.Time {
+	return now.Add(s.cfg.AccessTTL + s.cfg.Leeway)
+}

@@ -1,0 +1,203 @@
+package session
+
+import (
+	"context"
+	"crypto/subtle"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/token"
+)
+
+// RefreshRequest is a refresh-token grant.
+type RefreshRequest struct {
+	RefreshToken string
+	// AccessToken, when not empty, is the client's last access token; its
+	// signature must verify (expiry is ignored) and its session must be the
+	// refresh token's.
+	AccessToken string
+	// ClientID overrides the session's client_id in the new access token.
+	ClientID string
+	// Precondition, when set, is checked against the token's session before
+	// anything changes (the HTTP layer's CSRF check for cookies).
+	Precondition func(*baton.Session) error
+	// ProofJKT is the thumbprint of the key of the request's verified DPoP
+	// proof, if any. A session bound to a key (RFC 9449 §5) refreshes only
+	// with a proof of that key, so a stolen refresh token is useless.
+	ProofJKT string
+}
+
+var errInvalidGrant = baton.Errorf(baton.EInvalidGrant, "the refresh token is invalid, expired or revoked")
+
+// presented is a refresh token as found in the store, with what the three
+// branches of the state machine need.
+type presented struct {
+	raw  string
+	hash []byte
+	row  *baton.RefreshToken
+	sess *baton.Session
+	next string // successor(raw): HMAC(rotation key, raw)
+	now  time.Time
+}
+
+// Refresh runs the state machine of docs/design.md: rotate an unspent token,
+// replay the successor inside the grace window, and otherwise treat a spent
+// token as stolen and revoke its whole session (RFC 6819 §5.2.2.3, OAuth 2.0
+// Security BCP §4.14.2). Every failure is EInvalidGrant.
+func (s *Service) Refresh(ctx context.Context, req RefreshRequest, cl Client) (*Grant, error) {
+	if !token.IsRefreshToken(req.RefreshToken) {
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
+		return nil, errInvalidGrant
+	}
+	sid, err := s.refreshAccessSession(req.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	hash := token.HashRefreshToken(req.RefreshToken)
+	// Two passes at most: losing the rotation compare-and-set to a
+	// concurrent request sends us round once more, into the spent branch.
+	for attempt := 0; attempt < 2; attempt++ {
+		p, err := s.lookupRefresh(ctx, req, hash, sid, cl)
+		if err != nil {
+			return nil, err
+		}
+		if p.row.SpentAt.IsZero() {
+			g, err := s.rotate(ctx, p, req.ClientID, cl)
+			if baton.ErrorCode(err) == baton.EConflict {
+				continue
+			}
+			return g, err
+		}
+		if g, err := s.graceReplay(ctx, p, req.ClientID, cl); g != nil || err != nil {
+			return g, err
+		}
+		return nil, s.reuseDetected(ctx, p, cl)
+	}
+	// Lost the compare-and-set twice: only possible if the session was
+	// revoked under us, which the next attempt by the client reports.
+	return nil, errInvalidGrant
+}
+
+// refreshAccessSession returns the session id of the access token a
+// refresh may carry, "" when it carries none. Its signature must verify;
+// its expiry does not matter.
+func (s *Service) refreshAccessSession(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	c, err := s.keys.Verify(raw, s.Now())
+	if c == nil || (err != nil && baton.ErrorCode(err) != baton.ETokenExpired) {
+		return "", baton.Errorf(baton.EInvalidGrant, "the access token does not verify")
+	}
+	return c.SessionID, nil
+}
+
+// lookupRefresh finds the presented token and its session and checks
+// everything that must hold before any branch may run: the access token's
+// session, the caller's precondition, the DPoP binding and the session's
+// state.
+func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []byte, sid string, cl Client) (*presented, error) {
+	row, sess, err := s.store.RefreshToken(ctx, hash)
+	if baton.ErrorCode(err) == baton.ENotFound {
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
+		return nil, errInvalidGrant
+	} else if err != nil {
+		return nil, err
+	}
+	if sid != "" && subtle.ConstantTimeCompare([]byte(sid), []byte(sess.ID)) != 1 {
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "access token of another session"})
+		return nil, baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session")
+	}
+	if req.Precondition != nil {
+		if err := req.Precondition(sess); err != nil {
+			return nil, err
+		}
+	}
+	if !boundTo(sess, req.ProofJKT) {
+		// Not reuse: without the key nothing was obtained, and a thief
+		// must not be able to end the session either.
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "dpop key mismatch"})
+		return nil, baton.Errorf(baton.EInvalidGrant, "the refresh token is bound to a DPoP key: send a proof made with it")
+	}
+	now := s.Now()
+	if outcome := sessionState(sess, now); outcome != OutcomeOK {
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: outcome, UserID: sess.UserID, SessionID: sess.ID, Client: cl})
+		return nil, errInvalidGrant
+	}
+	return &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess,
+		next: token.Successor(s.secrets.Load().rotation, req.RefreshToken), now: now}, nil
+}
+
+// boundTo reports whether a request with a DPoP proof of the key jkt ("" for
+// none) may use sess: bearer sessions take any request, bound sessions only
+// proofs of their key.
+func boundTo(sess *baton.Session, jkt string) bool {
+	return sess.Binding == "" || subtle.ConstantTimeCompare([]byte(sess.Binding), []byte(jkt)) == 1
+}
+
+// rotate spends an unspent token by compare-and-set and answers its
+// successor. EConflict: a concurrent request spent it first.
+func (s *Service) rotate(ctx context.Context, p *presented, clientID string, cl Client) (*Grant, error) {
+	idle := minTime(p.now.Add(s.cfg.IdleTTL), p.sess.ExpiresAt)
+	err := s.store.Rotate(ctx, baton.Rotation{
+		SessionID:     p.sess.ID,
+		OldHash:       p.hash,
+		NewHash:       token.HashRefreshToken(p.next),
+		Now:           p.now,
+		IdleExpiresAt: idle,
+		UserAgent:     truncate(cl.UserAgent, 512),
+		IP:            cl.IP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.sess.LastUsedAt = p.now
+	p.sess.IdleExpiresAt = idle
+	s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeOK, UserID: p.sess.UserID, SessionID: p.sess.ID, Client: cl})
+	return s.grant(p.sess, p.now, false, clientID, p.next)
+}
+
+// graceReplay answers the same successor again when a spent token comes
+// back inside the grace window and its successor is still unspent (racing
+// tabs, a retried request whose answer was lost). nil, nil: not a replay.
+func (s *Service) graceReplay(ctx context.Context, p *presented, clientID string, cl Client) (*Grant, error) {
+	if s.cfg.ReuseGrace <= 0 || p.now.Sub(p.row.SpentAt) > s.cfg.ReuseGrace {
+		return nil, nil
+	}
+	succ, _, err := s.store.RefreshToken(ctx, token.HashRefreshToken(p.next))
+	if baton.ErrorCode(err) == baton.ENotFound {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !succ.SpentAt.IsZero() {
+		return nil, nil
+	}
+	s.emit(ctx, Event{Type: EventGraceReplay, Outcome: OutcomeOK, UserID: p.sess.UserID, SessionID: p.sess.ID, Client: cl})
+	return s.grant(p.sess, p.now, false, clientID, p.next)
+}
+
+// reuseDetected handles a spent token presented again: someone holds a
+// copy. The whole family is revoked so neither copy works (RFC 9700
+// §4.14.2).
+func (s *Service) reuseDetected(ctx context.Context, p *presented, cl Client) error {
+	_, err := s.revoke(ctx, revocation{SessionID: p.sess.ID, Reason: baton.ReasonReuse,
+		Event: Event{Type: EventReuseDetected, Outcome: OutcomeRevoked, UserID: p.sess.UserID, Client: cl}})
+	if err != nil {
+		return err
+	}
+	return errInvalidGrant
+}
+
+// sessionState tells whether a session can still be refreshed at now.
+func sessionState(sess *baton.Session, now time.Time) string {
+	switch {
+	case !sess.RevokedAt.IsZero():
+		return OutcomeRevoked
+	case !now.Before(sess.ExpiresAt):
+		return OutcomeExpiredAbsolute
+	case !now.Before(sess.IdleExpiresAt):
+		return OutcomeExpiredIdle
+	}
+	return OutcomeOK
+}
