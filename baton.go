@@ -30,6 +30,10 @@ type User struct {
 	// when the account is not locked. A locked user can neither log in nor
 	// refresh.
 	LockedAt time.Time
+	// CredentialGen moves forward on every password change, reset and lock.
+	// A session is created only while the user is still at the generation
+	// whose credentials the login verified (see Session.CredentialGen).
+	CredentialGen int64
 }
 
 // Session is a refresh-token family created by one login.
@@ -54,6 +58,10 @@ type Session struct {
 	// Binding is the RFC 7638 thumbprint of the key the session's tokens are
 	// bound to (DPoP, RFC 9449); empty for bearer sessions.
 	Binding string
+	// CredentialGen is the user's CredentialGen that the login verified.
+	// The session is created, and rotates, only while the user is unlocked
+	// and still at this generation.
+	CredentialGen int64
 
 	// RevokedAt is zero while the session is not revoked.
 	RevokedAt    time.Time

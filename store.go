@@ -44,10 +44,18 @@ type UserStore interface {
 	// Users lists users ordered by CanonicalUsername, those after the
 	// canonical name after, at most limit of them.
 	Users(ctx context.Context, after string, limit int) ([]*User, error)
-	// SetPasswordHash replaces the user's password hash. ENotFound.
-	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// SetPasswordHash replaces the user's password hash and moves its
+	// CredentialGen forward, in one statement; it returns the new
+	// generation. ENotFound.
+	SetPasswordHash(ctx context.Context, userID, hash string) (int64, error)
+	// RehashPassword replaces the user's hash oldHash by newHash (the same
+	// password under stronger parameters) only if oldHash is still the
+	// user's hash; CredentialGen does not move. EConflict when the hash
+	// changed meanwhile (a password change wins over a rehash); ENotFound.
+	RehashPassword(ctx context.Context, userID, oldHash, newHash string) error
 	// SetLocked locks the user at lockedAt, or unlocks with a zero time.
-	// ENotFound.
+	// Locking moves CredentialGen forward, so no login that verified the
+	// password before the lock can create a session after it. ENotFound.
 	SetLocked(ctx context.Context, userID string, lockedAt time.Time) error
 	// DeleteUser revokes every live session of the user (adding revocation
 	// entries) and deletes the user, in one transaction, so the username is
@@ -59,7 +67,11 @@ type UserStore interface {
 // revocation feed.
 type SessionStore interface {
 	// CreateSession inserts s and its first refresh token (tokenHash) in one
-	// transaction. ENotFound when s.UserID does not exist.
+	// transaction, as a compare-and-set on the user: only while the user is
+	// unlocked and its CredentialGen equals s.CredentialGen. ENotFound when
+	// s.UserID does not exist; EConflict when the user is locked or at
+	// another generation (a lock, password change or reset completed after
+	// the caller verified the credentials); nothing is stored then.
 	CreateSession(ctx context.Context, s *Session, tokenHash []byte) error
 	// Session returns the session (live or not), or ENotFound.
 	Session(ctx context.Context, id string) (*Session, error)
@@ -70,9 +82,10 @@ type SessionStore interface {
 	// token: it marks r.OldHash spent at r.Now only if it is unspent,
 	// inserts r.NewHash as an unspent token of the session, and sets the
 	// session's LastUsedAt, IdleExpiresAt, UserAgent and IP, only if the
-	// session is not revoked. Three things might happen: nil (rotated);
-	// EConflict when the old token was already spent or its session is
-	// revoked (nothing else changed; whether the old token is then marked
+	// session is not revoked and its user is unlocked and still at the
+	// session's CredentialGen. Three things might happen: nil (rotated);
+	// EConflict when the old token was already spent, its session is
+	// revoked or its user locked or moved on (nothing else changed; whether the old token is then marked
 	// spent is unspecified: re-read and decide); ENotFound when the old
 	// token does not exist. Of any number of concurrent Rotate calls with
 	// the same OldHash at most one succeeds.

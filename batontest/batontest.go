@@ -75,7 +75,8 @@ func NewServer(tb testing.TB, env Env, clock *Clock) *Server {
 }
 
 // NewServerWith is NewServer with server options (a logger to inspect,
-// a metrics registry…). Password hashing is always the cheap kind.
+// a metrics registry…). Password hashing is the cheap kind unless
+// opt.PasswordParams says otherwise.
 func NewServerWith(tb testing.TB, env Env, clock *Clock, opt server.Options) *Server {
 	tb.Helper()
 	hs := httptest.NewUnstartedServer(nil)
@@ -98,8 +99,10 @@ func NewServerWith(tb testing.TB, env Env, clock *Clock, opt server.Options) *Se
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	params := CheapPasswords
-	opt.PasswordParams = &params
+	if opt.PasswordParams == nil {
+		params := CheapPasswords
+		opt.PasswordParams = &params
+	}
 	srv, err := server.New(context.Background(), cfg, opt)
 	if err != nil {
 		tb.Fatalf("new server: %v", err)

@@ -15,6 +15,7 @@ const (
 	mUserByName
 	mUsers
 	mSetPasswordHash
+	mRehashPassword
 	mSetLocked
 	mDeleteUser
 	mCreateSession
@@ -39,7 +40,7 @@ const (
 )
 
 var methodNames = [mCount]string{
-	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "SetLocked", "DeleteUser",
+	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "RehashPassword", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"AppendAudit", "AuditEvents", "Ping", "Prune",
@@ -137,10 +138,17 @@ func (is *instrumented) Users(ctx context.Context, after string, limit int) ([]*
 	return us, err
 }
 
-func (is *instrumented) SetPasswordHash(ctx context.Context, userID, hash string) error {
+func (is *instrumented) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
 	t := time.Now()
-	err := is.s.SetPasswordHash(ctx, userID, hash)
+	gen, err := is.s.SetPasswordHash(ctx, userID, hash)
 	is.done(mSetPasswordHash, t, err)
+	return gen, err
+}
+
+func (is *instrumented) RehashPassword(ctx context.Context, userID, oldHash, newHash string) error {
+	t := time.Now()
+	err := is.s.RehashPassword(ctx, userID, oldHash, newHash)
+	is.done(mRehashPassword, t, err)
 	return err
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at,
-	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason`
+	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen`
 
 // sessionScan holds the scan destinations of sessionColumns, so that a row
 // with more columns (RefreshToken) can append its own.
@@ -22,7 +22,7 @@ type sessionScan struct {
 
 func (x *sessionScan) dest() []any {
 	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.exp, &x.idle, &x.auth,
-		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason}
+		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen}
 }
 
 func (x *sessionScan) session() *baton.Session {
@@ -40,27 +40,42 @@ func scanSession(row pgx.Row) (*baton.Session, error) {
 	return x.session(), nil
 }
 
-// CreateSession inserts s and its first refresh token in one statement.
-// ENotFound when the user does not exist; EConflict when the session id or
-// the token hash exists.
+// CreateSession inserts s and its first refresh token in one statement,
+// only while the user is unlocked and at s.CredentialGen. The user's row is
+// read FOR SHARE: a concurrent lock or password change either commits
+// first (and this statement, re-checking the row, inserts nothing) or waits
+// for this one, and then its revocation of the user's sessions sees the new
+// one. ENotFound when the user does not exist; EConflict when it is locked
+// or moved on, or when the session id or the token hash exists.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	var inserted int64
 	err := db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `WITH s AS (
+		return db.pool.QueryRow(ctx, `WITH u AS (
+			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16 FOR SHARE
+		), s AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
-				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen)
+			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16 FROM u
 			RETURNING id, created_at
+		), t AS (
+			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
+			RETURNING 1
 		)
-		INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s`,
+		SELECT count(*) FROM t`,
 			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),
 			ts(s.AuthTime), s.Transport, s.ClientID, clean(s.UserAgent), clean(s.IP), s.Binding,
-			ts(s.RevokedAt), s.RevokeReason, tokenHash)
-		return err
+			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen).Scan(&inserted)
 	})
-	if isForeignKeyViolation(err) {
-		return baton.WrapError(baton.ENotFound, "user not found", err)
+	if err != nil {
+		return formatError("create session", err)
 	}
-	return formatError("create session", err)
+	if inserted == 1 {
+		return nil
+	}
+	if _, err := db.UserByID(ctx, s.UserID); err != nil {
+		return err
+	}
+	return baton.Errorf(baton.EConflict, "the user is locked or changed credentials")
 }
 
 // Session returns the session, live or not, or ENotFound.
@@ -114,13 +129,15 @@ func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToke
 //  1. spent: the compare-and-set. Of concurrent rotations of one token the
 //     first takes the row lock; under READ COMMITTED the others wait,
 //     re-check "spent_at IS NULL" on the committed row, and update nothing.
-//  2. touched: slides the session, only if it is not revoked. The row lock
-//     makes this wait for, and then re-check after, a revocation that is
-//     committing at the same time.
+//  2. touched: slides the session, only if it is not revoked and its user
+//     is unlocked and still at the session's credential generation. The
+//     row lock makes this wait for, and then re-check after, a revocation
+//     that is committing at the same time.
 //  3. inserted: the new token, only if the session was touched.
 //
 // The result is the number of rows spent and inserted: (1, 1) is success;
-// (1, 0) means the session is revoked (the old token is then left spent,
+// (1, 0) means the session is revoked or its user locked or moved on (the
+// old token is then left spent,
 // which the interface allows); (0, 0) needs a second query to tell a spent
 // token from an unknown one. The session id ($7) is part of the CAS: a
 // token is only ever rotated within its own session, whatever the caller
@@ -131,8 +148,9 @@ const rotateSQL = `WITH spent AS (
 	RETURNING session_id
 ), touched AS (
 	UPDATE sessions s SET last_used_at = $3, idle_expires_at = $4, user_agent = $5, ip = $6
-	FROM spent
+	FROM spent, users u
 	WHERE s.id = spent.session_id AND s.revoked_at IS NULL
+		AND u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen
 	RETURNING s.id
 ), inserted AS (
 	INSERT INTO refresh_tokens (hash, session_id, created_at)

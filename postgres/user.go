@@ -9,12 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at`
+const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen`
 
 func scanUser(row pgx.Row) (*baton.User, error) {
 	var u baton.User
 	var created, locked pgtype.Timestamptz
-	if err := row.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash, &created, &locked); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash, &created, &locked, &u.CredentialGen); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.LockedAt = fromTS(created), fromTS(locked)
@@ -25,8 +25,8 @@ func scanUser(row pgx.Row) (*baton.User, error) {
 // EConflict when the id is.
 func (db *DB) CreateUser(ctx context.Context, u *baton.User) error {
 	err := db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, ts(u.CreatedAt), ts(u.LockedAt))
+		_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, ts(u.CreatedAt), ts(u.LockedAt), u.CredentialGen)
 		return err
 	})
 	return formatError("create user", err)
@@ -72,22 +72,39 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*baton.User
 	return us, formatError("list users", err)
 }
 
-// SetPasswordHash replaces the user's password hash. ENotFound.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	n, err := db.update(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
-	if err != nil {
-		return formatError("set password hash", err)
+// SetPasswordHash replaces the user's password hash and advances its
+// credential generation, which it returns. ENotFound.
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
+	var gen int64
+	err := db.write(ctx, func() error {
+		return db.pool.QueryRow(ctx, `UPDATE users SET password_hash = $2, credential_gen = credential_gen + 1
+			WHERE id = $1 RETURNING credential_gen`, userID, hash).Scan(&gen)
+	})
+	if isNoRows(err) {
+		return 0, baton.Errorf(baton.ENotFound, "user not found")
 	}
-	if n == 0 {
-		return baton.Errorf(baton.ENotFound, "user not found")
-	}
-	return nil
+	return gen, formatError("set password hash", err)
 }
 
-// SetLocked locks the user at lockedAt, or unlocks it with a zero time.
-// ENotFound.
+// RehashPassword swaps oldHash for newHash only if oldHash is still the
+// user's. EConflict; ENotFound.
+func (db *DB) RehashPassword(ctx context.Context, userID, oldHash, newHash string) error {
+	n, err := db.update(ctx, `UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, userID, oldHash, newHash)
+	if err != nil || n == 1 {
+		return formatError("rehash password", err)
+	}
+	if _, err := db.UserByID(ctx, userID); err != nil {
+		return err
+	}
+	return baton.Errorf(baton.EConflict, "the password changed meanwhile")
+}
+
+// SetLocked locks the user at lockedAt (advancing its credential
+// generation), or unlocks it with a zero time. ENotFound.
 func (db *DB) SetLocked(ctx context.Context, userID string, lockedAt time.Time) error {
-	n, err := db.update(ctx, `UPDATE users SET locked_at = $2 WHERE id = $1`, userID, ts(lockedAt))
+	n, err := db.update(ctx, `UPDATE users SET locked_at = $2,
+		credential_gen = credential_gen + CASE WHEN $2::timestamptz IS NULL THEN 0 ELSE 1 END
+		WHERE id = $1`, userID, ts(lockedAt))
 	if err != nil {
 		return formatError("set locked", err)
 	}

@@ -37,7 +37,7 @@ func (s *Service) SetPassword(ctx context.Context, u *baton.User, pw string, cl 
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	if _, err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return err
 	}
 	_, err = s.revoke(ctx, revocation{UserID: u.ID, Reason: baton.ReasonPasswordChange,

@@ -39,7 +39,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 		return nil, errInvalidCredentials
 	}
 	g, err := s.createSession(ctx, u, req.Transport, req.ClientID, req.Binding, cl)
-	if err != nil {
+	if baton.ErrorCode(err) == baton.EConflict {
+		// The account was locked, or its password changed, while this
+		// login was verifying the old one.
+		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: "credentials changed"})
+		return nil, errInvalidCredentials
+	} else if err != nil {
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeOK, UserID: u.ID, SessionID: g.Session.ID, Client: cl})
@@ -76,7 +81,10 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 	}
 	if rehash {
 		if h, err := s.cfg.Hasher.Hash(ctx, pw); err == nil {
-			if err := s.store.SetPasswordHash(ctx, u.ID, h); err != nil {
+			// A compare-and-set on the old hash: a password change that
+			// completed meanwhile must not be overwritten by the old
+			// password.
+			if err := s.store.RehashPassword(ctx, u.ID, u.PasswordHash, h); err != nil {
 				s.cfg.Logger.Warn("password rehash failed", "user_id", u.ID, "err", err)
 			} else {
 				u.PasswordHash = h
@@ -87,7 +95,9 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 }
 
 // createSession stores a new session of u with its first refresh token and
-// mints its first (fresh) access token.
+// mints its first (fresh) access token. The store creates it only while u
+// is unlocked and at u.CredentialGen, the generation whose credentials the
+// caller verified; EConflict otherwise.
 func (s *Service) createSession(ctx context.Context, u *baton.User, transport, clientID, binding string, cl Client) (*Grant, error) {
 	switch transport {
 	case "":
@@ -109,6 +119,8 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, transport, c
 		UserAgent:  truncate(cl.UserAgent, 512),
 		IP:         cl.IP,
 		Binding:    binding,
+
+		CredentialGen: u.CredentialGen,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.cfg.IdleTTL), sess.ExpiresAt)
 	rt, err := token.NewRefreshToken()

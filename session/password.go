@@ -31,9 +31,11 @@ func (s *Service) ChangePassword(ctx context.Context, c *token.Claims, current, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	gen, err := s.store.SetPasswordHash(ctx, u.ID, hash)
+	if err != nil {
 		return nil, err
 	}
+	u.CredentialGen = gen
 	if _, err := s.revoke(ctx, revocation{UserID: u.ID, Reason: baton.ReasonPasswordChange,
 		Event: Event{Type: EventRevoke, Outcome: OutcomeOK, SessionID: sess.ID, Client: cl, Detail: baton.ReasonPasswordChange}}); err != nil {
 		return nil, err

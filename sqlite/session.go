@@ -8,42 +8,51 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
-	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason`
+	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen`
 
 // sessionDest returns the scan destinations of sessionColumns in s.
 func sessionDest(s *baton.Session) []any {
 	return []any{&s.ID, &s.UserID, scanTime{&s.CreatedAt}, scanTime{&s.LastUsedAt},
 		scanTime{&s.ExpiresAt}, scanTime{&s.IdleExpiresAt}, scanTime{&s.AuthTime},
 		&s.Transport, &s.ClientID, &s.UserAgent, &s.IP, &s.Binding,
-		scanTime{&s.RevokedAt}, &s.RevokeReason}
+		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen}
 }
 
 var (
 	errSessionNotFound = baton.Errorf(baton.ENotFound, "session not found")
 	errTokenNotFound   = baton.Errorf(baton.ENotFound, "refresh token not found")
 	errTokenSpent      = baton.Errorf(baton.EConflict, "refresh token already spent")
-	errSessionRevoked  = baton.Errorf(baton.EConflict, "session revoked")
+	errSessionRevoked  = baton.Errorf(baton.EConflict, "session revoked, or its user locked or at another credential generation")
+	errUserMovedOn     = baton.Errorf(baton.EConflict, "the user is locked or changed credentials")
 )
 
 // CreateSession inserts s and its first refresh token, created at
-// s.CreatedAt. ENotFound when the user does not exist.
+// s.CreatedAt, only while the user is unlocked and at s.CredentialGen: the
+// INSERT … SELECT is the compare-and-set. ENotFound when the user does not
+// exist; EConflict when it is locked or moved on.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
 	return db.write(ctx, "create session", func(tx *tx) error {
-		err := tx.exec(`INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n, err := tx.execN(`INSERT INTO sessions (`+sessionColumns+`)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)`,
 			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
 			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
 			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
-			timeArg(s.RevokedAt), s.RevokeReason)
-		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return errUserNotFound
-		}
+			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, s.UserID, s.CredentialGen)
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			var one int
+			if err := tx.queryRow(`SELECT 1 FROM users WHERE id = ?`, s.UserID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return errUserNotFound
+			} else if err != nil {
+				return err
+			}
+			return errUserMovedOn
 		}
 		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
 			tokenHash, s.ID, timeArg(s.CreatedAt))
@@ -109,13 +118,16 @@ func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
 			return errTokenSpent
 		}
 		n, err = tx.execN(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ?, user_agent = ?, ip = ?
-			WHERE id = ? AND revoked_at IS NULL`,
+			WHERE id = ? AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM users u
+				WHERE u.id = sessions.user_id AND u.locked_at IS NULL AND u.credential_gen = sessions.credential_gen)`,
 			now, timeArg(r.IdleExpiresAt), r.UserAgent, r.IP, r.SessionID)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			// The token exists, so its session does (foreign key): revoked.
+			// The token exists, so its session does (foreign key): revoked,
+			// or its user locked or moved on. Returning the error rolls the
+			// savepoint back, the spend included.
 			return errSessionRevoked
 		}
 		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,

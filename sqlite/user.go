@@ -9,12 +9,12 @@ import (
 	"github.com/batonauth/baton"
 )
 
-const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at`
+const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen`
 
 func scanUser(r row) (*baton.User, error) {
 	u := new(baton.User)
 	err := r.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash,
-		scanTime{&u.CreatedAt}, scanTime{&u.LockedAt})
+		scanTime{&u.CreatedAt}, scanTime{&u.LockedAt}, &u.CredentialGen)
 	if err != nil {
 		return nil, err
 	}
@@ -26,9 +26,9 @@ var errUserNotFound = baton.Errorf(baton.ENotFound, "user not found")
 // CreateUser inserts u; EUsernameTaken when its canonical name is taken.
 func (db *DB) CreateUser(ctx context.Context, u *baton.User) error {
 	return db.write(ctx, "create user", func(tx *tx) error {
-		return tx.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		return tx.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash,
-			timeArg(u.CreatedAt), timeArg(u.LockedAt))
+			timeArg(u.CreatedAt), timeArg(u.LockedAt), u.CredentialGen)
 	})
 }
 
@@ -69,22 +69,48 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*baton.User
 	return users, formatError("list users", rows.Err())
 }
 
-// SetPasswordHash replaces the user's password hash. ENotFound.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	return db.write(ctx, "set password hash", func(tx *tx) error {
-		n, err := tx.execN(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
-		if err == nil && n == 0 {
+// SetPasswordHash replaces the user's password hash and advances its
+// credential generation, which it returns. ENotFound.
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
+	var gen int64
+	err := db.write(ctx, "set password hash", func(tx *tx) error {
+		err := tx.queryRow(`UPDATE users SET password_hash = ?, credential_gen = credential_gen + 1
+			WHERE id = ? RETURNING credential_gen`, hash, userID).Scan(&gen)
+		if errors.Is(err, sql.ErrNoRows) {
 			return errUserNotFound
 		}
 		return err
 	})
+	return gen, err
 }
 
-// SetLocked locks the user at lockedAt, or unlocks it with a zero time.
-// ENotFound.
+// RehashPassword swaps oldHash for newHash only if oldHash is still the
+// user's. EConflict; ENotFound.
+func (db *DB) RehashPassword(ctx context.Context, userID, oldHash, newHash string) error {
+	return db.write(ctx, "rehash password", func(tx *tx) error {
+		n, err := tx.execN(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, newHash, userID, oldHash)
+		if err != nil || n == 1 {
+			return err
+		}
+		var one int
+		if err := tx.queryRow(`SELECT 1 FROM users WHERE id = ?`, userID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return errUserNotFound
+		} else if err != nil {
+			return err
+		}
+		return errPasswordChanged
+	})
+}
+
+var errPasswordChanged = baton.Errorf(baton.EConflict, "the password changed meanwhile")
+
+// SetLocked locks the user at lockedAt (advancing its credential
+// generation), or unlocks it with a zero time. ENotFound.
 func (db *DB) SetLocked(ctx context.Context, userID string, lockedAt time.Time) error {
 	return db.write(ctx, "set locked", func(tx *tx) error {
-		n, err := tx.execN(`UPDATE users SET locked_at = ? WHERE id = ?`, timeArg(lockedAt), userID)
+		n, err := tx.execN(`UPDATE users SET locked_at = ?,
+			credential_gen = credential_gen + CASE WHEN ? IS NULL THEN 0 ELSE 1 END
+			WHERE id = ?`, timeArg(lockedAt), timeArg(lockedAt), userID)
 		if err == nil && n == 0 {
 			return errUserNotFound
 		}

@@ -46,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"SetPasswordHash/NotFound", testSetPasswordHashNotFound},
 		{"SetLocked/LockAndUnlock", testSetLocked},
 		{"SetLocked/NotFound", testSetLockedNotFound},
+		{"RehashPassword", testRehashPassword},
+		{"CreateSession/CredentialCAS", testCreateSessionCredentialCAS},
+		{"CreateSession/RacesLock", testCreateSessionRacesLock},
+		{"Rotate/CredentialCAS", testRotateCredentialCAS},
 		{"DeleteUser/OK", testDeleteUser},
 		{"DeleteUser/NotFound", testDeleteUserNotFound},
 

@@ -118,11 +118,13 @@ func testUsersPaging(t *testing.T, s baton.Store) {
 func testSetPasswordHash(t *testing.T, s baton.Store) {
 	u := mustCreateUser(t, s, "u1")
 	other := mustCreateUser(t, s, "u2")
-	if err := s.SetPasswordHash(ctx, u.ID, "$argon2id$new"); err != nil {
-		t.Fatalf("SetPasswordHash: got %v, want nil", err)
+	gen, err := s.SetPasswordHash(ctx, u.ID, "$argon2id$new")
+	if err != nil || gen != u.CredentialGen+1 {
+		t.Fatalf("SetPasswordHash: got %d, %v, want %d, nil", gen, err, u.CredentialGen+1)
 	}
 	want := *u
 	want.PasswordHash = "$argon2id$new"
+	want.CredentialGen = gen
 	got, err := s.UserByID(ctx, u.ID)
 	if err != nil {
 		t.Fatalf("UserByID: got %v, want nil", err)
@@ -140,7 +142,8 @@ func testSetPasswordHash(t *testing.T, s baton.Store) {
 }
 
 func testSetPasswordHashNotFound(t *testing.T, s baton.Store) {
-	wantCode(t, s.SetPasswordHash(ctx, "nobody", "$argon2id$new"), baton.ENotFound)
+	_, err := s.SetPasswordHash(ctx, "nobody", "$argon2id$new")
+	wantCode(t, err, baton.ENotFound)
 }
 
 func testSetLocked(t *testing.T, s baton.Store) {
@@ -157,6 +160,7 @@ func testSetLocked(t *testing.T, s baton.Store) {
 		wantUTC(t, got)
 		want := *u
 		want.LockedAt = at
+		want.CredentialGen = 1 // locking moves it on; unlocking does not
 		if d := diff(&want, got); d != "" {
 			t.Errorf("user after SetLocked(%v) mismatch (-want +got):\n%s", at, d)
 		}
