@@ -117,4 +117,3 @@ func (s *credServer) raceLogins(t *testing.T, n int, change func()) int {
 	}
 	return survivors
 }
-
