@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/batonauth/baton/config"
 )
 
 // The repository's documentation must stand on its own: a clone has
@@ -203,6 +205,20 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// TestConfigurationDocumented keeps docs/configuration.md in step with the
+// variables the server reads.
+func TestConfigurationDocumented(t *testing.T) {
+	b, err := os.ReadFile("docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(string(b), "| `"+v+"`") && !strings.Contains(string(b), ", `"+v+"` |") {
+			t.Errorf("docs/configuration.md has no row for %s", v)
+		}
+	}
 }
 
 func TestAnchor(t *testing.T) {
