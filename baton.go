@@ -1,7 +1,7 @@
 // Package baton holds the domain of the baton authentication server: users,
 // sessions (refresh-token families), refresh tokens, revocations, keys and
 // audit events, the storage interfaces every backend implements, and the one
-// error type whose codes are the wire contract's vocabulary (../shared/API.md).
+// error type whose codes are the wire contract's vocabulary (docs/api.md).
 //
 // It imports no database driver and no net/http: backends live in sqlite/ and
 // postgres/, the session engine in session/, the HTTP layer in httpapi/.

@@ -6,7 +6,7 @@ import (
 )
 
 // OpenAPI is the OpenAPI 3.1 description of the whole HTTP contract
-// (../shared/API.md), served at GET /openapi.json. The conformance test in
+// (docs/api.md), served at GET /openapi.json. The conformance test in
 // server/ checks real answers of every endpoint against it.
 //
 //go:embed openapi.json

@@ -1,5 +1,5 @@
 // Package httpapi is baton's HTTP layer: the wire contract of
-// ../shared/API.md on top of the session engine. Handlers return errors;
+// docs/api.md on top of the session engine. Handlers return errors;
 // errors are mapped to statuses and bodies in one place (errors.go).
 package httpapi
 

@@ -1,6 +1,6 @@
 // Package session is baton's session engine: registration, login, refresh
 // with rotation and reuse detection, logout, freshness and revocation. It
-// owns the rules of ../shared/DESIGN.md; storage is a baton.Store, tokens
+// owns the rules of docs/design.md; storage is a baton.Store, tokens
 // come from package token and password hashing from package password. It
 // knows nothing of HTTP.
 package session
