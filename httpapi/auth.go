@@ -127,7 +127,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 			return nil, err
 		}
 		if c.ExpiresAt.Sub(s.svc.Now()) < s.opt.ImplicitRefreshWindow {
-			g, err := s.svc.ReissueAccess(r.Context(), c)
+			g, err := s.svc.ReissueAccess(r.Context(), c, s.client(r))
 			if err != nil {
 				return nil, err
 			}
