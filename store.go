@@ -19,6 +19,7 @@ type Store interface {
 	SessionStore
 	KeyStore
 	AuditStore
+	SettingStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -126,6 +127,16 @@ type KeyStore interface {
 	RetireKey(ctx context.Context, id string, at time.Time) error
 	// DeleteKey removes a key. ENotFound.
 	DeleteKey(ctx context.Context, id string) error
+}
+
+// SettingStore keeps server-wide values that must outlive a change of
+// configuration, such as the longest access-token lifetime any instance was
+// ever configured with.
+type SettingStore interface {
+	// RaiseSetting stores value under name unless a larger value is stored
+	// already, and returns the value stored afterwards (the larger one).
+	// Atomic across processes: the stored value never decreases.
+	RaiseSetting(ctx context.Context, name string, value int64) (int64, error)
 }
 
 // AuditStore stores the audit log.

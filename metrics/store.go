@@ -36,6 +36,7 @@ const (
 	mAuditEvents
 	mPing
 	mPrune
+	mRaiseSetting
 	mCount
 )
 
@@ -43,7 +44,7 @@ var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "RehashPassword", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
-	"AppendAudit", "AuditEvents", "Ping", "Prune",
+	"AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -293,3 +294,10 @@ func (is *instrumented) Prune(ctx context.Context, now, olderThan time.Time, lim
 }
 
 func (is *instrumented) Close() error { return is.s.Close() }
+
+func (is *instrumented) RaiseSetting(ctx context.Context, name string, value int64) (int64, error) {
+	t := time.Now()
+	v, err := is.s.RaiseSetting(ctx, name, value)
+	is.done(mRaiseSetting, t, err)
+	return v, err
+}

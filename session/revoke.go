@@ -78,7 +78,9 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 }
 
 // revokedUntil is when the last access token of a session revoked at now
-// expires, leeway included.
+// expires, leeway included: measured with the longest access TTL ever
+// configured on the store, not this instance's, so lowering
+// BATON_ACCESS_TTL cannot bring a revoked session's older tokens back.
 func (s *Service) revokedUntil(now time.Time) time.Time {
-	return now.Add(s.cfg.AccessTTL + s.cfg.Leeway)
+	return now.Add(max(s.cfg.AccessTTL, time.Duration(s.maxAccessTTL.Load())) + s.cfg.Leeway)
 }

@@ -119,6 +119,9 @@ type Service struct {
 	secrets atomic.Pointer[secrets]
 	// revCursor is the Seq of the last revocation-feed entry applied.
 	revCursor atomic.Int64
+	// maxAccessTTL is the longest access-token lifetime any instance on
+	// this store was ever configured with (see revokedUntil).
+	maxAccessTTL atomic.Int64
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -147,6 +150,9 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		stop:     make(chan struct{}),
 	}
 	if err := s.ensureKeys(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.raiseMaxAccessTTL(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.ReloadKeys(ctx); err != nil {
@@ -286,6 +292,9 @@ func (s *Service) Start() {
 		if err := s.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Warn("key reload failed", "err", err)
 		}
+		if err := s.raiseMaxAccessTTL(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("access TTL sync failed", "err", err)
+		}
 	})
 	if w, ok := s.store.(baton.RevocationWatcher); ok {
 		s.done.Add(1)
@@ -321,7 +330,7 @@ func (s *Service) watch(ctx context.Context, w baton.RevocationWatcher) {
 	for ctx.Err() == nil {
 		started := time.Now()
 		err := w.WatchRevocations(ctx, func(sid string) {
-			s.revoked.add(sid, s.Now().Add(s.cfg.AccessTTL+s.cfg.Leeway))
+			s.revoked.add(sid, s.revokedUntil(s.Now()))
 		})
 		if ctx.Err() != nil {
 			return
@@ -339,6 +348,26 @@ func (s *Service) watch(ctx context.Context, w baton.RevocationWatcher) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// settingMaxAccessTTL names the longest access-token lifetime, in
+// microseconds, that any instance on the store was configured with.
+const settingMaxAccessTTL = "max_access_ttl_us"
+
+// raiseMaxAccessTTL records this instance's access TTL in the store and
+// learns the longest one configured so far. Revocations must outlive every
+// access token that could still be alive: after BATON_ACCESS_TTL is
+// lowered, tokens minted under the old, longer lifetime are still out
+// there, and a revoked-set entry sized by the new one would let them work
+// again once it expired. Instances running together learn each other's
+// lifetimes here too (at start and every key reload).
+func (s *Service) raiseMaxAccessTTL(ctx context.Context) error {
+	v, err := s.store.RaiseSetting(ctx, settingMaxAccessTTL, s.cfg.AccessTTL.Microseconds())
+	if err != nil {
+		return fmt.Errorf("record access TTL: %w", err)
+	}
+	s.maxAccessTTL.Store(int64(time.Duration(v) * time.Microsecond))
+	return nil
 }
 
 // Close stops the background work. It does not close the store.

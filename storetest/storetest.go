@@ -89,6 +89,9 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"EnsureKey/OtherUse", testEnsureKeyOtherUse},
 		{"EnsureKey/Concurrent", testEnsureKeyConcurrent},
 
+		{"RaiseSetting", testRaiseSetting},
+		{"RaiseSetting/Concurrent", testRaiseSettingConcurrent},
+
 		{"AppendAudit/RoundTrip", testAppendAudit},
 		{"AuditEvents/Newest", testAuditEventsNewest},
 		{"AuditEvents/After", testAuditEventsAfter},
