@@ -97,6 +97,16 @@ type Rotation struct {
 	IP            string
 }
 
+// SessionPage is a position in a user's session list, which runs from the
+// most recently used session to the least: the page holds at most Limit
+// sessions that come after the session (AfterUsed, AfterID), all from the
+// start when AfterID is empty.
+type SessionPage struct {
+	AfterUsed time.Time
+	AfterID   string
+	Limit     int
+}
+
 // Revoke describes a revocation of one or more sessions.
 type Revoke struct {
 	Now time.Time
@@ -115,6 +125,9 @@ const (
 	ReasonAdmin          = "admin"
 	ReasonUser           = "user"
 	ReasonLocked         = "locked"
+	// ReasonSessionLimit: a login beyond BATON_MAX_SESSIONS_PER_USER ended
+	// the user's least recently used session.
+	ReasonSessionLimit = "session_limit"
 )
 
 // Revocation is one entry of the revocation feed.

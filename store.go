@@ -94,9 +94,15 @@ type SessionStore interface {
 	// SetAuthTime records a new password verification of the session
 	// (reauth). ENotFound when the session does not exist or is revoked.
 	SetAuthTime(ctx context.Context, sessionID string, at time.Time) error
-	// Sessions lists the user's live sessions at now (not revoked, not
-	// expired), newest first.
-	Sessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// Sessions lists a page of the user's live sessions at now (not
+	// revoked, not expired), most recently used first (LastUsedAt, then ID,
+	// both descending), starting after page's position.
+	Sessions(ctx context.Context, userID string, now time.Time, page SessionPage) ([]*Session, error)
+	// RevokeExcessSessions revokes the user's sessions that are live at
+	// r.Now beyond the keep most recently used ones (in the order of
+	// Sessions), appending a revocation entry for each, in one transaction.
+	// It returns the ids it revoked.
+	RevokeExcessSessions(ctx context.Context, userID string, keep int, r Revoke) ([]string, error)
 	// RevokeSession revokes the session and appends a revocation entry, in
 	// one transaction. It returns false, and changes nothing, when the
 	// session was already revoked; ENotFound when it does not exist. Once

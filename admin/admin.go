@@ -147,14 +147,24 @@ func (a *Admin) SetPassword(ctx context.Context, ref, pw string) (*baton.User, e
 	return u, a.svc.SetPassword(ctx, u, pw, a.opt.Client)
 }
 
-// Sessions lists the user's live sessions, newest first.
+// Sessions lists the user's live sessions, most recently used first.
 func (a *Admin) Sessions(ctx context.Context, ref string) (*baton.User, []*baton.Session, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	ss, err := a.store.Sessions(ctx, u.ID, a.svc.Now())
-	return u, ss, err
+	var all []*baton.Session
+	for cursor := ""; ; {
+		page, next, err := a.svc.UserSessions(ctx, u.ID, cursor, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return u, all, nil
+		}
+		cursor = next
+	}
 }
 
 // RevokeSession revokes one session; false when it was already revoked.

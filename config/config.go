@@ -64,6 +64,9 @@ type Config struct {
 	// DPoPRequireNonce makes DPoP proofs carry a server nonce (RFC 9449
 	// §8), which bounds how long a captured proof can be replayed.
 	DPoPRequireNonce bool
+	// MaxSessionsPerUser bounds each user's live sessions; a login beyond
+	// it revokes the least recently used.
+	MaxSessionsPerUser int
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -74,7 +77,7 @@ var Vars = []string{
 	"BATON_RESOURCE_CLIENT_ID", "BATON_RESOURCE_CLIENT_SECRET", "BATON_LIMIT_ACCOUNT_FAILURES",
 	"BATON_LIMIT_IP_FAILURES", "BATON_LIMIT_IP_REGISTRATIONS", "BATON_TRUSTED_PROXIES",
 	"BATON_CORS_ORIGINS", "BATON_MASTER_KEY", "BATON_TLS_CERT", "BATON_TLS_KEY",
-	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE",
+	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE", "BATON_MAX_SESSIONS_PER_USER",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -103,6 +106,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AdminAddr:            p.addr("BATON_ADMIN_ADDR", ""),
 		Demo:                 p.boolean("BATON_DEMO", true),
 		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
+		MaxSessionsPerUser:   p.count("BATON_MAX_SESSIONS_PER_USER", 100, 1, 100_000),
 	}
 	c.ImplicitRefreshWindow = p.duration("BATON_IMPLICIT_REFRESH_WINDOW", c.AccessTTL/3, 0)
 	scheme := "http"
@@ -190,6 +194,20 @@ func (p *parser) duration(name string, def, min time.Duration) time.Duration {
 		p.fail(name, "%s is too short (minimum %s)", d, min)
 	}
 	return d
+}
+
+// count reads a whole number from min to max.
+func (p *parser) count(name string, def, min, max int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		p.fail(name, "want a whole number from %d to %d, got %q", min, max, v)
+		return def
+	}
+	return n
 }
 
 func (p *parser) boolean(name string, def bool) bool {

@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 		Addr: "127.0.0.1:8080", DataDir: "./baton-data", Issuer: "http://127.0.0.1:8080", Audience: "http://127.0.0.1:8080",
 		AccessTTL: 5 * time.Minute, RefreshTTL: 720 * time.Hour, RefreshIdleTTL: 168 * time.Hour,
 		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
-		CookieSecure: true, Demo: true,
+		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100,
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
 	}
 	if d := cmp.Diff(want, c); d != "" {
@@ -86,6 +86,8 @@ func TestErrors(t *testing.T) {
 		{"ResourceShortSecret", map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "short"}, "BATON_RESOURCE_CLIENT_SECRET"},
 		{"ImplicitWindow", map[string]string{"BATON_IMPLICIT_REFRESH_WINDOW": "10m"}, "BATON_IMPLICIT_REFRESH_WINDOW"},
 		{"AdminAddr", map[string]string{"BATON_ADMIN_ADDR": "nope"}, "BATON_ADMIN_ADDR"},
+		{"MaxSessionsZero", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "0"}, "BATON_MAX_SESSIONS_PER_USER"},
+		{"MaxSessionsWord", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "many"}, "BATON_MAX_SESSIONS_PER_USER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +113,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_TRUSTED_PROXIES": "10.0.0.1", "BATON_CORS_ORIGINS": "https://a.example",
 		"BATON_MASTER_KEY": strings.Repeat("00", 32), "BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k",
 		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false", "BATON_DPOP_REQUIRE_NONCE": "true",
+		"BATON_MAX_SESSIONS_PER_USER": "3",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]

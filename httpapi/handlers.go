@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -355,7 +356,16 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.Sessions(r.Context(), c)
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return baton.Errorf(baton.EInvalidRequest, "limit must be a whole number from 1 to %d", session.MaxSessionsPage)
+		}
+		limit = n
+	}
+	list, next, err := s.svc.Sessions(r.Context(), c, q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -366,7 +376,11 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == c.SessionID,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	body := map[string]any{"sessions": out}
+	if next != "" {
+		body["next_cursor"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

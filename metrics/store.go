@@ -26,6 +26,7 @@ const (
 	mSessions
 	mRevokeSession
 	mRevokeUserSessions
+	mRevokeExcessSessions
 	mRevocations
 	mKeys
 	mInsertKey
@@ -43,7 +44,7 @@ const (
 var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "RehashPassword", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
-	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
+	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting",
 }
 
@@ -202,11 +203,18 @@ func (is *instrumented) SetAuthTime(ctx context.Context, sessionID string, at ti
 	return err
 }
 
-func (is *instrumented) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+func (is *instrumented) Sessions(ctx context.Context, userID string, now time.Time, page baton.SessionPage) ([]*baton.Session, error) {
 	t := time.Now()
-	ss, err := is.s.Sessions(ctx, userID, now)
+	ss, err := is.s.Sessions(ctx, userID, now, page)
 	is.done(mSessions, t, err)
 	return ss, err
+}
+
+func (is *instrumented) RevokeExcessSessions(ctx context.Context, userID string, keep int, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	ids, err := is.s.RevokeExcessSessions(ctx, userID, keep, r)
+	is.done(mRevokeExcessSessions, t, err)
+	return ids, err
 }
 
 func (is *instrumented) RevokeSession(ctx context.Context, id string, r baton.Revoke) (bool, error) {

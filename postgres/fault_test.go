@@ -139,7 +139,7 @@ func faultWorkload(t *testing.T, db *DB, f fault) {
 				check("RefreshToken", err)
 				_, err = db.UserByID(ctx, "u")
 				check("UserByID", err)
-				_, err = db.Sessions(ctx, "u", t0)
+				_, err = db.Sessions(ctx, "u", t0, baton.SessionPage{Limit: 100})
 				check("Sessions", err)
 				check("AppendAudit", db.AppendAudit(ctx, &baton.AuditEvent{Time: now, Type: "refresh", SessionID: sid}))
 				if i%10 == 0 {

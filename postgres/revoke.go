@@ -99,6 +99,26 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, r b
 	return ids, nil
 }
 
+// RevokeExcessSessions revokes the user's live sessions beyond the keep
+// most recently used, with their revocation entries, in one transaction.
+func (db *DB) RevokeExcessSessions(ctx context.Context, userID string, keep int, r baton.Revoke) ([]string, error) {
+	var ids []string
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockRevocationFeed(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		ids, err = revokeSessions(ctx, tx, `id IN (SELECT id FROM sessions
+			WHERE user_id = $4 AND revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1
+			ORDER BY last_used_at DESC, id COLLATE "C" DESC OFFSET $5)`, r, userID, keep)
+		return err
+	})
+	if err != nil {
+		return nil, formatError("revoke excess sessions", err)
+	}
+	return ids, nil
+}
+
 // Revocations returns entries after the cursor whose Until is after now, in
 // Seq order. Seq order is commit order (lockRevocationFeed), so a reader
 // that has seen an entry has seen every entry before it.

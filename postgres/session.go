@@ -203,13 +203,19 @@ func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
 	return baton.Errorf(baton.EConflict, "refresh token changed concurrently")
 }
 
-// Sessions lists the user's live sessions at now, newest first.
-func (db *DB) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+// Sessions lists a page of the user's live sessions at now, most recently
+// used first.
+func (db *DB) Sessions(ctx context.Context, userID string, now time.Time, page baton.SessionPage) ([]*baton.Session, error) {
+	if page.Limit <= 0 {
+		return nil, nil
+	}
 	var ss []*baton.Session
 	err := db.read(ctx, func() error {
 		rows, err := db.pool.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s
 			WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.idle_expires_at > $2
-			ORDER BY s.created_at DESC, s.id DESC`, userID, ts(now))
+				AND ($3 = '' OR (s.last_used_at, s.id COLLATE "C") < ($4, $3 COLLATE "C"))
+			ORDER BY s.last_used_at DESC, s.id COLLATE "C" DESC LIMIT $5`,
+			userID, ts(now), page.AfterID, ts(page.AfterUsed), page.Limit)
 		if err != nil {
 			return err
 		}

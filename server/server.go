@@ -221,6 +221,8 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 		IdleTTL:    cfg.RefreshIdleTTL,
 		ReuseGrace: cfg.ReuseGrace,
 		FreshTTL:   cfg.FreshTTL,
+		// MaxSessionsPerUser bounds what GET /v1/sessions can return.
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		// Each argon2id hash holds ~19 MiB and a core: one per core keeps
 		// a login flood from starving every other request.
 		Hasher:            password.NewHasher(params, runtime.NumCPU()),

@@ -130,5 +130,13 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, transport, c
 	if err := s.store.CreateSession(ctx, sess, token.HashRefreshToken(rt)); err != nil {
 		return nil, err
 	}
+	// Bound the user's live sessions: the least recently used go first.
+	// A concurrent login may briefly leave one more; the next one trims.
+	if s.cfg.MaxSessionsPerUser > 0 {
+		if _, err := s.revoke(ctx, revocation{UserID: u.ID, Keep: s.cfg.MaxSessionsPerUser, Reason: baton.ReasonSessionLimit,
+			Event: Event{Type: EventRevoke, Outcome: OutcomeOK, SessionID: sess.ID, Client: cl, Detail: baton.ReasonSessionLimit}}); err != nil {
+			return nil, err
+		}
+	}
 	return s.grant(sess, now, true, clientID, rt)
 }

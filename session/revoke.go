@@ -10,12 +10,14 @@ import (
 // revocation is one cause ending sessions: exactly one session
 // (SessionID), or every session of a user but one (UserID, Except), or a
 // user's deletion (UserID, DeleteUser), which revokes every session in the
-// same transaction.
+// same transaction, or the user's live sessions beyond the Keep most
+// recently used (UserID, Keep).
 type revocation struct {
 	SessionID  string
 	UserID     string
 	Except     string
 	DeleteUser bool
+	Keep       int
 	// Reason is stored with the revoked sessions (baton.Reason*).
 	Reason string
 	// Event is the audit event of the cause; revoke fills in the user and
@@ -50,6 +52,14 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 		s.revoked.add(r.SessionID, rv.Until)
 		if ok {
 			ids = []string{r.SessionID}
+		}
+	case r.Keep > 0:
+		var err error
+		if ids, err = s.store.RevokeExcessSessions(ctx, r.UserID, r.Keep, rv); err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return nil, nil // under the cap: nothing happened, nothing to audit
 		}
 	case r.DeleteUser:
 		var err error

@@ -40,6 +40,9 @@ type Config struct {
 	FreshTTL time.Duration
 	// Leeway is the clock skew tolerated on exp and nbf (default 5s).
 	Leeway time.Duration
+	// MaxSessionsPerUser bounds a user's live sessions: a login beyond it
+	// revokes the least recently used. 0: unbounded.
+	MaxSessionsPerUser int
 
 	// Hasher hashes passwords; required.
 	Hasher *password.Hasher

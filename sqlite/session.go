@@ -135,12 +135,18 @@ func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
 	})
 }
 
-// Sessions lists the user's live sessions at now, newest first.
-func (db *DB) Sessions(ctx context.Context, userID string, now time.Time) ([]*baton.Session, error) {
+// Sessions lists a page of the user's live sessions at now, most recently
+// used first.
+func (db *DB) Sessions(ctx context.Context, userID string, now time.Time, page baton.SessionPage) ([]*baton.Session, error) {
+	if page.Limit <= 0 {
+		return nil, nil
+	}
 	n := now.UnixMicro()
 	rows, err := db.query(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
-		ORDER BY created_at DESC, rowid DESC`, userID, n, n)
+			AND (? = '' OR last_used_at < ? OR (last_used_at = ? AND id < ?))
+		ORDER BY last_used_at DESC, id DESC LIMIT ?`, userID, n, n,
+		page.AfterID, timeArg(page.AfterUsed), timeArg(page.AfterUsed), page.AfterID, page.Limit)
 	if err != nil {
 		return nil, formatError("list sessions", err)
 	}
@@ -197,12 +203,37 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, r b
 	return ids, nil
 }
 
+// RevokeExcessSessions revokes the user's live sessions beyond the keep
+// most recently used.
+func (db *DB) RevokeExcessSessions(ctx context.Context, userID string, keep int, r baton.Revoke) ([]string, error) {
+	var ids []string
+	err := db.write(ctx, "revoke excess sessions", func(tx *tx) error {
+		n := r.Now.UnixMicro()
+		var err error
+		ids, err = revokeWhere(tx, `id IN (SELECT id FROM sessions
+			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
+			ORDER BY last_used_at DESC, id DESC LIMIT -1 OFFSET ?)`, r, userID, n, n, keep)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // revokeSessions revokes every unrevoked session of the user but except and
 // appends their revocation entries, in id order.
 func revokeSessions(tx *tx, userID, except string, r baton.Revoke) ([]string, error) {
+	return revokeWhere(tx, `user_id = ? AND id <> ?`, r, userID, except)
+}
+
+// revokeWhere revokes the unrevoked sessions matching where (whose
+// placeholders args fill) and appends their revocation entries, in id
+// order.
+func revokeWhere(tx *tx, where string, r baton.Revoke, args ...any) ([]string, error) {
 	rows, err := tx.query(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-		WHERE user_id = ? AND id <> ? AND revoked_at IS NULL RETURNING id`,
-		timeArg(r.Now), r.Reason, userID, except)
+		WHERE revoked_at IS NULL AND `+where+` RETURNING id`,
+		append([]any{timeArg(r.Now), r.Reason}, args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -508,7 +508,7 @@ func TestReopen(t *testing.T) {
 		s.Revs, errs[3] = db.Revocations(ctx, 0, t0, 10)
 		s.Keys, errs[4] = db.Keys(ctx)
 		s.Audit, errs[5] = db.AuditEvents(ctx, 0, 10)
-		s.Sessions, errs[6] = db.Sessions(ctx, "u1", t0)
+		s.Sessions, errs[6] = db.Sessions(ctx, "u1", t0, baton.SessionPage{Limit: 100})
 		if err := errors.Join(errs[:]...); err != nil {
 			t.Fatalf("reading: got %v, want nil", err)
 		}

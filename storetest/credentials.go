@@ -149,7 +149,7 @@ func testCreateSessionRacesLock(t *testing.T, s baton.Store) {
 	if len(revoked) != created {
 		t.Errorf("revoked %d sessions after the lock, but %d were created", len(revoked), created)
 	}
-	live, err := s.Sessions(ctx, u.ID, t0)
+	live, err := s.Sessions(ctx, u.ID, t0, allSessions)
 	mustOK(t, err)
 	if len(live) != 0 {
 		t.Errorf("live sessions after lock and revocation: got %d, want 0", len(live))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -288,7 +289,7 @@ func testSessions(t *testing.T, s baton.Store) {
 	}
 	mustRevoke(t, s, revoked.ID, revoke(t0.Add(9*day), baton.ReasonLogout))
 
-	got, err := s.Sessions(ctx, u.ID, now)
+	got, err := s.Sessions(ctx, u.ID, now, allSessions)
 	if err != nil {
 		t.Fatalf("Sessions: got %v, want nil", err)
 	}
@@ -299,7 +300,7 @@ func testSessions(t *testing.T, s baton.Store) {
 		t.Errorf("Sessions mismatch (-want +got):\n%s", d)
 	}
 
-	got, err = s.Sessions(ctx, "nobody", now)
+	got, err = s.Sessions(ctx, "nobody", now, allSessions)
 	if err != nil || len(got) != 0 {
 		t.Errorf("Sessions of unknown user: got %v, %v, want none, nil", ids(got), err)
 	}
@@ -572,5 +573,91 @@ func testRevocationsEmpty(t *testing.T, s baton.Store) {
 	got, err := s.Revocations(ctx, 0, t0, 100)
 	if err != nil || len(got) != 0 {
 		t.Errorf("Revocations: got %v, %v, want none, nil", got, err)
+	}
+}
+
+// allSessions is a first page large enough for every test's sessions.
+var allSessions = baton.SessionPage{Limit: 1000}
+
+// testSessionsPaging walks a user's sessions page by page, most recently
+// used first, ties on LastUsedAt broken by id, and checks each session
+// appears exactly once.
+func testSessionsPaging(t *testing.T, s baton.Store) {
+	u := mustCreateUser(t, s, "u1")
+	now := t0.Add(time.Hour)
+	var want []string
+	for i := 0; i < 7; i++ {
+		sess := newSession(u.ID, fmt.Sprintf("s%d", i), t0)
+		// Two sessions share each LastUsedAt but the last.
+		sess.LastUsedAt = t0.Add(time.Duration(i/2) * time.Minute)
+		mustCreateSession(t, s, sess, hash(sess.ID))
+	}
+	want = []string{"s6", "s5", "s4", "s3", "s2", "s1", "s0"}
+	var got []string
+	page := baton.SessionPage{Limit: 3}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatalf("paging does not end: %v", got)
+		}
+		list, err := s.Sessions(ctx, u.ID, now, page)
+		mustOK(t, err)
+		got = append(got, ids(list)...)
+		if len(list) < page.Limit {
+			break
+		}
+		last := list[len(list)-1]
+		page = baton.SessionPage{AfterUsed: last.LastUsedAt, AfterID: last.ID, Limit: 3}
+	}
+	if d := diff(want, got); d != "" {
+		t.Errorf("sessions paged (-want +got):\n%s", d)
+	}
+	if list, err := s.Sessions(ctx, u.ID, now, baton.SessionPage{}); err != nil || len(list) != 0 {
+		t.Errorf("Sessions with limit 0: got %v, %v, want none", ids(list), err)
+	}
+}
+
+// testRevokeExcessSessions keeps the most recently used live sessions and
+// revokes the rest, with feed entries; dead sessions do not count.
+func testRevokeExcessSessions(t *testing.T, s baton.Store) {
+	u := mustCreateUser(t, s, "u1")
+	other := mustCreateUser(t, s, "u2")
+	now := t0.Add(time.Hour)
+	for i := 0; i < 5; i++ {
+		sess := newSession(u.ID, fmt.Sprintf("s%d", i), t0)
+		sess.LastUsedAt = t0.Add(time.Duration(i) * time.Minute)
+		mustCreateSession(t, s, sess, hash(sess.ID))
+	}
+	dead := newSession(u.ID, "dead", t0)
+	dead.LastUsedAt = t0.Add(time.Hour)
+	dead.IdleExpiresAt = now.Add(-time.Second)
+	mustCreateSession(t, s, dead, hash("dead"))
+	mustCreateSession(t, s, newSession(other.ID, "theirs", t0), hash("theirs"))
+
+	got, err := s.RevokeExcessSessions(ctx, u.ID, 2, revoke(now, baton.ReasonSessionLimit))
+	mustOK(t, err)
+	slices.Sort(got)
+	if d := diff([]string{"s0", "s1", "s2"}, got); d != "" {
+		t.Errorf("revoked (-want +got):\n%s", d)
+	}
+	live, err := s.Sessions(ctx, u.ID, now, allSessions)
+	mustOK(t, err)
+	if d := diff([]string{"s4", "s3"}, ids(live)); d != "" {
+		t.Errorf("live after (-want +got):\n%s", d)
+	}
+	if sess := mustSession(t, s, "s0"); sess.RevokeReason != baton.ReasonSessionLimit {
+		t.Errorf("revoke reason: got %q, want %q", sess.RevokeReason, baton.ReasonSessionLimit)
+	}
+	revs, err := s.Revocations(ctx, 0, now, 10)
+	mustOK(t, err)
+	if len(revs) != 3 {
+		t.Errorf("feed entries: got %d, want 3", len(revs))
+	}
+	if sess := mustSession(t, s, "theirs"); !sess.RevokedAt.IsZero() {
+		t.Errorf("another user's session revoked")
+	}
+	// Under the cap: nothing.
+	got, err = s.RevokeExcessSessions(ctx, u.ID, 2, revoke(now, baton.ReasonSessionLimit))
+	if err != nil || len(got) != 0 {
+		t.Errorf("second call: got %v, %v, want none", got, err)
 	}
 }

@@ -223,7 +223,7 @@ func testDeleteUser(t *testing.T, s baton.Store) {
 			t.Errorf("RefreshToken(%s): got live session %q, want ENotFound or a revoked session", tok, sess.ID)
 		}
 	}
-	live, err := s.Sessions(ctx, u.ID, t0.Add(3*time.Hour))
+	live, err := s.Sessions(ctx, u.ID, t0.Add(3*time.Hour), allSessions)
 	if err != nil || len(live) != 0 {
 		t.Errorf("Sessions of deleted user: got %v, %v, want none", ids(live), err)
 	}
