@@ -177,7 +177,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = min(n, MaxRevocationsPage)
 	}
-	revs, err := s.svc.Store().Revocations(r.Context(), since, s.svc.Now(), limit)
+	revs, err := s.svc.Revocations(r.Context(), since, limit)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.svc.Store().Ping(ctx); err != nil {
+	if err := s.svc.Ping(ctx); err != nil {
 		return baton.WrapError(baton.EUnavailable, "the store is unreachable", err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
