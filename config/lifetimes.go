@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,7 +41,7 @@ func (l *lifetimes) fit() (notes []string, err error) {
 	}
 	adapt := func(s *setting, to time.Duration, why string) {
 		if to != s.d {
-			notes = append(notes, fmt.Sprintf("%s defaults to %s (the default %s %s)", s.name, to, s.d, why))
+			notes = append(notes, fmt.Sprintf("%s defaults to %s (the default %s %s)", s.name, short(to), short(s.d), why))
 			s.d = to
 		}
 	}
@@ -94,13 +95,25 @@ func (l *lifetimes) conflicts() error {
 	case both(g, r) && !i.set && g.d > r.d:
 		return exceeds(g, r, fmt.Sprintf(": %s lies between them", i.name))
 	case both(w, a) && w.d >= a.d:
-		return fmt.Errorf("%s (%s) must be shorter than %s (%s)", w.name, w.d, a.name, a.d)
+		return fmt.Errorf("%s (%s) must be shorter than %s (%s)", w.name, short(w.d), a.name, short(a.d))
 	case both(w, r) && !a.set && w.d >= r.d:
-		return fmt.Errorf("%s (%s) must be shorter than %s (%s): %s lies between them", w.name, w.d, r.name, r.d, a.name)
+		return fmt.Errorf("%s (%s) must be shorter than %s (%s): %s lies between them", w.name, short(w.d), r.name, short(r.d), a.name)
 	}
 	return nil
 }
 
 func exceeds(x, y setting, why string) error {
-	return fmt.Errorf("%s (%s) must not exceed %s (%s)%s", x.name, x.d, y.name, y.d, why)
+	return fmt.Errorf("%s (%s) must not exceed %s (%s)%s", x.name, short(x.d), y.name, short(y.d), why)
+}
+
+// short writes d as an operator would have: 48h rather than 48h0m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -100,8 +100,9 @@ func TestAdaptationIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "BATON_REFRESH_IDLE_TTL defaults to 1h0m0s") || !strings.Contains(c.Notes[0], "BATON_REFRESH_TTL") {
-		t.Fatalf("got notes %q, want one naming BATON_REFRESH_IDLE_TTL and BATON_REFRESH_TTL", c.Notes)
+	want := []string{"BATON_REFRESH_IDLE_TTL defaults to 1h (the default 168h would exceed BATON_REFRESH_TTL)"}
+	if d := cmp.Diff(want, c.Notes); d != "" {
+		t.Fatalf("notes (-want +got):\n%s", d)
 	}
 	c, err = load(nil)
 	if err != nil || len(c.Notes) != 0 {
@@ -142,6 +143,23 @@ func TestSetValuesThatContradict(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMessagesReadLikeSettings: durations in messages are written as an
+// operator writes them.
+func TestMessagesReadLikeSettings(t *testing.T) {
+	_, err := load(map[string]string{"BATON_REFRESH_IDLE_TTL": "48h", "BATON_REFRESH_TTL": "24h"})
+	if want := "BATON_REFRESH_IDLE_TTL (48h) must not exceed BATON_REFRESH_TTL (24h)"; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	for d, want := range map[time.Duration]string{
+		48 * time.Hour: "48h", 90 * time.Minute: "1h30m", time.Minute: "1m", 90 * time.Second: "1m30s",
+		time.Second: "1s", time.Second / 3: "333.333333ms", time.Hour + time.Second: "1h0m1s",
+	} {
+		if got := short(d); got != want {
+			t.Errorf("short(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
 

@@ -252,8 +252,8 @@ func TestConfigErrors(t *testing.T) {
 // contradict each other stop start-up, naming both.
 func TestLoneSettingsStart(t *testing.T) {
 	for _, tt := range []struct{ env, note string }{
-		{"BATON_REFRESH_TTL=1h", "BATON_REFRESH_IDLE_TTL defaults to 1h0m0s"},
-		{"BATON_ACCESS_TTL=800h", "BATON_REFRESH_TTL defaults to 800h0m0s"},
+		{"BATON_REFRESH_TTL=1h", "BATON_REFRESH_IDLE_TTL defaults to 1h"},
+		{"BATON_ACCESS_TTL=800h", "BATON_REFRESH_TTL defaults to 800h"},
 		{"BATON_REFRESH_IDLE_TTL=1s", "BATON_REUSE_GRACE defaults to 1s"},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
