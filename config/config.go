@@ -67,6 +67,10 @@ type Config struct {
 	// MaxSessionsPerUser bounds each user's live sessions; a login beyond
 	// it revokes the least recently used.
 	MaxSessionsPerUser int
+
+	// Notes say which defaults gave way to values the operator set (for
+	// the start-up log).
+	Notes []string
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -87,10 +91,6 @@ func Load(getenv func(string) string) (*Config, error) {
 		Addr:                 p.addr("BATON_ADDR", "127.0.0.1:8080"),
 		DataDir:              p.str("BATON_DATA_DIR", "./baton-data"),
 		DatabaseURL:          p.databaseURL("BATON_DATABASE_URL"),
-		AccessTTL:            p.duration("BATON_ACCESS_TTL", 5*time.Minute, time.Second),
-		RefreshTTL:           p.duration("BATON_REFRESH_TTL", 720*time.Hour, time.Minute),
-		RefreshIdleTTL:       p.duration("BATON_REFRESH_IDLE_TTL", 168*time.Hour, time.Minute),
-		ReuseGrace:           p.duration("BATON_REUSE_GRACE", 10*time.Second, 0),
 		FreshTTL:             p.duration("BATON_FRESH_TTL", 15*time.Minute, 0),
 		CookieSecure:         p.boolean("BATON_COOKIE_SECURE", true),
 		ResourceClientID:     p.str("BATON_RESOURCE_CLIENT_ID", ""),
@@ -108,7 +108,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
 		MaxSessionsPerUser:   p.count("BATON_MAX_SESSIONS_PER_USER", 100, 1, 100_000),
 	}
-	c.ImplicitRefreshWindow = p.duration("BATON_IMPLICIT_REFRESH_WINDOW", c.AccessTTL/3, 0)
+	l := lifetimes{
+		access:  p.setting("BATON_ACCESS_TTL", 5*time.Minute, MinLifetime),
+		refresh: p.setting("BATON_REFRESH_TTL", 720*time.Hour, MinLifetime),
+		idle:    p.setting("BATON_REFRESH_IDLE_TTL", 168*time.Hour, MinLifetime),
+		grace:   p.setting("BATON_REUSE_GRACE", 10*time.Second, 0),
+		// Its default, a third of the access lifetime, is set by fit.
+		window: p.setting("BATON_IMPLICIT_REFRESH_WINDOW", 0, 0),
+	}
 	scheme := "http"
 	if c.TLSCert != "" {
 		scheme = "https"
@@ -118,21 +125,20 @@ func Load(getenv func(string) string) (*Config, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	notes, err := l.fit()
+	if err != nil {
+		return nil, err
+	}
+	c.Notes = notes
+	c.AccessTTL, c.RefreshTTL, c.RefreshIdleTTL = l.access.d, l.refresh.d, l.idle.d
+	c.ReuseGrace, c.ImplicitRefreshWindow = l.grace.d, l.window.d
 	switch {
-	case c.AccessTTL >= c.RefreshTTL:
-		return nil, fmt.Errorf("BATON_ACCESS_TTL (%s) must be shorter than BATON_REFRESH_TTL (%s)", c.AccessTTL, c.RefreshTTL)
-	case c.RefreshIdleTTL > c.RefreshTTL:
-		return nil, fmt.Errorf("BATON_REFRESH_IDLE_TTL (%s) must not exceed BATON_REFRESH_TTL (%s)", c.RefreshIdleTTL, c.RefreshTTL)
-	case c.ImplicitRefreshWindow >= c.AccessTTL:
-		return nil, fmt.Errorf("BATON_IMPLICIT_REFRESH_WINDOW (%s) must be shorter than BATON_ACCESS_TTL (%s)", c.ImplicitRefreshWindow, c.AccessTTL)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return nil, fmt.Errorf("BATON_TLS_CERT and BATON_TLS_KEY must be set together")
 	case (c.ResourceClientID == "") != (c.ResourceClientSecret == ""):
 		return nil, fmt.Errorf("BATON_RESOURCE_CLIENT_ID and BATON_RESOURCE_CLIENT_SECRET must be set together")
 	case c.ResourceClientSecret != "" && len(c.ResourceClientSecret) < 16:
 		return nil, fmt.Errorf("BATON_RESOURCE_CLIENT_SECRET must be at least 16 characters")
-	case c.ReuseGrace > c.RefreshIdleTTL:
-		return nil, fmt.Errorf("BATON_REUSE_GRACE (%s) must not exceed BATON_REFRESH_IDLE_TTL", c.ReuseGrace)
 	}
 	return c, nil
 }
@@ -175,25 +181,24 @@ func (p *parser) addr(name, def string) string {
 }
 
 func (p *parser) duration(name string, def, min time.Duration) time.Duration {
+	return p.setting(name, def, min).d
+}
+
+// setting reads a duration of at least min, remembering whether it was set.
+func (p *parser) setting(name string, def, min time.Duration) setting {
 	v := p.str(name, "")
 	if v == "" {
-		return def
-	}
-	if v == "0" {
-		if min > 0 {
-			p.fail(name, "must be at least %s", min)
-		}
-		return 0
+		return setting{name: name, d: def}
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		p.fail(name, "%q is not a duration such as 90s, 5m or 720h", v)
-		return def
+		return setting{name: name, d: def}
 	}
 	if d < min || d < 0 {
 		p.fail(name, "%s is too short (minimum %s)", d, min)
 	}
-	return d
+	return setting{name: name, d: d, set: true}
 }
 
 // count reads a whole number from min to max.

@@ -152,6 +152,13 @@ func (s *Server) routes() {
 	}
 	s.route(p("/healthz"), map[string]handlerFunc{http.MethodGet: s.healthz})
 	s.route(p("/readyz"), map[string]handlerFunc{http.MethodGet: s.readyz})
+	if s.basePath != "" {
+		// Load balancers probe the server's root, whatever the issuer's
+		// path; the rest of the root is not ours, but still answers JSON.
+		s.route("/healthz", map[string]handlerFunc{http.MethodGet: s.healthz})
+		s.route("/readyz", map[string]handlerFunc{http.MethodGet: s.readyz})
+		s.mux.HandleFunc("/", s.notFound)
+	}
 	s.route(p("/openapi.json"), map[string]handlerFunc{http.MethodGet: s.openapi})
 	if s.opt.Metrics != nil {
 		s.mux.Handle(p("/metrics"), s.opt.Metrics)
@@ -159,10 +166,12 @@ func (s *Server) routes() {
 	if s.opt.Demo != nil {
 		s.mux.Handle(p("/"), s.opt.Demo)
 	} else {
-		s.mux.HandleFunc(p("/"), func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, baton.Errorf(baton.ENotFound, "no such endpoint"))
-		})
+		s.mux.HandleFunc(p("/"), s.notFound)
 	}
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, baton.Errorf(baton.ENotFound, "no such endpoint"))
 }
 
 type ctxKey int

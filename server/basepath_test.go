@@ -68,3 +68,41 @@ func TestIssuerWithPath(t *testing.T) {
 		t.Fatalf("cookie paths under the issuer path: %v", paths)
 	}
 }
+
+// TestIssuerWithPathServedAtRoot: `baton serve` mounts the handler at the
+// server's root. With an issuer such as https://id.example.com/auth the
+// probes still answer at /healthz and /readyz (load balancers probe the
+// root), and under the issuer's path; the RFC 8414 metadata is at the
+// path-inserted location and under the issuer; anything else at the root
+// is a JSON 404, never a route of the API.
+func TestIssuerWithPathServedAtRoot(t *testing.T) {
+	const issuer = "https://id.example.com/auth"
+	addr := serveReal(t, "http", map[string]string{"BATON_ISSUER": issuer, "BATON_DEMO": "false"})
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantField  string // a member of the JSON answer ...
+		wantValue  string // ... and its value
+	}{
+		{"/healthz", 200, "status", "ok"},
+		{"/readyz", 200, "status", "ready"},
+		{"/auth/healthz", 200, "status", "ok"},
+		{"/auth/readyz", 200, "status", "ready"},
+		{"/.well-known/oauth-authorization-server/auth", 200, "issuer", issuer},
+		{"/auth/.well-known/oauth-authorization-server", 200, "issuer", issuer},
+		{"/auth/.well-known/jwks.json", 200, "", ""},
+		// The API lives under the issuer's path only.
+		{"/.well-known/oauth-authorization-server", 404, "error", "not_found"},
+		{"/.well-known/jwks.json", 404, "error", "not_found"},
+		{"/v1/me", 404, "error", "not_found"},
+		{"/", 404, "error", "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			r := call(t, "GET", "http://"+addr+tt.path, "", nil)
+			if r.status != tt.wantStatus || (tt.wantField != "" && r.str(tt.wantField) != tt.wantValue) {
+				t.Fatalf("GET %s: %d %s, want %d with %s %q", tt.path, r.status, r.raw, tt.wantStatus, tt.wantField, tt.wantValue)
+			}
+		})
+	}
+}

@@ -158,6 +158,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 		return 2
 	}
 	log := newLogger(stderr)
+	// Defaults that gave way to the operator's values are worth knowing:
+	// an idle lifetime of 1h where 168h was expected is not a surprise then.
+	for _, n := range cfg.Notes {
+		log.Info("configuration: a default adapted", "note", n)
+	}
 	// Up to one argon2id hash per core may run at once; one more P than
 	// cores lets the scheduler keep serving refreshes and protected calls
 	// while a login flood holds every hash slot (measured: GET /v1/me p99

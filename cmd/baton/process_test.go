@@ -247,6 +247,30 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestLoneSettingsStart: a lone lifetime that contradicts a default starts
+// (the default adapts, and the log says so); two set values that
+// contradict each other stop start-up, naming both.
+func TestLoneSettingsStart(t *testing.T) {
+	for _, tt := range []struct{ env, note string }{
+		{"BATON_REFRESH_TTL=1h", "BATON_REFRESH_IDLE_TTL defaults to 1h"},
+		{"BATON_ACCESS_TTL=800h", "BATON_REFRESH_TTL defaults to 800h"},
+		{"BATON_REFRESH_IDLE_TTL=1s", "BATON_REUSE_GRACE defaults to 1s"},
+	} {
+		t.Run(tt.env, func(t *testing.T) {
+			p := startBaton(t, tt.env)
+			if !strings.Contains(p.Logs(), tt.note) {
+				t.Fatalf("log does not say %q:\n%s", tt.note, p.Logs())
+			}
+		})
+	}
+	var stderr bytes.Buffer
+	env := map[string]string{"BATON_REFRESH_TTL": "1h", "BATON_REFRESH_IDLE_TTL": "2h"}
+	code := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "BATON_REFRESH_TTL") || !strings.Contains(stderr.String(), "BATON_REFRESH_IDLE_TTL") {
+		t.Fatalf("exit %d, stderr %q: want 2 naming both variables", code, stderr.String())
+	}
+}
+
 func TestHelpAndVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(t.Context(), []string{"--help"}, os.Getenv, &out, io.Discard); code != 0 || !strings.Contains(out.String(), "baton serve") {
