@@ -257,7 +257,7 @@ func TestLoneSettingsStart(t *testing.T) {
 		{"BATON_REFRESH_IDLE_TTL=1s", "BATON_REUSE_GRACE defaults to 1s"},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
-			p := startBaton(t, tt.env)
+			p := startBaton(t, tt.env, "BATON_DATA_DIR="+t.TempDir())
 			if !strings.Contains(p.Logs(), tt.note) {
 				t.Fatalf("log does not say %q:\n%s", tt.note, p.Logs())
 			}
