@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"github.com/batonauth/baton/batontest"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -369,4 +370,31 @@ func TestPruneLarge(t *testing.T) {
 		}
 		runPrune(t, store, d, now)
 	})
+}
+
+// TestPruneKeepsSpentTokensOfShortIdleSessions: with an idle lifetime of
+// seconds, a session kept alive by frequent refreshes still detects the
+// replay of a token it spent minutes ago after housekeeping ran: spent
+// tokens are kept at least an hour.
+func TestPruneKeepsSpentTokensOfShortIdleSessions(t *testing.T) {
+	clock := batontest.NewClock(time.Now())
+	s := newTestServer(t, map[string]string{"BATON_REFRESH_IDLE_TTL": "2s", "BATON_REFRESH_TTL": "1h"}, clock, server.Options{})
+	call(t, "POST", s.URL+"/v1/register", "", map[string]string{"username": "alice", "password": pw})
+	first := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "alice", "password": pw}).str("refresh_token")
+	rt := first
+	for i := 0; i < 120; i++ { // two minutes of refreshing every second
+		clock.Advance(time.Second)
+		r := call(t, "POST", s.URL+"/v1/refresh", "", map[string]string{"refresh_token": rt})
+		if r.status != 200 {
+			t.Fatalf("refresh %d: %d %s", i, r.status, r.raw)
+		}
+		rt = r.str("refresh_token")
+	}
+	s.Prune(context.Background())
+	if r := call(t, "POST", s.URL+"/v1/refresh", "", map[string]string{"refresh_token": first}); r.status != 401 {
+		t.Fatalf("replay of the first token: got %d, want 401", r.status)
+	}
+	if r := call(t, "POST", s.URL+"/v1/refresh", "", map[string]string{"refresh_token": rt}); r.status != 401 {
+		t.Fatalf("the current token after reuse was detected: got %d, want 401 (session revoked)", r.status)
+	}
 }

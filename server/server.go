@@ -261,10 +261,14 @@ func (s *Server) startHousekeeping() {
 
 // Prune runs one housekeeping pass. Spent refresh tokens are only needed to
 // detect reuse, and one older than the idle lifetime belongs to a session
-// that would have idled out, so that is how long anything is kept. Signing
+// that would have idled out, so that is how long anything is kept — but at
+// least minSpentRetention, so that very short idle lifetimes (seconds, in
+// tests and demos) do not forget a spent token before a thief could
+// replay it, which would answer invalid_grant without revoking. Signing
 // keys retired longer ago than admin.RetiredKeyKeep are deleted, which
 // takes them out of the JWKS (every token they signed has expired).
 func (s *Server) Prune(ctx context.Context) int {
+	const minSpentRetention = time.Hour
 	const batch = 1000
 	total := 0
 	if gone, err := s.Admin.PurgeRetiredKeys(ctx); err != nil && ctx.Err() == nil {
@@ -274,7 +278,7 @@ func (s *Server) Prune(ctx context.Context) int {
 	}
 	for ctx.Err() == nil {
 		now := s.now().UTC()
-		n, err := s.Store.Prune(ctx, now, now.Add(-s.Config.RefreshIdleTTL), batch)
+		n, err := s.Store.Prune(ctx, now, now.Add(-max(s.Config.RefreshIdleTTL, minSpentRetention)), batch)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("housekeeping failed", "err", err)
