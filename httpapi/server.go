@@ -292,40 +292,6 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clientIP is the peer address, or the address a trusted proxy reports in
-// X-Forwarded-For (the right-most hop that is not itself trusted).
-func (s *Server) clientIP(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	addr := ap.Addr().Unmap()
-	if !s.trusted(addr) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		addr = a.Unmap()
-		if !s.trusted(addr) {
-			break
-		}
-	}
-	return addr.String()
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.opt.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) client(r *http.Request) session.Client {
 	ip, _ := r.Context().Value(clientIPKey).(string)
 	return session.Client{IP: ip, UserAgent: r.UserAgent()}
