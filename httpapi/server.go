@@ -53,13 +53,13 @@ type Options struct {
 }
 
 // Limiter throttles abuse. Each method reports nil to go ahead or a
-// too_many_requests error carrying Retry-After.
+// too_many_requests error carrying Retry-After. ip is the client's full
+// address; the limiter decides how addresses are grouped.
 type Limiter interface {
-	// AllowAttempt is asked before a password check or refresh (it only
-	// refuses when earlier failures used up the budget).
-	AllowAttempt(ctx context.Context, account, ip string) error
-	// Failed records a failed attempt.
-	Failed(ctx context.Context, account, ip string)
+	// Attempt is asked before a password check or refresh. It holds one
+	// failure of the budget while the attempt runs; done(false) gives it
+	// back when the attempt did not fail (only failures count).
+	Attempt(ctx context.Context, account, ip string) (done func(failed bool), err error)
 	// AllowRegistration is asked before each registration and counts it.
 	AllowRegistration(ctx context.Context, ip string) error
 }
