@@ -32,8 +32,12 @@ type Rule struct {
 	Window time.Duration
 }
 
-// interval is the steady spacing of events, WINDOW/COUNT.
-func (r Rule) interval() time.Duration { return r.Window / time.Duration(r.Count) }
+// interval is the steady spacing of events, WINDOW/COUNT, in whole
+// microseconds as the shared store keeps times (so both compute the same
+// waits), and at least one.
+func (r Rule) interval() time.Duration {
+	return max((r.Window / time.Duration(r.Count)).Truncate(time.Microsecond), time.Microsecond)
+}
 
 // tolerance is how far ahead of now a TAT may be before the next event,
 // so that COUNT events fit at once.
@@ -75,8 +79,7 @@ type Shared interface {
 	ReturnRate(ctx context.Context, key string, interval time.Duration) error
 }
 
-// Counter keeps a GCRA budget per key. It is safe for concurrent use;
-// memory is bounded by the keys with events in the last window.
+// Counter keeps a GCRA budget per key. It is safe for concurrent use.
 //
 // With a Shared store, the store holds the deployment-wide budget and
 // decides; the local budget refuses first, without a store round trip,
@@ -162,8 +165,11 @@ func (c *Counter) Take(ctx context.Context, key string) (Spent, error) {
 func (c *Counter) takeLocal(key string, now time.Time) (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now.Sub(c.sweep) >= c.rule.Window {
-		// A TAT in the past is the same as none: the key's budget is whole.
+	// A TAT in the past is the same as none, and each event moves a TAT
+	// at most one interval ahead. Sweeping every interval (not every
+	// window) means a flood from many addresses that fail once each keeps
+	// one or two intervals' worth of keys, not a window's worth.
+	if now.Sub(c.sweep) >= max(c.rule.interval(), time.Second) {
 		for k, t := range c.tat {
 			if !t.After(now) {
 				delete(c.tat, k)

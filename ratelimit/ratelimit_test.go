@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +101,24 @@ func TestCounter(t *testing.T) {
 		if _, err := off.Take(ctx, "k"); err != nil {
 			t.Fatal("a disabled limit refused")
 		}
+	}
+}
+
+// TestSweep: keys whose budget is whole again are forgotten within an
+// interval or two, not a window.
+func TestSweep(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	n := NewCounter(Rule{Count: 300, Window: time.Hour}, c.now) // one every 12s
+	ctx := context.Background()
+	for i := 0; i < 1000; i++ {
+		n.Take(ctx, strconv.Itoa(i))
+	}
+	n.Take(ctx, "busy")
+	n.Take(ctx, "busy")
+	c.advance(13 * time.Second)
+	n.Take(ctx, "new")
+	if len(n.tat) != 2 {
+		t.Fatalf("%d keys kept, want 2 (busy and new)", len(n.tat))
 	}
 }
 
