@@ -205,3 +205,26 @@ func TestSharedLimits(t *testing.T) {
 
 // The PostgreSQL store shares rate limits across instances.
 var _ ratelimit.Shared = (*postgres.DB)(nil)
+
+// BenchmarkTakeReturnRate is what a successful login or refresh costs the
+// store for its per-IP limit: a take and a return (two round trips).
+func BenchmarkTakeReturnRate(b *testing.B) {
+	url := pgtest.NewDatabase(b)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ok, _, err := db.TakeRate(ctx, "ip:bench", now, 12*time.Second, time.Hour); err != nil || !ok {
+			b.Fatalf("TakeRate: %v %v", ok, err)
+		}
+		if err := db.ReturnRate(ctx, "ip:bench", 12*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

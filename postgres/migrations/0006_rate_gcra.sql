@@ -6,6 +6,11 @@
 -- reach twice the budget. Keys are hashes; a row whose TAT has passed is
 -- the same as no row (a whole budget), so those are the rows pruned.
 --
+-- UNLOGGED: every login and refresh takes from a budget here (and a
+-- success gives it back), so these writes must not wait for a WAL flush.
+-- The price is that a database crash or a failover to a standby empties
+-- the table: every key starts again with a whole budget, once.
+--
 -- The fixed-window counters go: they only ever held a window's worth of
 -- throttling state. During a rolling upgrade an instance still on the old
 -- release finds its table gone; it keeps limiting with its local counters
@@ -13,7 +18,7 @@
 -- it is replaced, while upgraded instances prune everything.
 DROP TABLE rate_counters;
 
-CREATE TABLE rate_limits (
+CREATE UNLOGGED TABLE rate_limits (
 	key text        PRIMARY KEY,
 	tat timestamptz NOT NULL
 );
