@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
 	"github.com/batonauth/baton/ratelimit"
@@ -103,12 +104,8 @@ func TestTakeRate(t *testing.T) {
 func TestSharedLimits(t *testing.T) {
 	url, dbs := instances(t, 2)
 	ctx := context.Background()
-	clock := struct {
-		sync.Mutex
-		t time.Time
-	}{t: time.Date(2030, 1, 1, 0, 14, 59, 0, time.UTC)}
-	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.t }
-	advance := func(d time.Duration) { clock.Lock(); clock.t = clock.t.Add(d); clock.Unlock() }
+	clock := batontest.NewClock(time.Date(2030, 1, 1, 0, 14, 59, 0, time.UTC))
+	now, advance := clock.Now, clock.Advance
 	var ls []*ratelimit.Limits
 	for _, db := range dbs {
 		l := &ratelimit.Limits{

@@ -1,4 +1,4 @@
-package ratelimit
+package ratelimit_test
 
 import (
 	"context"
@@ -9,24 +9,9 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/ratelimit"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func TestClientKey(t *testing.T) {
 	tests := []struct{ ip, want string }{
@@ -42,8 +27,8 @@ func TestClientKey(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := ClientKey(tt.ip); got != tt.want {
-			t.Errorf("ClientKey(%q) = %q, want %q", tt.ip, got, tt.want)
+		if got := ratelimit.ClientKey(tt.ip); got != tt.want {
+			t.Errorf("ratelimit.ClientKey(%q) = %q, want %q", tt.ip, got, tt.want)
 		}
 	}
 }
@@ -53,50 +38,50 @@ func TestClientKey(t *testing.T) {
 // time until the next event fits.
 func TestCounter(t *testing.T) {
 	tests := []struct {
-		rule Rule
+		rule ratelimit.Rule
 		wait time.Duration // after a burst of Count
 	}{
-		{Rule{Count: 3, Window: time.Minute}, 20 * time.Second},
-		{Rule{Count: 1, Window: time.Hour}, time.Hour},
-		{Rule{Count: 10, Window: 15 * time.Minute}, 90 * time.Second},
-		{Rule{Count: 300, Window: time.Hour}, 12 * time.Second},
+		{ratelimit.Rule{Count: 3, Window: time.Minute}, 20 * time.Second},
+		{ratelimit.Rule{Count: 1, Window: time.Hour}, time.Hour},
+		{ratelimit.Rule{Count: 10, Window: 15 * time.Minute}, 90 * time.Second},
+		{ratelimit.Rule{Count: 300, Window: time.Hour}, 12 * time.Second},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
-		c := &clock{t: time.Date(2030, 1, 1, 0, 0, 7, 0, time.UTC)}
-		n := NewCounter(tt.rule, c.now)
+		c := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 7, 0, time.UTC))
+		n := ratelimit.NewCounter(tt.rule, c.Now)
 		for i := 0; i < tt.rule.Count; i++ {
 			if _, err := n.Take(ctx, "k"); err != nil {
 				t.Fatalf("%v: refused after %d events: %v", tt.rule, i, err)
 			}
 		}
 		_, err := n.Take(ctx, "k")
-		var tm *TooMany
+		var tm *ratelimit.TooMany
 		if !errors.As(err, &tm) || baton.ErrorCode(err) != baton.ETooManyRequests || tm.After != tt.wait {
 			t.Fatalf("%v: got %v, want too_many_requests for %v", tt.rule, err, tt.wait)
 		}
 		if _, err := n.Take(ctx, "other"); err != nil {
 			t.Fatalf("%v: keys are not independent", tt.rule)
 		}
-		c.advance(tt.wait - time.Nanosecond)
+		c.Advance(tt.wait - time.Nanosecond)
 		if _, err := n.Take(ctx, "k"); err == nil {
 			t.Fatalf("%v: an event fit before the wait was over", tt.rule)
 		}
-		c.advance(time.Nanosecond)
+		c.Advance(time.Nanosecond)
 		if _, err := n.Take(ctx, "k"); err != nil {
 			t.Fatalf("%v: refused after the wait: %v", tt.rule, err)
 		}
 		if _, err := n.Take(ctx, "k"); err == nil {
 			t.Fatalf("%v: two events fit after one interval", tt.rule)
 		}
-		c.advance(tt.rule.Window)
+		c.Advance(tt.rule.Window)
 		for i := 0; i < tt.rule.Count; i++ {
 			if _, err := n.Take(ctx, "k"); err != nil {
 				t.Fatalf("%v: budget not whole after a quiet window (%d): %v", tt.rule, i, err)
 			}
 		}
 	}
-	off := NewCounter(Rule{}, nil)
+	off := ratelimit.NewCounter(ratelimit.Rule{}, nil)
 	for i := 0; i < 100; i++ {
 		if _, err := off.Take(ctx, "k"); err != nil {
 			t.Fatal("a disabled limit refused")
@@ -107,18 +92,18 @@ func TestCounter(t *testing.T) {
 // TestSweep: keys whose budget is whole again are forgotten within an
 // interval or two, not a window.
 func TestSweep(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	n := NewCounter(Rule{Count: 300, Window: time.Hour}, c.now) // one every 12s
+	c := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	n := ratelimit.NewCounter(ratelimit.Rule{Count: 300, Window: time.Hour}, c.Now) // one every 12s
 	ctx := context.Background()
 	for i := 0; i < 1000; i++ {
 		n.Take(ctx, strconv.Itoa(i))
 	}
 	n.Take(ctx, "busy")
 	n.Take(ctx, "busy")
-	c.advance(13 * time.Second)
+	c.Advance(13 * time.Second)
 	n.Take(ctx, "new")
-	if len(n.tat) != 2 {
-		t.Fatalf("%d keys kept, want 2 (busy and new)", len(n.tat))
+	if n.Keys() != 2 {
+		t.Fatalf("%d keys kept, want 2 (busy and new)", n.Keys())
 	}
 }
 
@@ -127,28 +112,28 @@ func TestSweep(t *testing.T) {
 // through, plus only what the steady rate earns in the time between.
 func TestWindowEdge(t *testing.T) {
 	tests := []struct {
-		rule Rule
+		rule ratelimit.Rule
 		gap  time.Duration // between the two bursts, across the edge
 		want int
 	}{
-		{Rule{Count: 3, Window: 15 * time.Minute}, time.Millisecond, 3},
-		{Rule{Count: 3, Window: 15 * time.Minute}, 2 * time.Second, 3},
-		{Rule{Count: 10, Window: time.Minute}, time.Second, 10},
-		{Rule{Count: 10, Window: time.Minute}, 6 * time.Second, 11}, // one interval earned
-		{Rule{Count: 300, Window: time.Hour}, time.Second, 300},
+		{ratelimit.Rule{Count: 3, Window: 15 * time.Minute}, time.Millisecond, 3},
+		{ratelimit.Rule{Count: 3, Window: 15 * time.Minute}, 2 * time.Second, 3},
+		{ratelimit.Rule{Count: 10, Window: time.Minute}, time.Second, 10},
+		{ratelimit.Rule{Count: 10, Window: time.Minute}, 6 * time.Second, 11}, // one interval earned
+		{ratelimit.Rule{Count: 300, Window: time.Hour}, time.Second, 300},
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
 		edge := time.Date(2030, 1, 1, 1, 0, 0, 0, time.UTC) // aligned to every window above
-		c := &clock{t: edge.Add(-tt.gap / 2)}
-		n := NewCounter(tt.rule, c.now)
+		c := batontest.NewClock(edge.Add(-tt.gap / 2))
+		n := ratelimit.NewCounter(tt.rule, c.Now)
 		allowed := 0
 		for i := 0; i < 2*tt.rule.Count; i++ {
 			if _, err := n.Take(ctx, "k"); err == nil {
 				allowed++
 			}
 		}
-		c.advance(tt.gap)
+		c.Advance(tt.gap)
 		for i := 0; i < 2*tt.rule.Count; i++ {
 			if _, err := n.Take(ctx, "k"); err == nil {
 				allowed++
@@ -160,30 +145,30 @@ func TestWindowEdge(t *testing.T) {
 	}
 }
 
-func newLimits(now func() time.Time, account, ip Rule) *Limits {
-	return &Limits{
-		Account:       NewCounter(account, now),
-		IP:            NewCounter(ip, now),
-		Registrations: NewCounter(Rule{Count: 2, Window: time.Hour}, now),
+func newLimits(now func() time.Time, account, ip ratelimit.Rule) *ratelimit.Limits {
+	return &ratelimit.Limits{
+		Account:       ratelimit.NewCounter(account, now),
+		IP:            ratelimit.NewCounter(ip, now),
+		Registrations: ratelimit.NewCounter(ratelimit.Rule{Count: 2, Window: time.Hour}, now),
 	}
 }
 
 // TestAttempt: only failures count, and concurrent attempts cannot all
 // pass before any of them has failed.
 func TestAttempt(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	tests := []struct {
-		name              string
-		account, ip, want Rule
-		concurrent        int
+		name        string
+		account, ip ratelimit.Rule
+		concurrent  int
 	}{
-		{"account", Rule{Count: 3, Window: time.Minute}, Rule{Count: 100, Window: time.Minute}, Rule{}, 40},
-		{"ip", Rule{Count: 100, Window: time.Minute}, Rule{Count: 3, Window: time.Minute}, Rule{}, 40},
+		{"account", ratelimit.Rule{Count: 3, Window: time.Minute}, ratelimit.Rule{Count: 100, Window: time.Minute}, 40},
+		{"ip", ratelimit.Rule{Count: 100, Window: time.Minute}, ratelimit.Rule{Count: 3, Window: time.Minute}, 40},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLimits(c.now, tt.account, tt.ip)
+			l := newLimits(c.Now, tt.account, tt.ip)
 			// Successes never use the budget up.
 			for i := 0; i < 50; i++ {
 				done, err := l.Attempt(ctx, "alice", "198.51.100.7")
@@ -221,7 +206,7 @@ func TestAttempt(t *testing.T) {
 		})
 	}
 	t.Run("RefusedByAccountGivesBackIP", func(t *testing.T) {
-		l := newLimits(c.now, Rule{Count: 1, Window: time.Minute}, Rule{Count: 2, Window: time.Minute})
+		l := newLimits(c.Now, ratelimit.Rule{Count: 1, Window: time.Minute}, ratelimit.Rule{Count: 2, Window: time.Minute})
 		done, _ := l.Attempt(ctx, "alice", "192.0.2.1")
 		done(true)
 		for i := 0; i < 5; i++ {
@@ -235,7 +220,7 @@ func TestAttempt(t *testing.T) {
 		}
 	})
 	t.Run("IPv6ByPrefix", func(t *testing.T) {
-		l := newLimits(c.now, Rule{Count: 100, Window: time.Minute}, Rule{Count: 3, Window: time.Minute})
+		l := newLimits(c.Now, ratelimit.Rule{Count: 100, Window: time.Minute}, ratelimit.Rule{Count: 3, Window: time.Minute})
 		for i, ip := range []string{"2001:db8::1", "2001:db8::2%eth0", "2001:db8::ffff:1"} {
 			done, err := l.Attempt(ctx, "", ip)
 			if err != nil {
@@ -298,12 +283,12 @@ func (m *memShared) ReturnRate(_ context.Context, key string, interval time.Dura
 }
 
 func TestSharedAcrossInstances(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)}
+	c := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC))
 	shared := &memShared{tat: map[string]time.Time{}}
 	const instances = 3
-	var ls []*Limits
+	var ls []*ratelimit.Limits
 	for i := 0; i < instances; i++ {
-		l := newLimits(c.now, Rule{Count: 5, Window: time.Minute}, Rule{Count: 100, Window: time.Minute})
+		l := newLimits(c.Now, ratelimit.Rule{Count: 5, Window: time.Minute}, ratelimit.Rule{Count: 100, Window: time.Minute})
 		l.Share(shared)
 		ls = append(ls, l)
 	}
@@ -327,7 +312,7 @@ func TestSharedAcrossInstances(t *testing.T) {
 	// (one interval, 12s), and refuses locally from then on.
 	for _, l := range ls {
 		_, err := l.Attempt(ctx, "alice", "198.51.100.7")
-		var tm *TooMany
+		var tm *ratelimit.TooMany
 		if !errors.As(err, &tm) || baton.ErrorCode(err) != baton.ETooManyRequests || tm.RetryAfter() != 12 {
 			t.Fatalf("got %v, want too_many_requests with Retry-After 12", err)
 		}
@@ -344,7 +329,7 @@ func TestSharedAcrossInstances(t *testing.T) {
 	shared.mu.Lock()
 	shared.fail = true
 	shared.mu.Unlock()
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	for i := 0; i < 5; i++ {
 		done, err := ls[0].Attempt(ctx, "carol", "192.0.2.1")
 		if err != nil {
