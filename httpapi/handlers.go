@@ -86,9 +86,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 }
 
 // limited runs f, a password check for account or a refresh (account
-// empty), under the failure limits: refused when earlier failures used up
-// the budget, counted when it fails with bad credentials or a bad grant.
-// Successes never count.
+// empty), under the failure limits: refused when failures (earlier ones,
+// or attempts still running, which each hold one) used up the budget;
+// counted when it fails with bad credentials or a bad grant. Successes
+// and other errors give their hold back.
 func (s *Server) limited(ctx context.Context, account, ip string, f func() error) error {
 	if s.opt.Limits == nil {
 		return f()
