@@ -87,20 +87,21 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 }
 
 // limited runs f, a password check for account or a refresh (account
-// empty), under the failure limits: refused early when earlier failures
-// used up the budget, counted when it fails with bad credentials or a bad
-// grant. Successes never count.
+// empty), under the failure limits: refused when failures (earlier ones,
+// or attempts still running, which each hold one) used up the budget;
+// counted when it fails with bad credentials or a bad grant. Successes
+// and other errors give their hold back.
 func (s *Server) limited(ctx context.Context, account, ip string, f func() error) error {
 	if s.opt.Limits == nil {
 		return f()
 	}
-	if err := s.opt.Limits.AllowAttempt(ctx, account, ip); err != nil {
+	done, err := s.opt.Limits.Attempt(ctx, account, ip)
+	if err != nil {
 		return err
 	}
-	err := f()
-	if c := baton.ErrorCode(err); c == baton.EInvalidCredentials || c == baton.EInvalidGrant {
-		s.opt.Limits.Failed(ctx, account, ip)
-	}
+	err = f()
+	c := baton.ErrorCode(err)
+	done(c == baton.EInvalidCredentials || c == baton.EInvalidGrant)
 	return err
 }
 

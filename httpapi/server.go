@@ -53,13 +53,13 @@ type Options struct {
 }
 
 // Limiter throttles abuse. Each method reports nil to go ahead or a
-// too_many_requests error carrying Retry-After.
+// too_many_requests error carrying Retry-After. ip is the client's full
+// address; the limiter decides how addresses are grouped.
 type Limiter interface {
-	// AllowAttempt is asked before a password check or refresh (it only
-	// refuses when earlier failures used up the budget).
-	AllowAttempt(ctx context.Context, account, ip string) error
-	// Failed records a failed attempt.
-	Failed(ctx context.Context, account, ip string)
+	// Attempt is asked before a password check or refresh. It holds one
+	// failure of the budget while the attempt runs; done(false) gives it
+	// back when the attempt did not fail (only failures count).
+	Attempt(ctx context.Context, account, ip string) (done func(failed bool), err error)
 	// AllowRegistration is asked before each registration and counts it.
 	AllowRegistration(ctx context.Context, ip string) error
 }
@@ -299,40 +299,6 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-// clientIP is the peer address, or the address a trusted proxy reports in
-// X-Forwarded-For (the right-most hop that is not itself trusted).
-func (s *Server) clientIP(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	addr := ap.Addr().Unmap()
-	if !s.trusted(addr) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		addr = a.Unmap()
-		if !s.trusted(addr) {
-			break
-		}
-	}
-	return addr.String()
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.opt.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) client(r *http.Request) session.Client {

@@ -244,8 +244,8 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 	}{
 		{"prune revocations", `DELETE FROM revocations WHERE seq IN (
 			SELECT seq FROM revocations WHERE until < $1 LIMIT $2)`, now},
-		{"prune rate counters", `DELETE FROM rate_counters WHERE (key, window_start) IN (
-			SELECT key, window_start FROM rate_counters WHERE expires_at < $1 LIMIT $2)`, now},
+		{"prune rate limits", `DELETE FROM rate_limits WHERE key IN (
+			SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)`, now},
 		{"prune spent tokens", `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT hash FROM refresh_tokens WHERE spent_at < $1 LIMIT $2)`, olderThan},
 		// Emptied sessions go first, so the token stage never rescans

@@ -1,13 +1,24 @@
-// Package ratelimit counts events per key in fixed windows to throttle
-// password guessing, refresh-token guessing and mass registration. Only
-// failures are counted for logins and refreshes, so a busy office behind
-// one address is never throttled for succeeding.
+// Package ratelimit throttles password guessing, refresh-token guessing and
+// mass registration. Only failures are counted for logins and refreshes, so
+// a busy office behind one address is never throttled for succeeding.
+//
+// A limit of COUNT per WINDOW is enforced with the generic cell rate
+// algorithm (GCRA): each key keeps one time, its theoretical arrival time
+// (TAT), the time by which its events so far would have been spent at the
+// steady rate of COUNT per WINDOW. An event fits when, after it, the TAT is
+// no more than WINDOW ahead of now. So a quiet key has a burst of COUNT,
+// after which one more event fits every WINDOW/COUNT, and a key that stays
+// quiet for WINDOW has its whole budget back. Unlike fixed windows there is
+// no edge to straddle: a burst of COUNT just before a clock-aligned window
+// boundary is not followed by another COUNT just after it. One time per key
+// also keeps the state small (a sliding log would hold COUNT times per key).
 package ratelimit
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -21,37 +32,69 @@ type Rule struct {
 	Window time.Duration
 }
 
-// Shared counts events across instances (the PostgreSQL store provides
-// it), so a limit holds for the whole deployment, not per process.
-type Shared interface {
-	// AddCount adds one event to key's counter for the window starting at
-	// window, kept until expires, and returns the window's count.
-	AddCount(ctx context.Context, key string, window, expires time.Time) (int64, error)
+// interval is the steady spacing of events, WINDOW/COUNT, in whole
+// microseconds as the shared store keeps times (so both compute the same
+// waits), and at least one.
+func (r Rule) interval() time.Duration {
+	return max((r.Window / time.Duration(r.Count)).Truncate(time.Microsecond), time.Microsecond)
 }
 
-// Counter counts events per key in fixed windows aligned to the clock, so
-// every instance agrees on where a window starts. It is safe for concurrent
-// use; memory is bounded by the keys seen in the current window.
+// tolerance is how far ahead of now a TAT may be before the next event,
+// so that COUNT events fit at once.
+func (r Rule) tolerance() time.Duration { return r.Window - r.interval() }
+
+// ClientKey is the rate-limit key of a client address, and the one place
+// that rule lives: an IPv4 address is its own key; an IPv6 address is
+// keyed by its /64, with any zone ignored; an IPv4-mapped IPv6 address is
+// the IPv4 address. One IPv6 subscriber or host is normally given a whole
+// /64 (SLAAC and privacy addresses rotate inside it freely), so keying by
+// the full address would hand every client 2^64 fresh budgets. The /64 is
+// only the throttling granularity: session records and the audit log keep
+// the full address, which is what identifies a device to its user and to
+// an investigation. A peer that is not an IP address (a Unix socket) is its
+// own key.
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
+}
+
+// Shared keeps budgets in a store that every instance uses (the PostgreSQL
+// store provides it), so a limit holds for the whole deployment, not per
+// process.
+type Shared interface {
+	// TakeRate spends one event of key's budget if it fits: the key's TAT
+	// becomes max(TAT, now) + interval unless that is more than window
+	// ahead of now, in which case nothing changes. It reports whether the
+	// event fit and the key's TAT afterwards. Check and spend are one
+	// atomic step, so concurrent instances never both spend the last event.
+	TakeRate(ctx context.Context, key string, now time.Time, interval, window time.Duration) (ok bool, tat time.Time, err error)
+	// ReturnRate gives back one event spent by TakeRate.
+	ReturnRate(ctx context.Context, key string, interval time.Duration) error
+}
+
+// Counter keeps a GCRA budget per key. It is safe for concurrent use.
 //
-// With a Shared backend, each Add also counts in the store and adopts the
-// deployment-wide count it returns. Checks stay local (no store round trip
-// on the hot path): an instance learns of other instances' events at its
-// own next event for the key, so across N instances a window admits at most
-// N-1 events beyond its budget.
+// With a Shared store, the store holds the deployment-wide budget and
+// decides; the local budget refuses first, without a store round trip,
+// when this instance alone has used it up (an attacker hammering one
+// instance costs the store nothing), and it still holds while the store is
+// unreachable.
 type Counter struct {
 	rule   Rule
 	now    func() time.Time
 	shared Shared
 	prefix string
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	sweep   time.Time
-}
-
-type bucket struct {
-	start time.Time
-	n     int64
+	mu    sync.Mutex
+	tat   map[string]time.Time
+	sweep time.Time
 }
 
 // NewCounter returns a counter for rule; now is the clock (time.Now if nil).
@@ -59,69 +102,111 @@ func NewCounter(rule Rule, now func() time.Time) *Counter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Counter{rule: rule, now: now, buckets: make(map[string]*bucket)}
+	if rule.Count < 0 || rule.Window <= 0 {
+		rule.Count = 0
+	}
+	return &Counter{rule: rule, now: now, tat: make(map[string]time.Time)}
 }
 
-// Share makes the counter count in s too, under keys starting with name.
+// Share makes the counter keep its budgets in s too, under keys starting
+// with name.
 func (c *Counter) Share(s Shared, name string) {
 	c.shared, c.prefix = s, name+":"
 }
 
-func (c *Counter) window(now time.Time) time.Time { return now.Truncate(c.rule.Window) }
-
-// Exceeded reports whether key has used up its budget, and if so for how
-// long.
-func (c *Counter) Exceeded(key string) (time.Duration, bool) {
-	if c.rule.Count == 0 {
-		return 0, false
-	}
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.buckets[key]
-	if b == nil || !b.start.Equal(c.window(now)) || b.n < int64(c.rule.Count) {
-		return 0, false
-	}
-	return b.start.Add(c.rule.Window).Sub(now), true
+// storeKey is key as the store sees it: keys hold usernames and addresses,
+// so the store gets only their hash.
+func (c *Counter) storeKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return c.prefix + base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-// Add counts one event for key.
-func (c *Counter) Add(ctx context.Context, key string) {
+// Spent is one event taken from a budget; Return gives it back.
+type Spent struct {
+	c      *Counter
+	key    string
+	shared bool // also spent in the shared store
+}
+
+// Take spends one event of key's budget. When the budget has no room it
+// spends nothing and returns a too_many_requests error (*TooMany) saying
+// how long until it has.
+func (c *Counter) Take(ctx context.Context, key string) (Spent, error) {
 	if c.rule.Count == 0 {
-		return
+		return Spent{}, nil
 	}
 	now := c.now()
-	start := c.window(now)
+	if wait, ok := c.takeLocal(key, now); !ok {
+		return Spent{}, tooMany(wait)
+	}
+	s := Spent{c: c, key: key}
+	if c.shared == nil {
+		return s, nil
+	}
+	ok, tat, err := c.shared.TakeRate(ctx, c.storeKey(key), now, c.rule.interval(), c.rule.Window)
+	if err != nil {
+		return s, nil // the local budget still holds
+	}
+	if !ok {
+		// Other instances used the budget up: refuse, and remember the
+		// deployment's TAT so the next refusals need no store round trip.
+		c.mu.Lock()
+		c.returnLocked(key)
+		if tat.After(c.tat[key]) {
+			c.tat[key] = tat
+		}
+		c.mu.Unlock()
+		return Spent{}, tooMany(tat.Sub(now) - c.rule.tolerance())
+	}
+	s.shared = true
+	return s, nil
+}
+
+func (c *Counter) takeLocal(key string, now time.Time) (time.Duration, bool) {
 	c.mu.Lock()
-	if now.Sub(c.sweep) >= c.rule.Window {
-		for k, b := range c.buckets {
-			if !b.start.Equal(start) {
-				delete(c.buckets, k)
+	defer c.mu.Unlock()
+	// A TAT in the past is the same as none, and each event moves a TAT
+	// at most one interval ahead. Sweeping every interval (not every
+	// window) means a flood from many addresses that fail once each keeps
+	// one or two intervals' worth of keys, not a window's worth.
+	if now.Sub(c.sweep) >= max(c.rule.interval(), time.Second) {
+		for k, t := range c.tat {
+			if !t.After(now) {
+				delete(c.tat, k)
 			}
 		}
 		c.sweep = now
 	}
-	b := c.buckets[key]
-	if b == nil || !b.start.Equal(start) {
-		b = &bucket{start: start}
-		c.buckets[key] = b
+	tat := c.tat[key]
+	if tat.Before(now) {
+		tat = now
 	}
-	b.n++
-	c.mu.Unlock()
-	if c.shared == nil {
+	if wait := tat.Sub(now) - c.rule.tolerance(); wait > 0 {
+		return wait, false
+	}
+	c.tat[key] = tat.Add(c.rule.interval())
+	return 0, true
+}
+
+func (c *Counter) returnLocked(key string) {
+	if t, ok := c.tat[key]; ok {
+		c.tat[key] = t.Add(-c.rule.interval())
+	}
+}
+
+// Return gives the event back, here and in the shared store. Moving the
+// TAT back by one interval undoes exactly this event whatever others were
+// spent meanwhile; a TAT that lands in the past is a whole budget.
+func (s Spent) Return(ctx context.Context) {
+	if s.c == nil {
 		return
 	}
-	// Keys hold usernames and addresses: the store sees only their hash.
-	sum := sha256.Sum256([]byte(key))
-	n, err := c.shared.AddCount(ctx, c.prefix+base64.RawURLEncoding.EncodeToString(sum[:16]), start, start.Add(c.rule.Window))
-	if err != nil {
-		return // the local count still holds
+	s.c.mu.Lock()
+	s.c.returnLocked(s.key)
+	s.c.mu.Unlock()
+	if s.shared {
+		_ = s.c.shared.ReturnRate(ctx, s.c.storeKey(s.key), s.c.rule.interval())
 	}
-	c.mu.Lock()
-	if b.start.Equal(start) && n > b.n {
-		b.n = n
-	}
-	c.mu.Unlock()
 }
 
 // TooMany is the error of a refused request; it carries Retry-After.
@@ -132,7 +217,8 @@ type TooMany struct {
 
 func (e *TooMany) Error() string { return e.Err.Error() }
 
-// RetryAfter is the wait in whole seconds, at least one.
+// RetryAfter is the wait in whole seconds, rounded up (a client that waits
+// that long finds room), at least one.
 func (e *TooMany) RetryAfter() int {
 	s := int((e.After + time.Second - 1) / time.Second)
 	return max(s, 1)
@@ -141,47 +227,60 @@ func (e *TooMany) RetryAfter() int {
 func (e *TooMany) Unwrap() error { return e.Err }
 
 func tooMany(after time.Duration) error {
-	return &TooMany{Err: baton.Errorf(baton.ETooManyRequests, "too many attempts; retry in %s seconds", strconv.Itoa(max(int(after/time.Second), 1))), After: after}
+	e := &TooMany{After: after}
+	e.Err = baton.Errorf(baton.ETooManyRequests, "too many attempts; retry in %s seconds", strconv.Itoa(e.RetryAfter()))
+	return e
 }
 
-// Limits applies the contract's three limits in one process.
+// returnTimeout bounds giving back a spent event after the request's own
+// deadline may have passed.
+const returnTimeout = 2 * time.Second
+
+// Limits applies the contract's three limits. Every method takes the
+// client's full address and keys it with ClientKey.
 type Limits struct {
-	Account       *Counter // failed password checks per account and IP
-	IP            *Counter // failed logins, reauths and refreshes per IP
-	Registrations *Counter // registrations per IP
+	Account       *Counter // failed password checks per account and client IP
+	IP            *Counter // failed logins, reauths and refreshes per client IP
+	Registrations *Counter // registrations per client IP
 }
 
-// AllowAttempt refuses when earlier failures used up a budget.
-func (l *Limits) AllowAttempt(_ context.Context, account, ip string) error {
-	if d, over := l.IP.Exceeded(ip); over {
-		return tooMany(d)
+// Attempt is asked before a password check for account, or a refresh
+// (account empty). It spends one failure from each budget the attempt
+// falls under before the attempt runs, so that concurrent attempts cannot
+// all pass a check that none of them has failed yet; done(false) gives the
+// failure back once the attempt did not fail, since only failures count.
+// When a budget has no room, err is a too_many_requests *TooMany.
+func (l *Limits) Attempt(ctx context.Context, account, ip string) (done func(failed bool), err error) {
+	key := ClientKey(ip)
+	byIP, err := l.IP.Take(ctx, key)
+	if err != nil {
+		return nil, err
 	}
+	var byAccount Spent
 	if account != "" {
-		if d, over := l.Account.Exceeded(account + "\x00" + ip); over {
-			return tooMany(d)
+		if byAccount, err = l.Account.Take(ctx, account+"\x00"+key); err != nil {
+			byIP.Return(ctx)
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// Failed counts a failed attempt.
-func (l *Limits) Failed(ctx context.Context, account, ip string) {
-	l.IP.Add(ctx, ip)
-	if account != "" {
-		l.Account.Add(ctx, account+"\x00"+ip)
-	}
+	return func(failed bool) {
+		if failed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+		defer cancel()
+		byIP.Return(ctx)
+		byAccount.Return(ctx)
+	}, nil
 }
 
 // AllowRegistration counts a registration and refuses past the budget.
 func (l *Limits) AllowRegistration(ctx context.Context, ip string) error {
-	if d, over := l.Registrations.Exceeded(ip); over {
-		return tooMany(d)
-	}
-	l.Registrations.Add(ctx, ip)
-	return nil
+	_, err := l.Registrations.Take(ctx, ClientKey(ip))
+	return err
 }
 
-// Share counts all three limits in s as well (see Counter.Share).
+// Share keeps all three limits in s as well (see Counter.Share).
 func (l *Limits) Share(s Shared) {
 	l.Account.Share(s, "account")
 	l.IP.Share(s, "ip")
