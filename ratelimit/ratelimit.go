@@ -128,6 +128,40 @@ type Spent struct {
 	shared bool // also spent in the shared store
 }
 
+// TakeLocal is Take without the shared store's round trip: it spends from
+// this instance's budget only, which knows the deployment's state as of
+// its last shared failure. For the hot path (refresh): the deployment-wide
+// budget learns of the event only if it fails (Spent.Failed), so a
+// successful refresh costs no store write.
+func (c *Counter) TakeLocal(key string) (Spent, error) {
+	if c.rule.Count == 0 {
+		return Spent{}, nil
+	}
+	if wait, ok := c.takeLocal(key, c.now()); !ok {
+		return Spent{}, tooMany(wait)
+	}
+	return Spent{c: c, key: key}, nil
+}
+
+// Failed records a failed event taken with TakeLocal in the shared store,
+// and takes the deployment's TAT back, so this instance refuses once the
+// deployment's budget is spent. Events taken with Take are already there.
+func (s Spent) Failed(ctx context.Context) {
+	if s.c == nil || s.shared || s.c.shared == nil {
+		return
+	}
+	now := s.c.now()
+	_, tat, err := s.c.shared.TakeRate(ctx, s.c.storeKey(s.key), now, s.c.rule.interval(), s.c.rule.Window)
+	if err != nil {
+		return
+	}
+	s.c.mu.Lock()
+	if tat.After(s.c.tat[s.key]) {
+		s.c.tat[s.key] = tat
+	}
+	s.c.mu.Unlock()
+}
+
 // Take spends one event of key's budget. When the budget has no room it
 // spends nothing and returns a too_many_requests error (*TooMany) saying
 // how long until it has.
@@ -250,8 +284,30 @@ type Limits struct {
 // all pass a check that none of them has failed yet; done(false) gives the
 // failure back once the attempt did not fail, since only failures count.
 // When a budget has no room, err is a too_many_requests *TooMany.
+//
+// A password check costs tens of milliseconds of hashing, so it also takes
+// from the shared budget up front (exact across instances). A refresh is
+// the hot path: it spends locally and reaches the shared store only when
+// it fails, so a successful refresh costs no store round trip; across
+// instances a refresh flood may then overshoot by one event per instance
+// before each has learnt the deployment's state.
 func (l *Limits) Attempt(ctx context.Context, account, ip string) (done func(failed bool), err error) {
 	key := ClientKey(ip)
+	if account == "" {
+		byIP, err := l.IP.TakeLocal(key)
+		if err != nil {
+			return nil, err
+		}
+		return func(failed bool) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+			defer cancel()
+			if failed {
+				byIP.Failed(ctx)
+			} else {
+				byIP.Return(ctx)
+			}
+		}, nil
+	}
 	byIP, err := l.IP.Take(ctx, key)
 	if err != nil {
 		return nil, err

@@ -248,14 +248,16 @@ func TestAttempt(t *testing.T) {
 
 // memShared is an in-memory Shared, as PostgreSQL is to several instances.
 type memShared struct {
-	mu   sync.Mutex
-	tat  map[string]time.Time
-	fail bool
+	mu    sync.Mutex
+	tat   map[string]time.Time
+	fail  bool
+	calls int // TakeRate and ReturnRate calls: store round trips
 }
 
 func (m *memShared) TakeRate(_ context.Context, key string, now time.Time, interval, window time.Duration) (bool, time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls++
 	if m.fail {
 		return false, time.Time{}, errors.New("down")
 	}
@@ -273,6 +275,7 @@ func (m *memShared) TakeRate(_ context.Context, key string, now time.Time, inter
 func (m *memShared) ReturnRate(_ context.Context, key string, interval time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls++
 	if m.fail {
 		return errors.New("down")
 	}
@@ -339,5 +342,44 @@ func TestSharedAcrossInstances(t *testing.T) {
 	}
 	if _, err := ls[0].Attempt(ctx, "carol", "192.0.2.1"); err == nil {
 		t.Fatal("local limit lost while the shared store is down")
+	}
+}
+
+// TestRefreshCostsNoStoreRoundTrip: a refresh (no account) that succeeds
+// never reaches the shared store; one that fails is recorded there, and the
+// deployment's budget is enforced across instances from the failures.
+func TestRefreshCostsNoStoreRoundTrip(t *testing.T) {
+	c := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC))
+	shared := &memShared{tat: map[string]time.Time{}}
+	a := newLimits(c.Now, ratelimit.Rule{Count: 5, Window: time.Minute}, ratelimit.Rule{Count: 4, Window: time.Minute})
+	b := newLimits(c.Now, ratelimit.Rule{Count: 5, Window: time.Minute}, ratelimit.Rule{Count: 4, Window: time.Minute})
+	a.Share(shared)
+	b.Share(shared)
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		done, err := a.Attempt(ctx, "", "198.51.100.7")
+		if err != nil {
+			t.Fatalf("successful refresh %d refused: %v", i, err)
+		}
+		done(false)
+	}
+	if shared.calls != 0 {
+		t.Fatalf("100 successful refreshes made %d store calls, want 0", shared.calls)
+	}
+	// Failures alternate over the instances: each is recorded, and each
+	// instance refuses once the store told it the budget is spent.
+	allowed := 0
+	for i := 0; i < 20; i++ {
+		l := []*ratelimit.Limits{a, b}[i%2]
+		done, err := l.Attempt(ctx, "", "198.51.100.9")
+		if err != nil {
+			continue
+		}
+		allowed++
+		done(true)
+	}
+	// The budget, plus at most one per instance learning the state late.
+	if allowed < 4 || allowed > 4+2 {
+		t.Fatalf("failed refreshes allowed across 2 instances: got %d, want 4 to 6", allowed)
 	}
 }
