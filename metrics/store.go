@@ -31,6 +31,7 @@ const (
 	mEnsureKey
 	mRetireKey
 	mDeleteKey
+	mReplaceKeySecrets
 	mAppendAudit
 	mAuditEvents
 	mPing
@@ -42,7 +43,7 @@ var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
-	"AppendAudit", "AuditEvents", "Ping", "Prune",
+	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -253,6 +254,13 @@ func (is *instrumented) DeleteKey(ctx context.Context, id string) error {
 	t := time.Now()
 	err := is.s.DeleteKey(ctx, id)
 	is.done(mDeleteKey, t, err)
+	return err
+}
+
+func (is *instrumented) ReplaceKeySecrets(ctx context.Context, changes []baton.KeySecret) error {
+	t := time.Now()
+	err := is.s.ReplaceKeySecrets(ctx, changes)
+	is.done(mReplaceKeySecrets, t, err)
 	return err
 }
 
