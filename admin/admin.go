@@ -27,6 +27,7 @@ const (
 	EventKeyRotate = "key_rotate"
 	EventKeyRetire = "key_retire"
 	EventKeyDelete = "key_delete"
+	EventKeyReseal = "key_reseal"
 )
 
 // DetailAdmin marks events caused by an administrator.
@@ -51,23 +52,29 @@ type Admin struct {
 
 // New returns the admin operations for svc.
 func New(svc *session.Service, opt Options) *Admin {
-	if opt.Logger == nil {
-		opt.Logger = slog.Default()
-	}
-	if opt.Client.UserAgent == "" {
-		opt.Client.UserAgent = "baton-admin"
-	}
-	return &Admin{svc: svc, store: svc.Store(), opt: opt}
+	return &Admin{svc: svc, store: svc.Store(), opt: opt.withDefaults()}
 }
 
-func (a *Admin) emit(ctx context.Context, e session.Event) {
-	if e.Client == (session.Client{}) {
-		e.Client = a.opt.Client
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	a.opt.Logger.InfoContext(ctx, "auth event", "event", e.Type, "outcome", e.Outcome,
+	if o.Client.UserAgent == "" {
+		o.Client.UserAgent = "baton-admin"
+	}
+	return o
+}
+
+func (a *Admin) emit(ctx context.Context, e session.Event) { a.opt.emit(ctx, e) }
+
+func (o Options) emit(ctx context.Context, e session.Event) {
+	if e.Client == (session.Client{}) {
+		e.Client = o.Client
+	}
+	o.Logger.InfoContext(ctx, "auth event", "event", e.Type, "outcome", e.Outcome,
 		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)
-	if a.opt.Observer != nil {
-		a.opt.Observer(e)
+	if o.Observer != nil {
+		o.Observer(e)
 	}
 }
 

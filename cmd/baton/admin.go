@@ -17,6 +17,7 @@ import (
 	"github.com/batonauth/baton/admin"
 	"github.com/batonauth/baton/audit"
 	"github.com/batonauth/baton/config"
+	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/server"
 	bsession "github.com/batonauth/baton/session"
 )
@@ -51,6 +52,11 @@ type adminCmd struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, a *adminRun, args []string) error
 }
 
+// storeOnly commands run without the session engine (a.admin and a.svc are
+// nil): `keys reseal`, because the engine cannot start while the stored
+// keys are sealed under another master key.
+var storeOnlyCmds = map[string]bool{"keys reseal": true}
+
 // adminRun is an open admin session: the store, the engine, the audit
 // writer and the output settings.
 type adminRun struct {
@@ -58,6 +64,10 @@ type adminRun struct {
 	admin *admin.Admin
 	svc   *bsession.Service
 	json  bool
+	// cfg, store and opt serve storeOnly commands.
+	cfg   *config.Config
+	store baton.Store
+	opt   admin.Options
 }
 
 var adminGroups = map[string][]adminCmd{
@@ -82,6 +92,7 @@ var adminGroups = map[string][]adminCmd{
 		{"list", "", "list keys and their state (signing, pending, published, retired, secret)", keysList},
 		{"rotate", "[--prepublish 10m]", "add an Ed25519 signing key: in the JWKS at once, signing after --prepublish", keysRotate},
 		{"retire", "ID [--force]", "stop signing with a key; it leaves the JWKS once every token it signed expired", keysRetire},
+		{"reseal", "[--old-key-stdin]", "re-seal every key from the old master key (" + oldKeyEnv + " or standard input) to BATON_MASTER_KEY in one transaction; then restart every server with the new one", keysReseal},
 	},
 }
 
@@ -137,7 +148,7 @@ func adminCommand(ctx context.Context, group string, args []string, e *env) int 
 		printUsage(e.stderr) // flag has printed the error
 		return exitUsage
 	}
-	a, closeRun, err := openAdmin(ctx, e)
+	a, closeRun, err := openAdmin(ctx, e, storeOnlyCmds[group+" "+cmd.name])
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
 		return exitCode(err)
@@ -203,7 +214,7 @@ func errorText(err error) string {
 // log and closes everything.
 func loadConfigErr(getenv func(string) string) (*config.Config, error) { return config.Load(getenv) }
 
-func openAdmin(ctx context.Context, e *env) (*adminRun, func(), error) {
+func openAdmin(ctx context.Context, e *env, storeOnly bool) (*adminRun, func(), error) {
 	cfg, err := loadConfigErr(e.getenv)
 	if err != nil {
 		return nil, nil, &usageError{"configuration: " + err.Error()}
@@ -215,21 +226,27 @@ func openAdmin(ctx context.Context, e *env) (*adminRun, func(), error) {
 		return nil, nil, err
 	}
 	aw := audit.NewWriter(store, audit.Options{Logger: log})
-	svc, err := server.NewService(ctx, cfg, store, server.ServiceOptions{Logger: log, Observer: aw.Observe})
-	if err != nil {
-		_ = aw.Close(ctx)
-		store.Close()
-		return nil, nil, err
+	opt := admin.Options{Observer: aw.Observe, Logger: log, Client: bsession.Client{UserAgent: "baton-cli"}}
+	a := &adminRun{env: e, cfg: cfg, store: store, opt: opt}
+	var svc *bsession.Service
+	if !storeOnly {
+		svc, err = server.NewService(ctx, cfg, store, server.ServiceOptions{Logger: log, Observer: aw.Observe})
+		if err != nil {
+			_ = aw.Close(ctx)
+			store.Close()
+			return nil, nil, err
+		}
+		a.svc, a.admin = svc, admin.New(svc, opt)
 	}
-	a := &adminRun{env: e, svc: svc,
-		admin: admin.New(svc, admin.Options{Observer: aw.Observe, Logger: log, Client: bsession.Client{UserAgent: "baton-cli"}})}
 	return a, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := aw.Close(fctx); err != nil {
 			log.Warn("audit log not fully written", "err", err)
 		}
-		svc.Close()
+		if svc != nil {
+			svc.Close()
+		}
 		store.Close()
 	}, nil
 }
@@ -743,4 +760,67 @@ func keysRetire(fs *flag.FlagSet) func(context.Context, *adminRun, []string) err
 			k.ID, ts(k.RemoveAfter))
 		return nil
 	}
+}
+
+// oldKeyEnv names the variable `keys reseal` reads the old master key from
+// when it is not given on standard input.
+const oldKeyEnv = "BATON_MASTER_KEY_OLD"
+
+func keysReseal(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	stdin := fs.Bool("old-key-stdin", false, "read the old master key from the first line of standard input (else from "+oldKeyEnv+")")
+	return func(ctx context.Context, a *adminRun, args []string) error {
+		if len(args) != 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		if a.cfg.MasterKey == nil {
+			return usagef("set BATON_MASTER_KEY to the new master key")
+		}
+		var old string
+		switch env := a.getenv(oldKeyEnv); {
+		case *stdin && env != "":
+			return usagef("give the old master key once: --old-key-stdin or %s", oldKeyEnv)
+		case *stdin:
+			line, err := bufio.NewReaderSize(a.stdin, 4096).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read the old master key from standard input: %w", err)
+			}
+			old = strings.TrimSpace(line)
+		default:
+			old = env
+		}
+		if old == "" {
+			return usagef("give the old master key: --old-key-stdin or %s", oldKeyEnv)
+		}
+		oldKey, err := parseMasterKey(a.getenv, old)
+		if err != nil {
+			return err
+		}
+		n, err := admin.ResealKeys(ctx, a.store, oldKey, a.cfg.MasterKey, a.opt)
+		if errors.Is(err, seal.ErrWrongMasterKey) {
+			return fmt.Errorf("nothing changed: %w (neither the old nor the new master key opens it)", err)
+		} else if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(map[string]any{"resealed": n})
+		}
+		fmt.Fprintf(a.stdout, "re-sealed %d key(s) under BATON_MASTER_KEY: restart every server with it (until then their key reloads fail)\n", n)
+		return nil
+	}
+}
+
+// parseMasterKey decodes a master key exactly as the configuration reads
+// BATON_MASTER_KEY (32 bytes, hex or base64), by loading the configuration
+// with that variable replaced.
+func parseMasterKey(getenv func(string) string, v string) ([]byte, error) {
+	cfg, err := config.Load(func(k string) string {
+		if k == "BATON_MASTER_KEY" {
+			return v
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return nil, usagef("the old master key must be 32 bytes, hex- or base64-encoded")
+	}
+	return cfg.MasterKey, nil
 }

@@ -517,3 +517,65 @@ func TestCLIMasterKey(t *testing.T) {
 		t.Fatalf("token header %s, want kid %s (the key the CLI rotated in)", raw, k.ID)
 	}
 }
+
+// TestCLIKeysReseal: an admin command started with a master key seals the
+// keys a store kept in plaintext; `keys reseal` moves them to a new master
+// key, audited, and a wrong old key changes nothing.
+func TestCLIKeysReseal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	a, b, c := strings.Repeat("aa", 32), strings.Repeat("bb", 32), strings.Repeat("cc", 32)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(code int, stdin string, env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(append(os.Environ(), "BATON_DATA_DIR="+dir, "BATON_ISSUER=http://baton.test"), env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		}
+		if got != code {
+			t.Fatalf("baton %v %v: exit %d, want %d: %s", env, args, got, code, out)
+		}
+		return string(out)
+	}
+	mk := func(k string) []string { return []string{"BATON_MASTER_KEY=" + k} }
+	run(0, testPassword+"\n", nil, "users", "add", "alice", "--password-stdin")
+	run(0, "", nil, "keys", "list") // plaintext keys open without a master key
+	run(0, "", mk(a), "keys", "list")
+	run(1, "", nil, "keys", "list") // sealed under A by the start above
+
+	run(2, "", mk(b), "keys", "reseal")                                                           // no old key
+	run(2, a+"\n", append(mk(b), "BATON_MASTER_KEY_OLD="+a), "keys", "reseal", "--old-key-stdin") // two old keys
+	run(2, "", append(mk(b), "BATON_MASTER_KEY_OLD=short"), "keys", "reseal")                     // malformed
+	run(2, "", []string{"BATON_MASTER_KEY_OLD=" + a}, "keys", "reseal")                           // no new key
+	if out := run(1, "", append(mk(b), "BATON_MASTER_KEY_OLD="+c), "keys", "reseal"); !strings.Contains(out, "nothing changed") {
+		t.Fatalf("reseal with a wrong old key: %s", out)
+	}
+	run(0, "", mk(a), "keys", "list") // still under A
+
+	if out := run(0, a+"\n", mk(b), "keys", "reseal", "--old-key-stdin"); !strings.Contains(out, "re-sealed 3 key(s)") {
+		t.Fatalf("reseal: %s", out)
+	}
+	run(1, "", mk(a), "keys", "list")
+	run(0, "", mk(b), "keys", "list")
+	if out := run(0, "", append(mk(b), "BATON_MASTER_KEY_OLD="+a), "keys", "reseal", "--json"); !strings.Contains(out, `"resealed": 0`) {
+		t.Fatalf("second reseal: %s", out)
+	}
+	audit := run(0, "", mk(b), "audit", "tail", "-n", "100")
+	if strings.Count(audit, "key_reseal") != 3 || !strings.Contains(audit, "resealed=3") || !strings.Contains(audit, "nothing changed") {
+		t.Fatalf("reseals in the audit log:\n%s", audit)
+	}
+	p := startBaton(t, "BATON_DATA_DIR="+dir, "BATON_MASTER_KEY="+b)
+	if st, _, _ := p.post("/v1/login", map[string]string{"username": "alice", "password": testPassword}); st != 200 {
+		t.Fatalf("login after the reseal: %d", st)
+	}
+}
