@@ -74,16 +74,16 @@ var adminGroups = map[string][]adminCmd{
 	"users": {
 		{"add", "USERNAME --password-stdin", "register a user (same rules as POST /v1/register)", usersAdd},
 		{"list", "[--limit N] [--after NAME]", "list users by username", usersList},
-		{"show", "USER", "show a user and their live sessions", usersShow},
-		{"lock", "USER", "lock the account and revoke every session: no login, no refresh", usersLock(true)},
-		{"unlock", "USER", "let a locked user log in again", usersLock(false)},
-		{"delete", "USER", "revoke every session and delete the account (the username is free again)", usersDelete},
-		{"set-password", "USER --password-stdin", "replace the password and revoke every session", usersSetPassword},
+		{"show", "USERNAME | --id ID", "show a user and their live sessions", usersShow},
+		{"lock", "USERNAME | --id ID", "lock the account and revoke every session: no login, no refresh", usersLock(true)},
+		{"unlock", "USERNAME | --id ID", "let a locked user log in again", usersLock(false)},
+		{"delete", "USERNAME | --id ID", "revoke every session and delete the account (the username is free again)", usersDelete},
+		{"set-password", "USERNAME | --id ID --password-stdin", "replace the password and revoke every session", usersSetPassword},
 	},
 	"sessions": {
-		{"list", "--user USER", "the user's live sessions, newest first", sessionsList},
+		{"list", "--user USERNAME | --user-id ID", "the user's live sessions, newest first", sessionsList},
 		{"revoke", "ID", "revoke one session (its access tokens fail within a second on every server)", sessionsRevoke},
-		{"revoke-all", "--user USER", "revoke every session of the user", sessionsRevokeAll},
+		{"revoke-all", "--user USERNAME | --user-id ID", "revoke every session of the user", sessionsRevokeAll},
 	},
 	"audit": {
 		{"tail", "[-n N] [--follow]", "print the newest audit events; --follow keeps printing new ones until interrupted", auditTail},
@@ -332,19 +332,24 @@ func (a *adminRun) printUser(u *baton.User, verb string) error {
 }
 
 func usersAdd(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	return withPassword(fs, "USERNAME", "read the password from the first line of standard input (required)", "added",
-		func(ctx context.Context, a *adminRun, name, pw string) (*baton.User, error) {
-			return a.admin.AddUser(ctx, name, pw)
+	return withPassword(fs, "read the password from the first line of standard input (required)", "added",
+		func(args []string) (admin.UserRef, error) {
+			name, err := oneArg(args, "USERNAME")
+			return admin.Username(name), err
+		},
+		func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
+			return a.admin.AddUser(ctx, ref.Value, pw)
 		})
 }
 
-// withPassword is a users command taking one argument and a password from
-// standard input (never from argv, where other users can read it).
-func withPassword(fs *flag.FlagSet, argName, help, verb string,
-	act func(ctx context.Context, a *adminRun, arg, pw string) (*baton.User, error)) func(context.Context, *adminRun, []string) error {
+// withPassword is a users command naming one user (parsed by arg) and
+// taking a password from standard input (never from argv, where other
+// users can read it).
+func withPassword(fs *flag.FlagSet, help, verb string, arg func(args []string) (admin.UserRef, error),
+	act func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error)) func(context.Context, *adminRun, []string) error {
 	stdin := fs.Bool("password-stdin", false, help)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		arg, err := oneArg(args, argName)
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -355,7 +360,7 @@ func withPassword(fs *flag.FlagSet, argName, help, verb string,
 		if err != nil {
 			return err
 		}
-		u, err := act(ctx, a, arg, pw)
+		u, err := act(ctx, a, ref, pw)
 		if err != nil {
 			return err
 		}
@@ -401,9 +406,28 @@ func usersList(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 	}
 }
 
+// userArg declares --id on a users command and returns the parser of its
+// arguments: a positional argument is always a username; an id needs --id.
+// Guessing would let anyone who registers another user's id as a username
+// be taken for that user.
+func userArg(fs *flag.FlagSet) func(args []string) (admin.UserRef, error) {
+	id := fs.String("id", "", "name the user by `ID` instead of by username")
+	return func(args []string) (admin.UserRef, error) {
+		if *id != "" {
+			if len(args) != 0 {
+				return admin.UserRef{}, usagef("give a USERNAME or --id, not both")
+			}
+			return admin.UserID(*id), nil
+		}
+		name, err := oneArg(args, "USERNAME (or --id ID)")
+		return admin.Username(name), err
+	}
+}
+
 func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	arg := userArg(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		ref, err := oneArg(args, "USER")
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -431,8 +455,9 @@ func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 
 func usersLock(lock bool) func(*flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	return func(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+		arg := userArg(fs)
 		return func(ctx context.Context, a *adminRun, args []string) error {
-			ref, err := oneArg(args, "USER")
+			ref, err := arg(args)
 			if err != nil {
 				return err
 			}
@@ -453,8 +478,9 @@ func usersLock(lock bool) func(*flag.FlagSet) func(context.Context, *adminRun, [
 }
 
 func usersDelete(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	arg := userArg(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		ref, err := oneArg(args, "USER")
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -467,8 +493,8 @@ func usersDelete(fs *flag.FlagSet) func(context.Context, *adminRun, []string) er
 }
 
 func usersSetPassword(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	return withPassword(fs, "USER", "read the new password from the first line of standard input (required)", "set the password of (sessions revoked)",
-		func(ctx context.Context, a *adminRun, ref, pw string) (*baton.User, error) {
+	return withPassword(fs, "read the new password from the first line of standard input (required)", "set the password of (sessions revoked)",
+		userArg(fs), func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
 			return a.admin.SetPassword(ctx, ref, pw)
 		})
 }
@@ -510,20 +536,38 @@ func (a *adminRun) sessionsTable(ss []*baton.Session) {
 	a.table("SESSION\tCREATED\tLAST USED\tIDLE EXPIRES\tEXPIRES\tIP\tUSER AGENT", rows)
 }
 
-func userFlag(fs *flag.FlagSet) *string {
-	return fs.String("user", "", "the `USER` (username or id); required")
+// userFlag declares --user and --user-id on a sessions command and returns
+// the parser of its arguments (a lone positional argument is taken as
+// --user). As with userArg, a username is never taken for an id.
+func userFlag(fs *flag.FlagSet) func(args []string) (admin.UserRef, error) {
+	name := fs.String("user", "", "the user's `USERNAME`")
+	id := fs.String("user-id", "", "the user's `ID`, instead of --user")
+	return func(args []string) (admin.UserRef, error) {
+		if *name == "" && *id == "" && len(args) == 1 {
+			return admin.Username(args[0]), nil
+		}
+		switch {
+		case len(args) != 0:
+			return admin.UserRef{}, usagef("unexpected argument %q", args[0])
+		case *name != "" && *id != "":
+			return admin.UserRef{}, usagef("give --user or --user-id, not both")
+		case *id != "":
+			return admin.UserID(*id), nil
+		case *name != "":
+			return admin.Username(*name), nil
+		}
+		return admin.UserRef{}, usagef("--user or --user-id is required")
+	}
 }
 
 func sessionsList(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	user := userFlag(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		if *user == "" {
-			if len(args) != 1 {
-				return usagef("--user is required")
-			}
-			*user = args[0]
+		ref, err := user(args)
+		if err != nil {
+			return err
 		}
-		_, ss, err := a.admin.Sessions(ctx, *user)
+		_, ss, err := a.admin.Sessions(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -562,13 +606,11 @@ func sessionsRevoke(fs *flag.FlagSet) func(context.Context, *adminRun, []string)
 func sessionsRevokeAll(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	user := userFlag(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		if *user == "" {
-			if len(args) != 1 {
-				return usagef("--user is required")
-			}
-			*user = args[0]
+		ref, err := user(args)
+		if err != nil {
+			return err
 		}
-		u, ids, err := a.admin.RevokeAll(ctx, *user)
+		u, ids, err := a.admin.RevokeAll(ctx, ref)
 		if err != nil {
 			return err
 		}

@@ -125,14 +125,33 @@ func TestCLIUsers(t *testing.T) {
 				}
 			}
 		}
-		byID := cli(t, dir, "", 0, "users", "show", alice.ID)
+		byID := cli(t, dir, "", 0, "users", "show", "--id", alice.ID)
 		byName := cli(t, dir, "", 0, "users", "show", "alice@EXAMPLE.com")
+		cli(t, dir, "", 3, "users", "show", alice.ID)                 // a positional argument is a username
+		cli(t, dir, "", 2, "users", "show", "bob", "--id", alice.ID)  // both
+		cli(t, dir, "", 3, "sessions", "list", "--user", alice.ID)    // --user is a username too
+		cli(t, dir, "", 0, "sessions", "list", "--user-id", alice.ID) // ids need --user-id
+		cli(t, dir, "", 2, "sessions", "list", "--user", "bob", "--user-id", alice.ID)
 		if byID.stdout != byName.stdout || !strings.Contains(byID.stdout, alice.ID) {
 			t.Fatalf("show by id and by name differ:\n%s\n%s", byID.stdout, byName.stdout)
 		}
 		if strings.Contains(byID.stdout, "argon2") {
 			t.Fatal("users show prints the password hash")
 		}
+	})
+	t.Run("UsernameEqualToAnotherID", func(t *testing.T) {
+		// mallory registers alice's id as a username: locking that
+		// username locks mallory, never alice.
+		cli(t, dir, testPassword+"\n", 0, "users", "add", alice.ID, "--password-stdin")
+		r := cli(t, dir, "", 0, "users", "lock", alice.ID, "--json")
+		var locked struct{ ID, Username string }
+		if err := json.Unmarshal([]byte(r.stdout), &locked); err != nil || locked.ID == alice.ID || locked.Username != alice.ID {
+			t.Fatalf("users lock %s locked %+v, want the user named so, not alice", alice.ID, locked)
+		}
+		if r := cli(t, dir, "", 0, "users", "show", "--id", alice.ID, "--json"); !strings.Contains(r.stdout, `"locked": false`) {
+			t.Fatalf("alice was locked: %s", r.stdout)
+		}
+		cli(t, dir, "", 0, "users", "delete", "--id", locked.ID)
 	})
 	t.Run("LockUnlockSetPasswordDelete", func(t *testing.T) {
 		r := cli(t, dir, "", 0, "users", "lock", "bob", "--json")
