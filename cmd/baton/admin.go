@@ -274,7 +274,7 @@ func (a *adminRun) table(header string, rows [][]string) {
 }
 
 func (a *adminRun) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
+	enc := json.NewEncoder(jsonEscaper{a.stdout})
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -284,13 +284,6 @@ func ts(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func oneArg(args []string, what string) (string, error) {
@@ -527,11 +520,7 @@ func toSessionsJSON(ss []*baton.Session) []sessionJSON {
 func (a *adminRun) sessionsTable(ss []*baton.Session) {
 	rows := make([][]string, 0, len(ss))
 	for _, s := range ss {
-		ua := s.UserAgent
-		if len(ua) > 40 {
-			ua = ua[:37] + "..."
-		}
-		rows = append(rows, []string{s.ID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.IdleExpiresAt), ts(s.ExpiresAt), dash(s.IP), dash(ua)})
+		rows = append(rows, []string{s.ID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.IdleExpiresAt), ts(s.ExpiresAt), cell(s.IP, 45), cell(s.UserAgent, 40)})
 	}
 	a.table("SESSION\tCREATED\tLAST USED\tIDLE EXPIRES\tEXPIRES\tIP\tUSER AGENT", rows)
 }
@@ -711,7 +700,7 @@ func (a *adminRun) printAudit(es []*baton.AuditEvent, header bool, last int64) i
 		return last
 	}
 	if a.json {
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(jsonEscaper{a.stdout})
 		for _, e := range es {
 			_ = enc.Encode(auditJSON{Seq: e.Seq, Time: e.Time, Type: e.Type, Outcome: e.Outcome, UserID: e.UserID,
 				SessionID: e.SessionID, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
@@ -724,7 +713,7 @@ func (a *adminRun) printAudit(es []*baton.AuditEvent, header bool, last int64) i
 	}
 	for _, e := range es {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
-			e.Type, e.Outcome, dash(e.UserID), dash(e.SessionID), dash(e.IP), dash(e.Detail))
+			cell(e.Type, 40), cell(e.Outcome, 40), cell(e.UserID, 40), cell(e.SessionID, 40), cell(e.IP, 45), cell(e.Detail, 200))
 	}
 	tw.Flush()
 	return es[len(es)-1].Seq
