@@ -66,8 +66,8 @@ func TestInstrumentStoreTimesAndCountsErrors(t *testing.T) {
 			}
 		}
 	}
-	if series != 25 {
-		t.Fatalf("%d store-duration series, want one per method (25)", series)
+	if series != 26 {
+		t.Fatalf("%d store-duration series, want one per method (26)", series)
 	}
 	if v := counterValue(t, reg, "baton_store_errors_total", "UserByID"); v != 0 {
 		t.Fatalf("a not-found outcome counted as an error: %v", v)

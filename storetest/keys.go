@@ -240,6 +240,17 @@ func withSecrets(keys []*baton.Key, changes []baton.KeySecret) []*baton.Key {
 	return out
 }
 
+// mustInsertHMACKeys stores a rotation and a CSRF key, as a server's
+// first start does.
+func mustInsertHMACKeys(t *testing.T, s baton.Store) (rot, csrf *baton.Key) {
+	t.Helper()
+	rot = hmacKey("rot", baton.KeyUseRotation, t0)
+	csrf = hmacKey("csrf", baton.KeyUseCSRF, t0.Add(time.Hour))
+	mustInsertKey(t, s, rot)
+	mustInsertKey(t, s, csrf)
+	return rot, csrf
+}
+
 // testReplaceKeySecrets: every named secret changes, nothing else does
 // (retired_at included), and an empty list is a no-op.
 func testReplaceKeySecrets(t *testing.T, s baton.Store) {
@@ -266,10 +277,7 @@ func testReplaceKeySecrets(t *testing.T, s baton.Store) {
 // fails the whole call, and the keys before it in the list keep their
 // secrets too.
 func testReplaceKeySecretsConflict(t *testing.T, s baton.Store) {
-	rot := hmacKey("rot", baton.KeyUseRotation, t0)
-	csrf := hmacKey("csrf", baton.KeyUseCSRF, t0.Add(time.Hour))
-	mustInsertKey(t, s, rot)
-	mustInsertKey(t, s, csrf)
+	rot, csrf := mustInsertHMACKeys(t, s)
 	changes := secretChanges("sealed", rot, csrf)
 	changes[1].Old = []byte("not-its-secret")
 	wantCode(t, s.ReplaceKeySecrets(ctx, changes), baton.EConflict)
@@ -292,10 +300,7 @@ func testReplaceKeySecretsNotFound(t *testing.T, s baton.Store) {
 // sealing the same plaintext keys: exactly one wins, the others conflict,
 // and the stored secrets are all the winner's.
 func testReplaceKeySecretsConcurrent(t *testing.T, s baton.Store) {
-	rot := hmacKey("rot", baton.KeyUseRotation, t0)
-	csrf := hmacKey("csrf", baton.KeyUseCSRF, t0.Add(time.Hour))
-	mustInsertKey(t, s, rot)
-	mustInsertKey(t, s, csrf)
+	rot, csrf := mustInsertHMACKeys(t, s)
 	const n = 8
 	errs := make([]error, n)
 	start := make(chan struct{})

@@ -29,12 +29,19 @@ type cliResult struct {
 // runCLI runs the built baton binary with args on dataDir, feeding stdin.
 func runCLI(t *testing.T, dataDir, stdin string, args ...string) cliResult {
 	t.Helper()
+	return runCLIEnv(t, []string{"BATON_DATA_DIR=" + dataDir, "BATON_ISSUER=http://baton.test"}, stdin, args...)
+}
+
+// runCLIEnv runs the built baton binary with args and env added to the
+// test's environment, feeding stdin.
+func runCLIEnv(t *testing.T, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "BATON_DATA_DIR="+dataDir, "BATON_ISSUER=http://baton.test")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -457,25 +464,9 @@ func TestCLIPostgres(t *testing.T) {
 		t.Skip("needs PostgreSQL")
 	}
 	url := pgtest.NewDatabase(t)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pg := func(stdin string, code int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "BATON_DATABASE_URL="+url)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.Output()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		}
-		if got != code {
-			t.Fatalf("baton %v: exit %d, want %d: %s %v", args, got, code, out, err)
-		}
-		return string(out)
+		return runCLIEnv(t, []string{"BATON_DATABASE_URL=" + url}, stdin, args...).want(t, code, args...).stdout
 	}
 	pg("", 0, "migrate")
 	pg(testPassword+"\n", 0, "users", "add", "pgu", "--password-stdin")
@@ -546,25 +537,10 @@ func TestCLIKeysReseal(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	a, b, c := strings.Repeat("aa", 32), strings.Repeat("bb", 32), strings.Repeat("cc", 32)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := func(code int, stdin string, env []string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(append(os.Environ(), "BATON_DATA_DIR="+dir, "BATON_ISSUER=http://baton.test"), env...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		}
-		if got != code {
-			t.Fatalf("baton %v %v: exit %d, want %d: %s", env, args, got, code, out)
-		}
-		return string(out)
+		r := runCLIEnv(t, append([]string{"BATON_DATA_DIR=" + dir, "BATON_ISSUER=http://baton.test"}, env...), stdin, args...)
+		return r.want(t, code, args...).stdout + r.stderr
 	}
 	mk := func(k string) []string { return []string{"BATON_MASTER_KEY=" + k} }
 	run(0, testPassword+"\n", nil, "users", "add", "alice", "--password-stdin")
