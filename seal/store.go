@@ -15,9 +15,11 @@ const attempts = 5
 // SealStored seals every key that store holds in plaintext under master,
 // in one transaction, and returns how many it sealed. With a nil master it
 // does nothing: the keys stay in plaintext. Keys already sealed are left
-// as they are (the service opens them later, and fails there if master
-// does not fit). It runs at every start, so turning BATON_MASTER_KEY on for
-// an existing store seals what was written before.
+// as they are, but must open with master: a wrong master key fails with
+// ErrWrongMasterKey before anything changes, so it never leaves a store
+// whose keys are sealed under two different master keys. It runs at every
+// start, so turning BATON_MASTER_KEY on for an existing store seals what
+// was written before.
 func SealStored(ctx context.Context, store baton.KeyStore, master []byte) (int, error) {
 	if master == nil {
 		return 0, nil
@@ -26,7 +28,13 @@ func SealStored(ctx context.Context, store baton.KeyStore, master []byte) (int, 
 		return 0, err
 	}
 	return replaceStored(ctx, store, func(k *baton.Key) (*baton.Key, error) {
-		if IsSealed(k) || len(k.Secret) == 0 {
+		if IsSealed(k) {
+			if _, err := Open(master, k); err != nil {
+				return nil, fmt.Errorf("key %s: %w", k.ID, err)
+			}
+			return nil, nil
+		}
+		if len(k.Secret) == 0 {
 			return nil, nil
 		}
 		return Seal(master, k)

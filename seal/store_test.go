@@ -86,9 +86,13 @@ func TestSealStoredConcurrent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, k := range keys {
+			want := map[string][]byte{}
+			for _, k := range plain {
+				want[k.ID] = k.Secret
+			}
+			for _, k := range keys {
 				o, err := seal.Open(master, k)
-				if !seal.IsSealed(k) || err != nil || !bytes.Equal(o.Secret, plain[i].Secret) {
+				if !seal.IsSealed(k) || err != nil || !bytes.Equal(o.Secret, want[k.ID]) {
 					t.Fatalf("key %s: sealed %v, opens %v", k.ID, seal.IsSealed(k), err)
 				}
 			}
@@ -121,5 +125,40 @@ func TestSealStoredArguments(t *testing.T) {
 	}
 	if _, err := seal.ResealStored(ctx, s, bytes.Repeat([]byte{3}, 32), bytes.Repeat([]byte{4}, 32)); !errors.Is(err, seal.ErrWrongMasterKey) {
 		t.Fatalf("reseal with unrelated keys: %v", err)
+	}
+}
+
+// TestSealStoredWrongMasterKey: a start with a wrong master key on a store
+// holding sealed and plaintext keys (one added by a server that had no
+// master key) changes nothing, so the store never holds keys sealed under
+// two master keys.
+func TestSealStoredWrongMasterKey(t *testing.T) {
+	ctx := context.Background()
+	s := batontest.OpenSQLite(t)
+	plaintextKeys(t, s)
+	a := bytes.Repeat([]byte{0xa}, 32)
+	if n, err := seal.SealStored(ctx, s, a); n != 3 || err != nil {
+		t.Fatalf("seal under A: %d, %v", n, err)
+	}
+	now := time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+	k, err := token.NewSigningKey(now, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Keys(ctx)
+	if n, err := seal.SealStored(ctx, s, bytes.Repeat([]byte{0xb}, 32)); n != 0 || !errors.Is(err, seal.ErrWrongMasterKey) {
+		t.Fatalf("seal under B: %d, %v; want 0, %v", n, err, seal.ErrWrongMasterKey)
+	}
+	after, _ := s.Keys(ctx)
+	for i := range before {
+		if !bytes.Equal(before[i].Secret, after[i].Secret) {
+			t.Fatalf("key %s changed under a wrong master key", before[i].ID)
+		}
+	}
+	if n, err := seal.SealStored(ctx, s, a); n != 1 || err != nil {
+		t.Fatalf("seal under A again: %d, %v; want the one plaintext key", n, err)
 	}
 }
