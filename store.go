@@ -133,6 +133,21 @@ type KeyStore interface {
 	RetireKey(ctx context.Context, id string, at time.Time) error
 	// DeleteKey removes a key. ENotFound.
 	DeleteKey(ctx context.Context, id string) error
+	// ReplaceKeySecrets sets the secret of every key named in changes, in
+	// one transaction, each only if the key still holds its Old secret
+	// (sealing keys at start-up and re-sealing them under a new master key
+	// must never lose a change another process made meanwhile). nil: every
+	// secret replaced; EConflict: a key's secret is no longer Old;
+	// ENotFound: a key does not exist. On error nothing changes. No other
+	// column changes; an empty changes is a no-op.
+	ReplaceKeySecrets(ctx context.Context, changes []KeySecret) error
+}
+
+// KeySecret is one change made by KeyStore.ReplaceKeySecrets: the key
+// whose id is ID goes from the secret Old to New.
+type KeySecret struct {
+	ID       string
+	Old, New []byte
 }
 
 // SettingStore keeps server-wide values that must outlive a change of

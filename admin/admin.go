@@ -26,6 +26,7 @@ const (
 	EventKeyRotate = "key_rotate"
 	EventKeyRetire = "key_retire"
 	EventKeyDelete = "key_delete"
+	EventKeyReseal = "key_reseal"
 )
 
 // DetailAdmin marks events caused by an administrator.
@@ -50,43 +51,66 @@ type Admin struct {
 
 // New returns the admin operations for svc.
 func New(svc *session.Service, opt Options) *Admin {
-	if opt.Logger == nil {
-		opt.Logger = slog.Default()
-	}
-	if opt.Client.UserAgent == "" {
-		opt.Client.UserAgent = "baton-admin"
-	}
-	return &Admin{svc: svc, store: svc.Store(), opt: opt}
+	return &Admin{svc: svc, store: svc.Store(), opt: opt.withDefaults()}
 }
 
-func (a *Admin) emit(ctx context.Context, e session.Event) {
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Client.UserAgent == "" {
+		o.Client.UserAgent = "baton-admin"
+	}
+	return o
+}
+
+func (a *Admin) emit(ctx context.Context, e session.Event) { a.opt.emit(ctx, e) }
+
+func (o Options) emit(ctx context.Context, e session.Event) {
 	if e.Client == (session.Client{}) {
-		e.Client = a.opt.Client
+		e.Client = o.Client
 	}
-	a.opt.Logger.InfoContext(ctx, "auth event", "event", e.Type, "outcome", e.Outcome,
+	o.Logger.InfoContext(ctx, "auth event", "event", e.Type, "outcome", e.Outcome,
 		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)
-	if a.opt.Observer != nil {
-		a.opt.Observer(e)
+	if o.Observer != nil {
+		o.Observer(e)
 	}
 }
 
-// FindUser returns the user whose id, or else username, is ref. ENotFound.
-func (a *Admin) FindUser(ctx context.Context, ref string) (*baton.User, error) {
-	u, err := a.store.UserByID(ctx, ref)
-	if err == nil {
-		return u, nil
-	} else if baton.ErrorCode(err) != baton.ENotFound {
-		return nil, err
+// UserRef names a user by username or, with ByID, by id. One string is
+// never tried as both: anyone can register a username equal to another
+// user's id, and an administrator locking "that name" must not lock
+// somebody else.
+type UserRef struct {
+	Value string
+	ByID  bool
+}
+
+// Username refers to the user registered as name (in any spelling that
+// normalizes to it).
+func Username(name string) UserRef { return UserRef{Value: name} }
+
+// UserID refers to the user whose id is id.
+func UserID(id string) UserRef { return UserRef{Value: id, ByID: true} }
+
+// FindUser returns the user ref names. ENotFound.
+func (a *Admin) FindUser(ctx context.Context, ref UserRef) (*baton.User, error) {
+	var u *baton.User
+	var err error
+	if ref.ByID {
+		u, err = a.store.UserByID(ctx, ref.Value)
+	} else if _, canonical, nerr := session.NormalizeUsername(ref.Value); nerr != nil {
+		err = baton.Errorf(baton.ENotFound, "no such user")
+	} else {
+		u, err = a.store.UserByName(ctx, canonical)
 	}
-	_, canonical, nerr := session.NormalizeUsername(ref)
-	if nerr != nil {
-		return nil, baton.Errorf(baton.ENotFound, "no user %q", ref)
+	switch {
+	case baton.ErrorCode(err) != baton.ENotFound:
+		return u, err
+	case ref.ByID:
+		return nil, baton.Errorf(baton.ENotFound, "no user with id %q", ref.Value)
 	}
-	u, err = a.store.UserByName(ctx, canonical)
-	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, baton.Errorf(baton.ENotFound, "no user %q", ref)
-	}
-	return u, err
+	return nil, baton.Errorf(baton.ENotFound, "no user %q", ref.Value)
 }
 
 // AddUser registers an account, with the same rules as POST /v1/register.
@@ -102,7 +126,7 @@ func (a *Admin) Users(ctx context.Context, after string, limit int) ([]*baton.Us
 
 // Lock locks the user and revokes every session: the user can neither log
 // in nor refresh until Unlock.
-func (a *Admin) Lock(ctx context.Context, ref string) (*baton.User, error) {
+func (a *Admin) Lock(ctx context.Context, ref UserRef) (*baton.User, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -115,7 +139,7 @@ func (a *Admin) Lock(ctx context.Context, ref string) (*baton.User, error) {
 }
 
 // Unlock lets a locked user log in again.
-func (a *Admin) Unlock(ctx context.Context, ref string) (*baton.User, error) {
+func (a *Admin) Unlock(ctx context.Context, ref UserRef) (*baton.User, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -129,7 +153,7 @@ func (a *Admin) Unlock(ctx context.Context, ref string) (*baton.User, error) {
 
 // Delete revokes every session of the user and deletes the account; the
 // username is free again. The session engine reports account_deleted.
-func (a *Admin) Delete(ctx context.Context, ref string) (*baton.User, error) {
+func (a *Admin) Delete(ctx context.Context, ref UserRef) (*baton.User, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -139,7 +163,7 @@ func (a *Admin) Delete(ctx context.Context, ref string) (*baton.User, error) {
 
 // SetPassword replaces the user's password (checked against the password
 // policy) and revokes every session, as a password change does.
-func (a *Admin) SetPassword(ctx context.Context, ref, pw string) (*baton.User, error) {
+func (a *Admin) SetPassword(ctx context.Context, ref UserRef, pw string) (*baton.User, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -148,7 +172,7 @@ func (a *Admin) SetPassword(ctx context.Context, ref, pw string) (*baton.User, e
 }
 
 // Sessions lists the user's live sessions, most recently used first.
-func (a *Admin) Sessions(ctx context.Context, ref string) (*baton.User, []*baton.Session, error) {
+func (a *Admin) Sessions(ctx context.Context, ref UserRef) (*baton.User, []*baton.Session, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, nil, err
@@ -174,7 +198,7 @@ func (a *Admin) RevokeSession(ctx context.Context, id string) (bool, error) {
 }
 
 // RevokeAll revokes every session of the user and returns their ids.
-func (a *Admin) RevokeAll(ctx context.Context, ref string) (*baton.User, []string, error) {
+func (a *Admin) RevokeAll(ctx context.Context, ref UserRef) (*baton.User, []string, error) {
 	u, err := a.FindUser(ctx, ref)
 	if err != nil {
 		return nil, nil, err

@@ -66,20 +66,22 @@ func TestUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, ref := range []string{u.ID, "Zoë@example.com", "ZOË@EXAMPLE.COM", "  zoë@example.com "} {
+	for _, ref := range []admin.UserRef{admin.UserID(u.ID), admin.Username("Zoë@example.com"), admin.Username("ZOË@EXAMPLE.COM"), admin.Username("  zoë@example.com ")} {
 		got, err := f.a.FindUser(ctx, ref)
 		if err != nil || got.ID != u.ID {
-			t.Fatalf("FindUser(%q): %v %v", ref, got, err)
+			t.Fatalf("FindUser(%+v): %v %v", ref, got, err)
 		}
 	}
-	if _, err := f.a.FindUser(ctx, "nobody"); baton.ErrorCode(err) != baton.ENotFound {
-		t.Fatalf("FindUser(nobody): %v", err)
+	for _, ref := range []admin.UserRef{admin.Username("nobody"), admin.Username(u.ID), admin.UserID("Zoë@example.com"), admin.Username("")} {
+		if _, err := f.a.FindUser(ctx, ref); baton.ErrorCode(err) != baton.ENotFound {
+			t.Fatalf("FindUser(%+v): %v", ref, err)
+		}
 	}
 	g, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: pw}, session.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	locked, err := f.a.Lock(ctx, u.ID)
+	locked, err := f.a.Lock(ctx, admin.UserID(u.ID))
 	if err != nil || locked.LockedAt.IsZero() {
 		t.Fatalf("Lock: %v %v", locked, err)
 	}
@@ -92,19 +94,19 @@ func TestUsers(t *testing.T) {
 	if _, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: pw}, session.Client{}); err == nil {
 		t.Fatal("a locked user logged in")
 	}
-	if _, err := f.a.Unlock(ctx, u.ID); err != nil {
+	if _, err := f.a.Unlock(ctx, admin.UserID(u.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.a.SetPassword(ctx, u.ID, "short"); baton.ErrorCode(err) != baton.EWeakPassword {
+	if _, err := f.a.SetPassword(ctx, admin.UserID(u.ID), "short"); baton.ErrorCode(err) != baton.EWeakPassword {
 		t.Fatalf("weak password: %v", err)
 	}
-	if _, err := f.a.SetPassword(ctx, u.ID, "a brand new passphrase"); err != nil {
+	if _, err := f.a.SetPassword(ctx, admin.UserID(u.ID), "a brand new passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Login(ctx, session.LoginRequest{Username: "zoë@example.com", Password: "a brand new passphrase"}, session.Client{}); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
-	_, ids, err := f.a.RevokeAll(ctx, "zoë@example.com")
+	_, ids, err := f.a.RevokeAll(ctx, admin.Username("zoë@example.com"))
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("RevokeAll: %v %v", ids, err)
 	}
@@ -114,7 +116,7 @@ func TestUsers(t *testing.T) {
 	if _, err := f.a.RevokeSession(ctx, "no-such-session"); baton.ErrorCode(err) != baton.ENotFound {
 		t.Fatalf("RevokeSession(unknown): %v", err)
 	}
-	if _, err := f.a.Delete(ctx, u.ID); err != nil {
+	if _, err := f.a.Delete(ctx, admin.UserID(u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	got := f.types()
@@ -199,4 +201,30 @@ func keysOf(t *testing.T, f *fixture) []string {
 		ids = append(ids, k.ID)
 	}
 	return ids
+}
+
+// TestUsernameEqualToAnotherID: a username is never taken for an id. Here
+// mallory registers alice's id as a username; locking "that username"
+// locks mallory, and alice only when her id is asked for explicitly.
+func TestUsernameEqualToAnotherID(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	alice, err := f.a.AddUser(ctx, "alice", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := f.a.AddUser(ctx, alice.ID, pw)
+	if err != nil {
+		t.Fatalf("registering a username equal to an id: %v", err)
+	}
+	locked, err := f.a.Lock(ctx, admin.Username(alice.ID))
+	if err != nil || locked.ID != mallory.ID {
+		t.Fatalf("Lock(username %s) locked %v (%v), want mallory %s", alice.ID, locked, err, mallory.ID)
+	}
+	if a, _ := f.store.UserByID(ctx, alice.ID); !a.LockedAt.IsZero() {
+		t.Fatal("locking mallory's username locked alice")
+	}
+	if locked, err := f.a.Lock(ctx, admin.UserID(alice.ID)); err != nil || locked.ID != alice.ID {
+		t.Fatalf("Lock(id %s): %v %v", alice.ID, locked, err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/session"
 )
 
@@ -223,4 +224,26 @@ func (a *Admin) PurgeRetiredKeys(ctx context.Context) ([]string, error) {
 		}
 	}
 	return gone, err
+}
+
+// ResealKeys re-seals every stored key under newMaster for a master-key
+// rotation: keys sealed under oldMaster (or stored in plaintext) are sealed
+// under newMaster, all in one transaction; a key that neither master key
+// opens fails the whole call (seal.ErrWrongMasterKey) and nothing changes.
+// It returns how many keys it changed, and reports the attempt to
+// opt.Observer (the audit log), failed or not.
+//
+// It works on the store alone, because the session engine cannot start
+// while the stored keys and its master key disagree. Servers still running
+// with oldMaster keep their keys in memory but fail every key reload until
+// they restart with newMaster.
+func ResealKeys(ctx context.Context, store baton.KeyStore, oldMaster, newMaster []byte, opt Options) (int, error) {
+	opt = opt.withDefaults()
+	n, err := seal.ResealStored(ctx, store, oldMaster, newMaster)
+	e := session.Event{Type: EventKeyReseal, Outcome: session.OutcomeOK, Detail: fmt.Sprintf("resealed=%d", n)}
+	if err != nil {
+		e.Outcome, e.Detail = session.OutcomeFailed, "nothing changed"
+	}
+	opt.emit(ctx, e)
+	return n, err
 }

@@ -59,8 +59,11 @@ type Config struct {
 	MasterKey      []byte // 32 bytes, or nil
 
 	TLSCert, TLSKey string
-	AdminAddr       string
-	Demo            bool
+	// AdminAddr, when set, is a second listener that serves /metrics; the
+	// public listener then stops serving it (request rates and store
+	// timings are for operators, not for the internet).
+	AdminAddr string
+	Demo      bool
 	// DPoPRequireNonce makes DPoP proofs carry a server nonce (RFC 9449
 	// §8), which bounds how long a captured proof can be replayed.
 	DPoPRequireNonce bool

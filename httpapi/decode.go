@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/internal/strictjson"
 )
 
 // MaxBodyBytes bounds every request body (the contract's 64 KiB).
@@ -99,18 +100,97 @@ func unmarshalObject(body []byte, dst any) error {
 	if len(body) == 0 || body[0] != '{' {
 		return baton.Errorf(baton.EInvalidRequest, "the request body must be a JSON object")
 	}
+	if err := checkMembers(body, fieldNames(dst)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return baton.Errorf(baton.EInvalidRequest, "the field %q has the wrong type", te.Field)
 		}
-		return baton.Errorf(baton.EInvalidRequest, "the request body is not valid JSON")
+		return errNotJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return baton.Errorf(baton.EInvalidRequest, "the request body has data after the JSON object")
 	}
 	return nil
+}
+
+// checkMembers refuses the bodies that two JSON readers could read
+// differently: encoding/json lets the last of two members with one name win
+// and matches names to fields case-insensitively, so {"username":"a",
+// "Username":"b"} would register b here and might mean a to a proxy or a
+// WAF in front. A member name given twice (compared case-insensitively,
+// after unescaping), also in a nested object, or a name that differs from
+// one of known (the fields dst has) only in case, is invalid_request. So
+// are invalid UTF-8 and nesting deeper than strictjson.MaxDepth.
+func checkMembers(body []byte, known []string) error {
+	s := strictjson.New(body)
+	if err := s.Open(); err != nil {
+		return errNotJSON
+	}
+	var seen [strictjson.MaxNames][]byte
+	for n := 0; ; n++ {
+		name, ok, err := s.Member(n)
+		if err != nil {
+			return memberError(err, nil)
+		}
+		if !ok {
+			break
+		}
+		if err := strictjson.CheckOther(seen[:n], name, known); err != nil {
+			return memberError(err, name)
+		}
+		seen[n] = name
+		if err := s.Skip(1); err != nil {
+			return memberError(err, name)
+		}
+	}
+	if s.End() != nil {
+		return baton.Errorf(baton.EInvalidRequest, "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+var errNotJSON = baton.Errorf(baton.EInvalidRequest, "the request body is not valid JSON")
+
+// memberError is the invalid_request for a strictjson error met at the
+// member name (nil before the first name).
+func memberError(err error, name []byte) error {
+	switch {
+	case errors.Is(err, strictjson.ErrDuplicate) && name != nil:
+		return baton.Errorf(baton.EInvalidRequest, "the member %.64q is given twice (member names are compared regardless of letter case)", name)
+	case errors.Is(err, strictjson.ErrDuplicate):
+		return baton.Errorf(baton.EInvalidRequest, "a nested object repeats a member name")
+	case errors.Is(err, strictjson.ErrFolded):
+		return baton.Errorf(baton.EInvalidRequest, "the member %.64q differs from a known member only in letter case", name)
+	case errors.Is(err, strictjson.ErrMembers):
+		return baton.Errorf(baton.EInvalidRequest, "the request body has too many members")
+	case errors.Is(err, strictjson.ErrUTF8):
+		return baton.Errorf(baton.EInvalidRequest, "the request body is not valid UTF-8")
+	case errors.Is(err, strictjson.ErrDepth):
+		return baton.Errorf(baton.EInvalidRequest, "the request body is nested too deeply")
+	}
+	return errNotJSON
+}
+
+// fieldNames returns the JSON names of the fields of *dst when it is a
+// struct (the names a body may use); nil for a map, whose keys are read
+// exactly as spelt.
+func fieldNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	return names
 }
 
 // params are the parameters of an OAuth endpoint, from a form or a JSON

@@ -33,6 +33,7 @@ const (
 	mEnsureKey
 	mRetireKey
 	mDeleteKey
+	mReplaceKeySecrets
 	mAppendAudit
 	mAuditEvents
 	mPing
@@ -45,7 +46,7 @@ var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "RehashPassword", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
-	"AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting",
+	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -270,6 +271,13 @@ func (is *instrumented) DeleteKey(ctx context.Context, id string) error {
 	t := time.Now()
 	err := is.s.DeleteKey(ctx, id)
 	is.done(mDeleteKey, t, err)
+	return err
+}
+
+func (is *instrumented) ReplaceKeySecrets(ctx context.Context, changes []baton.KeySecret) error {
+	t := time.Now()
+	err := is.s.ReplaceKeySecrets(ctx, changes)
+	is.done(mReplaceKeySecrets, t, err)
 	return err
 }
 

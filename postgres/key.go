@@ -22,11 +22,7 @@ func scanKey(row pgx.Row) (*baton.Key, error) {
 }
 
 func keyArgs(k *baton.Key) []any {
-	secret := k.Secret
-	if secret == nil {
-		secret = []byte{} // the column is NOT NULL; nil would be NULL
-	}
-	return []any{k.ID, k.Use, k.Algorithm, secret, k.Public, ts(k.CreatedAt), ts(k.ActivateAt), ts(k.RetiredAt)}
+	return []any{k.ID, k.Use, k.Algorithm, nonNil(k.Secret), k.Public, ts(k.CreatedAt), ts(k.ActivateAt), ts(k.RetiredAt)}
 }
 
 // Keys returns every key, oldest first.
@@ -113,4 +109,46 @@ func (db *DB) DeleteKey(ctx context.Context, id string) error {
 		return baton.Errorf(baton.ENotFound, "key not found")
 	}
 	return nil
+}
+
+// ReplaceKeySecrets replaces key secrets, each only if the key still holds
+// its Old one, in one transaction that any miss rolls back. It takes the
+// keys' advisory lock, so it is ordered with EnsureKey. EConflict,
+// ENotFound.
+func (db *DB) ReplaceKeySecrets(ctx context.Context, changes []baton.KeySecret) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKeys); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			var exists, replaced bool
+			err := tx.QueryRow(ctx, `WITH replaced AS (
+				UPDATE keys SET secret = $2 WHERE id = $1 AND secret = $3 RETURNING 1
+			)
+			SELECT EXISTS (SELECT 1 FROM keys WHERE id = $1), EXISTS (SELECT 1 FROM replaced)`,
+				c.ID, nonNil(c.New), nonNil(c.Old)).Scan(&exists, &replaced)
+			switch {
+			case err != nil:
+				return err
+			case !exists:
+				return baton.Errorf(baton.ENotFound, "key not found")
+			case !replaced:
+				return baton.Errorf(baton.EConflict, "the secret of key %s changed meanwhile", c.ID)
+			}
+		}
+		return nil
+	})
+	return formatError("replace key secrets", err)
+}
+
+// nonNil returns b, or an empty slice for nil: the secret column is NOT
+// NULL, and nil would be sent as NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/batonauth/baton/admin"
 	"net/http"
 	"sync"
 	"testing"
@@ -27,12 +28,12 @@ func TestLoginsInFlightDoNotOutliveCredentialChanges(t *testing.T) {
 		change func(t *testing.T, s *credServer)
 	}{
 		{"Lock", func(t *testing.T, s *credServer) {
-			if _, err := s.Admin.Lock(context.Background(), "alice"); err != nil {
+			if _, err := s.Admin.Lock(context.Background(), admin.Username("alice")); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"SetPassword", func(t *testing.T, s *credServer) {
-			if _, err := s.Admin.SetPassword(context.Background(), "alice", "another horse battery staple"); err != nil {
+			if _, err := s.Admin.SetPassword(context.Background(), admin.Username("alice"), "another horse battery staple"); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton/demo"
 	"github.com/batonauth/baton/server"
 )
 
@@ -89,10 +90,12 @@ func runtimeVersion() string { return runtime.Version() }
 
 // TestAdminListener: with BATON_ADMIN_ADDR, /metrics is served there and
 // not on the public listener.
+// (TestMetrics is the other way: without it, the public listener serves
+// /metrics.) The demo UI, mounted at the root, does not serve it either.
 func TestAdminListener(t *testing.T) {
-	ts := newTestServer(t, map[string]string{"BATON_ADMIN_ADDR": "127.0.0.1:0"}, nil, server.Options{})
-	if r := call(t, "GET", ts.URL+"/metrics", "", nil); r.status != 404 {
-		t.Fatalf("/metrics on the public listener: %d", r.status)
+	ts := newTestServer(t, map[string]string{"BATON_ADMIN_ADDR": "127.0.0.1:0"}, nil, server.Options{Demo: demo.Handler()})
+	if r := call(t, "GET", ts.URL+"/metrics", "", nil); r.status != 404 || bytes.Contains(r.raw, []byte("baton_")) {
+		t.Fatalf("/metrics on the public listener: %d %.100s", r.status, r.raw)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

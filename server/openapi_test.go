@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -13,42 +14,78 @@ import (
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
-	"github.com/batonauth/baton/internal/jsonschema"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// conformance checks real answers against httpapi/openapi.json.
+// docURL names the OpenAPI document for the schema compiler; schemas are
+// compiled from JSON pointers into it, so its "#/components/…" $refs
+// resolve as they do for any reader of the document.
+const docURL = "https://baton.invalid/openapi.json"
+
+// conformance checks real answers against httpapi/openapi.json, with a
+// maintained JSON Schema (2020-12, OpenAPI 3.1's dialect) validator.
 type conformance struct {
-	t    *testing.T
-	v    *jsonschema.Validator
-	doc  map[string]any
-	seen map[string]map[int]bool // "METHOD path" → statuses answered
+	t        *testing.T
+	compiler *jsonschema.Compiler
+	schemas  map[string]*jsonschema.Schema // by JSON pointer
+	doc      map[string]any
+	seen     map[string]map[int]bool // "METHOD path" → statuses answered
 }
 
 func newConformance(t *testing.T, doc []byte) *conformance {
-	v, err := jsonschema.New(doc)
+	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		t.Fatal(err)
-	}
+	m, _ := parsed.(map[string]any)
 	if m["openapi"] != "3.1.0" {
 		t.Fatalf("openapi %v, want 3.1.0", m["openapi"])
 	}
-	return &conformance{t: t, v: v, doc: m, seen: map[string]map[int]bool{}}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat() // "format": "date-time" is checked, not only annotated
+	if err := c.AddResource(docURL, parsed); err != nil {
+		t.Fatal(err)
+	}
+	return &conformance{t: t, compiler: c, schemas: map[string]*jsonschema.Schema{}, doc: m, seen: map[string]map[int]bool{}}
 }
 
-func (c *conformance) deref(x any) map[string]any {
-	m, _ := x.(map[string]any)
-	if ref, ok := m["$ref"].(string); ok {
-		r, err := c.v.Resolve(ref)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		m, _ = r.(map[string]any)
+// at returns the value at JSON pointer ptr ("/a/b", RFC 6901) of the
+// document, nil when there is none.
+func (c *conformance) at(ptr string) any {
+	var v any = c.doc
+	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		m, _ := v.(map[string]any)
+		v = m[strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)]
 	}
-	return m
+	return v
+}
+
+// object returns the object at ptr, following a "$ref" to a local
+// definition, and the pointer it was found at.
+func (c *conformance) object(ptr string) (map[string]any, string) {
+	m, _ := c.at(ptr).(map[string]any)
+	if ref, ok := m["$ref"].(string); ok && strings.HasPrefix(ref, "#/") {
+		ptr = strings.TrimPrefix(ref, "#")
+		m, _ = c.at(ptr).(map[string]any)
+	}
+	return m, ptr
+}
+
+func escapePtr(tok string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok) }
+
+// validate checks v (a string, or JSON decoded with UseNumber) against the
+// schema at ptr.
+func (c *conformance) validate(ptr string, v any) error {
+	sch, ok := c.schemas[ptr]
+	if !ok {
+		var err error
+		if sch, err = c.compiler.Compile(docURL + "#" + ptr); err != nil {
+			c.t.Fatalf("schema at %s: %v", ptr, err)
+		}
+		c.schemas[ptr] = sch
+	}
+	return sch.Validate(v)
 }
 
 // verify checks one answer of METHOD tmpl (the documented path) and
@@ -56,19 +93,21 @@ func (c *conformance) deref(x any) map[string]any {
 func (c *conformance) verify(method, tmpl string, r reply) []string {
 	var bad []string
 	ops, _ := c.doc["paths"].(map[string]any)[tmpl].(map[string]any)
+	opPtr := "/paths/" + escapePtr(tmpl) + "/" + strings.ToLower(method)
 	op, _ := ops[strings.ToLower(method)].(map[string]any)
 	if op == nil && r.status == http.StatusMethodNotAllowed {
 		// An undocumented method of a documented path: every operation
 		// documents the 405 answer.
-		for _, o := range ops {
+		for m, o := range ops {
 			op, _ = o.(map[string]any)
+			opPtr = "/paths/" + escapePtr(tmpl) + "/" + m
 			break
 		}
 	}
 	if op == nil {
 		return []string{method + " " + tmpl + " is not documented"}
 	}
-	resp := c.deref(op["responses"].(map[string]any)[strconv.Itoa(r.status)])
+	resp, respPtr := c.object(opPtr + "/responses/" + strconv.Itoa(r.status))
 	if resp == nil {
 		return []string{method + " " + tmpl + ": status " + strconv.Itoa(r.status) + " is not documented: " + string(r.raw)}
 	}
@@ -76,8 +115,8 @@ func (c *conformance) verify(method, tmpl string, r reply) []string {
 		bad = append(bad, "no X-Request-Id")
 	}
 	hdrs, _ := resp["headers"].(map[string]any)
-	for name, h := range hdrs {
-		h := c.deref(h)
+	for name := range hdrs {
+		h, hPtr := c.object(respPtr + "/headers/" + escapePtr(name))
 		val := r.hdr.Get(name)
 		if val == "" {
 			if req, _ := h["required"].(bool); req {
@@ -85,8 +124,8 @@ func (c *conformance) verify(method, tmpl string, r reply) []string {
 			}
 			continue
 		}
-		if s, ok := h["schema"]; ok {
-			if err := c.v.Validate(s, val); err != nil {
+		if _, ok := h["schema"]; ok {
+			if err := c.validate(hPtr+"/schema", val); err != nil {
 				bad = append(bad, "header "+name+": "+err.Error())
 			}
 		}
@@ -99,12 +138,14 @@ func (c *conformance) verify(method, tmpl string, r reply) []string {
 		return bad
 	}
 	mt, _, _ := mime.ParseMediaType(r.hdr.Get("Content-Type"))
-	media, ok := content[mt].(map[string]any)
-	if !ok {
+	if _, ok := content[mt].(map[string]any); !ok {
 		return append(bad, "Content-Type "+r.hdr.Get("Content-Type")+" is not documented")
 	}
 	if mt == "application/json" || strings.HasSuffix(mt, "+json") {
-		if err := c.v.ValidateJSON(media["schema"], r.raw); err != nil {
+		body, err := jsonschema.UnmarshalJSON(bytes.NewReader(r.raw))
+		if err != nil {
+			bad = append(bad, "body "+string(r.raw)+" is not JSON: "+err.Error())
+		} else if err := c.validate(respPtr+"/content/"+escapePtr(mt)+"/schema", body); err != nil {
 			bad = append(bad, "body "+string(r.raw)+": "+err.Error())
 		}
 		if codes, ok := resp["x-error-codes"].([]any); ok {
@@ -315,6 +356,9 @@ func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
 		{"MissingField", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"access_token":"a","token_type":"Bearer","session_id":"s"}`)}},
 		{"ExtraField", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"token_type":"Bearer","expires_in":1,"session_id":"s","password_hash":"x"}`)}},
 		{"NoCacheControl", "POST", "/v1/login", reply{status: 200, hdr: hdr(), raw: good.raw}},
+		{"CacheControlNotInEnum", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "private"), raw: good.raw}},
+		{"WrongType", "POST", "/v1/login", reply{status: 200, hdr: hdr("Cache-Control", "no-store"), raw: []byte(`{"access_token":"a","token_type":"Bearer","expires_in":"300","refresh_token":"brt_x","refresh_token_expires_in":10,"session_id":"s"}`)}},
+		{"WWWAuthenticatePattern", "GET", "/v1/me", reply{status: 401, hdr: hdr("WWW-Authenticate", `Basic realm="baton"`), raw: []byte(`{"error":"unauthorized","error_description":"x"}`)}},
 		{"NoRequestID", "POST", "/v1/login", reply{status: 200, hdr: http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}, raw: good.raw}},
 		{"UndocumentedStatus", "POST", "/v1/login", reply{status: 418, hdr: hdr(), raw: []byte(`{}`)}},
 		{"UndocumentedPath", "GET", "/v1/nothing", reply{status: 200, hdr: hdr(), raw: []byte(`{}`)}},
@@ -327,9 +371,11 @@ func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
 		{"BadDate", "GET", "/v1/me", reply{status: 200, hdr: hdr(), raw: []byte(`{"id":"i","username":"u","created_at":"today","session_id":"s"}`)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if bad := c.verify(tt.method, tt.path, tt.r); len(bad) == 0 {
+			bad := c.verify(tt.method, tt.path, tt.r)
+			if len(bad) == 0 {
 				t.Fatal("a non-conforming answer passed")
 			}
+			t.Logf("rejected: %q", bad)
 		})
 	}
 }

@@ -152,6 +152,12 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		verified: newVerifiedCache(50_000),
 		stop:     make(chan struct{}),
 	}
+	// Keys written before a master key was configured are sealed now.
+	if n, err := seal.SealStored(ctx, store, cfg.MasterKey); err != nil {
+		return nil, fmt.Errorf("seal stored keys: %w", err)
+	} else if n > 0 {
+		cfg.Logger.Warn("sealed keys that were stored in plaintext with BATON_MASTER_KEY", "keys", n)
+	}
 	if err := s.ensureKeys(ctx); err != nil {
 		return nil, err
 	}

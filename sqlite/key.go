@@ -107,3 +107,33 @@ func (db *DB) DeleteKey(ctx context.Context, id string) error {
 		return err
 	})
 }
+
+// ReplaceKeySecrets replaces key secrets, each only if the key still holds
+// its Old one, all in the writer's one savepoint: any miss rolls back every
+// change. EConflict, ENotFound.
+func (db *DB) ReplaceKeySecrets(ctx context.Context, changes []baton.KeySecret) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	return db.write(ctx, "replace key secrets", func(tx *tx) error {
+		for _, c := range changes {
+			n, err := tx.execN(`UPDATE keys SET secret = ? WHERE id = ? AND secret = ?`, c.New, c.ID, c.Old)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			var one int
+			err = tx.queryRow(`SELECT 1 FROM keys WHERE id = ?`, c.ID).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return errKeyNotFound
+			case err != nil:
+				return err
+			}
+			return baton.Errorf(baton.EConflict, "the secret of key %s changed meanwhile", c.ID)
+		}
+		return nil
+	})
+}

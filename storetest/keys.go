@@ -214,3 +214,114 @@ func testEnsureKeyConcurrent(t *testing.T, s baton.Store) {
 		t.Errorf("unretired rotation keys mismatch (-want +got):\n%s", d)
 	}
 }
+
+// secretChanges returns the changes giving each key a secret of its own,
+// prefixed with tag.
+func secretChanges(tag string, keys ...*baton.Key) []baton.KeySecret {
+	var cs []baton.KeySecret
+	for _, k := range keys {
+		cs = append(cs, baton.KeySecret{ID: k.ID, Old: k.Secret, New: []byte(tag + "-" + k.ID)})
+	}
+	return cs
+}
+
+// withSecrets returns copies of keys with the New secrets of changes.
+func withSecrets(keys []*baton.Key, changes []baton.KeySecret) []*baton.Key {
+	out := make([]*baton.Key, 0, len(keys))
+	for _, k := range keys {
+		c := *k
+		for _, ch := range changes {
+			if ch.ID == k.ID {
+				c.Secret = ch.New
+			}
+		}
+		out = append(out, &c)
+	}
+	return out
+}
+
+// mustInsertHMACKeys stores a rotation and a CSRF key, as a server's
+// first start does.
+func mustInsertHMACKeys(t *testing.T, s baton.Store) (rot, csrf *baton.Key) {
+	t.Helper()
+	rot = hmacKey("rot", baton.KeyUseRotation, t0)
+	csrf = hmacKey("csrf", baton.KeyUseCSRF, t0.Add(time.Hour))
+	mustInsertKey(t, s, rot)
+	mustInsertKey(t, s, csrf)
+	return rot, csrf
+}
+
+// testReplaceKeySecrets: every named secret changes, nothing else does
+// (retired_at included), and an empty list is a no-op.
+func testReplaceKeySecrets(t *testing.T, s baton.Store) {
+	sig := signingKey("sig", t0)
+	sig.RetiredAt = t0.Add(day)
+	rot := hmacKey("rot", baton.KeyUseRotation, t0.Add(time.Hour))
+	csrf := hmacKey("csrf", baton.KeyUseCSRF, t0.Add(2*time.Hour))
+	for _, k := range []*baton.Key{sig, rot, csrf} {
+		mustInsertKey(t, s, k)
+	}
+	if err := s.ReplaceKeySecrets(ctx, nil); err != nil {
+		t.Fatalf("ReplaceKeySecrets(nil): got %v, want nil", err)
+	}
+	changes := secretChanges("sealed", sig, csrf)
+	if err := s.ReplaceKeySecrets(ctx, changes); err != nil {
+		t.Fatalf("ReplaceKeySecrets: got %v, want nil", err)
+	}
+	if d := diff(withSecrets([]*baton.Key{sig, rot, csrf}, changes), mustKeys(t, s)); d != "" {
+		t.Errorf("Keys after ReplaceKeySecrets mismatch (-want +got):\n%s", d)
+	}
+}
+
+// testReplaceKeySecretsConflict: one key whose secret is no longer Old
+// fails the whole call, and the keys before it in the list keep their
+// secrets too.
+func testReplaceKeySecretsConflict(t *testing.T, s baton.Store) {
+	rot, csrf := mustInsertHMACKeys(t, s)
+	changes := secretChanges("sealed", rot, csrf)
+	changes[1].Old = []byte("not-its-secret")
+	wantCode(t, s.ReplaceKeySecrets(ctx, changes), baton.EConflict)
+	if d := diff([]*baton.Key{rot, csrf}, mustKeys(t, s)); d != "" {
+		t.Errorf("Keys after a conflict mismatch (-want +got):\n%s", d)
+	}
+}
+
+func testReplaceKeySecretsNotFound(t *testing.T, s baton.Store) {
+	rot := hmacKey("rot", baton.KeyUseRotation, t0)
+	mustInsertKey(t, s, rot)
+	changes := append(secretChanges("sealed", rot), baton.KeySecret{ID: "nokey", Old: []byte("x"), New: []byte("y")})
+	wantCode(t, s.ReplaceKeySecrets(ctx, changes), baton.ENotFound)
+	if d := diff([]*baton.Key{rot}, mustKeys(t, s)); d != "" {
+		t.Errorf("Keys after ENotFound mismatch (-want +got):\n%s", d)
+	}
+}
+
+// testReplaceKeySecretsConcurrent is instances starting together, each
+// sealing the same plaintext keys: exactly one wins, the others conflict,
+// and the stored secrets are all the winner's.
+func testReplaceKeySecretsConcurrent(t *testing.T, s baton.Store) {
+	rot, csrf := mustInsertHMACKeys(t, s)
+	const n = 8
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.ReplaceKeySecrets(ctx, secretChanges(name("instance", i), rot, csrf))
+		})
+	}
+	close(start)
+	wg.Wait()
+	if c := codes(errs); !mapsEqual(c, map[string]int{"": 1, baton.EConflict: n - 1}) {
+		t.Fatalf("outcomes by code: got %v, want one nil and %d conflicts (errors: %v)", c, n-1, errs)
+	}
+	for i, err := range errs {
+		if err == nil {
+			want := withSecrets([]*baton.Key{rot, csrf}, secretChanges(name("instance", i), rot, csrf))
+			if d := diff(want, mustKeys(t, s)); d != "" {
+				t.Errorf("Keys are not all the winner's (-want +got):\n%s", d)
+			}
+		}
+	}
+}

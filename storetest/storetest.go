@@ -90,6 +90,10 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"EnsureKey/OnlyRetired", testEnsureKeyOnlyRetired},
 		{"EnsureKey/OtherUse", testEnsureKeyOtherUse},
 		{"EnsureKey/Concurrent", testEnsureKeyConcurrent},
+		{"ReplaceKeySecrets/OK", testReplaceKeySecrets},
+		{"ReplaceKeySecrets/Conflict", testReplaceKeySecretsConflict},
+		{"ReplaceKeySecrets/NotFound", testReplaceKeySecretsNotFound},
+		{"ReplaceKeySecrets/Concurrent", testReplaceKeySecretsConcurrent},
 
 		{"RaiseSetting", testRaiseSetting},
 		{"RaiseSetting/Concurrent", testRaiseSettingConcurrent},

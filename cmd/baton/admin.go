@@ -17,6 +17,7 @@ import (
 	"github.com/batonauth/baton/admin"
 	"github.com/batonauth/baton/audit"
 	"github.com/batonauth/baton/config"
+	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/server"
 	bsession "github.com/batonauth/baton/session"
 )
@@ -51,6 +52,11 @@ type adminCmd struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, a *adminRun, args []string) error
 }
 
+// storeOnly commands run without the session engine (a.admin and a.svc are
+// nil): `keys reseal`, because the engine cannot start while the stored
+// keys are sealed under another master key.
+var storeOnlyCmds = map[string]bool{"keys reseal": true}
+
 // adminRun is an open admin session: the store, the engine, the audit
 // writer and the output settings.
 type adminRun struct {
@@ -58,22 +64,26 @@ type adminRun struct {
 	admin *admin.Admin
 	svc   *bsession.Service
 	json  bool
+	// cfg, store and opt serve storeOnly commands.
+	cfg   *config.Config
+	store baton.Store
+	opt   admin.Options
 }
 
 var adminGroups = map[string][]adminCmd{
 	"users": {
 		{"add", "USERNAME --password-stdin", "register a user (same rules as POST /v1/register)", usersAdd},
 		{"list", "[--limit N] [--after NAME]", "list users by username", usersList},
-		{"show", "USER", "show a user and their live sessions", usersShow},
-		{"lock", "USER", "lock the account and revoke every session: no login, no refresh", usersLock(true)},
-		{"unlock", "USER", "let a locked user log in again", usersLock(false)},
-		{"delete", "USER", "revoke every session and delete the account (the username is free again)", usersDelete},
-		{"set-password", "USER --password-stdin", "replace the password and revoke every session", usersSetPassword},
+		{"show", "USERNAME | --id ID", "show a user and their live sessions", usersShow},
+		{"lock", "USERNAME | --id ID", "lock the account and revoke every session: no login, no refresh", usersLock(true)},
+		{"unlock", "USERNAME | --id ID", "let a locked user log in again", usersLock(false)},
+		{"delete", "USERNAME | --id ID", "revoke every session and delete the account (the username is free again)", usersDelete},
+		{"set-password", "USERNAME | --id ID --password-stdin", "replace the password and revoke every session", usersSetPassword},
 	},
 	"sessions": {
-		{"list", "--user USER", "the user's live sessions, newest first", sessionsList},
+		{"list", "--user USERNAME | --user-id ID", "the user's live sessions, newest first", sessionsList},
 		{"revoke", "ID", "revoke one session (its access tokens fail within a second on every server)", sessionsRevoke},
-		{"revoke-all", "--user USER", "revoke every session of the user", sessionsRevokeAll},
+		{"revoke-all", "--user USERNAME | --user-id ID", "revoke every session of the user", sessionsRevokeAll},
 	},
 	"audit": {
 		{"tail", "[-n N] [--follow]", "print the newest audit events; --follow keeps printing new ones until interrupted", auditTail},
@@ -82,6 +92,7 @@ var adminGroups = map[string][]adminCmd{
 		{"list", "", "list keys and their state (signing, pending, published, retired, secret)", keysList},
 		{"rotate", "[--prepublish 10m]", "add an Ed25519 signing key: in the JWKS at once, signing after --prepublish", keysRotate},
 		{"retire", "ID [--force]", "stop signing with a key; it leaves the JWKS once every token it signed expired", keysRetire},
+		{"reseal", "[--old-key-stdin]", "re-seal every key from the old master key (" + oldKeyEnv + " or standard input) to BATON_MASTER_KEY in one transaction; then restart every server with the new one", keysReseal},
 	},
 }
 
@@ -137,7 +148,7 @@ func adminCommand(ctx context.Context, group string, args []string, e *env) int 
 		printUsage(e.stderr) // flag has printed the error
 		return exitUsage
 	}
-	a, closeRun, err := openAdmin(ctx, e)
+	a, closeRun, err := openAdmin(ctx, e, storeOnlyCmds[group+" "+cmd.name])
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
 		return exitCode(err)
@@ -203,7 +214,7 @@ func errorText(err error) string {
 // log and closes everything.
 func loadConfigErr(getenv func(string) string) (*config.Config, error) { return config.Load(getenv) }
 
-func openAdmin(ctx context.Context, e *env) (*adminRun, func(), error) {
+func openAdmin(ctx context.Context, e *env, storeOnly bool) (*adminRun, func(), error) {
 	cfg, err := loadConfigErr(e.getenv)
 	if err != nil {
 		return nil, nil, &usageError{"configuration: " + err.Error()}
@@ -215,21 +226,27 @@ func openAdmin(ctx context.Context, e *env) (*adminRun, func(), error) {
 		return nil, nil, err
 	}
 	aw := audit.NewWriter(store, audit.Options{Logger: log})
-	svc, err := server.NewService(ctx, cfg, store, server.ServiceOptions{Logger: log, Observer: aw.Observe})
-	if err != nil {
-		_ = aw.Close(ctx)
-		store.Close()
-		return nil, nil, err
+	opt := admin.Options{Observer: aw.Observe, Logger: log, Client: bsession.Client{UserAgent: "baton-cli"}}
+	a := &adminRun{env: e, cfg: cfg, store: store, opt: opt}
+	var svc *bsession.Service
+	if !storeOnly {
+		svc, err = server.NewService(ctx, cfg, store, server.ServiceOptions{Logger: log, Observer: aw.Observe})
+		if err != nil {
+			_ = aw.Close(ctx)
+			store.Close()
+			return nil, nil, err
+		}
+		a.svc, a.admin = svc, admin.New(svc, opt)
 	}
-	a := &adminRun{env: e, svc: svc,
-		admin: admin.New(svc, admin.Options{Observer: aw.Observe, Logger: log, Client: bsession.Client{UserAgent: "baton-cli"}})}
 	return a, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := aw.Close(fctx); err != nil {
 			log.Warn("audit log not fully written", "err", err)
 		}
-		svc.Close()
+		if svc != nil {
+			svc.Close()
+		}
 		store.Close()
 	}, nil
 }
@@ -257,7 +274,7 @@ func (a *adminRun) table(header string, rows [][]string) {
 }
 
 func (a *adminRun) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
+	enc := json.NewEncoder(jsonEscaper{a.stdout})
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -267,13 +284,6 @@ func ts(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func oneArg(args []string, what string) (string, error) {
@@ -315,19 +325,24 @@ func (a *adminRun) printUser(u *baton.User, verb string) error {
 }
 
 func usersAdd(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	return withPassword(fs, "USERNAME", "read the password from the first line of standard input (required)", "added",
-		func(ctx context.Context, a *adminRun, name, pw string) (*baton.User, error) {
-			return a.admin.AddUser(ctx, name, pw)
+	return withPassword(fs, "read the password from the first line of standard input (required)", "added",
+		func(args []string) (admin.UserRef, error) {
+			name, err := oneArg(args, "USERNAME")
+			return admin.Username(name), err
+		},
+		func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
+			return a.admin.AddUser(ctx, ref.Value, pw)
 		})
 }
 
-// withPassword is a users command taking one argument and a password from
-// standard input (never from argv, where other users can read it).
-func withPassword(fs *flag.FlagSet, argName, help, verb string,
-	act func(ctx context.Context, a *adminRun, arg, pw string) (*baton.User, error)) func(context.Context, *adminRun, []string) error {
+// withPassword is a users command naming one user (parsed by arg) and
+// taking a password from standard input (never from argv, where other
+// users can read it).
+func withPassword(fs *flag.FlagSet, help, verb string, arg func(args []string) (admin.UserRef, error),
+	act func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error)) func(context.Context, *adminRun, []string) error {
 	stdin := fs.Bool("password-stdin", false, help)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		arg, err := oneArg(args, argName)
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -338,7 +353,7 @@ func withPassword(fs *flag.FlagSet, argName, help, verb string,
 		if err != nil {
 			return err
 		}
-		u, err := act(ctx, a, arg, pw)
+		u, err := act(ctx, a, ref, pw)
 		if err != nil {
 			return err
 		}
@@ -384,9 +399,28 @@ func usersList(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 	}
 }
 
+// userArg declares --id on a users command and returns the parser of its
+// arguments: a positional argument is always a username; an id needs --id.
+// Guessing would let anyone who registers another user's id as a username
+// be taken for that user.
+func userArg(fs *flag.FlagSet) func(args []string) (admin.UserRef, error) {
+	id := fs.String("id", "", "name the user by `ID` instead of by username")
+	return func(args []string) (admin.UserRef, error) {
+		if *id != "" {
+			if len(args) != 0 {
+				return admin.UserRef{}, usagef("give a USERNAME or --id, not both")
+			}
+			return admin.UserID(*id), nil
+		}
+		name, err := oneArg(args, "USERNAME (or --id ID)")
+		return admin.Username(name), err
+	}
+}
+
 func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	arg := userArg(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		ref, err := oneArg(args, "USER")
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -414,8 +448,9 @@ func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 
 func usersLock(lock bool) func(*flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	return func(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+		arg := userArg(fs)
 		return func(ctx context.Context, a *adminRun, args []string) error {
-			ref, err := oneArg(args, "USER")
+			ref, err := arg(args)
 			if err != nil {
 				return err
 			}
@@ -436,8 +471,9 @@ func usersLock(lock bool) func(*flag.FlagSet) func(context.Context, *adminRun, [
 }
 
 func usersDelete(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	arg := userArg(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		ref, err := oneArg(args, "USER")
+		ref, err := arg(args)
 		if err != nil {
 			return err
 		}
@@ -450,8 +486,8 @@ func usersDelete(fs *flag.FlagSet) func(context.Context, *adminRun, []string) er
 }
 
 func usersSetPassword(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
-	return withPassword(fs, "USER", "read the new password from the first line of standard input (required)", "set the password of (sessions revoked)",
-		func(ctx context.Context, a *adminRun, ref, pw string) (*baton.User, error) {
+	return withPassword(fs, "read the new password from the first line of standard input (required)", "set the password of (sessions revoked)",
+		userArg(fs), func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
 			return a.admin.SetPassword(ctx, ref, pw)
 		})
 }
@@ -484,29 +520,43 @@ func toSessionsJSON(ss []*baton.Session) []sessionJSON {
 func (a *adminRun) sessionsTable(ss []*baton.Session) {
 	rows := make([][]string, 0, len(ss))
 	for _, s := range ss {
-		ua := s.UserAgent
-		if len(ua) > 40 {
-			ua = ua[:37] + "..."
-		}
-		rows = append(rows, []string{s.ID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.IdleExpiresAt), ts(s.ExpiresAt), dash(s.IP), dash(ua)})
+		rows = append(rows, []string{s.ID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.IdleExpiresAt), ts(s.ExpiresAt), cell(s.IP, 45), cell(s.UserAgent, 40)})
 	}
 	a.table("SESSION\tCREATED\tLAST USED\tIDLE EXPIRES\tEXPIRES\tIP\tUSER AGENT", rows)
 }
 
-func userFlag(fs *flag.FlagSet) *string {
-	return fs.String("user", "", "the `USER` (username or id); required")
+// userFlag declares --user and --user-id on a sessions command and returns
+// the parser of its arguments (a lone positional argument is taken as
+// --user). As with userArg, a username is never taken for an id.
+func userFlag(fs *flag.FlagSet) func(args []string) (admin.UserRef, error) {
+	name := fs.String("user", "", "the user's `USERNAME`")
+	id := fs.String("user-id", "", "the user's `ID`, instead of --user")
+	return func(args []string) (admin.UserRef, error) {
+		if *name == "" && *id == "" && len(args) == 1 {
+			return admin.Username(args[0]), nil
+		}
+		switch {
+		case len(args) != 0:
+			return admin.UserRef{}, usagef("unexpected argument %q", args[0])
+		case *name != "" && *id != "":
+			return admin.UserRef{}, usagef("give --user or --user-id, not both")
+		case *id != "":
+			return admin.UserID(*id), nil
+		case *name != "":
+			return admin.Username(*name), nil
+		}
+		return admin.UserRef{}, usagef("--user or --user-id is required")
+	}
 }
 
 func sessionsList(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	user := userFlag(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		if *user == "" {
-			if len(args) != 1 {
-				return usagef("--user is required")
-			}
-			*user = args[0]
+		ref, err := user(args)
+		if err != nil {
+			return err
 		}
-		_, ss, err := a.admin.Sessions(ctx, *user)
+		_, ss, err := a.admin.Sessions(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -545,13 +595,11 @@ func sessionsRevoke(fs *flag.FlagSet) func(context.Context, *adminRun, []string)
 func sessionsRevokeAll(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	user := userFlag(fs)
 	return func(ctx context.Context, a *adminRun, args []string) error {
-		if *user == "" {
-			if len(args) != 1 {
-				return usagef("--user is required")
-			}
-			*user = args[0]
+		ref, err := user(args)
+		if err != nil {
+			return err
 		}
-		u, ids, err := a.admin.RevokeAll(ctx, *user)
+		u, ids, err := a.admin.RevokeAll(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -652,7 +700,7 @@ func (a *adminRun) printAudit(es []*baton.AuditEvent, header bool, last int64) i
 		return last
 	}
 	if a.json {
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(jsonEscaper{a.stdout})
 		for _, e := range es {
 			_ = enc.Encode(auditJSON{Seq: e.Seq, Time: e.Time, Type: e.Type, Outcome: e.Outcome, UserID: e.UserID,
 				SessionID: e.SessionID, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
@@ -665,7 +713,7 @@ func (a *adminRun) printAudit(es []*baton.AuditEvent, header bool, last int64) i
 	}
 	for _, e := range es {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
-			e.Type, e.Outcome, dash(e.UserID), dash(e.SessionID), dash(e.IP), dash(e.Detail))
+			cell(e.Type, 40), cell(e.Outcome, 40), cell(e.UserID, 40), cell(e.SessionID, 40), cell(e.IP, 45), cell(e.Detail, 200))
 	}
 	tw.Flush()
 	return es[len(es)-1].Seq
@@ -743,4 +791,67 @@ func keysRetire(fs *flag.FlagSet) func(context.Context, *adminRun, []string) err
 			k.ID, ts(k.RemoveAfter))
 		return nil
 	}
+}
+
+// oldKeyEnv names the variable `keys reseal` reads the old master key from
+// when it is not given on standard input.
+const oldKeyEnv = "BATON_MASTER_KEY_OLD"
+
+func keysReseal(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	stdin := fs.Bool("old-key-stdin", false, "read the old master key from the first line of standard input (else from "+oldKeyEnv+")")
+	return func(ctx context.Context, a *adminRun, args []string) error {
+		if len(args) != 0 {
+			return usagef("unexpected argument %q", args[0])
+		}
+		if a.cfg.MasterKey == nil {
+			return usagef("set BATON_MASTER_KEY to the new master key")
+		}
+		var old string
+		switch env := a.getenv(oldKeyEnv); {
+		case *stdin && env != "":
+			return usagef("give the old master key once: --old-key-stdin or %s", oldKeyEnv)
+		case *stdin:
+			line, err := bufio.NewReaderSize(a.stdin, 4096).ReadString('\n')
+			if err != nil && !errors.Is(err, io.EOF) {
+				return fmt.Errorf("read the old master key from standard input: %w", err)
+			}
+			old = strings.TrimSpace(line)
+		default:
+			old = env
+		}
+		if old == "" {
+			return usagef("give the old master key: --old-key-stdin or %s", oldKeyEnv)
+		}
+		oldKey, err := parseMasterKey(a.getenv, old)
+		if err != nil {
+			return err
+		}
+		n, err := admin.ResealKeys(ctx, a.store, oldKey, a.cfg.MasterKey, a.opt)
+		if errors.Is(err, seal.ErrWrongMasterKey) {
+			return fmt.Errorf("nothing changed: %w (neither the old nor the new master key opens it)", err)
+		} else if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(map[string]any{"resealed": n})
+		}
+		fmt.Fprintf(a.stdout, "re-sealed %d key(s) under BATON_MASTER_KEY: restart every server with it (until then their key reloads fail)\n", n)
+		return nil
+	}
+}
+
+// parseMasterKey decodes a master key exactly as the configuration reads
+// BATON_MASTER_KEY (32 bytes, hex or base64), by loading the configuration
+// with that variable replaced.
+func parseMasterKey(getenv func(string) string, v string) ([]byte, error) {
+	cfg, err := config.Load(func(k string) string {
+		if k == "BATON_MASTER_KEY" {
+			return v
+		}
+		return getenv(k)
+	})
+	if err != nil {
+		return nil, usagef("the old master key must be 32 bytes, hex- or base64-encoded")
+	}
+	return cfg.MasterKey, nil
 }

@@ -29,12 +29,19 @@ type cliResult struct {
 // runCLI runs the built baton binary with args on dataDir, feeding stdin.
 func runCLI(t *testing.T, dataDir, stdin string, args ...string) cliResult {
 	t.Helper()
+	return runCLIEnv(t, []string{"BATON_DATA_DIR=" + dataDir, "BATON_ISSUER=http://baton.test"}, stdin, args...)
+}
+
+// runCLIEnv runs the built baton binary with args and env added to the
+// test's environment, feeding stdin.
+func runCLIEnv(t *testing.T, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "BATON_DATA_DIR="+dataDir, "BATON_ISSUER=http://baton.test")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -125,14 +132,33 @@ func TestCLIUsers(t *testing.T) {
 				}
 			}
 		}
-		byID := cli(t, dir, "", 0, "users", "show", alice.ID)
+		byID := cli(t, dir, "", 0, "users", "show", "--id", alice.ID)
 		byName := cli(t, dir, "", 0, "users", "show", "alice@EXAMPLE.com")
+		cli(t, dir, "", 3, "users", "show", alice.ID)                 // a positional argument is a username
+		cli(t, dir, "", 2, "users", "show", "bob", "--id", alice.ID)  // both
+		cli(t, dir, "", 3, "sessions", "list", "--user", alice.ID)    // --user is a username too
+		cli(t, dir, "", 0, "sessions", "list", "--user-id", alice.ID) // ids need --user-id
+		cli(t, dir, "", 2, "sessions", "list", "--user", "bob", "--user-id", alice.ID)
 		if byID.stdout != byName.stdout || !strings.Contains(byID.stdout, alice.ID) {
 			t.Fatalf("show by id and by name differ:\n%s\n%s", byID.stdout, byName.stdout)
 		}
 		if strings.Contains(byID.stdout, "argon2") {
 			t.Fatal("users show prints the password hash")
 		}
+	})
+	t.Run("UsernameEqualToAnotherID", func(t *testing.T) {
+		// mallory registers alice's id as a username: locking that
+		// username locks mallory, never alice.
+		cli(t, dir, testPassword+"\n", 0, "users", "add", alice.ID, "--password-stdin")
+		r := cli(t, dir, "", 0, "users", "lock", alice.ID, "--json")
+		var locked struct{ ID, Username string }
+		if err := json.Unmarshal([]byte(r.stdout), &locked); err != nil || locked.ID == alice.ID || locked.Username != alice.ID {
+			t.Fatalf("users lock %s locked %+v, want the user named so, not alice", alice.ID, locked)
+		}
+		if r := cli(t, dir, "", 0, "users", "show", "--id", alice.ID, "--json"); !strings.Contains(r.stdout, `"locked": false`) {
+			t.Fatalf("alice was locked: %s", r.stdout)
+		}
+		cli(t, dir, "", 0, "users", "delete", "--id", locked.ID)
 	})
 	t.Run("LockUnlockSetPasswordDelete", func(t *testing.T) {
 		r := cli(t, dir, "", 0, "users", "lock", "bob", "--json")
@@ -438,25 +464,9 @@ func TestCLIPostgres(t *testing.T) {
 		t.Skip("needs PostgreSQL")
 	}
 	url := pgtest.NewDatabase(t)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pg := func(stdin string, code int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "BATON_DATABASE_URL="+url)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.Output()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		}
-		if got != code {
-			t.Fatalf("baton %v: exit %d, want %d: %s %v", args, got, code, out, err)
-		}
-		return string(out)
+		return runCLIEnv(t, []string{"BATON_DATABASE_URL=" + url}, stdin, args...).want(t, code, args...).stdout
 	}
 	pg("", 0, "migrate")
 	pg(testPassword+"\n", 0, "users", "add", "pgu", "--password-stdin")
@@ -515,5 +525,52 @@ func TestCLIMasterKey(t *testing.T) {
 	hdr, _, _ := strings.Cut(b["access_token"].(string), ".")
 	if raw, _ := base64.RawURLEncoding.DecodeString(hdr); !strings.Contains(string(raw), k.ID) {
 		t.Fatalf("token header %s, want kid %s (the key the CLI rotated in)", raw, k.ID)
+	}
+}
+
+// TestCLIKeysReseal: an admin command started with a master key seals the
+// keys a store kept in plaintext; `keys reseal` moves them to a new master
+// key, audited, and a wrong old key changes nothing.
+func TestCLIKeysReseal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	a, b, c := strings.Repeat("aa", 32), strings.Repeat("bb", 32), strings.Repeat("cc", 32)
+	run := func(code int, stdin string, env []string, args ...string) string {
+		t.Helper()
+		r := runCLIEnv(t, append([]string{"BATON_DATA_DIR=" + dir, "BATON_ISSUER=http://baton.test"}, env...), stdin, args...)
+		return r.want(t, code, args...).stdout + r.stderr
+	}
+	mk := func(k string) []string { return []string{"BATON_MASTER_KEY=" + k} }
+	run(0, testPassword+"\n", nil, "users", "add", "alice", "--password-stdin")
+	run(0, "", nil, "keys", "list") // plaintext keys open without a master key
+	run(0, "", mk(a), "keys", "list")
+	run(1, "", nil, "keys", "list") // sealed under A by the start above
+
+	run(2, "", mk(b), "keys", "reseal")                                                           // no old key
+	run(2, a+"\n", append(mk(b), "BATON_MASTER_KEY_OLD="+a), "keys", "reseal", "--old-key-stdin") // two old keys
+	run(2, "", append(mk(b), "BATON_MASTER_KEY_OLD=short"), "keys", "reseal")                     // malformed
+	run(2, "", []string{"BATON_MASTER_KEY_OLD=" + a}, "keys", "reseal")                           // no new key
+	if out := run(1, "", append(mk(b), "BATON_MASTER_KEY_OLD="+c), "keys", "reseal"); !strings.Contains(out, "nothing changed") {
+		t.Fatalf("reseal with a wrong old key: %s", out)
+	}
+	run(0, "", mk(a), "keys", "list") // still under A
+
+	if out := run(0, a+"\n", mk(b), "keys", "reseal", "--old-key-stdin"); !strings.Contains(out, "re-sealed 3 key(s)") {
+		t.Fatalf("reseal: %s", out)
+	}
+	run(1, "", mk(a), "keys", "list")
+	run(0, "", mk(b), "keys", "list")
+	if out := run(0, "", append(mk(b), "BATON_MASTER_KEY_OLD="+a), "keys", "reseal", "--json"); !strings.Contains(out, `"resealed": 0`) {
+		t.Fatalf("second reseal: %s", out)
+	}
+	audit := run(0, "", mk(b), "audit", "tail", "-n", "100")
+	if strings.Count(audit, "key_reseal") != 3 || !strings.Contains(audit, "resealed=3") || !strings.Contains(audit, "nothing changed") {
+		t.Fatalf("reseals in the audit log:\n%s", audit)
+	}
+	p := startBaton(t, "BATON_DATA_DIR="+dir, "BATON_MASTER_KEY="+b)
+	if st, _, _ := p.post("/v1/login", map[string]string{"username": "alice", "password": testPassword}); st != 200 {
+		t.Fatalf("login after the reseal: %d", st)
 	}
 }

@@ -34,17 +34,20 @@ Usage:
   baton users delete USER              revoke every session and delete the account
   baton users set-password USER --password-stdin
                                        replace the password and revoke every session
-  baton sessions list --user USER      the user's live sessions
+  baton sessions list --user NAME      the user's live sessions (--user-id ID: by id)
   baton sessions revoke ID             revoke one session
-  baton sessions revoke-all --user USER
+  baton sessions revoke-all --user NAME
   baton audit tail [-n N] [--follow]   the newest audit events; --follow keeps printing new ones
   baton keys list                      signing keys (and HMAC keys) with their state
   baton keys rotate [--prepublish 10m] add a signing key: published now, signing after the delay
   baton keys retire ID [--force]       stop signing with a key; it stays published until its tokens expired
+  baton keys reseal [--old-key-stdin]  re-seal every key from the old master key (BATON_MASTER_KEY_OLD
+                                       or standard input) to BATON_MASTER_KEY, in one transaction
 
   baton help                           show this help; "baton COMMAND -h" shows a command's flags
 
-USER is a username or a user id. Passwords are read from standard input
+USER is a username, or "--id ID" for a user id (a username is never taken
+for an id). Passwords are read from standard input
 (--password-stdin: the first line), never from the command line.
 Admin commands print aligned tables; --json prints JSON instead (audit tail
 prints one JSON object per line). They work on the same store as the server
