@@ -48,8 +48,11 @@ func (s *Service) ReissueAccess(ctx context.Context, c *token.Claims) (*Grant, e
 }
 
 // RevokeToken revokes the session of an access or refresh token (RFC 7009).
-// Unknown and invalid tokens are not an error.
-func (s *Service) RevokeToken(ctx context.Context, raw string, cl Client) error {
+// Unknown and invalid tokens are not an error. precondition, when set, is
+// checked against the token's live session before it is revoked (the HTTP
+// layer's demand for a proof of a DPoP-bound session's key); its error is
+// returned and nothing changes.
+func (s *Service) RevokeToken(ctx context.Context, raw string, precondition func(*baton.Session) error, cl Client) error {
 	var sess *baton.Session
 	if token.IsRefreshToken(raw) {
 		_, ss, err := s.store.RefreshToken(ctx, token.HashRefreshToken(raw))
@@ -74,6 +77,11 @@ func (s *Service) RevokeToken(ctx context.Context, raw string, cl Client) error 
 	}
 	if !sess.RevokedAt.IsZero() {
 		return nil
+	}
+	if precondition != nil {
+		if err := precondition(sess); err != nil {
+			return err
+		}
 	}
 	if _, err := s.revoke(ctx, sess.ID, baton.ReasonLogout); err != nil {
 		return err

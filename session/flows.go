@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/token"
 )
@@ -441,12 +442,9 @@ func (s *Service) verifyAccess(raw string) (*token.Claims, error) {
 }
 
 // IsFresh reports whether c was minted from a password verification within
-// the freshness window.
+// the freshness window (httpauth.Fresh, the rule resource servers apply).
 func (s *Service) IsFresh(c *token.Claims) bool {
-	if !c.Fresh {
-		return false
-	}
-	return s.cfg.FreshTTL == 0 || s.Now().Sub(c.AuthTime) <= s.cfg.FreshTTL
+	return httpauth.Fresh(c, s.cfg.FreshTTL, s.Now())
 }
 
 // RequireFresh returns EInsufficientUserAuth unless c is fresh.
