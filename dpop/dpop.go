@@ -98,8 +98,8 @@ type Options struct {
 	// negative means DefaultReplayCacheSize.
 	ReplayCacheSize int
 	// ReplayCachePerClient bounds the jti values remembered for one client
-	// address; zero or negative means DefaultReplayCachePerClient, or
-	// ReplayCacheSize when that is smaller. Behind a proxy, give Spend the
+	// address; zero or negative means a tenth of ReplayCacheSize
+	// (DefaultReplayCachePerClient by default). Behind a proxy, give Spend the
 	// address the proxy reports, or every client shares one bound.
 	ReplayCachePerClient int
 	// Store, when set, remembers the proofs of every instance sharing it
@@ -153,7 +153,7 @@ func NewVerifier(o Options) (*Verifier, error) {
 		o.ReplayCacheSize = DefaultReplayCacheSize
 	}
 	if o.ReplayCachePerClient <= 0 {
-		o.ReplayCachePerClient = min(DefaultReplayCachePerClient, o.ReplayCacheSize)
+		o.ReplayCachePerClient = max(o.ReplayCacheSize/10, 1)
 	}
 	v := &Verifier{
 		algs:         algs,
