@@ -5,12 +5,16 @@
 // the private key.
 //
 // A Verifier checks the proof a request carries in its DPoP header (RFC
-// 9449 §4.3): the JWS and its embedded public key, the request it was made
-// for (htm, htu), its age (iat), the access token it accompanies (ath), an
-// optional server nonce (§8), and that it has not been seen before (§11.1).
-// It returns the key's thumbprint; comparing that with the session's or the
-// access token's binding is the caller's job. A Prover makes proofs, for
-// Go clients and tests.
+// 9449 §4.3) in two steps. Check looks at the proof alone: the JWS and its
+// embedded public key, the request it was made for (htm, htu), its age
+// (iat), the access token it accompanies (ath) and an optional server
+// nonce (§8); it returns the key's thumbprint, and comparing that with the
+// session's or the access token's binding is the caller's job. Spend then
+// records the proof as used (§11.1), in a cache bounded per client address
+// and, given a shared store, for every instance. Anyone can make valid
+// proofs with keys of their own, so callers spend a proof only once the
+// request's own checks (credentials, rate limits) have passed. A Prover
+// makes proofs, for Go clients and tests.
 //
 // Parsing goes through github.com/golang-jwt/jwt/v5 with the algorithms
 // pinned, as in package token; the header and claims are read with the
@@ -110,7 +114,7 @@ type Options struct {
 }
 
 // Verifier checks DPoP proofs. It is safe for concurrent use. Its replay
-// cache lives in the process: see Verify for what that means when several
+// cache lives in the process: see Spend for what that means when several
 // instances share the load.
 type Verifier struct {
 	algs         []string

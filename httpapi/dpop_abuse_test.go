@@ -155,6 +155,16 @@ func TestDPoPBoundSessionEnd(t *testing.T) {
 	c.register("alice")
 	key, other := mustProver(t, "ES256"), mustProver(t, "EdDSA")
 	form := "application/x-www-form-urlencoded"
+	// revoke returns the /oauth/revoke of the token named kind.
+	revoke := func(kind string) func(l *resp, p *dpop.Prover) *resp {
+		return func(l *resp, p *dpop.Prover) *resp {
+			hdr := []string{"Content-Type", form}
+			if p != nil {
+				hdr = append(hdr, "DPoP", proofFor(t, p, srv, "POST", "/oauth/revoke", "", ""))
+			}
+			return c.do("POST", "/oauth/revoke", "token="+url.QueryEscape(l.str(kind)), hdr...)
+		}
+	}
 	alive := func(t *testing.T, at string) bool {
 		t.Helper()
 		return dpopGet(t, c, key, "/v1/me", at).StatusCode == 200
@@ -182,20 +192,8 @@ func TestDPoPBoundSessionEnd(t *testing.T) {
 			}
 			return c.do("POST", "/v1/logout", map[string]string{"refresh_token": l.str("refresh_token")}, hdr...)
 		}, 400, "invalid_dpop_proof"},
-		{"RevokeRefreshToken", func(l *resp, p *dpop.Prover) *resp {
-			hdr := []string{"Content-Type", form}
-			if p != nil {
-				hdr = append(hdr, "DPoP", proofFor(t, p, srv, "POST", "/oauth/revoke", "", ""))
-			}
-			return c.do("POST", "/oauth/revoke", "token="+url.QueryEscape(l.str("refresh_token")), hdr...)
-		}, 400, "invalid_dpop_proof"},
-		{"RevokeAccessToken", func(l *resp, p *dpop.Prover) *resp {
-			hdr := []string{"Content-Type", form}
-			if p != nil {
-				hdr = append(hdr, "DPoP", proofFor(t, p, srv, "POST", "/oauth/revoke", "", ""))
-			}
-			return c.do("POST", "/oauth/revoke", "token="+url.QueryEscape(l.str("access_token")), hdr...)
-		}, 400, "invalid_dpop_proof"},
+		{"RevokeRefreshToken", revoke("refresh_token"), 400, "invalid_dpop_proof"},
+		{"RevokeAccessToken", revoke("access_token"), 400, "invalid_dpop_proof"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := dpopLogin(t, c, key, "alice")
