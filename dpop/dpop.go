@@ -51,7 +51,7 @@ const (
 	DefaultNonceLifetime = 5 * time.Minute
 	// DefaultReplayCacheSize bounds the jti values remembered at once:
 	// about 1,500 proofs a second sustained over the default window, in
-	// 5 to 8 MB when full.
+	// about 9 MB when full (with the client address of each).
 	DefaultReplayCacheSize = 100_000
 	// DefaultReplayCachePerClient bounds the jti values remembered at once
 	// for one client address (an IPv6 client's /64): a tenth of the
