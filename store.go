@@ -180,3 +180,17 @@ type AuditStore interface {
 type RevocationWatcher interface {
 	WatchRevocations(ctx context.Context, notify func(sessionID string)) error
 }
+
+// DPoPReplayStore is an optional capability of stores shared by several
+// instances (PostgreSQL): it remembers the DPoP proofs (RFC 9449) that any
+// instance accepted, so a proof replayed to another instance within its
+// window is refused there too (§11.1). A single-process store needs none:
+// the verifier's own cache sees every proof.
+type DPoPReplayStore interface {
+	// SpendDPoPProof records id, which identifies one proof (at most 32
+	// bytes), as used until expires. It returns EConflict, and changes
+	// nothing, when id is recorded with an expiry after now; a record that
+	// expired is replaced. Of concurrent calls with the same id at most one
+	// succeeds. Prune deletes the records that expired before its now.
+	SpendDPoPProof(ctx context.Context, id []byte, now, expires time.Time) error
+}

@@ -5,12 +5,16 @@
 // the private key.
 //
 // A Verifier checks the proof a request carries in its DPoP header (RFC
-// 9449 §4.3): the JWS and its embedded public key, the request it was made
-// for (htm, htu), its age (iat), the access token it accompanies (ath), an
-// optional server nonce (§8), and that it has not been seen before (§11.1).
-// It returns the key's thumbprint; comparing that with the session's or the
-// access token's binding is the caller's job. A Prover makes proofs, for
-// Go clients and tests.
+// 9449 §4.3) in two steps. Check looks at the proof alone: the JWS and its
+// embedded public key, the request it was made for (htm, htu), its age
+// (iat), the access token it accompanies (ath) and an optional server
+// nonce (§8); it returns the key's thumbprint, and comparing that with the
+// session's or the access token's binding is the caller's job. Spend then
+// records the proof as used (§11.1), in a cache bounded per client address
+// and, given a shared store, for every instance. Anyone can make valid
+// proofs with keys of their own, so callers spend a proof only once the
+// request's own checks (credentials, rate limits) have passed. A Prover
+// makes proofs, for Go clients and tests.
 //
 // Parsing goes through github.com/golang-jwt/jwt/v5 with the algorithms
 // pinned, as in package token; the header and claims are read with the
@@ -20,6 +24,7 @@
 package dpop
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -46,8 +51,13 @@ const (
 	DefaultNonceLifetime = 5 * time.Minute
 	// DefaultReplayCacheSize bounds the jti values remembered at once:
 	// about 1,500 proofs a second sustained over the default window, in
-	// 5 to 8 MB when full.
+	// about 9 MB when full (with the client address of each).
 	DefaultReplayCacheSize = 100_000
+	// DefaultReplayCachePerClient bounds the jti values remembered at once
+	// for one client address (an IPv6 client's /64): a tenth of the
+	// default cache, about 150 proofs a second sustained from one address,
+	// so that one flooding client cannot deny the others.
+	DefaultReplayCachePerClient = DefaultReplayCacheSize / 10
 	// MaxProofBytes is the longest DPoP header value Verify looks at. A
 	// proof with a P-256 key is about 600 bytes.
 	MaxProofBytes = 8192
@@ -91,10 +101,20 @@ type Options struct {
 	// ReplayCacheSize bounds the number of jti values remembered; zero or
 	// negative means DefaultReplayCacheSize.
 	ReplayCacheSize int
+	// ReplayCachePerClient bounds the jti values remembered for one client
+	// address; zero or negative means a tenth of ReplayCacheSize
+	// (DefaultReplayCachePerClient by default). Behind a proxy, give Spend the
+	// address the proxy reports, or every client shares one bound.
+	ReplayCachePerClient int
+	// Store, when set, remembers the proofs of every instance sharing it
+	// (baton.DPoPReplayStore, which the PostgreSQL store provides): Spend
+	// refuses a proof another instance accepted. The verifier's own cache
+	// and its bounds still come first.
+	Store baton.DPoPReplayStore
 }
 
 // Verifier checks DPoP proofs. It is safe for concurrent use. Its replay
-// cache lives in the process: see Verify for what that means when several
+// cache lives in the process: see Spend for what that means when several
 // instances share the load.
 type Verifier struct {
 	algs         []string
@@ -104,6 +124,8 @@ type Verifier struct {
 	requireNonce bool
 	nonces       *nonces // nil without a NonceKey
 	replay       *replayCache
+	window       time.Duration // how long a proof is remembered
+	store        baton.DPoPReplayStore
 	parserOpts   []jwt.ParserOption
 }
 
@@ -134,6 +156,9 @@ func NewVerifier(o Options) (*Verifier, error) {
 	if o.ReplayCacheSize <= 0 {
 		o.ReplayCacheSize = DefaultReplayCacheSize
 	}
+	if o.ReplayCachePerClient <= 0 {
+		o.ReplayCachePerClient = max(o.ReplayCacheSize/10, 1)
+	}
 	v := &Verifier{
 		algs:         algs,
 		maxAge:       o.MaxAge,
@@ -142,7 +167,9 @@ func NewVerifier(o Options) (*Verifier, error) {
 		requireNonce: o.RequireNonce,
 		// An entry must outlive every moment its proof could still be
 		// accepted: see replayCache.
-		replay: newReplayCache(o.ReplayCacheSize, o.MaxAge+o.Leeway),
+		replay: newReplayCache(o.ReplayCacheSize, o.ReplayCachePerClient, o.MaxAge+o.Leeway),
+		window: o.MaxAge + o.Leeway,
+		store:  o.Store,
 		parserOpts: []jwt.ParserOption{
 			jwt.WithValidMethods(algs),
 			// One proof, one spelling: no padding, no stray bits.
@@ -192,16 +219,33 @@ const (
 	msgNonce      = "the DPoP proof must carry the nonce from the DPoP-Nonce header"
 	msgStaleNonce = "the DPoP nonce is stale or unknown; use the one from the DPoP-Nonce header"
 	msgBusy       = "too many DPoP proofs in flight; retry shortly with a new proof"
+	msgFlood      = "too many DPoP proofs from this address; retry shortly with a new proof"
 )
 
 func invalid(msg string, cause error) error {
 	return baton.WrapError(baton.EInvalidDPoPProof, msg, cause)
 }
 
-// Verify checks proof, the value of a request's DPoP header, against the
+// Verify checks proof with Check and, when it is valid, records it as
+// used with Spend on behalf of no particular client (one shared share of
+// the cache, and no deadline for the Store). Servers should call Check,
+// then check the request's credentials, then Spend with the client's
+// address, so that requests which fail anyway take no room in the cache.
+func (v *Verifier) Verify(proof, method, url, accessToken string) (*Proof, error) {
+	p, err := v.Check(proof, method, url, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Spend(context.Background(), p, ""); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Check checks proof, the value of a request's DPoP header, against the
 // request's method and url and, when the request presents one, its access
-// token; when it returns a nil error the proof is valid and has been
-// recorded as used.
+// token; when it returns a nil error the proof is valid, but not yet
+// recorded as used: the caller must Spend it before acting on the request.
 //
 // url is the absolute URL the client addressed (scheme, host, port and
 // path, as seen from outside any proxy); its query and fragment are
@@ -209,19 +253,15 @@ func invalid(msg string, cause error) error {
 // normalisation (RFC 3986 §6.2.2, §6.2.3): scheme and host case, default
 // ports, percent-encoding and dot segments. The caller must refuse a
 // request with more than one DPoP header field (RFC 9449 §4.3 check 1)
-// before calling Verify, and must compare Proof.JKT with the binding of
+// before calling Check, and must compare Proof.JKT with the binding of
 // the token or session it serves (check 12).
 //
-// Three things might happen besides success, each a *baton.Error whose
+// Two things might happen besides success, each a *baton.Error whose
 // message is safe to show:
 //
 //   - baton.EUseDPoPNonce: the verifier requires nonces and the proof,
 //     otherwise valid, carries none or one that is stale or forged. The
 //     caller answers with a fresh Nonce in a DPoP-Nonce header (§8).
-//   - baton.EUnavailable: the proof is valid but the replay
-//     cache is full of proofs still inside their window. Verify refuses
-//     rather than forget a jti it might see again; the client may retry
-//     with a new proof.
 //   - baton.EInvalidDPoPProof: anything else. Empty or longer than
 //     MaxProofBytes; not exactly one JWS in compact form; typ not
 //     dpop+jwt; alg not among Options.Algorithms; jwk missing, of another
@@ -229,17 +269,10 @@ func invalid(msg string, cause error) error {
 //     signature; duplicate members or crit; jti missing or longer than
 //     MaxJTIBytes; htm or htu missing or not the request's; iat missing or
 //     outside [now-MaxAge, now+Leeway]; ath missing or wrong when
-//     accessToken is not empty; a jti already used with the same key
-//     within MaxAge+Leeway.
+//     accessToken is not empty.
 //
-// The replay cache is per Verifier, so per process: a proof replayed to
-// another instance within its window is not caught (RFC 9449 §11.1). Where
-// that matters, require nonces, which bound the window to the nonce's
-// lifetime, or keep proofs' jti in shared storage.
-//
-// Verify is safe for concurrent use; of concurrent calls with the same
-// proof, at most one succeeds.
-func (v *Verifier) Verify(proof, method, url, accessToken string) (*Proof, error) {
+// Check is safe for concurrent use and keeps no state.
+func (v *Verifier) Check(proof, method, url, accessToken string) (*Proof, error) {
 	switch {
 	case proof == "":
 		return nil, invalid(msgMissing, nil)
@@ -299,15 +332,55 @@ func (v *Verifier) Verify(proof, method, url, accessToken string) (*Proof, error
 		}
 	}
 	jkt := h.key.thumbprint()
-	// Recorded last, so that only proofs valid in every other respect
-	// take room in the cache.
-	switch err := v.replay.add(replayKey(jkt, c.jti), now); {
-	case errors.Is(err, errReplayed):
-		return nil, invalid(msgReplay, err)
-	case err != nil:
-		return nil, baton.WrapError(baton.EUnavailable, msgBusy, err)
-	}
 	return &Proof{JKT: jkt, JTI: c.jti, IssuedAt: iat.UTC()}, nil
+}
+
+// Spend records p, a proof from Check, as used by client (the request's
+// address; see Options.ReplayCachePerClient); when it returns nil the
+// proof is the request's to use, once. Three things might happen besides
+// success, each a *baton.Error whose message is safe to show:
+//
+//   - baton.EInvalidDPoPProof: the proof was already used (with the same
+//     key and jti) within MaxAge+Leeway, here or, with a Store, at any
+//     instance sharing it.
+//   - baton.ETooManyRequests: client's share of the cache is full of
+//     proofs still inside their window; the client may retry shortly.
+//   - baton.EUnavailable: the whole cache is full, or the Store could not
+//     be reached. Spend refuses rather than forget a jti it might see
+//     again; the client may retry with a new proof.
+//
+// Without a Store the cache is per Verifier, so per process: a proof
+// replayed to another instance within its window is not caught (RFC 9449
+// §11.1). Where that matters, require nonces, which bound the window to
+// the nonce's lifetime, or give the Verifier a shared Store.
+//
+// Spend is safe for concurrent use; of concurrent calls with the same
+// proof, at most one succeeds.
+func (v *Verifier) Spend(ctx context.Context, p *Proof, client string) error {
+	now := v.now()
+	id := replayKey(p.JKT, p.JTI)
+	switch err := v.replay.add(id, clientKey(client), now); {
+	case errors.Is(err, errReplayed):
+		return invalid(msgReplay, err)
+	case errors.Is(err, errClientFull):
+		return baton.WrapError(baton.ETooManyRequests, msgFlood, err)
+	case err != nil:
+		return baton.WrapError(baton.EUnavailable, msgBusy, err)
+	}
+	if v.store == nil {
+		return nil
+	}
+	// Recorded locally first: a replay to this instance costs no round
+	// trip, and the per-client bound holds for the store's writes too.
+	err := v.store.SpendDPoPProof(ctx, id[:], now, now.Add(v.window))
+	switch baton.ErrorCode(err) {
+	case "":
+		return nil
+	case baton.EConflict:
+		return invalid(msgReplay, fmt.Errorf("jti already used at another instance: %w", err))
+	}
+	// Refused, not let through: an unknown answer might hide a replay.
+	return baton.WrapError(baton.EUnavailable, msgBusy, err)
 }
 
 // notCompactJWS reports whether r cannot appear in a JWS in compact form.

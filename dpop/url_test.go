@@ -87,10 +87,10 @@ func FuzzNormalizeURL(f *testing.F) {
 // TestReplayCacheBounded checks that the queue's backing array stays
 // within twice the live entries however long the cache runs.
 func TestReplayCacheBounded(t *testing.T) {
-	c := newReplayCache(1000, time.Second)
+	c := newReplayCache(1000, 1000, time.Second)
 	now := time.Unix(1e9, 0)
 	for i := range 100_000 {
-		if err := c.add(replayKey("k", strconv.Itoa(i)), now); err != nil {
+		if err := c.add(replayKey("k", strconv.Itoa(i)), "", now); err != nil {
 			t.Fatalf("add %d: %v", i, err)
 		}
 		now = now.Add(5 * time.Millisecond) // about 200 live entries

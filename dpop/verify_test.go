@@ -385,7 +385,7 @@ func TestReplay(t *testing.T) {
 
 	t.Run("CacheFull", func(t *testing.T) {
 		clk := newClock(t0)
-		v := mustVerifier(t, clk, dpop.Options{ReplayCacheSize: 2})
+		v := mustVerifier(t, clk, dpop.Options{ReplayCacheSize: 2, ReplayCachePerClient: 2})
 		for _, jti := range []string{"a", "b"} {
 			if _, err := v.Verify(proofAt(jti, t0), "POST", testURL, ""); err != nil {
 				t.Fatalf("%s: %v", jti, err)
@@ -410,7 +410,7 @@ func TestReplay(t *testing.T) {
 		// Drives the queue through compactions: every entry must be
 		// forgotten in time, none early.
 		clk := newClock(t0)
-		v := mustVerifier(t, clk, dpop.Options{ReplayCacheSize: 100, MaxAge: 10 * time.Second, Leeway: time.Second})
+		v := mustVerifier(t, clk, dpop.Options{ReplayCacheSize: 100, ReplayCachePerClient: 100, MaxAge: 10 * time.Second, Leeway: time.Second})
 		for round := range 20 {
 			for i := range 50 {
 				jti := fmt.Sprintf("r%d-%d", round%2, i)

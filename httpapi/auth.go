@@ -3,9 +3,9 @@ package httpapi
 import (
 	"crypto/subtle"
 	"net/http"
-	"strings"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/token"
 )
 
@@ -17,28 +17,10 @@ const (
 	headerCSRF    = "X-CSRF-Token"
 )
 
-// credential is the token a request presents and where it came from.
-type credential struct {
-	token     string
-	viaCookie bool
-	dpop      bool // presented with the DPoP scheme (RFC 9449 §7.1)
-}
-
-// authorization splits an Authorization header into its token and whether
-// the scheme is DPoP; "" when there is none, or an error for a malformed
-// header or another scheme.
+// authorization splits the request's Authorization header (httpauth's
+// rule): its token and whether the scheme is DPoP.
 func authorization(r *http.Request) (tok string, isDPoP bool, err error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", false, nil
-	}
-	scheme, tok, ok := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	isDPoP = strings.EqualFold(scheme, "DPoP")
-	if !ok || !(isDPoP || strings.EqualFold(scheme, "Bearer")) || tok == "" {
-		return "", false, baton.Errorf(baton.EInvalidToken, "the Authorization header must be \"Bearer <token>\" or \"DPoP <token>\"")
-	}
-	return tok, isDPoP, nil
+	return httpauth.Authorization(r.Header.Get("Authorization"))
 }
 
 // bearer returns the token of an Authorization header of either scheme.
@@ -49,18 +31,18 @@ func bearer(r *http.Request) (string, error) {
 
 // accessCredential finds the access token: the Authorization header first,
 // then the access cookie.
-func accessCredential(r *http.Request) (credential, error) {
+func accessCredential(r *http.Request) (httpauth.Presented, error) {
 	tok, isDPoP, err := authorization(r)
 	if err != nil {
-		return credential{}, err
+		return httpauth.Presented{}, err
 	}
 	if tok != "" {
-		return credential{token: tok, dpop: isDPoP}, nil
+		return httpauth.Presented{Token: tok, DPoP: isDPoP}, nil
 	}
 	if c, err := r.Cookie(cookieAccess); err == nil && c.Value != "" {
-		return credential{token: c.Value, viaCookie: true}, nil
+		return httpauth.Presented{Token: c.Value, Cookie: true}, nil
 	}
-	return credential{}, baton.Errorf(baton.EUnauthorized, "an access token is required")
+	return httpauth.Presented{}, baton.Errorf(baton.EUnauthorized, "an access token is required")
 }
 
 // unsafe reports whether the method can change state (RFC 9110 §9.2.1).
@@ -115,14 +97,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.svc.Authenticate(cred.token)
+	c, err := s.svc.Authenticate(cred.Token)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkBinding(r, cred, c.JKT); err != nil {
+	if err := httpauth.CheckBinding(r.Context(), cred, c.JKT, s.binding(r)); err != nil {
 		return nil, err
 	}
-	if cred.viaCookie {
+	if cred.Cookie {
 		if err := s.checkCSRF(r, c.SessionID); err != nil {
 			return nil, err
 		}
@@ -139,31 +121,4 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 		}
 	}
 	return c, nil
-}
-
-// checkBinding enforces sender-constrained tokens (RFC 9449 §7): a token
-// bound to a key (cnf.jkt) is only accepted with the DPoP scheme and a
-// proof of that key for this request and this token; a DPoP-scheme request
-// must present a bound token.
-func (s *Server) checkBinding(r *http.Request, cred credential, jkt string) error {
-	if jkt == "" {
-		if cred.dpop {
-			return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the token is not bound to a DPoP key: use the Bearer scheme")}
-		}
-		return nil
-	}
-	if !cred.dpop && !cred.viaCookie {
-		return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the token is bound to a DPoP key: use the DPoP scheme with a proof")}
-	}
-	proof, err := s.dpopProof(r, cred.token)
-	if err != nil {
-		return &resourceDPoPError{err}
-	}
-	if proof == nil {
-		return &resourceDPoPError{baton.Errorf(baton.EInvalidDPoPProof, "a DPoP proof is required")}
-	}
-	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(jkt)) != 1 {
-		return &resourceDPoPError{baton.Errorf(baton.EInvalidToken, "the DPoP proof was made with another key than the token is bound to")}
-	}
-	return nil
 }

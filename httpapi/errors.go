@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/httpauth"
 )
 
 // statusOf maps every error code to its HTTP status: the one place that
@@ -99,24 +99,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(after))
 	}
-	switch code {
-	case baton.EUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="baton"`)
-	case baton.ETokenExpired:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="baton", error="invalid_token", error_description="the access token expired"`)
-	case baton.EInvalidToken:
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="baton", error="invalid_token", error_description=%q`, msg))
-	case baton.EInsufficientUserAuth:
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="baton", error="insufficient_user_authentication", error_description="a fresh authentication is required", max_age=%d`, int64(s.svc.Config().FreshTTL.Seconds())))
-	case baton.EInvalidClient:
+	if h := httpauth.Challenge("baton", code, msg, s.svc.Config().FreshTTL); h != "" {
+		w.Header().Set("WWW-Authenticate", h)
+	}
+	if code == baton.EInvalidClient {
 		w.Header().Set("WWW-Authenticate", `Basic realm="baton"`)
 	}
 	if code == baton.EUseDPoPNonce && s.opt.DPoP != nil {
 		w.Header().Set("DPoP-Nonce", s.opt.DPoP.Nonce())
 	}
-	if isResourceDPoPError(err) {
+	if httpauth.IsChallenge(err) {
 		status = http.StatusUnauthorized
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP realm="baton", algs=%q, error=%q, error_description=%q`, dpopAlgs, code, msg))
+		w.Header().Set("WWW-Authenticate", httpauth.DPoPChallenge("baton", code, msg))
 	}
 	if code == baton.EInvalidGrant || code == baton.EInvalidCredentials || code == baton.EUnauthorized || code == baton.ETokenExpired || code == baton.EInvalidToken {
 		w.Header().Set("Cache-Control", "no-store")

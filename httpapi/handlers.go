@@ -8,6 +8,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/dpop"
+	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/session"
 	"github.com/batonauth/baton/token"
 )
@@ -119,13 +120,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if transport == "" {
 		transport = baton.TransportBody
 	}
-	proof, err := s.dpopProof(r, "")
+	proof, err := s.checkProof(r, "")
 	if err != nil {
 		return err
 	}
 	cl := s.client(r)
 	var g *session.Grant
 	err = s.limited(r.Context(), accountKey(*req.Username), cl.IP, func() (err error) {
+		// Spent past the failure limits: a client that keeps failing is
+		// refused before its proofs take room in the replay cache.
+		if err := s.spend(r, proof); err != nil {
+			return err
+		}
 		g, err = s.svc.Login(r.Context(), session.LoginRequest{
 			Username: *req.Username, Password: *req.Password, Transport: transport, ClientID: str(req.ClientID),
 			Binding: jkt(proof),
@@ -180,11 +186,14 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	if rr.RefreshToken == "" {
 		return baton.Errorf(baton.EInvalidRequest, "a refresh token is required (body, Bearer header or cookie)")
 	}
-	proof, err := s.dpopProof(r, "")
+	proof, err := s.checkProof(r, "")
 	if err != nil {
 		return err
 	}
 	rr.ProofJKT = jkt(proof)
+	// The proof is spent once the refresh token turned out to be of a
+	// session bound to its key; the engine refuses any other.
+	rr.Precondition = both(rr.Precondition, s.keyProof(r, proof, false))
 	cl := s.client(r)
 	var g *session.Grant
 	err = s.limited(r.Context(), "", cl.IP, func() (err error) {
@@ -216,8 +225,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	lr := session.LogoutRequest{Scope: str(req.Scope), RefreshToken: str(req.RefreshToken)}
+	// A session bound to a DPoP key ends only with a proof of the key: by
+	// access token as on every protected endpoint (httpauth.CheckBinding),
+	// by refresh token as on refresh. Either is checked once the engine
+	// found the session, and skipped when it is already revoked.
+	var cred httpauth.Presented
 	if lr.RefreshToken == "" {
-		tok, err := bearer(r)
+		tok, isDPoP, err := authorization(r)
 		if err != nil {
 			return err
 		}
@@ -229,7 +243,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return err
 			}
-			lr.Claims = c
+			lr.Claims, cred = c, httpauth.Presented{Token: tok, DPoP: isDPoP}
 		}
 	}
 	if lr.RefreshToken == "" && lr.Claims == nil {
@@ -239,7 +253,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 				if err := s.checkCSRF(r, claims.SessionID); err != nil {
 					return err
 				}
-				lr.Claims = claims
+				lr.Claims, cred = claims, httpauth.Presented{Token: c.Value, Cookie: true}
 			}
 		}
 	}
@@ -249,7 +263,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			lr.Precondition = func(sess *baton.Session) error { return s.checkCSRF(r, sess.ID) }
 		}
 	}
-	if lr.RefreshToken == "" && lr.Claims == nil {
+	switch {
+	case lr.Claims != nil:
+		lr.Precondition = func(sess *baton.Session) error {
+			if !sess.RevokedAt.IsZero() {
+				return nil
+			}
+			return httpauth.CheckBinding(r.Context(), cred, lr.Claims.JKT, s.binding(r))
+		}
+	case lr.RefreshToken != "":
+		proof, err := s.checkProof(r, "")
+		if err != nil {
+			return err
+		}
+		lr.Precondition = both(lr.Precondition, s.keyProof(r, proof, true))
+	default:
 		return baton.Errorf(baton.EUnauthorized, "an access or refresh token is required")
 	}
 	if err := s.svc.Logout(r.Context(), lr, s.client(r)); err != nil {

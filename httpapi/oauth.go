@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/session"
 )
 
@@ -21,35 +22,41 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	proof, err := s.dpopProof(r, "")
+	// The grant type and its fields first, then the proof, which is spent
+	// only past the failure limits (password) or once the refresh token
+	// turned out to be of a session bound to its key (refresh_token).
+	switch gt := p["grant_type"]; {
+	case gt == "":
+		return baton.Errorf(baton.EInvalidRequest, "grant_type is required")
+	case gt == "password" && (p["username"] == "" || p["password"] == ""):
+		return baton.Errorf(baton.EInvalidRequest, "username and password are required")
+	case gt == "refresh_token" && p["refresh_token"] == "":
+		return baton.Errorf(baton.EInvalidRequest, "refresh_token is required")
+	case gt != "password" && gt != "refresh_token":
+		return baton.Errorf(baton.EUnsupportedGrantType, "grant_type must be password or refresh_token")
+	}
+	proof, err := s.checkProof(r, "")
 	if err != nil {
 		return err
 	}
 	cl := s.client(r)
 	var g *session.Grant
-	switch p["grant_type"] {
-	case "":
-		return baton.Errorf(baton.EInvalidRequest, "grant_type is required")
-	case "password":
-		if p["username"] == "" || p["password"] == "" {
-			return baton.Errorf(baton.EInvalidRequest, "username and password are required")
-		}
+	if p["grant_type"] == "password" {
 		err = s.limited(r.Context(), accountKey(p["username"]), cl.IP, func() (err error) {
+			if err := s.spend(r, proof); err != nil {
+				return err
+			}
 			g, err = s.svc.Login(r.Context(), session.LoginRequest{
 				Username: p["username"], Password: p["password"], ClientID: p["client_id"], Binding: jkt(proof),
 			}, cl)
 			return err
 		})
-	case "refresh_token":
-		if p["refresh_token"] == "" {
-			return baton.Errorf(baton.EInvalidRequest, "refresh_token is required")
-		}
+	} else {
 		err = s.limited(r.Context(), "", cl.IP, func() (err error) {
-			g, err = s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"], ProofJKT: jkt(proof)}, cl)
+			g, err = s.svc.Refresh(r.Context(), session.RefreshRequest{RefreshToken: p["refresh_token"], ClientID: p["client_id"],
+				ProofJKT: jkt(proof), Precondition: s.keyProof(r, proof, false)}, cl)
 			return err
 		})
-	default:
-		return baton.Errorf(baton.EUnsupportedGrantType, "grant_type must be password or refresh_token")
 	}
 	if err != nil {
 		return err
@@ -60,6 +67,14 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 
 // oauthRevoke is RFC 7009: either kind of token revokes its whole session,
 // and the answer is 200 whether or not the token was known (§2.2).
+//
+// A token of a live session bound to a DPoP key is not invalid: it revokes
+// only with a proof of that key (made for this endpoint, without ath), as
+// it would refresh. Without one the answer is 400 invalid_dpop_proof and
+// the session lives on. Answering 200 would tell the honest client that a
+// session it meant to end is over while it is not; the 400 tells a thief
+// no more than /v1/refresh already does (that the token is live and
+// bound), and gives them nothing they can use without the key.
 func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) error {
 	p, err := readParams(r)
 	if err != nil {
@@ -69,7 +84,11 @@ func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) error {
 	if tok == "" {
 		return baton.Errorf(baton.EInvalidRequest, "token is required")
 	}
-	if err := s.svc.RevokeToken(r.Context(), tok, s.client(r)); err != nil {
+	proof, err := s.checkProof(r, "")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.RevokeToken(r.Context(), tok, s.keyProof(r, proof, true), s.client(r)); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -222,7 +241,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"token_endpoint_auth_methods_supported":         []string{"none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"dpop_signing_alg_values_supported":             strings.Fields(dpopAlgs),
+		"dpop_signing_alg_values_supported":             strings.Fields(httpauth.DPoPAlgs),
 		"service_documentation":                         "https://github.com/batonauth/baton",
 	})
 	return nil

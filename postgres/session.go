@@ -246,6 +246,8 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 			SELECT seq FROM revocations WHERE until < $1 LIMIT $2)`, now},
 		{"prune rate limits", `DELETE FROM rate_limits WHERE key IN (
 			SELECT key FROM rate_limits WHERE tat < $1 LIMIT $2)`, now},
+		{"prune dpop proofs", `DELETE FROM dpop_jtis WHERE id IN (
+			SELECT id FROM dpop_jtis WHERE expires_at < $1 LIMIT $2)`, now},
 		{"prune spent tokens", `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT hash FROM refresh_tokens WHERE spent_at < $1 LIMIT $2)`, olderThan},
 		// Emptied sessions go first, so the token stage never rescans

@@ -17,11 +17,22 @@ import (
 // (CREATE DATABASE copies a template and costs several times what a schema
 // does, and the suite opens ~50 stores).
 func TestStore(t *testing.T) {
+	storetest.Run(t, schemaStores(t))
+}
+
+// TestDPoPReplayStore runs the conformance suite of the DPoP replay
+// capability.
+func TestDPoPReplayStore(t *testing.T) {
+	storetest.RunDPoPReplayStore(t, schemaStores(t))
+}
+
+// schemaStores returns the open function of the conformance suites.
+func schemaStores(t *testing.T) func(t *testing.T) baton.Store {
 	url := pgtest.NewDatabase(t)
 	admin := adminConn(t, url)
 	var mu sync.Mutex
 	n := 0
-	storetest.Run(t, func(t *testing.T) baton.Store {
+	return func(t *testing.T) baton.Store {
 		mu.Lock()
 		defer mu.Unlock()
 		n++
@@ -38,7 +49,7 @@ func TestStore(t *testing.T) {
 		})
 		// Unknown connection parameters are sent to the server as settings.
 		return mustOpen(t, withParam(url, "search_path", schema))
-	})
+	}
 }
 
 // withParam adds a parameter to a postgres:// URL or key=value string.

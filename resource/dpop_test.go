@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/resource"
 )
@@ -22,22 +23,7 @@ func TestDPoPBoundTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, user := login(t, srv)
-	proof, _ := key.Proof("POST", srv.URL+"/v1/login", "", "")
-	body, _ := json.Marshal(map[string]string{"username": user, "password": "correct horse battery staple"})
-	req, _ := http.NewRequest("POST", srv.URL+"/v1/login", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("DPoP", proof)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g grant
-	_ = json.NewDecoder(res.Body).Decode(&g)
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("DPoP login: %d", res.StatusCode)
-	}
+	g := grant{AccessToken: dpopLoginAt(t, srv, key)}
 	do := func(scheme, proof string) answer {
 		req := httptest.NewRequest(http.MethodGet, "/thing", nil)
 		req.Header.Set("Authorization", scheme+" "+g.AccessToken)
@@ -81,4 +67,69 @@ func TestDPoPBoundTokens(t *testing.T) {
 	if rec.Code != 401 {
 		t.Fatalf("bearer token with the DPoP scheme: %d", rec.Code)
 	}
+}
+
+// TestDPoPReplayShare: a client address that fills its share of the
+// replay cache is answered 429 with Retry-After, not 401 (its token is
+// fine), and other addresses go on; behind a proxy, ClientAddr names the
+// client.
+func TestDPoPReplayShare(t *testing.T) {
+	srv := newBaton(t, nil)
+	proofs, err := dpop.NewVerifier(dpop.Options{ReplayCacheSize: 20, ReplayCachePerClient: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := newVerifier(t, srv, func(o *resource.Options) {
+		o.PublicURL = "https://api.example"
+		o.DPoP = proofs
+		o.ClientAddr = func(r *http.Request) string { return r.Header.Get("X-Client") }
+	})
+	h := api(v, -1)
+	key, err := dpop.NewProver("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := dpopLoginAt(t, srv, key)
+	do := func(client string) *httptest.ResponseRecorder {
+		p, _ := key.Proof("GET", "https://api.example/thing", at, "")
+		req := httptest.NewRequest(http.MethodGet, "/thing", nil)
+		req.Header.Set("Authorization", "DPoP "+at)
+		req.Header.Set("DPoP", p)
+		req.Header.Set("X-Client", client)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for i, want := range []int{200, 200, 429} {
+		if rec := do("198.51.100.1"); rec.Code != want {
+			t.Fatalf("request %d from the flooding address: got %d %s, want %d", i, rec.Code, rec.Body, want)
+		} else if want == 429 && rec.Header().Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if rec := do("198.51.100.2"); rec.Code != 200 {
+		t.Fatalf("another address: got %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+// dpopLoginAt logs a fresh user in with a proof of key and returns the
+// bound access token.
+func dpopLoginAt(t *testing.T, srv *batontest.Server, key *dpop.Prover) string {
+	t.Helper()
+	_, user := login(t, srv)
+	proof, _ := key.Proof("POST", srv.URL+"/v1/login", "", "")
+	body, _ := json.Marshal(map[string]string{"username": user, "password": "correct horse battery staple"})
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("DPoP", proof)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var g grant
+	if err := json.NewDecoder(res.Body).Decode(&g); err != nil || res.StatusCode != 200 {
+		t.Fatalf("DPoP login: %d %v", res.StatusCode, err)
+	}
+	return g.AccessToken
 }

@@ -15,7 +15,6 @@ package resource
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -32,6 +32,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/dpop"
+	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/token"
 )
 
@@ -84,6 +85,12 @@ type Options struct {
 	// host, as in front of any proxy), for the proofs' htu; by default the
 	// request's Host with http, or https under TLS.
 	PublicURL string
+	// ClientAddr returns the address of the client that sent r: the share
+	// of the DPoP replay cache its proofs draw on (dpop.Options
+	// .ReplayCachePerClient). By default the peer's address; behind a
+	// proxy, return the address the proxy reports, or every client shares
+	// one share.
+	ClientAddr func(r *http.Request) string
 }
 
 // Verifier verifies access tokens. It is safe for concurrent use; make one
@@ -106,9 +113,6 @@ type Verifier struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
-
-	realmHeader   string // `Bearer realm="…"`
-	expiredHeader string
 }
 
 // New fetches the JWKS (failing when it cannot) and, with resource
@@ -150,6 +154,9 @@ func New(ctx context.Context, opt Options) (*Verifier, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.ClientAddr == nil {
+		opt.ClientAddr = peerAddr
+	}
 	if opt.DPoP == nil {
 		d, err := dpop.NewVerifier(dpop.Options{Now: opt.Now})
 		if err != nil {
@@ -158,12 +165,10 @@ func New(ctx context.Context, opt Options) (*Verifier, error) {
 		opt.DPoP = d
 	}
 	v := &Verifier{
-		opt:           opt,
-		keys:          token.NewKeyring(token.Options{Issuer: opt.Issuer, Audience: opt.Audience, Leeway: opt.Leeway}),
-		revoked:       map[string]time.Time{},
-		realmHeader:   fmt.Sprintf(`Bearer realm=%q`, opt.Realm),
-		expiredHeader: fmt.Sprintf(`Bearer realm=%q, error="invalid_token", error_description="the access token expired"`, opt.Realm),
-		done:          make(chan struct{}),
+		opt:     opt,
+		keys:    token.NewKeyring(token.Options{Issuer: opt.Issuer, Audience: opt.Audience, Leeway: opt.Leeway}),
+		revoked: map[string]time.Time{},
+		done:    make(chan struct{}),
 	}
 	if err := v.fetchJWKS(ctx); err != nil {
 		return nil, err
@@ -409,9 +414,9 @@ func ClaimsFrom(ctx context.Context) (*token.Claims, bool) {
 // "Authorization: Bearer"; failures get the contract's 401 answers.
 func (v *Verifier) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, isDPoP, ok := authorization(r.Header.Get("Authorization"))
-		if !ok {
-			v.writeError(w, baton.Errorf(baton.EInvalidToken, `the Authorization header must be "Bearer <token>" or "DPoP <token>"`))
+		raw, isDPoP, err := httpauth.Authorization(r.Header.Get("Authorization"))
+		if err != nil {
+			v.writeError(w, err)
 			return
 		}
 		if raw == "" {
@@ -423,8 +428,9 @@ func (v *Verifier) Require(next http.Handler) http.Handler {
 			v.writeError(w, err)
 			return
 		}
-		if err := v.checkBinding(r, raw, isDPoP, c.JKT); err != nil {
-			v.writeDPoPError(w, err)
+		b := httpauth.Binding{Request: r, URL: v.publicURL(r), Client: v.opt.ClientAddr(r), Verifier: v.opt.DPoP}
+		if err := httpauth.CheckBinding(r.Context(), httpauth.Presented{Token: raw, DPoP: isDPoP}, c.JKT, b); err != nil {
+			v.writeError(w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
@@ -437,8 +443,7 @@ func (v *Verifier) Require(next http.Handler) http.Handler {
 // accepts any fresh token. Otherwise the answer is RFC 9470's step-up
 // challenge with max_age, which the client cures with POST /v1/reauth.
 func (v *Verifier) RequireFresh(maxAge time.Duration) func(http.Handler) http.Handler {
-	challenge := fmt.Sprintf(`Bearer realm=%q, error="insufficient_user_authentication", error_description="a fresh authentication is required", max_age=%d`,
-		v.opt.Realm, int64(maxAge/time.Second))
+	challenge := httpauth.Challenge(v.opt.Realm, baton.EInsufficientUserAuth, "", maxAge)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFrom(r.Context())
@@ -446,7 +451,7 @@ func (v *Verifier) RequireFresh(maxAge time.Duration) func(http.Handler) http.Ha
 				v.writeError(w, baton.Errorf(baton.EUnauthorized, "an access token is required"))
 				return
 			}
-			if !Fresh(c, maxAge, v.opt.Now()) {
+			if !httpauth.Fresh(c, maxAge, v.opt.Now()) {
 				w.Header().Set("WWW-Authenticate", challenge)
 				writeJSON(w, http.StatusUnauthorized, baton.EInsufficientUserAuth, "a fresh authentication is required")
 				return
@@ -456,54 +461,20 @@ func (v *Verifier) RequireFresh(maxAge time.Duration) func(http.Handler) http.Ha
 	}
 }
 
-// Fresh reports whether c is fresh at now (API.md, Freshness).
+// Fresh reports whether c is fresh at now (httpauth.Fresh): minted from a
+// verification of the user no more than maxAge ago; maxAge zero or
+// negative accepts any fresh token. A token without auth_time is never
+// fresh.
 func Fresh(c *token.Claims, maxAge time.Duration, now time.Time) bool {
-	if !c.Fresh {
-		return false
-	}
-	return maxAge <= 0 || (!c.AuthTime.IsZero() && now.Sub(c.AuthTime) <= maxAge)
+	return httpauth.Fresh(c, maxAge, now)
 }
 
-// authorization splits an Authorization header: the token, whether the
-// scheme is DPoP, and false for a malformed header or another scheme.
-func authorization(h string) (tok string, isDPoP, ok bool) {
-	if h == "" {
-		return "", false, true
+// peerAddr is the address of the request's peer, without its port.
+func peerAddr(r *http.Request) string {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap().String()
 	}
-	scheme, tok, found := strings.Cut(h, " ")
-	tok = strings.TrimSpace(tok)
-	isDPoP = strings.EqualFold(scheme, "DPoP")
-	if !found || !(isDPoP || strings.EqualFold(scheme, "Bearer")) || tok == "" {
-		return "", false, false
-	}
-	return tok, isDPoP, true
-}
-
-// checkBinding enforces sender-constrained tokens (RFC 9449 §7): a token
-// bound to a key needs the DPoP scheme and a proof of that key for this
-// request and token; the DPoP scheme needs a bound token.
-func (v *Verifier) checkBinding(r *http.Request, raw string, isDPoP bool, jkt string) error {
-	if jkt == "" {
-		if isDPoP {
-			return baton.Errorf(baton.EInvalidToken, "the token is not bound to a DPoP key: use the Bearer scheme")
-		}
-		return nil
-	}
-	if !isDPoP {
-		return baton.Errorf(baton.EInvalidToken, "the token is bound to a DPoP key: use the DPoP scheme with a proof")
-	}
-	proofs := r.Header.Values("DPoP")
-	if len(proofs) != 1 {
-		return baton.Errorf(baton.EInvalidDPoPProof, "send exactly one DPoP proof")
-	}
-	proof, err := v.opt.DPoP.Verify(proofs[0], r.Method, v.publicURL(r), raw)
-	if err != nil {
-		return err
-	}
-	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(jkt)) != 1 {
-		return baton.Errorf(baton.EInvalidToken, "the DPoP proof was made with another key than the token is bound to")
-	}
-	return nil
+	return r.RemoteAddr
 }
 
 func (v *Verifier) publicURL(r *http.Request) string {
@@ -517,35 +488,42 @@ func (v *Verifier) publicURL(r *http.Request) string {
 	return scheme + "://" + r.Host + r.URL.Path
 }
 
-// writeDPoPError answers a failed DPoP check with RFC 9449's challenge.
-func (v *Verifier) writeDPoPError(w http.ResponseWriter, err error) {
-	code, msg := baton.ErrorCode(err), baton.ErrorMessage(err)
-	switch code {
-	case baton.EInvalidDPoPProof, baton.EUseDPoPNonce, baton.EInvalidToken:
-	default:
-		code = baton.EInvalidToken
-	}
-	if code == baton.EUseDPoPNonce {
-		w.Header().Set("DPoP-Nonce", v.opt.DPoP.Nonce())
-	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`DPoP realm=%q, algs="ES256 EdDSA", error=%q, error_description=%q`, v.opt.Realm, code, msg))
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusUnauthorized, code, msg)
-}
-
+// writeError answers a failure with the contract's 401s: a DPoP
+// challenge for a failed binding (httpauth.ChallengeError), a Bearer one
+// otherwise, where every code that is not about the token's absence or
+// expiry is invalid_token. A full DPoP replay cache is no fault of the
+// token: 429 (the client's share) or 503, to be retried.
 func (v *Verifier) writeError(w http.ResponseWriter, err error) {
 	code, msg := baton.ErrorCode(err), baton.ErrorMessage(err)
 	h := w.Header()
-	switch code {
-	case baton.EUnauthorized:
-		h.Set("WWW-Authenticate", v.realmHeader)
-	case baton.ETokenExpired:
-		h.Set("WWW-Authenticate", v.expiredHeader)
-	default:
-		code = baton.EInvalidToken
-		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error="invalid_token", error_description=%q`, v.opt.Realm, msg))
-	}
 	h.Set("Cache-Control", "no-store")
+	switch {
+	case code == baton.ETooManyRequests || code == baton.EUnavailable:
+		status := http.StatusServiceUnavailable
+		if code == baton.ETooManyRequests {
+			status = http.StatusTooManyRequests
+		}
+		h.Set("Retry-After", "1")
+		writeJSON(w, status, code, msg)
+		return
+	case httpauth.IsChallenge(err):
+		switch code {
+		case baton.EInvalidDPoPProof, baton.EUseDPoPNonce, baton.EInvalidToken:
+		default:
+			code = baton.EInvalidToken
+		}
+		if code == baton.EUseDPoPNonce {
+			h.Set("DPoP-Nonce", v.opt.DPoP.Nonce())
+		}
+		h.Set("WWW-Authenticate", httpauth.DPoPChallenge(v.opt.Realm, code, msg))
+	default:
+		switch code {
+		case baton.EUnauthorized, baton.ETokenExpired:
+		default:
+			code = baton.EInvalidToken
+		}
+		h.Set("WWW-Authenticate", httpauth.Challenge(v.opt.Realm, code, msg, 0))
+	}
 	writeJSON(w, http.StatusUnauthorized, code, msg)
 }
 

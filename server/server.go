@@ -51,6 +51,9 @@ type Options struct {
 	AuditBuffer int
 	// KeyReloadInterval overrides how often keys are re-read (tests).
 	KeyReloadInterval time.Duration
+	// DPoPReplayCacheSize overrides the DPoP replay cache's bound (tests);
+	// each client address may fill a tenth of it.
+	DPoPReplayCacheSize int
 }
 
 // Server is an assembled baton server.
@@ -157,8 +160,14 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		limits.Share(shared)
 	}
 	// DPoP nonces derive from a shared key, so any instance accepts a
-	// nonce another one issued.
-	proofs, err := dpop.NewVerifier(dpop.Options{Now: opt.Now, RequireNonce: cfg.DPoPRequireNonce, NonceKey: svc.DeriveKey("dpop-nonce")})
+	// nonce another one issued; on PostgreSQL every instance refuses a
+	// proof another one accepted.
+	dopt := dpop.Options{Now: opt.Now, RequireNonce: cfg.DPoPRequireNonce, NonceKey: svc.DeriveKey("dpop-nonce"),
+		ReplayCacheSize: opt.DPoPReplayCacheSize}
+	if shared, ok := raw.(baton.DPoPReplayStore); ok {
+		dopt.Store = shared
+	}
+	proofs, err := dpop.NewVerifier(dopt)
 	if err != nil {
 		svc.Close()
 		_ = aw.Close(context.Background())

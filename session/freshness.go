@@ -6,12 +6,10 @@ import (
 )
 
 // IsFresh reports whether c was minted from a password verification within
-// the freshness window.
+// the freshness window (token.Claims.FreshAt, the rule resource servers
+// apply too).
 func (s *Service) IsFresh(c *token.Claims) bool {
-	if !c.Fresh {
-		return false
-	}
-	return s.cfg.FreshTTL == 0 || s.Now().Sub(c.AuthTime) <= s.cfg.FreshTTL
+	return c.FreshAt(s.Now(), s.cfg.FreshTTL)
 }
 
 // RequireFresh returns EInsufficientUserAuth unless c is fresh.

@@ -8,8 +8,11 @@ import (
 )
 
 // RevokeToken revokes the session of an access or refresh token (RFC 7009).
-// Unknown and invalid tokens are not an error.
-func (s *Service) RevokeToken(ctx context.Context, raw string, cl Client) error {
+// Unknown and invalid tokens are not an error. precondition, when set, is
+// checked against the token's live session before it is revoked (the HTTP
+// layer's demand for a proof of a DPoP-bound session's key); its error is
+// returned and nothing changes.
+func (s *Service) RevokeToken(ctx context.Context, raw string, precondition func(*baton.Session) error, cl Client) error {
 	var sess *baton.Session
 	if token.IsRefreshToken(raw) {
 		_, ss, err := s.store.RefreshToken(ctx, token.HashRefreshToken(raw))
@@ -34,6 +37,11 @@ func (s *Service) RevokeToken(ctx context.Context, raw string, cl Client) error 
 	}
 	if !sess.RevokedAt.IsZero() {
 		return nil
+	}
+	if precondition != nil {
+		if err := precondition(sess); err != nil {
+			return err
+		}
 	}
 	_, err := s.revoke(ctx, revocation{SessionID: sess.ID, Reason: baton.ReasonLogout,
 		Event: Event{Type: EventRevoke, Outcome: OutcomeOK, UserID: sess.UserID, Client: cl, Detail: "oauth_revoke"}})

@@ -271,3 +271,16 @@ func (c *wireClaims) claims(audience string) *Claims {
 	}
 	return out
 }
+
+// FreshAt reports whether c is fresh at now (RFC 9470): minted straight
+// from a verification of the user (fresh: true) no more than maxAge before
+// now (auth_time); maxAge zero or negative accepts any fresh token. A
+// token without auth_time is never fresh: nothing says when its user was
+// verified. The engine, baton's endpoints and resource servers all apply
+// this one rule.
+func (c *Claims) FreshAt(now time.Time, maxAge time.Duration) bool {
+	if !c.Fresh || c.AuthTime.IsZero() {
+		return false
+	}
+	return maxAge <= 0 || now.Sub(c.AuthTime) <= maxAge
+}
