@@ -64,6 +64,8 @@ type Config struct {
 	// DPoPRequireNonce makes DPoP proofs carry a server nonce (RFC 9449
 	// §8), which bounds how long a captured proof can be replayed.
 	DPoPRequireNonce bool
+	// AuditRetention is how long audit events are kept.
+	AuditRetention time.Duration
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -74,7 +76,7 @@ var Vars = []string{
 	"BATON_RESOURCE_CLIENT_ID", "BATON_RESOURCE_CLIENT_SECRET", "BATON_LIMIT_ACCOUNT_FAILURES",
 	"BATON_LIMIT_IP_FAILURES", "BATON_LIMIT_IP_REGISTRATIONS", "BATON_TRUSTED_PROXIES",
 	"BATON_CORS_ORIGINS", "BATON_MASTER_KEY", "BATON_TLS_CERT", "BATON_TLS_KEY",
-	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE",
+	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE", "BATON_AUDIT_RETENTION",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -103,6 +105,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		AdminAddr:            p.addr("BATON_ADMIN_ADDR", ""),
 		Demo:                 p.boolean("BATON_DEMO", true),
 		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
+		AuditRetention:       p.duration("BATON_AUDIT_RETENTION", 2160*time.Hour, time.Second),
 	}
 	c.ImplicitRefreshWindow = p.duration("BATON_IMPLICIT_REFRESH_WINDOW", c.AccessTTL/3, 0)
 	scheme := "http"

@@ -35,6 +35,7 @@ const (
 	mAuditEvents
 	mPing
 	mPrune
+	mPruneAudit
 	mCount
 )
 
@@ -42,7 +43,7 @@ var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
-	"AppendAudit", "AuditEvents", "Ping", "Prune",
+	"AppendAudit", "AuditEvents", "Ping", "Prune", "PruneAudit",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -281,6 +282,13 @@ func (is *instrumented) Prune(ctx context.Context, now, olderThan time.Time, lim
 	t := time.Now()
 	n, err := is.s.Prune(ctx, now, olderThan, limit)
 	is.done(mPrune, t, err)
+	return n, err
+}
+
+func (is *instrumented) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	t := time.Now()
+	n, err := is.s.PruneAudit(ctx, before, limit)
+	is.done(mPruneAudit, t, err)
 	return n, err
 }
 
