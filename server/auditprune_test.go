@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,21 +15,6 @@ import (
 	"github.com/batonauth/baton/server"
 	"github.com/batonauth/baton/sqlite"
 )
-
-// auditPruneRecorder is a store whose PruneAudit calls are recorded.
-type auditPruneRecorder struct {
-	baton.Store
-	mu    sync.Mutex
-	calls []pruneCall
-}
-
-func (r *auditPruneRecorder) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
-	n, err := r.Store.PruneAudit(ctx, before, limit)
-	r.mu.Lock()
-	r.calls = append(r.calls, pruneCall{n, limit})
-	r.mu.Unlock()
-	return n, err
-}
 
 // TestPruneAuditRetention: the housekeeping pass deletes the audit events
 // older than BATON_AUDIT_RETENTION, in calls of at most 1000 rows, and
@@ -54,7 +38,7 @@ func TestPruneAuditRetention(t *testing.T) {
 		if err := store.(audit.BatchAppender).AppendAudits(ctx, es); err != nil {
 			t.Fatal(err)
 		}
-		rec := &auditPruneRecorder{Store: store}
+		rec := &pruneRecorder{Store: store}
 		cfg, err := config.Load(func(k string) string {
 			return map[string]string{"BATON_ISSUER": "http://baton.test", "BATON_DATA_DIR": t.TempDir(),
 				"BATON_AUDIT_RETENTION": "720h"}[k]
@@ -70,18 +54,9 @@ func TestPruneAuditRetention(t *testing.T) {
 		pruned := srv.Prune(ctx)
 
 		rec.mu.Lock()
-		calls := rec.calls
+		calls := rec.audit
 		rec.mu.Unlock()
-		sum := 0
-		for i, c := range calls {
-			if c.limit != 1000 || c.n < 0 || c.n > c.limit {
-				t.Errorf("PruneAudit call %d: deleted %d rows with limit %d, want 0..1000 with limit 1000", i, c.n, c.limit)
-			}
-			sum += c.n
-		}
-		if len(calls) == 0 || calls[len(calls)-1].n >= 1000 {
-			t.Errorf("Server.Prune stopped before a PruneAudit call found nothing left (%d calls)", len(calls))
-		}
+		sum := checkBatches(t, "PruneAudit", calls)
 		if sum != old || pruned != old {
 			t.Errorf("Server.Prune: %d rows (PruneAudit calls: %d), want %d", pruned, sum, old)
 		}
