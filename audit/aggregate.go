@@ -16,17 +16,19 @@ import (
 // name nobody holds — need no credential at all, so anyone can cause them
 // at request speed: one row each would let a flood grow the audit table
 // without limit (48,000 rows in 8 s from junk refreshes). They carry no
-// account and no session, so a row per event tells an investigation
-// nothing a count does not. The writer therefore folds them per client:
+// account and no session, so a row per event tells an investigation little
+// that the first event, a count and the last time do not. The writer
+// therefore folds them per client:
 // within a window the first event of a kind from a client is written as it
 // is, and the repetitions become one summary row at the end of the window.
 // Everything that names an account or a session (a failed login against
 // an existing user names the targeted account) is written one row each.
 //
-// The fold holds at most Options.Sources clients per window. Past that,
-// anonymous failures from further clients are counted in one overflow row
-// per event type and outcome (server constants, so a handful), and the
-// rows a window can add stay bounded however many addresses send.
+// A window holds at most Options.Sources folds (one per kind of event and
+// client). Past that, anonymous failures of new kinds or clients are
+// counted in one overflow row per event type and outcome (server
+// constants, so a handful), so the memory held and the rows a window adds
+// stay bounded however many addresses send.
 
 const (
 	defaultWindow  = time.Minute

@@ -50,9 +50,9 @@ type Options struct {
 	// Window is how long repeated anonymous failures from one client are
 	// folded before their summary row is written (default 1m).
 	Window time.Duration
-	// Sources is the most clients whose anonymous failures are folded one
-	// by one in a window (default 1024); failures from further clients go
-	// to an overflow row per event type and outcome.
+	// Sources is the most folds (a kind of anonymous failure from one
+	// client) a window holds (default 1024); failures beyond them go to
+	// an overflow row per event type and outcome.
 	Sources int
 }
 
