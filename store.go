@@ -168,6 +168,11 @@ type AuditStore interface {
 	// limit events with Seq > after; with after == 0 the newest limit
 	// events.
 	AuditEvents(ctx context.Context, after int64, limit int) ([]*AuditEvent, error)
+	// PruneAudit deletes at most limit events whose Time is before before,
+	// oldest first, and returns how many it deleted; a result below limit
+	// means none that old is left. Housekeeping calls it in a loop, so no
+	// call holds the store for long.
+	PruneAudit(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // RevocationWatcher is an optional capability of stores shared by several

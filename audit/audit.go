@@ -9,6 +9,11 @@
 // counted (Dropped) and logged: a request never waits for the audit log.
 // Close flushes what is queued.
 //
+// Repeated anonymous failures are folded per client address into summary
+// rows (aggregate.go), so an unauthenticated flood adds a bounded number of
+// rows per window instead of one per request. The caller's Observer (the
+// metrics) still sees every event: folding happens here, after the queue.
+//
 // An event never holds a token, a password or a hash: the types here have
 // no field for one.
 package audit
@@ -42,6 +47,13 @@ type Options struct {
 	Logger *slog.Logger
 	// AppendTimeout bounds one batch (default 10s).
 	AppendTimeout time.Duration
+	// Window is how long repeated anonymous failures from one client are
+	// folded before their summary row is written (default 1m).
+	Window time.Duration
+	// Sources is the most folds (a kind of anonymous failure from one
+	// client) a window holds (default 1024); failures beyond them go to
+	// an overflow row per event type and outcome.
+	Sources int
 }
 
 // Writer appends audit events asynchronously. It is safe for concurrent use.
@@ -54,6 +66,7 @@ type Writer struct {
 	closed bool
 	queue  chan *baton.AuditEvent
 	done   chan struct{}
+	agg    *aggregator // run's only
 
 	written atomic.Uint64
 	dropped atomic.Uint64
@@ -80,8 +93,15 @@ func NewWriter(store baton.AuditStore, opt Options) *Writer {
 	if opt.AppendTimeout <= 0 {
 		opt.AppendTimeout = 10 * time.Second
 	}
+	if opt.Window <= 0 {
+		opt.Window = defaultWindow
+	}
+	if opt.Sources <= 0 {
+		opt.Sources = defaultSources
+	}
 	w := &Writer{store: store, opt: opt, log: opt.Logger,
 		queue: make(chan *baton.AuditEvent, opt.Buffer), done: make(chan struct{})}
+	w.agg = newAggregator(opt.Window, opt.Sources, w.drop)
 	go w.run()
 	return w
 }
@@ -168,25 +188,50 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 }
 
+// run drains the queue in batches until Close, folding anonymous failures
+// on the way; a ticker writes the summaries of a window that ended while
+// no event came, and Close writes the ones still held.
 func (w *Writer) run() {
 	defer close(w.done)
-	batch := make([]*baton.AuditEvent, 0, w.opt.Batch)
-	for e := range w.queue {
-		batch = append(batch[:0], e)
-	fill:
-		for len(batch) < w.opt.Batch {
-			select {
-			case e, ok := <-w.queue:
-				if !ok {
+	tick := time.NewTicker(max(w.opt.Window/4, 100*time.Millisecond))
+	defer tick.Stop()
+	var rows []*baton.AuditEvent
+	for {
+		rows = rows[:0]
+		select {
+		case <-tick.C:
+			rows = w.agg.expire(w.opt.Now(), rows)
+		case e, ok := <-w.queue:
+			if !ok {
+				w.writeAll(w.agg.flush(rows))
+				return
+			}
+			rows = w.agg.add(e, rows)
+		fill:
+			for len(rows) < w.opt.Batch {
+				select {
+				case e, ok := <-w.queue:
+					if !ok {
+						break fill
+					}
+					rows = w.agg.add(e, rows)
+				default:
 					break fill
 				}
-				batch = append(batch, e)
-			default:
-				break fill
 			}
 		}
-		w.write(batch)
-		clear(batch)
+		w.writeAll(rows)
+		clear(rows)
+	}
+}
+
+// writeAll writes rows in batches of at most Options.Batch (a window's
+// summaries may come many at once).
+func (w *Writer) writeAll(rows []*baton.AuditEvent) {
+	for len(rows) > 0 {
+		n := min(len(rows), w.opt.Batch)
+		w.write(rows[:n])
+		rows = rows[n:]
 	}
 }
 

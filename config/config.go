@@ -74,6 +74,8 @@ type Config struct {
 	// Notes say which defaults gave way to values the operator set (for
 	// the start-up log).
 	Notes []string
+	// AuditRetention is how long audit events are kept.
+	AuditRetention time.Duration
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -85,6 +87,7 @@ var Vars = []string{
 	"BATON_LIMIT_IP_FAILURES", "BATON_LIMIT_IP_REGISTRATIONS", "BATON_TRUSTED_PROXIES",
 	"BATON_CORS_ORIGINS", "BATON_MASTER_KEY", "BATON_TLS_CERT", "BATON_TLS_KEY",
 	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE", "BATON_MAX_SESSIONS_PER_USER",
+	"BATON_AUDIT_RETENTION",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -110,6 +113,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Demo:                 p.boolean("BATON_DEMO", true),
 		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
 		MaxSessionsPerUser:   p.count("BATON_MAX_SESSIONS_PER_USER", 100, 1, 100_000),
+		AuditRetention:       p.duration("BATON_AUDIT_RETENTION", 2160*time.Hour, time.Second),
 	}
 	l := lifetimes{
 		access:  p.setting("BATON_ACCESS_TTL", 5*time.Minute, MinLifetime),

@@ -24,6 +24,7 @@ func TestDefaults(t *testing.T) {
 		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
 		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100,
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
+		AuditRetention: 2160 * time.Hour,
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
@@ -83,6 +84,7 @@ func TestErrors(t *testing.T) {
 		{"Origin", map[string]string{"BATON_CORS_ORIGINS": "app.example.com"}, "BATON_CORS_ORIGINS"},
 		{"OriginWithPath", map[string]string{"BATON_CORS_ORIGINS": "https://a.example/x"}, "BATON_CORS_ORIGINS"},
 		{"MasterKey", map[string]string{"BATON_MASTER_KEY": "abcd"}, "BATON_MASTER_KEY"},
+		{"AuditRetention", map[string]string{"BATON_AUDIT_RETENTION": "0"}, "BATON_AUDIT_RETENTION"},
 		{"Issuer", map[string]string{"BATON_ISSUER": "auth.example.com"}, "BATON_ISSUER"},
 		{"IssuerQuery", map[string]string{"BATON_ISSUER": "https://a.example/?x=1"}, "BATON_ISSUER"},
 		{"DatabaseURL", map[string]string{"BATON_DATABASE_URL": "mysql://x"}, "BATON_DATABASE_URL"},
@@ -118,6 +120,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_MASTER_KEY": strings.Repeat("00", 32), "BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k",
 		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false", "BATON_DPOP_REQUIRE_NONCE": "true",
 		"BATON_MAX_SESSIONS_PER_USER": "3",
+		"BATON_AUDIT_RETENTION":       "720h",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]

@@ -39,6 +39,7 @@ const (
 	mPing
 	mPrune
 	mRaiseSetting
+	mPruneAudit
 	mCount
 )
 
@@ -46,7 +47,7 @@ var methodNames = [mCount]string{
 	"CreateUser", "UserByID", "UserByName", "Users", "SetPasswordHash", "RehashPassword", "SetLocked", "DeleteUser",
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
-	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting",
+	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -306,6 +307,13 @@ func (is *instrumented) Prune(ctx context.Context, now, olderThan time.Time, lim
 	t := time.Now()
 	n, err := is.s.Prune(ctx, now, olderThan, limit)
 	is.done(mPrune, t, err)
+	return n, err
+}
+
+func (is *instrumented) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	t := time.Now()
+	n, err := is.s.PruneAudit(ctx, before, limit)
+	is.done(mPruneAudit, t, err)
 	return n, err
 }
 

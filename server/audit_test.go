@@ -124,17 +124,8 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 // auditEventsOf reads the audit log of a closed test server's store.
 func auditEventsOf(t *testing.T, ts *testServer) string {
 	t.Helper()
-	db, err := server.OpenStore(context.Background(), ts.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	es, err := db.AuditEvents(context.Background(), 0, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
-	for _, e := range es {
+	for _, e := range allAuditEvents(t, ts) {
 		raw, _ := json.Marshal(e)
 		b.Write(raw)
 		b.WriteByte('\n')
@@ -147,15 +138,7 @@ func TestAuditEventsCarryClient(t *testing.T) {
 	call(t, "POST", ts.URL+"/v1/register", "", map[string]string{"username": "carol", "password": pw}, "User-Agent", "audit-agent/1.0")
 	call(t, "POST", ts.URL+"/v1/login", "", map[string]string{"username": "carol", "password": "nope nope nope"}, "User-Agent", "audit-agent/1.0")
 	ts.Close()
-	db, err := server.OpenStore(context.Background(), ts.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	es, err := db.AuditEvents(context.Background(), 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	es := allAuditEvents(t, ts)
 	var failed *baton.AuditEvent
 	for _, e := range es {
 		if e.Type == "login" && e.Outcome == "failed" {

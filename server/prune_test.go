@@ -23,21 +23,49 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pruneRecorder is a store whose Prune calls are recorded.
+// pruneRecorder is a store whose Prune and PruneAudit calls are recorded.
 type pruneRecorder struct {
 	baton.Store
 	mu    sync.Mutex
-	calls []pruneCall
+	calls []pruneCall // Prune
+	audit []pruneCall // PruneAudit
 }
 
 type pruneCall struct{ n, limit int }
 
 func (r *pruneRecorder) Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error) {
 	n, err := r.Store.Prune(ctx, now, olderThan, limit)
-	r.mu.Lock()
-	r.calls = append(r.calls, pruneCall{n, limit})
-	r.mu.Unlock()
+	r.record(&r.calls, n, limit)
 	return n, err
+}
+
+func (r *pruneRecorder) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := r.Store.PruneAudit(ctx, before, limit)
+	r.record(&r.audit, n, limit)
+	return n, err
+}
+
+func (r *pruneRecorder) record(calls *[]pruneCall, n, limit int) {
+	r.mu.Lock()
+	*calls = append(*calls, pruneCall{n, limit})
+	r.mu.Unlock()
+}
+
+// checkBatches checks the recorded calls of method (a copy taken under
+// the lock): each deleted 0 to pruneBatch rows with limit pruneBatch, and
+// the last one found nothing more to do. It returns the rows deleted.
+func checkBatches(t *testing.T, method string, calls []pruneCall) (sum int) {
+	t.Helper()
+	for i, c := range calls {
+		if c.n < 0 || c.n > c.limit || c.limit != pruneBatch {
+			t.Errorf("%s call %d: deleted %d rows with limit %d, want 0..%d", method, i, c.n, c.limit, pruneBatch)
+		}
+		sum += c.n
+	}
+	if len(calls) == 0 || calls[len(calls)-1].n >= pruneBatch {
+		t.Errorf("Server.Prune stopped before a %s call found nothing left (%d calls)", method, len(calls))
+	}
+	return sum
 }
 
 // dialect is what differs between the two backends' SQL for the bulk load
@@ -242,16 +270,7 @@ func runPrune(t *testing.T, store baton.Store, d dialect, now time.Time) {
 	rec.mu.Lock()
 	calls := rec.calls
 	rec.mu.Unlock()
-	sum := 0
-	for i, c := range calls {
-		if c.n < 0 || c.n > c.limit || c.limit != pruneBatch {
-			t.Errorf("Prune call %d: deleted %d rows with limit %d, want 0..%d", i, c.n, c.limit, pruneBatch)
-		}
-		sum += c.n
-	}
-	if len(calls) == 0 || calls[len(calls)-1].n >= pruneBatch {
-		t.Errorf("Server.Prune stopped before a call found nothing left (%d calls)", len(calls))
-	}
+	sum := checkBatches(t, "Prune", calls)
 	// The calls include any the server's own housekeeping made meanwhile.
 	if sum != wantPruned || pruned == 0 || pruned > sum {
 		t.Errorf("Server.Prune deleted %d rows (all Prune calls: %d), want %d in all", pruned, sum, wantPruned)

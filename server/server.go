@@ -247,8 +247,8 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 func (s *Server) Handler() http.Handler { return s.API }
 
 // startHousekeeping prunes expired and revoked sessions, spent refresh
-// tokens and stale revocation entries in bounded batches, so no request
-// ever waits behind a large delete.
+// tokens, stale revocation entries and old audit events in bounded
+// batches, so no request ever waits behind a large delete.
 func (s *Server) startHousekeeping() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopHousekeeping = cancel
@@ -275,27 +275,42 @@ func (s *Server) startHousekeeping() {
 // tests and demos) do not forget a spent token before a thief could
 // replay it, which would answer invalid_grant without revoking. Signing
 // keys retired longer ago than admin.RetiredKeyKeep are deleted, which
-// takes them out of the JWKS (every token they signed has expired).
+// takes them out of the JWKS (every token they signed has expired). Audit
+// events are kept for BATON_AUDIT_RETENTION.
 func (s *Server) Prune(ctx context.Context) int {
 	const minSpentRetention = time.Hour
-	const batch = 1000
 	total := 0
 	if gone, err := s.Admin.PurgeRetiredKeys(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("retired-key housekeeping failed", "err", err)
 	} else {
 		total += len(gone)
 	}
-	for ctx.Err() == nil {
+	total += s.drain(ctx, "housekeeping failed", func(limit int) (int, error) {
 		now := s.now().UTC()
-		n, err := s.Store.Prune(ctx, now, now.Add(-max(s.Config.RefreshIdleTTL, minSpentRetention)), batch)
+		return s.Store.Prune(ctx, now, now.Add(-max(s.Config.RefreshIdleTTL, minSpentRetention)), limit)
+	})
+	total += s.drain(ctx, "audit retention failed", func(limit int) (int, error) {
+		return s.Store.PruneAudit(ctx, s.now().UTC().Add(-s.Config.AuditRetention), limit)
+	})
+	return total
+}
+
+// drain calls prune with batches of pruneBatch rows until a call deletes
+// fewer (nothing left), ctx ends or a call fails (logged as failed; the
+// next pass tries again), and returns how many rows it deleted.
+func (s *Server) drain(ctx context.Context, failed string, prune func(limit int) (int, error)) int {
+	const pruneBatch = 1000
+	total := 0
+	for ctx.Err() == nil {
+		n, err := prune(pruneBatch)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("housekeeping failed", "err", err)
+				s.log.Warn(failed, "err", err)
 			}
 			return total
 		}
 		total += n
-		if n < batch {
+		if n < pruneBatch {
 			return total
 		}
 		// Let requests through between batches.

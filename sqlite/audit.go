@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/batonauth/baton"
 )
@@ -54,4 +55,22 @@ func (db *DB) AuditEvents(ctx context.Context, after int64, limit int) ([]*baton
 		events = append(events, e)
 	}
 	return events, formatError("list audit events", rows.Err())
+}
+
+// PruneAudit deletes at most limit events older than before, oldest first
+// (audit_events_time).
+func (db *DB) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, "prune audit events", func(tx *tx) (err error) {
+		n, err = tx.execN(`DELETE FROM audit_events WHERE seq IN (
+			SELECT seq FROM audit_events WHERE time < ? ORDER BY time LIMIT ?)`, before.UnixMicro(), limit)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }

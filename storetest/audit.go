@@ -96,3 +96,43 @@ func testAuditEventsEmpty(t *testing.T, s baton.Store) {
 		t.Errorf("AuditEvents on an empty store: got %d events, want none", len(got))
 	}
 }
+
+// testPruneAudit appends events whose times are not in Seq order (several
+// instances, or a queue, may append them so) and prunes them in batches
+// smaller than the work: the oldest go first, an event exactly at before
+// stays, and calls end with one below limit.
+func testPruneAudit(t *testing.T, s baton.Store) {
+	if n, err := s.PruneAudit(ctx, t0.Add(day), 10); err != nil || n != 0 {
+		t.Fatalf("PruneAudit on an empty store: got %d, %v, want 0, nil", n, err)
+	}
+	var events []*baton.AuditEvent
+	for i, sec := range []int{5, 1, 3, 10, 2, 20} {
+		e := &baton.AuditEvent{Time: t0.Add(time.Duration(sec) * time.Second), Type: name("type", i), IP: "192.0.2.1", Outcome: "ok"}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatalf("AppendAudit %d: got %v, want nil", i, err)
+		}
+		events = append(events, e)
+	}
+	before := t0.Add(10 * time.Second)
+	if n, err := s.PruneAudit(ctx, before, 0); err != nil || n != 0 {
+		t.Fatalf("PruneAudit with limit 0: got %d, %v, want 0, nil", n, err)
+	}
+	tests := []struct {
+		name string
+		want int
+		left []*baton.AuditEvent
+	}{
+		{"OldestThree", 3, []*baton.AuditEvent{events[0], events[3], events[5]}},
+		{"LastOld", 1, []*baton.AuditEvent{events[3], events[5]}},
+		{"NothingLeft", 0, []*baton.AuditEvent{events[3], events[5]}},
+	}
+	for _, tt := range tests {
+		n, err := s.PruneAudit(ctx, before, 3)
+		if err != nil || n != tt.want {
+			t.Fatalf("%s: PruneAudit got %d, %v, want %d, nil", tt.name, n, err, tt.want)
+		}
+		if d := diff(tt.left, mustAuditEvents(t, s, 0, 100)); d != "" {
+			t.Fatalf("%s: events left (-want +got):\n%s", tt.name, d)
+		}
+	}
+}

@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"AuditEvents/Newest", testAuditEventsNewest},
 		{"AuditEvents/After", testAuditEventsAfter},
 		{"AuditEvents/Empty", testAuditEventsEmpty},
+		{"PruneAudit", testPruneAudit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
