@@ -41,17 +41,30 @@ type Options struct {
 	Client session.Client
 }
 
+// Store is what the admin operations read and change beside the session
+// engine: user records and the audit log, to find and show, and the key
+// table, which operators manage directly. Everything that ends sessions or
+// changes credentials goes through the engine instead, so it takes the one
+// revocation path.
+type Store interface {
+	UserByID(ctx context.Context, id string) (*baton.User, error)
+	UserByName(ctx context.Context, canonical string) (*baton.User, error)
+	Users(ctx context.Context, after string, limit int) ([]*baton.User, error)
+	AuditEvents(ctx context.Context, after int64, limit int) ([]*baton.AuditEvent, error)
+	baton.KeyStore
+}
+
 // Admin runs admin operations on a session engine and its store. It is
 // safe for concurrent use.
 type Admin struct {
 	svc   *session.Service
-	store baton.Store
+	store Store
 	opt   Options
 }
 
-// New returns the admin operations for svc.
-func New(svc *session.Service, opt Options) *Admin {
-	return &Admin{svc: svc, store: svc.Store(), opt: opt.withDefaults()}
+// New returns the admin operations for svc, which runs on store.
+func New(svc *session.Service, store Store, opt Options) *Admin {
+	return &Admin{svc: svc, store: store, opt: opt.withDefaults()}
 }
 
 func (o Options) withDefaults() Options {

@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(svc.Close)
 	f.svc = svc
-	f.a = admin.New(svc, admin.Options{Observer: observe, Logger: quiet})
+	f.a = admin.New(svc, f.store, admin.Options{Observer: observe, Logger: quiet})
 	return f
 }
 

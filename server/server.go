@@ -199,7 +199,7 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		return nil, err
 	}
 	s := &Server{Config: cfg, Store: store, Service: svc, API: api, Metrics: m, Audit: aw, log: log, now: opt.Now,
-		Admin: admin.New(svc, admin.Options{Observer: observe, Logger: log, Client: session.Client{UserAgent: "baton-server"}})}
+		Admin: admin.New(svc, store, admin.Options{Observer: observe, Logger: log, Client: session.Client{UserAgent: "baton-server"}})}
 	svc.Start()
 	s.startHousekeeping()
 	return s, nil

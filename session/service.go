@@ -180,9 +180,6 @@ func (s *Service) Keyring() *token.Keyring { return s.keys }
 // Config returns the effective configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// Store returns the store the service runs on.
-func (s *Service) Store() baton.Store { return s.store }
-
 // Now returns the service clock's current time, in UTC with microsecond
 // precision (what every store keeps).
 func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }

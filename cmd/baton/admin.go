@@ -236,7 +236,7 @@ func openAdmin(ctx context.Context, e *env, storeOnly bool) (*adminRun, func(), 
 			store.Close()
 			return nil, nil, err
 		}
-		a.svc, a.admin = svc, admin.New(svc, opt)
+		a.svc, a.admin = svc, admin.New(svc, a.store, opt)
 	}
 	return a, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
