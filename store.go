@@ -175,6 +175,39 @@ type AuditStore interface {
 	PruneAudit(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
+// Optional capabilities. A backend provides each when it can; consumers
+// find them by type assertion, and storetest.Run tests every one a backend
+// has. SQLite, a single process, needs none of the shared ones.
+
+// AuditBatchAppender appends several audit events in one transaction (the
+// audit writer drains its queue in batches).
+type AuditBatchAppender interface {
+	// AppendAudits stores es in order, assigning each its Seq; all or none.
+	AppendAudits(ctx context.Context, es []*AuditEvent) error
+}
+
+// SessionCounter counts sessions for the metrics.
+type SessionCounter interface {
+	// CountLiveSessions returns how many sessions are live at now: neither
+	// revoked nor expired.
+	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// RateStore keeps rate-limit budgets that every instance of a deployment
+// shares (GCRA: one theoretical arrival time, TAT, per key), so a limit
+// holds for the deployment, not per process. Keys are opaque to the store
+// (the rate limiter hands it hashes).
+type RateStore interface {
+	// TakeRate spends one event of key's budget if it fits: the key's TAT
+	// becomes max(TAT, now) + interval unless that is more than window
+	// ahead of now, in which case nothing changes. It reports whether the
+	// event fit and the key's TAT afterwards. Check and spend are one
+	// atomic step: concurrent callers never both spend the last event.
+	TakeRate(ctx context.Context, key string, now time.Time, interval, window time.Duration) (ok bool, tat time.Time, err error)
+	// ReturnRate gives back one event spent by TakeRate.
+	ReturnRate(ctx context.Context, key string, interval time.Duration) error
+}
+
 // RevocationWatcher is an optional capability of stores shared by several
 // instances (PostgreSQL): it reports revocations made by other processes as
 // they happen, so access tokens of a revoked session fail everywhere within

@@ -29,12 +29,6 @@ import (
 	"github.com/batonauth/baton/session"
 )
 
-// BatchAppender is an optional capability of an audit store: appending
-// several events in one transaction.
-type BatchAppender interface {
-	AppendAudits(ctx context.Context, es []*baton.AuditEvent) error
-}
-
 // Options configure a Writer; zero values take the defaults.
 type Options struct {
 	// Buffer is the queue length (default 8192).
@@ -240,7 +234,7 @@ func (w *Writer) writeAll(rows []*baton.AuditEvent) {
 func (w *Writer) write(batch []*baton.AuditEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opt.AppendTimeout)
 	defer cancel()
-	if ba, ok := w.store.(BatchAppender); ok {
+	if ba, ok := w.store.(baton.AuditBatchAppender); ok {
 		if err := ba.AppendAudits(ctx, batch); err != nil {
 			w.failed.Add(uint64(len(batch)))
 			w.log.Error("audit append failed", "events", len(batch), "err", err)

@@ -184,7 +184,7 @@ func BenchmarkRecord(b *testing.B) {
 }
 
 // The sqlite store appends a batch in one transaction.
-var _ audit.BatchAppender = (*sqlite.DB)(nil)
+var _ baton.AuditBatchAppender = (*sqlite.DB)(nil)
 
 func TestWriterSQLiteBatches(t *testing.T) {
 	db := batontest.OpenSQLite(t)

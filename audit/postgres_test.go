@@ -10,7 +10,7 @@ import (
 	"github.com/batonauth/baton/postgres/pgtest"
 )
 
-var _ audit.BatchAppender = (*postgres.DB)(nil)
+var _ baton.AuditBatchAppender = (*postgres.DB)(nil)
 
 func TestWriterPostgresBatches(t *testing.T) {
 	if testing.Short() {

@@ -23,7 +23,7 @@ func (watcherStore) WatchRevocations(ctx context.Context, notify func(string)) e
 func TestInstrumentStoreKeepsCapabilities(t *testing.T) {
 	db := batontest.OpenSQLite(t)
 	s := metrics.InstrumentStore(db, prometheus.NewRegistry())
-	if _, ok := s.(metrics.SessionCounter); !ok {
+	if _, ok := s.(baton.SessionCounter); !ok {
 		t.Fatal("the sqlite store lost CountLiveSessions")
 	}
 	if _, ok := s.(baton.RevocationWatcher); ok {
@@ -33,7 +33,7 @@ func TestInstrumentStoreKeepsCapabilities(t *testing.T) {
 	if _, ok := w.(baton.RevocationWatcher); !ok {
 		t.Fatal("a watching store lost WatchRevocations")
 	}
-	if _, ok := w.(metrics.SessionCounter); ok {
+	if _, ok := w.(baton.SessionCounter); ok {
 		t.Fatal("a store without CountLiveSessions gained it")
 	}
 }

@@ -25,7 +25,7 @@ func TestPostgresCapabilities(t *testing.T) {
 	if _, ok := s.(baton.RevocationWatcher); !ok {
 		t.Fatal("the instrumented PostgreSQL store lost WatchRevocations")
 	}
-	sc, ok := s.(metrics.SessionCounter)
+	sc, ok := s.(baton.SessionCounter)
 	if !ok {
 		t.Fatal("the instrumented PostgreSQL store lost CountLiveSessions")
 	}

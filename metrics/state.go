@@ -9,13 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// SessionCounter is an optional store capability: counting live sessions
-// (neither revoked nor expired at now). The sqlite and postgres stores have
-// it.
-type SessionCounter interface {
-	CountLiveSessions(ctx context.Context, now time.Time) (int64, error)
-}
-
 // Engine is what the state collector reads from the session engine.
 type Engine interface {
 	RevokedCount() int
@@ -135,7 +128,7 @@ func (c *stateCollector) refresh() {
 	defer cancel()
 	now := c.o.Engine.Now()
 	c.ok = true
-	if sc, ok := c.o.Store.(SessionCounter); ok {
+	if sc, ok := c.o.Store.(baton.SessionCounter); ok {
 		n, err := sc.CountLiveSessions(ctx, now)
 		if err != nil {
 			c.ok = false

@@ -73,13 +73,13 @@ func InstrumentStore(s baton.Store, reg *prometheus.Registry) baton.Store {
 		is.errs[i] = errs.WithLabelValues(name)
 	}
 	w, isWatcher := s.(baton.RevocationWatcher)
-	c, isCounter := s.(SessionCounter)
+	c, isCounter := s.(baton.SessionCounter)
 	switch {
 	case isWatcher && isCounter:
 		return &struct {
 			*instrumented
 			baton.RevocationWatcher
-			SessionCounter
+			baton.SessionCounter
 		}{is, w, c}
 	case isWatcher:
 		return &struct {
@@ -89,7 +89,7 @@ func InstrumentStore(s baton.Store, reg *prometheus.Registry) baton.Store {
 	case isCounter:
 		return &struct {
 			*instrumented
-			SessionCounter
+			baton.SessionCounter
 		}{is, c}
 	}
 	return is

@@ -10,7 +10,7 @@ import (
 
 // TakeRate spends one event of key's GCRA budget if it fits and reports
 // whether it did, with the key's theoretical arrival time (TAT) afterwards
-// (ratelimit.Shared). One statement: the upsert checks and moves the TAT
+// (baton.RateStore). One statement: the upsert checks and moves the TAT
 // under the row lock, so concurrent instances never both spend the last
 // event, and a refused event writes nothing.
 //
@@ -42,7 +42,7 @@ func (db *DB) TakeRate(ctx context.Context, key string, now time.Time, interval,
 	return ok, tat.UTC(), nil
 }
 
-// ReturnRate gives back one event spent by TakeRate (ratelimit.Shared):
+// ReturnRate gives back one event spent by TakeRate (baton.RateStore):
 // moving the TAT back one interval undoes exactly that event, whatever
 // was spent meanwhile.
 func (db *DB) ReturnRate(ctx context.Context, key string, interval time.Duration) error {

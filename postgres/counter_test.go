@@ -201,7 +201,7 @@ func TestSharedLimits(t *testing.T) {
 }
 
 // The PostgreSQL store shares rate limits across instances.
-var _ ratelimit.Shared = (*postgres.DB)(nil)
+var _ baton.RateStore = (*postgres.DB)(nil)
 
 // BenchmarkTakeReturnRate is what a successful login or refresh costs the
 // store for its per-IP limit: a take and a return (two round trips).

@@ -20,12 +20,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, schemaStores(t))
 }
 
-// TestDPoPReplayStore runs the conformance suite of the DPoP replay
-// capability.
-func TestDPoPReplayStore(t *testing.T) {
-	storetest.RunDPoPReplayStore(t, schemaStores(t))
-}
-
 // schemaStores returns the open function of the conformance suites.
 func schemaStores(t *testing.T) func(t *testing.T) baton.Store {
 	url := pgtest.NewDatabase(t)

@@ -65,23 +65,9 @@ func ClientKey(ip string) string {
 	return a.String()
 }
 
-// Shared keeps budgets in a store that every instance uses (the PostgreSQL
-// store provides it), so a limit holds for the whole deployment, not per
-// process.
-type Shared interface {
-	// TakeRate spends one event of key's budget if it fits: the key's TAT
-	// becomes max(TAT, now) + interval unless that is more than window
-	// ahead of now, in which case nothing changes. It reports whether the
-	// event fit and the key's TAT afterwards. Check and spend are one
-	// atomic step, so concurrent instances never both spend the last event.
-	TakeRate(ctx context.Context, key string, now time.Time, interval, window time.Duration) (ok bool, tat time.Time, err error)
-	// ReturnRate gives back one event spent by TakeRate.
-	ReturnRate(ctx context.Context, key string, interval time.Duration) error
-}
-
 // Counter keeps a GCRA budget per key. It is safe for concurrent use.
 //
-// With a Shared store, the store holds the deployment-wide budget and
+// With a shared baton.RateStore, the store holds the deployment-wide budget and
 // decides; the local budget refuses first, without a store round trip,
 // when this instance alone has used it up (an attacker hammering one
 // instance costs the store nothing), and it still holds while the store is
@@ -89,7 +75,7 @@ type Shared interface {
 type Counter struct {
 	rule   Rule
 	now    func() time.Time
-	shared Shared
+	shared baton.RateStore
 	prefix string
 
 	mu    sync.Mutex
@@ -110,7 +96,7 @@ func NewCounter(rule Rule, now func() time.Time) *Counter {
 
 // Share makes the counter keep its budgets in s too, under keys starting
 // with name.
-func (c *Counter) Share(s Shared, name string) {
+func (c *Counter) Share(s baton.RateStore, name string) {
 	c.shared, c.prefix = s, name+":"
 }
 
@@ -337,7 +323,7 @@ func (l *Limits) AllowRegistration(ctx context.Context, ip string) error {
 }
 
 // Share keeps all three limits in s as well (see Counter.Share).
-func (l *Limits) Share(s Shared) {
+func (l *Limits) Share(s baton.RateStore) {
 	l.Account.Share(s, "account")
 	l.IP.Share(s, "ip")
 	l.Registrations.Share(s, "register")

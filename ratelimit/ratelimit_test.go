@@ -246,7 +246,7 @@ func TestAttempt(t *testing.T) {
 	})
 }
 
-// memShared is an in-memory Shared, as PostgreSQL is to several instances.
+// memShared is an in-memory baton.RateStore, as PostgreSQL is to several instances.
 type memShared struct {
 	mu    sync.Mutex
 	tat   map[string]time.Time

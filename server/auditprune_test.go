@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
-	"github.com/batonauth/baton/audit"
 	"github.com/batonauth/baton/config"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
@@ -35,7 +34,7 @@ func TestPruneAuditRetention(t *testing.T) {
 		for i := range kept {
 			es = append(es, &baton.AuditEvent{Time: cutoff.Add(time.Duration(i) * time.Minute), Type: "login", Outcome: "ok", UserID: "u", IP: "192.0.2.1"})
 		}
-		if err := store.(audit.BatchAppender).AppendAudits(ctx, es); err != nil {
+		if err := store.(baton.AuditBatchAppender).AppendAudits(ctx, es); err != nil {
 			t.Fatal(err)
 		}
 		rec := &pruneRecorder{Store: store}

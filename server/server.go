@@ -156,7 +156,7 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	}
 	// On PostgreSQL the limits hold across every instance. (raw: the
 	// instrumented store keeps only the capabilities it knows.)
-	if shared, ok := raw.(ratelimit.Shared); ok {
+	if shared, ok := raw.(baton.RateStore); ok {
 		limits.Share(shared)
 	}
 	// DPoP nonces derive from a shared key, so any instance accepts a

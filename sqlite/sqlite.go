@@ -332,10 +332,3 @@ func formatError(op string, err error) error {
 	}
 	return baton.WrapError(baton.EInternal, "internal error", cause)
 }
-
-// isConstraint reports whether err is the SQLite extended constraint error
-// code.
-func isConstraint(err error, code int) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code() == code
-}

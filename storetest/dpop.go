@@ -9,31 +9,6 @@ import (
 	"github.com/batonauth/baton"
 )
 
-// RunDPoPReplayStore runs the conformance suite of the optional
-// baton.DPoPReplayStore capability, for backends that provide it; open is
-// as for Run, and its stores must implement the capability.
-func RunDPoPReplayStore(t *testing.T, open func(t *testing.T) baton.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s baton.Store, d baton.DPoPReplayStore)
-	}{
-		{"SpendDPoPProof/Replay", testSpendDPoPProofReplay},
-		{"SpendDPoPProof/Expired", testSpendDPoPProofExpired},
-		{"SpendDPoPProof/Concurrent", testSpendDPoPProofConcurrent},
-		{"SpendDPoPProof/Prune", testSpendDPoPProofPrune},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			d, ok := s.(baton.DPoPReplayStore)
-			if !ok {
-				t.Fatalf("%T does not implement baton.DPoPReplayStore", s)
-			}
-			tt.fn(t, s, d)
-		})
-	}
-}
-
 // proofID returns the id of a proof named name, as long as the verifier's.
 func proofID(name string) []byte { return hash(name)[:16] }
 

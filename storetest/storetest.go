@@ -109,6 +109,16 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 			tt.fn(t, open(t))
 		})
 	}
+	probe := open(t) // tells which optional capabilities the backend has
+	for _, tt := range capabilityTests {
+		if !tt.has(probe) {
+			t.Logf("%s: %T does not have this optional capability", tt.name, probe)
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
 }
 
 // ctx is the context of every call: the suite tests outcomes, not
