@@ -141,10 +141,3 @@ func retryable(err error) bool {
 	}
 	return pgconn.SafeToRetry(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
-
-// isForeignKeyViolation reports whether err is a foreign_key_violation: a
-// row referred to a parent that does not exist.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23503"
-}
