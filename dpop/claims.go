@@ -37,15 +37,14 @@ var claimNames = [...]string{"jti", "htm", "htu", "iat", "ath", "nonce"}
 // null is never accepted for them, so "absent" has one spelling.
 func (c *claims) UnmarshalJSON(data []byte) error {
 	s := strictjson.New(data)
-	if err := s.Open(); err != nil {
+	o, err := s.Object(claimNames[:])
+	if err != nil {
 		return err
 	}
-	var others [strictjson.MaxNames][]byte // names of claims we do not read
-	nOthers := 0
-	for n := 0; ; n++ {
-		name, ok, err := s.Member(n)
+	for {
+		name, ok, err := o.Next()
 		if err != nil {
-			return err
+			return fmt.Errorf("claim %.32q: %w", name, err)
 		}
 		if !ok {
 			break
@@ -71,17 +70,10 @@ func (c *claims) UnmarshalJSON(data []byte) error {
 			bit = seenNonce
 			c.nonce, err = s.StringValue()
 		default:
-			if err = strictjson.CheckOther(others[:nOthers], name, claimNames[:]); err == nil {
-				others[nOthers] = name
-				nOthers++
-				err = s.Skip(1)
-			}
+			err = s.Skip(1)
 		}
 		if err != nil {
 			return fmt.Errorf("claim %.32q: %w", name, err)
-		}
-		if c.seen&bit != 0 {
-			return fmt.Errorf("claim %.32q: %w", name, strictjson.ErrDuplicate)
 		}
 		c.seen |= bit
 	}

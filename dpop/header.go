@@ -73,22 +73,18 @@ func (h *header) decode(seg string) error {
 		return err
 	}
 	s := strictjson.New(b)
-	if err := s.Open(); err != nil {
+	o, err := s.Object(headerNames[:])
+	if err != nil {
 		return err
 	}
-	var seen [strictjson.MaxNames][]byte
-	for i := 0; ; i++ {
-		name, ok, err := s.Member(i)
+	for {
+		name, ok, err := o.Next()
 		if err != nil {
-			return err
+			return fmt.Errorf("parameter %.32q: %w", name, err)
 		}
 		if !ok {
 			break
 		}
-		if err := strictjson.CheckName(seen[:i], name); err != nil {
-			return fmt.Errorf("parameter %.32q: %w", name, err)
-		}
-		seen[i] = name
 		switch string(name) {
 		case "typ":
 			h.typ, err = s.StringValue()
@@ -100,11 +96,7 @@ func (h *header) decode(seg string) error {
 			// Extensions we cannot honour: RFC 7515 §4.1.11 says reject.
 			err = errors.New("crit is not supported")
 		default:
-			if strictjson.FoldsToOneOf(name, headerNames[:]) {
-				err = strictjson.ErrFolded
-			} else {
-				err = s.Skip(1)
-			}
+			err = s.Skip(1)
 		}
 		if err != nil {
 			return fmt.Errorf("parameter %.32q: %w", name, err)
@@ -132,22 +124,18 @@ var (
 // key_ops, ext…) are skipped, since WebCrypto and other libraries add
 // them, but may appear only once.
 func (k *jwk) read(s *strictjson.Scanner) error {
-	if err := s.Open(); err != nil {
+	o, err := s.Object(jwkNames[:])
+	if err != nil {
 		return err
 	}
-	var seen [strictjson.MaxNames][]byte
-	for i := 0; ; i++ {
-		name, ok, err := s.Member(i)
+	for {
+		name, ok, err := o.Next()
 		if err != nil {
-			return err
+			return fmt.Errorf("member %.32q: %w", name, err)
 		}
 		if !ok {
 			break
 		}
-		if err := strictjson.CheckName(seen[:i], name); err != nil {
-			return fmt.Errorf("member %.32q: %w", name, err)
-		}
-		seen[i] = name
 		switch n := string(name); {
 		case n == "kty":
 			k.kty, err = s.StringValue()
@@ -159,8 +147,6 @@ func (k *jwk) read(s *strictjson.Scanner) error {
 			k.y, err = s.StringValue()
 		case isPrivateMember(n):
 			err = errors.New("private key member")
-		case strictjson.FoldsToOneOf(name, jwkNames[:]):
-			err = strictjson.ErrFolded
 		default:
 			err = s.Skip(2)
 		}

@@ -127,22 +127,18 @@ func unmarshalObject(body []byte, dst any) error {
 // are invalid UTF-8 and nesting deeper than strictjson.MaxDepth.
 func checkMembers(body []byte, known []string) error {
 	s := strictjson.New(body)
-	if err := s.Open(); err != nil {
+	o, err := s.Object(known)
+	if err != nil {
 		return errNotJSON
 	}
-	var seen [strictjson.MaxNames][]byte
-	for n := 0; ; n++ {
-		name, ok, err := s.Member(n)
+	for {
+		name, ok, err := o.Next()
 		if err != nil {
-			return memberError(err, nil)
+			return memberError(err, name)
 		}
 		if !ok {
 			break
 		}
-		if err := strictjson.CheckOther(seen[:n], name, known); err != nil {
-			return memberError(err, name)
-		}
-		seen[n] = name
 		if err := s.Skip(1); err != nil {
 			return memberError(err, name)
 		}

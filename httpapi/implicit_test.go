@@ -1,11 +1,9 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +29,7 @@ func TestImplicitRefreshOnlyForCookiesSessions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.transport, func(t *testing.T) {
 			clock := batontest.NewClock(time.Now())
-			var logs lockedBuffer
+			var logs batontest.LogBuffer
 			srv := batontest.NewServerWith(t, nil, clock, server.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			c := newClient(t, srv)
 			c.register("alice")
@@ -70,22 +68,4 @@ func TestImplicitRefreshOnlyForCookiesSessions(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,33 +22,15 @@ import (
 
 const pw = "correct horse battery staple"
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers (the log).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testServer is a server whose every log line (debug included) is kept.
 type testServer struct {
 	*batontest.Server
-	Logs *syncBuffer
+	Logs *batontest.LogBuffer
 }
 
 func newTestServer(t *testing.T, env map[string]string, clock *batontest.Clock, opt server.Options) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &batontest.LogBuffer{}
 	opt.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return &testServer{Server: batontest.NewServerWith(t, env, clock, opt), Logs: logs}
 }

@@ -43,8 +43,15 @@ type Event struct {
 
 func (s *Service) emit(ctx context.Context, e Event) {
 	level := slog.LevelInfo
-	if e.Type == EventReuseDetected {
+	switch {
+	case e.Type == EventReuseDetected:
 		level = slog.LevelWarn
+	case e.UserID == "" && e.SessionID == "" && e.Outcome != OutcomeOK:
+		// Anonymous failures (junk refresh tokens, unknown users) are what
+		// a flood is made of: metrics count each and the audit log folds
+		// them per client, so the log keeps them at debug level rather
+		// than one line per request.
+		level = slog.LevelDebug
 	}
 	s.cfg.Logger.Log(ctx, level, "auth event", "event", e.Type, "outcome", e.Outcome,
 		"user_id", e.UserID, "session_id", e.SessionID, "ip", e.Client.IP, "detail", e.Detail)

@@ -138,6 +138,47 @@ func (s *Scanner) Member(count int) (name []byte, ok bool, err error) {
 	return name, true, nil
 }
 
+// Object walks the members of one JSON object and checks their names, the
+// walk every reader of baton's JSON shares: a name appears once, also when
+// compared case-insensitively (ErrDuplicate), a name that differs from one
+// of known (the names the caller reads) only in case is refused
+// (ErrFolded), and an object has at most MaxNames members (ErrMembers).
+// The caller reads or skips each member's value before calling Next again.
+//
+// The two hottest readers, token's header and claims decoders, decode into
+// stack buffers and keep their own loops with CheckName and CheckOther:
+// Next stores names through a pointer, which makes the scanned buffer
+// escape to the heap (go build -gcflags=-m), one allocation per token.
+type Object struct {
+	s     *Scanner
+	known []string
+	seen  [MaxNames][]byte
+	n     int
+}
+
+// Object consumes the '{' that starts an object and returns its walker.
+func (s *Scanner) Object(known []string) (Object, error) {
+	return Object{s: s, known: known}, s.Open()
+}
+
+// Next reads the next member's name and checks it; ok is false after the
+// closing '}'. On a name error, name is returned with it for the message.
+func (o *Object) Next() (name []byte, ok bool, err error) {
+	name, ok, err = o.s.Member(o.n)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	if FoldsToOneOf(name, o.known) {
+		return name, true, ErrFolded
+	}
+	if err := CheckName(o.seen[:o.n], name); err != nil {
+		return name, true, err
+	}
+	o.seen[o.n] = name
+	o.n++
+	return name, true, nil
+}
+
 // AtArray reports whether the next value is an array, consuming nothing.
 func (s *Scanner) AtArray() bool { return s.peek() == '[' }
 
@@ -409,6 +450,8 @@ func (s *Scanner) Skip(depth int) error {
 		_, err := s.number()
 		return err
 	case c == '{':
+		// Not Object: Skip runs inside token's zero-allocation decoders,
+		// so names stay in a local array (see Object).
 		s.pos++
 		var seen [MaxNames][]byte
 		for n := 0; ; n++ {

@@ -429,3 +429,52 @@ func FuzzScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestObjectWalk: the shared member walk refuses repeated names (also in
+// another case), names folding to a known one, and too many members, and
+// reads every member of a good object once.
+func TestObjectWalk(t *testing.T) {
+	many := "{"
+	for i := 0; i <= MaxNames; i++ {
+		if i > 0 {
+			many += ","
+		}
+		many += `"m` + string(rune('a'+i)) + `":1`
+	}
+	many += "}"
+	tests := []struct {
+		name, in string
+		want     error
+		names    int
+	}{
+		{"OK", `{"alg":"x","other":{"a":1},"b":[1]}`, nil, 3},
+		{"Empty", `{}`, nil, 0},
+		{"Duplicate", `{"alg":"x","alg":"y"}`, ErrDuplicate, 1},
+		{"CaseVariant", `{"other":1,"OTHER":2}`, ErrDuplicate, 1},
+		{"EscapedDuplicate", `{"alg":"x","\u0061lg":"y"}`, ErrDuplicate, 1},
+		{"FoldsToKnown", `{"ALG":"x"}`, ErrFolded, 0},
+		{"TooMany", many, ErrMembers, MaxNames},
+		{"NotObject", `[1]`, ErrSyntax, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New([]byte(tt.in))
+			o, err := s.Object([]string{"alg"})
+			names := 0
+			for err == nil {
+				var ok bool
+				if _, ok, err = o.Next(); err != nil || !ok {
+					break
+				}
+				names++
+				err = s.Skip(1)
+			}
+			if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if names != tt.names {
+				t.Errorf("members read: got %d, want %d", names, tt.names)
+			}
+		})
+	}
+}
