@@ -166,7 +166,7 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep := admin.RetiredKeyKeep(f.svc.Config())
+	keep := admin.RetiredKeyKeep(f.svc)
 	if keep != 5*time.Minute+5*time.Second+30*time.Second || !r.RemoveAfter.Equal(r.RetiredAt.Add(keep)) {
 		t.Fatalf("keep %v, retired %+v", keep, r)
 	}

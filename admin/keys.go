@@ -36,11 +36,14 @@ type KeyInfo struct {
 }
 
 // RetiredKeyKeep is how long a retired signing key stays published: the
-// access-token lifetime and the verification leeway, plus one key-reload
-// interval, because a server keeps signing with a key retired by another
-// process until its next reload.
-func RetiredKeyKeep(cfg session.Config) time.Duration {
-	return cfg.AccessTTL + cfg.Leeway + cfg.KeyReloadInterval
+// longest access-token lifetime ever configured on the store (a token
+// signed before BATON_ACCESS_TTL was lowered lives that long) and the
+// verification leeway, plus one key-reload interval, because a server
+// keeps signing with a key retired by another process until its next
+// reload.
+func RetiredKeyKeep(svc *session.Service) time.Duration {
+	cfg := svc.Config()
+	return svc.MaxAccessTTL() + cfg.Leeway + cfg.KeyReloadInterval
 }
 
 // Keys lists every key, oldest first, with its state at now.
@@ -49,7 +52,7 @@ func (a *Admin) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return describeKeys(keys, a.svc.Now(), RetiredKeyKeep(a.svc.Config())), nil
+	return describeKeys(keys, a.svc.Now(), RetiredKeyKeep(a.svc)), nil
 }
 
 func describeKeys(keys []*baton.Key, now time.Time, keep time.Duration) []KeyInfo {
@@ -125,7 +128,7 @@ func (a *Admin) RotateKey(ctx context.Context, prepublish time.Duration) (KeyInf
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	for _, ki := range describeKeys(keys, now, RetiredKeyKeep(a.svc.Config())) {
+	for _, ki := range describeKeys(keys, now, RetiredKeyKeep(a.svc)) {
 		if ki.ID == k.ID {
 			return ki, nil
 		}
@@ -182,7 +185,7 @@ func (a *Admin) RetireKey(ctx context.Context, id string, force bool) (KeyInfo, 
 	if err := a.svc.ReloadKeys(ctx); err != nil {
 		return KeyInfo{}, err
 	}
-	keep := RetiredKeyKeep(a.svc.Config())
+	keep := RetiredKeyKeep(a.svc)
 	a.emit(ctx, session.Event{Type: EventKeyRetire, Outcome: session.OutcomeOK,
 		Detail: fmt.Sprintf("kid=%s remove_after=%s", id, fmtTime(now.Add(keep)))})
 	target.RetiredAt = now
@@ -214,7 +217,7 @@ func PurgeRetiredKeys(ctx context.Context, store baton.KeyStore, now time.Time, 
 // PurgeRetiredKeys deletes this store's expired retired signing keys,
 // reports each deletion, and reloads the keyring when one went.
 func (a *Admin) PurgeRetiredKeys(ctx context.Context) ([]string, error) {
-	gone, err := PurgeRetiredKeys(ctx, a.store, a.svc.Now(), RetiredKeyKeep(a.svc.Config()))
+	gone, err := PurgeRetiredKeys(ctx, a.store, a.svc.Now(), RetiredKeyKeep(a.svc))
 	for _, id := range gone {
 		a.emit(ctx, session.Event{Type: EventKeyDelete, Outcome: session.OutcomeOK, Detail: "kid=" + id})
 	}

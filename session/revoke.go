@@ -92,5 +92,12 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 // configured on the store, not this instance's, so lowering
 // BATON_ACCESS_TTL cannot bring a revoked session's older tokens back.
 func (s *Service) revokedUntil(now time.Time) time.Time {
-	return now.Add(max(s.cfg.AccessTTL, time.Duration(s.maxAccessTTL.Load())) + s.cfg.Leeway)
+	return now.Add(s.MaxAccessTTL() + s.cfg.Leeway)
+}
+
+// MaxAccessTTL is the longest access-token lifetime any instance on the
+// store was configured with: how long a token minted now or earlier can
+// still be alive. Revocations and retired signing keys must outlive it.
+func (s *Service) MaxAccessTTL() time.Duration {
+	return max(s.cfg.AccessTTL, time.Duration(s.maxAccessTTL.Load()))
 }

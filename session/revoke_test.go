@@ -34,6 +34,10 @@ func TestLoweredAccessTTLKeepsRevocations(t *testing.T) {
 	again := newFixtureOn(t, store, func(c *session.Config) { c.Now = later.Now })
 	_, err := again.svc.Authenticate(g.AccessToken)
 	wantCode(t, err, baton.EInvalidToken)
+	// Retired signing keys stay published as long, too (admin.RetiredKeyKeep).
+	if got := again.svc.MaxAccessTTL(); got != time.Hour {
+		t.Errorf("MaxAccessTTL after lowering the TTL: got %v, want 1h", got)
+	}
 	revs, err := store.Revocations(ctx, 0, later.Now(), 10)
 	if err != nil || len(revs) != 1 || revs[0].Until.Before(g.AccessExpiresAt) {
 		t.Errorf("revocation feed: got %+v, %v; want one entry lasting past %v", revs, err, g.AccessExpiresAt)
