@@ -67,10 +67,13 @@ func defaultMaxConns() int32 {
 // connection string; pool_max_conns and the other pgxpool parameters are
 // honoured) and applies pending migrations. The connection is made within
 // ctx; an unreachable server is EUnavailable.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, baton.WrapError(baton.EInternal, "invalid database URL", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns()
@@ -93,6 +96,15 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// An Option adjusts the pool's configuration before Open connects.
+type Option func(*pgxpool.Config)
+
+// WithQueryTracer has every query of the pool reported to t (tests count
+// round trips with it; operators may attach tracing).
+func WithQueryTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
 }
 
 // Close closes the pool and ends running WatchRevocations calls.
