@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/batonauth/baton"
@@ -113,17 +112,9 @@ func testUserByEmailNotFound(t *testing.T, s baton.Store) {
 // under different usernames exactly one succeeds.
 func testEmailTakenConcurrent(t *testing.T, s baton.Store) {
 	const n = 16
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.CreateUser(ctx, withEmail(name("u", i), "ada@example.com", "ada@example.com"))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(n, func(i int) error {
+		return s.CreateUser(ctx, withEmail(name("u", i), "ada@example.com", "ada@example.com"))
+	})
 	if got, want := codes(errs), map[string]int{"": 1, baton.EEmailTaken: n - 1}; !mapsEqual(got, want) {
 		t.Fatalf("outcomes by code: got %v, want %v (errors: %v)", got, want, errs)
 	}

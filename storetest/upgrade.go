@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -44,14 +43,9 @@ func NewLegacyUser(t *testing.T) LegacyUser {
 func CheckUpgraded(t *testing.T, s baton.Store, u LegacyUser) {
 	t.Helper()
 	svc, err := session.New(ctx, s, session.Config{
-		Issuer:     "https://auth.example.com",
-		AccessTTL:  5 * time.Minute,
-		RefreshTTL: 30 * 24 * time.Hour,
-		IdleTTL:    7 * 24 * time.Hour,
-		ReuseGrace: 10 * time.Second,
-		FreshTTL:   15 * time.Minute,
-		Hasher:     password.NewHasher(cheapPasswords, 1),
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Issuer: "https://auth.example.com",
+		Hasher: password.NewHasher(cheapPasswords, 1),
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatalf("session.New on the upgraded store: %v", err)
