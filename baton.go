@@ -23,6 +23,16 @@ type User struct {
 	Username string
 	// CanonicalUsername is the case-folded Username; it is unique.
 	CanonicalUsername string
+	// Email is the user's address as given (without surrounding spaces);
+	// empty when the user has none. A user has at most one.
+	Email string
+	// CanonicalEmail is Email in the form addresses are compared in
+	// (NFC, lower-cased); it is unique among users, and empty exactly when
+	// Email is.
+	CanonicalEmail string
+	// EmailVerified reports whether the user has shown they receive mail at
+	// Email.
+	EmailVerified bool
 	// PasswordHash is an argon2id PHC string.
 	PasswordHash string
 	CreatedAt    time.Time

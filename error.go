@@ -17,6 +17,8 @@ const (
 	EInvalidUsername      = "invalid_username"
 	EWeakPassword         = "weak_password"
 	EUsernameTaken        = "username_taken"
+	EInvalidEmail         = "invalid_email"
+	EEmailTaken           = "email_taken"
 	EInvalidCredentials   = "invalid_credentials"
 	EInvalidGrant         = "invalid_grant"
 	EUnsupportedGrantType = "unsupported_grant_type"

@@ -35,13 +35,18 @@ type Store interface {
 // UserStore stores accounts.
 type UserStore interface {
 	// CreateUser inserts u. EUsernameTaken when a user with the same
-	// CanonicalUsername exists.
+	// CanonicalUsername exists; EEmailTaken when u has an email and a user
+	// with the same CanonicalEmail exists (EUsernameTaken when both are).
+	// Users without an email never collide on it.
 	CreateUser(ctx context.Context, u *User) error
 	// UserByID returns the user, or ENotFound.
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByName returns the user whose CanonicalUsername is canonical, or
 	// ENotFound.
 	UserByName(ctx context.Context, canonical string) (*User, error)
+	// UserByEmail returns the user whose CanonicalEmail is canonical, or
+	// ENotFound (also for an empty canonical).
+	UserByEmail(ctx context.Context, canonical string) (*User, error)
 	// Users lists users ordered by CanonicalUsername, those after the
 	// canonical name after, at most limit of them.
 	Users(ctx context.Context, after string, limit int) ([]*User, error)

@@ -127,8 +127,8 @@ func (a *Admin) FindUser(ctx context.Context, ref UserRef) (*baton.User, error) 
 }
 
 // AddUser registers an account, with the same rules as POST /v1/register.
-func (a *Admin) AddUser(ctx context.Context, username, pw string) (*baton.User, error) {
-	return a.svc.Register(ctx, username, pw, a.opt.Client)
+func (a *Admin) AddUser(ctx context.Context, req session.RegisterRequest) (*baton.User, error) {
+	return a.svc.Register(ctx, req, a.opt.Client)
 }
 
 // Users lists users ordered by canonical username, after the canonical

@@ -62,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 func TestUsers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	u, err := f.a.AddUser(ctx, "Zoë@example.com", pw)
+	u, err := f.a.AddUser(ctx, session.RegisterRequest{Username: "Zoë@example.com", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +209,11 @@ func keysOf(t *testing.T, f *fixture) []string {
 func TestUsernameEqualToAnotherID(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	alice, err := f.a.AddUser(ctx, "alice", pw)
+	alice, err := f.a.AddUser(ctx, session.RegisterRequest{Username: "alice", Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mallory, err := f.a.AddUser(ctx, alice.ID, pw)
+	mallory, err := f.a.AddUser(ctx, session.RegisterRequest{Username: alice.ID, Password: pw})
 	if err != nil {
 		t.Fatalf("registering a username equal to an id: %v", err)
 	}

@@ -129,7 +129,7 @@ func TestMasterKeyLifecycle(t *testing.T) {
 			a, b, c := bytes.Repeat([]byte{0xa}, 32), bytes.Repeat([]byte{0xb}, 32), bytes.Repeat([]byte{0xc}, 32)
 
 			plain := mustStart(nil)
-			if _, err := plain.Register(ctx, "alice", pw, session.Client{}); err != nil {
+			if _, err := plain.Register(ctx, session.RegisterRequest{Username: "alice", Password: pw}, session.Client{}); err != nil {
 				t.Fatal(err)
 			}
 			g, err := plain.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, session.Client{})

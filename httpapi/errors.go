@@ -20,6 +20,8 @@ var statusOf = map[string]int{
 	baton.EInvalidUsername:      http.StatusBadRequest,
 	baton.EWeakPassword:         http.StatusBadRequest,
 	baton.EUsernameTaken:        http.StatusConflict,
+	baton.EInvalidEmail:         http.StatusBadRequest,
+	baton.EEmailTaken:           http.StatusConflict,
 	baton.EInvalidCredentials:   http.StatusUnauthorized,
 	baton.EInvalidGrant:         http.StatusUnauthorized,
 	baton.EUnsupportedGrantType: http.StatusBadRequest,

@@ -59,16 +59,30 @@ func (s *Server) writeGrant(w http.ResponseWriter, g *session.Grant, transport s
 }
 
 type userResponse struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	CreatedAt time.Time `json:"created_at"`
-	SessionID string    `json:"session_id,omitempty"`
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	// Email is null for a user without an address.
+	Email         *string   `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	SessionID     string    `json:"session_id,omitempty"`
+}
+
+func toUserResponse(u *baton.User, sessionID string) userResponse {
+	resp := userResponse{ID: u.ID, Username: u.Username, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt, SessionID: sessionID}
+	if u.Email != "" {
+		resp.Email = &u.Email
+	}
+	return resp
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Username *string `json:"username"`
 		Password *string `json:"password"`
+		// Email is optional: absent or null gives none (or the username
+		// when it is an address).
+		Email *string `json:"email"`
 	}
 	if err := decodeJSON(r, &req, "username", "password"); err != nil {
 		return err
@@ -79,11 +93,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	u, err := s.svc.Register(r.Context(), *req.Username, *req.Password, cl)
+	u, err := s.svc.Register(r.Context(), session.RegisterRequest{Username: *req.Username, Password: *req.Password, Email: req.Email}, cl)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt})
+	writeJSON(w, http.StatusCreated, toUserResponse(u, ""))
 	return nil
 }
 
@@ -297,7 +311,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, userResponse{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt, SessionID: c.SessionID})
+	writeJSON(w, http.StatusOK, toUserResponse(u, c.SessionID))
 	return nil
 }
 

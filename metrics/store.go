@@ -40,6 +40,7 @@ const (
 	mPrune
 	mRaiseSetting
 	mPruneAudit
+	mUserByEmail
 	mCount
 )
 
@@ -48,11 +49,12 @@ var methodNames = [mCount]string{
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
+	"UserByEmail",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
 // baton_store_duration_seconds{method} and every failure other than a
-// documented outcome (not found, conflict, username taken) in
+// documented outcome (not found, conflict, username or email taken) in
 // baton_store_errors_total{method}. The observers are resolved once here,
 // so a call costs two clock reads and no allocation. Optional capabilities
 // of s (RevocationWatcher, SessionCounter) are kept.
@@ -107,7 +109,7 @@ func (is *instrumented) done(m int, start time.Time, err error) {
 	is.obs[m].Observe(time.Since(start).Seconds())
 	if err != nil {
 		switch baton.ErrorCode(err) {
-		case baton.ENotFound, baton.EConflict, baton.EUsernameTaken:
+		case baton.ENotFound, baton.EConflict, baton.EUsernameTaken, baton.EEmailTaken:
 		default:
 			is.errs[m].Inc()
 		}
@@ -132,6 +134,13 @@ func (is *instrumented) UserByName(ctx context.Context, canonical string) (*bato
 	t := time.Now()
 	u, err := is.s.UserByName(ctx, canonical)
 	is.done(mUserByName, t, err)
+	return u, err
+}
+
+func (is *instrumented) UserByEmail(ctx context.Context, canonical string) (*baton.User, error) {
+	t := time.Now()
+	u, err := is.s.UserByEmail(ctx, canonical)
+	is.done(mUserByEmail, t, err)
 	return u, err
 }
 

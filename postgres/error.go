@@ -13,9 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// The constraint whose violation means "username taken" rather than a
-// generic conflict.
-const constraintUsername = "users_canonical_username_key"
+// The constraints whose violation means "username taken" or "email taken"
+// rather than a generic conflict.
+const (
+	constraintUsername = "users_canonical_username_key"
+	constraintEmail    = "users_canonical_email_key"
+)
 
 // Messages safe to show; the cause is only logged.
 const (
@@ -27,7 +30,8 @@ const (
 // operation in the (logged) cause. It is the only place where pgx errors
 // become domain codes:
 //
-//   - unique_violation: EConflict (EUsernameTaken on the username constraint);
+//   - unique_violation: EConflict (EUsernameTaken on the username
+//     constraint, EEmailTaken on the email one);
 //   - text PostgreSQL cannot store (NUL, invalid UTF-8): EInvalidRequest;
 //   - anything that says the server or the connection went away, timed out,
 //     is shutting down, is overloaded, or made us wait on a lock, and
@@ -51,6 +55,8 @@ func formatError(op string, err error) error {
 		switch {
 		case pgErr.Code == "23505" && pgErr.ConstraintName == constraintUsername:
 			return baton.WrapError(baton.EUsernameTaken, "username is taken", cause)
+		case pgErr.Code == "23505" && pgErr.ConstraintName == constraintEmail:
+			return baton.WrapError(baton.EEmailTaken, "email address is taken", cause)
 		case pgErr.Code == "23505":
 			return baton.WrapError(baton.EConflict, "already exists", cause)
 		case unavailableState(pgErr.Code):

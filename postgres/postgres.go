@@ -182,6 +182,12 @@ func fromTS(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
+// nullText converts an optional domain string ("" for "none") to a text
+// parameter: NULL for "".
+func nullText(s string) pgtype.Text {
+	return pgtype.Text{String: s, Valid: s != ""}
+}
+
 // clean makes free-form text that comes from clients (user agents, audit
 // details) storable: PostgreSQL text rejects NUL bytes and invalid UTF-8,
 // and a hostile User-Agent header must not turn a login into an error.

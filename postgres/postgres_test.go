@@ -15,6 +15,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/postgres/pgtest"
+	"github.com/batonauth/baton/storetest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -224,6 +225,41 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("pg_try_advisory_lock after Migrate: got %v, %v, want true, nil", ok, err)
 		}
 	})
+}
+
+// TestUpgradeFromV1 opens, with the current code, a database an earlier
+// release (schema version 6, before email addresses) created and stored a
+// user in: the user logs in, and new users register with addresses.
+func TestUpgradeFromV1(t *testing.T) {
+	const v1 = 6
+	url := pgtest.NewDatabase(t)
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[v1-1].version != v1 {
+		t.Fatalf("migration %d is version %d", v1-1, ms[v1-1].version)
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, conn, ms[:v1]); err != nil {
+		t.Fatalf("migrate to version %d: %v", v1, err)
+	}
+	u := storetest.NewLegacyUser(t)
+	if _, err := conn.Exec(ctx, `INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
+		VALUES ($1, $2, $3, $4, $5, NULL, 0)`, u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, u.CreatedAt); err != nil {
+		t.Fatalf("insert a user into the version %d schema: %v", v1, err)
+	}
+	conn.Release()
+	pool.Close()
+	storetest.CheckUpgraded(t, mustOpen(t, url), u)
 }
 
 func TestRotate(t *testing.T) {
@@ -491,6 +527,7 @@ func TestFormatError(t *testing.T) {
 	}{
 		{"Nil", nil, ""},
 		{"UsernameTaken", &pgconn.PgError{Code: "23505", ConstraintName: constraintUsername}, baton.EUsernameTaken},
+		{"EmailTaken", &pgconn.PgError{Code: "23505", ConstraintName: constraintEmail}, baton.EEmailTaken},
 		{"UniqueViolation", &pgconn.PgError{Code: "23505", ConstraintName: "keys_pkey"}, baton.EConflict},
 		{"SerializationFailure", &pgconn.PgError{Code: "40001"}, baton.EUnavailable},
 		{"Deadlock", &pgconn.PgError{Code: "40P01"}, baton.EUnavailable},

@@ -9,27 +9,40 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen`
+const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen,
+	email, canonical_email, email_verified`
 
 func scanUser(row pgx.Row) (*baton.User, error) {
 	var u baton.User
 	var created, locked pgtype.Timestamptz
-	if err := row.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash, &created, &locked, &u.CredentialGen); err != nil {
+	var email, canonicalEmail pgtype.Text
+	if err := row.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash, &created, &locked, &u.CredentialGen,
+		&email, &canonicalEmail, &u.EmailVerified); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.LockedAt = fromTS(created), fromTS(locked)
+	u.Email, u.CanonicalEmail = email.String, canonicalEmail.String
 	return &u, nil
 }
 
 // CreateUser inserts u. EUsernameTaken when the canonical name is taken,
-// EConflict when the id is.
+// EEmailTaken when the canonical email is, EConflict when the id is.
 func (db *DB) CreateUser(ctx context.Context, u *baton.User) error {
 	err := db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, ts(u.CreatedAt), ts(u.LockedAt), u.CredentialGen)
+		_, err := db.pool.Exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, ts(u.CreatedAt), ts(u.LockedAt), u.CredentialGen,
+			nullText(u.Email), nullText(u.CanonicalEmail), u.EmailVerified)
 		return err
 	})
-	return formatError("create user", err)
+	err = formatError("create user", err)
+	if baton.ErrorCode(err) == baton.EEmailTaken {
+		// Both taken: the answer is the username, whichever index the
+		// server happened to check first.
+		if _, uerr := db.UserByName(ctx, u.CanonicalUsername); uerr == nil {
+			return baton.WrapError(baton.EUsernameTaken, "username is taken", err)
+		}
+	}
+	return err
 }
 
 // UserByID returns the user, or ENotFound.
@@ -40,6 +53,11 @@ func (db *DB) UserByID(ctx context.Context, id string) (*baton.User, error) {
 // UserByName returns the user with the canonical name, or ENotFound.
 func (db *DB) UserByName(ctx context.Context, canonical string) (*baton.User, error) {
 	return db.user(ctx, "user by name", `SELECT `+userColumns+` FROM users WHERE canonical_username = $1`, canonical)
+}
+
+// UserByEmail returns the user with the canonical email, or ENotFound.
+func (db *DB) UserByEmail(ctx context.Context, canonical string) (*baton.User, error) {
+	return db.user(ctx, "user by email", `SELECT `+userColumns+` FROM users WHERE canonical_email = $1`, canonical)
 }
 
 func (db *DB) user(ctx context.Context, op, query string, arg string) (*baton.User, error) {

@@ -37,7 +37,7 @@ func newBenchService(b *testing.B) *session.Service {
 // benchLogin registers name and logs it in.
 func benchLogin(b *testing.B, svc *session.Service, name string) *session.Grant {
 	b.Helper()
-	if _, err := svc.Register(ctx, name, pw, cl); err != nil {
+	if _, err := svc.Register(ctx, session.RegisterRequest{Username: name, Password: pw}, cl); err != nil {
 		b.Fatalf("Register(%q): %v", name, err)
 	}
 	g, err := svc.Login(ctx, session.LoginRequest{Username: name, Password: pw}, cl)

@@ -9,10 +9,14 @@ import (
 )
 
 // Profile returns the public part of the user an access token belongs to
-// (id, username, creation time: never the password hash), from a bounded
-// in-memory cache: GET /v1/me is the hottest authenticated route. A cache
-// entry cannot outlive its use: deleting a user revokes every session
-// first, and Authenticate refuses their tokens before Profile is reached.
+// (id, username, email and whether it is verified, creation time: never
+// the password hash), from a bounded in-memory cache: GET /v1/me is the
+// hottest authenticated route. A cache entry cannot outlive its use:
+// deleting a user revokes every session first, and Authenticate refuses
+// their tokens before Profile is reached. The email is fixed at
+// registration for now; whatever comes to change it or its verification
+// must drop the entry (on every instance), or /v1/me would show the old
+// state.
 func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
 	if u, ok := s.profiles.get(c.Subject); ok {
 		return u, nil
@@ -21,7 +25,8 @@ func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, er
 	if err != nil {
 		return nil, err
 	}
-	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername, CreatedAt: u.CreatedAt}
+	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
+		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
 	s.profiles.put(p)
 	return p, nil
 }

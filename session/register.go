@@ -7,17 +7,33 @@ import (
 	"github.com/batonauth/baton/password"
 )
 
+// RegisterRequest is what a registration gives.
+type RegisterRequest struct {
+	Username string
+	Password string
+	// Email is the user's address; nil when none was given, and then the
+	// username is also the email when it is an address (local@domain, the
+	// domain with a dot).
+	Email *string
+}
+
 // Register creates an account. Outcomes: the new user; EInvalidUsername;
-// EWeakPassword; EUsernameTaken.
-func (s *Service) Register(ctx context.Context, username, pw string, cl Client) (*baton.User, error) {
-	display, canonical, err := NormalizeUsername(username)
+// EInvalidEmail; EWeakPassword; EUsernameTaken; EEmailTaken (no two users
+// share an address, compared case-insensitively). A new address is not
+// verified.
+func (s *Service) Register(ctx context.Context, req RegisterRequest, cl Client) (*baton.User, error) {
+	display, canonical, err := NormalizeUsername(req.Username)
 	if err != nil {
 		return nil, err
 	}
-	if err := password.CheckPassword(display, pw); err != nil {
+	email, canonicalEmail, err := emailOf(req.Email, display)
+	if err != nil {
 		return nil, err
 	}
-	hash, err := s.cfg.Hasher.Hash(ctx, pw)
+	if err := password.CheckPassword(display, req.Password); err != nil {
+		return nil, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, req.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -25,6 +41,8 @@ func (s *Service) Register(ctx context.Context, username, pw string, cl Client) 
 		ID:                newID(),
 		Username:          display,
 		CanonicalUsername: canonical,
+		Email:             email,
+		CanonicalEmail:    canonicalEmail,
 		PasswordHash:      hash,
 		CreatedAt:         s.Now(),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func newFixtureOn(t *testing.T, store baton.Store, mod func(*session.Config)) *f
 
 func (f *fixture) user(t *testing.T, name string) *baton.User {
 	t.Helper()
-	u, err := f.svc.Register(ctx, name, pw, cl)
+	u, err := f.svc.Register(ctx, session.RegisterRequest{Username: name, Password: pw}, cl)
 	if err != nil {
 		t.Fatalf("Register(%q): %v", name, err)
 	}
@@ -91,30 +92,59 @@ func wantCode(t *testing.T, err error, code string) {
 func TestRegister(t *testing.T) {
 	f := newFixture(t, nil)
 	f.user(t, "Alice@Example.com")
+	addr := func(s string) *string { return &s }
 	tests := []struct {
-		name     string
-		username string
-		password string
-		wantCode string
+		name      string
+		username  string
+		password  string
+		email     *string
+		wantCode  string
+		wantEmail string // the stored address, "" for none
 	}{
-		{"OK", "bob", pw, ""},
-		{"OKUnicode", "  Zoë  ", pw, ""},
-		{"UsernameTakenOtherCase", "ALICE@example.COM", pw, baton.EUsernameTaken},
-		{"UsernameTakenNFD", "Zoe\u0308", pw, baton.EUsernameTaken},
-		{"EmptyUsername", "   ", pw, baton.EInvalidUsername},
-		{"ControlCharacter", "eve\x00", pw, baton.EInvalidUsername},
-		{"TooLong", string(make([]byte, 255)), pw, baton.EInvalidUsername},
-		{"ShortPassword", "carol", "short", baton.EWeakPassword},
-		{"CommonPassword", "carol", "password123", baton.EWeakPassword},
-		{"PasswordIsUsername", "carol-the-user", "Carol-The-User", baton.EWeakPassword},
-		{"PasswordTooLong", "carol", string(make([]byte, 1025)), baton.EWeakPassword},
+		{"OK", "bob", pw, nil, "", ""},
+		{"OKUnicode", "  Zoë  ", pw, nil, "", ""},
+		{"UsernameTakenOtherCase", "ALICE@example.COM", pw, nil, baton.EUsernameTaken, ""},
+		{"UsernameTakenNFD", "Zoe\u0308", pw, nil, baton.EUsernameTaken, ""},
+		{"EmptyUsername", "   ", pw, nil, baton.EInvalidUsername, ""},
+		{"ControlCharacter", "eve\x00", pw, nil, baton.EInvalidUsername, ""},
+		{"TooLong", string(make([]byte, 255)), pw, nil, baton.EInvalidUsername, ""},
+		{"ShortPassword", "carol", "short", nil, baton.EWeakPassword, ""},
+		{"CommonPassword", "carol", "password123", nil, baton.EWeakPassword, ""},
+		{"PasswordIsUsername", "carol-the-user", "Carol-The-User", nil, baton.EWeakPassword, ""},
+		{"PasswordTooLong", "carol", string(make([]byte, 1025)), nil, baton.EWeakPassword, ""},
+
+		{"Email", "dave", pw, addr(" Dave@Example.org "), "", "Dave@Example.org"},
+		{"UsernameIsEmail", " Erin@Example.net ", pw, nil, "", "Erin@Example.net"},
+		{"UsernameNotAnAddress", "frank@localhost", pw, nil, "", ""},
+		{"EmailOverridesUsername", "gina@example.com", pw, addr("g@example.org"), "", "g@example.org"},
+		// Alice's address is her username; Dave's was given.
+		{"EmailTakenOtherCase", "hank", pw, addr("ALICE@EXAMPLE.COM"), baton.EEmailTaken, ""},
+		{"UsernameEmailTaken", "dave@example.ORG", pw, nil, baton.EEmailTaken, ""},
+		{"InvalidEmail", "ivan", pw, addr("ivan@localhost"), baton.EInvalidEmail, ""},
+		{"EmptyEmail", "ivan", pw, addr(""), baton.EInvalidEmail, ""},
+		{"HeaderInjection", "ivan", pw, addr("ivan@example.com\r\nBcc: x@example.com"), baton.EInvalidEmail, ""},
+		// An invalid explicit address is refused even when the username is one.
+		{"InvalidEmailValidUsername", "ivan@example.com", pw, addr("Ivan <ivan@example.com>"), baton.EInvalidEmail, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := f.svc.Register(ctx, tt.username, tt.password, cl)
+			u, err := f.svc.Register(ctx, session.RegisterRequest{Username: tt.username, Password: tt.password, Email: tt.email}, cl)
 			wantCode(t, err, tt.wantCode)
-			if err == nil && u.ID == "" {
+			if err != nil {
+				return
+			}
+			if u.ID == "" {
 				t.Fatalf("got empty user id")
+			}
+			stored, err := f.store.UserByID(ctx, u.ID)
+			if err != nil {
+				t.Fatalf("UserByID: %v", err)
+			}
+			for _, got := range []*baton.User{u, stored} {
+				if got.Email != tt.wantEmail || got.CanonicalEmail != strings.ToLower(tt.wantEmail) || got.EmailVerified {
+					t.Errorf("email: got %q, %q, verified %v, want %q, %q, false",
+						got.Email, got.CanonicalEmail, got.EmailVerified, tt.wantEmail, strings.ToLower(tt.wantEmail))
+				}
 			}
 		})
 	}

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -67,6 +68,19 @@ type DB struct {
 // Open opens the database file at path, creating it (mode 0600) when it does
 // not exist, and migrates its schema. The directory must exist.
 func Open(path string) (*DB, error) {
+	db, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	return db, nil
+}
+
+// open is Open without migrating.
+func open(path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
 		// Every pooled connection would get its own in-memory database, a
 		// URI would bypass the DSN this package depends on, and the driver
@@ -125,12 +139,7 @@ func Open(path string) (*DB, error) {
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
 
-	db := &DB{w: w, read: read}
-	if err := db.Migrate(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open: %w", err)
-	}
-	return db, nil
+	return &DB{w: w, read: read}, nil
 }
 
 // dsn builds the driver's DSN for path: the file name, then parameters.
@@ -172,6 +181,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // a newer binary is refused rather than used with a schema this code does
 // not know.
 func (db *DB) Migrate(ctx context.Context) error {
+	return db.migrate(ctx, math.MaxInt)
+}
+
+// migrate applies the migrations up to version upTo (tests build the
+// databases older releases left behind with it).
+func (db *DB) migrate(ctx context.Context, upTo int) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -179,6 +194,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	slices.Sort(names)
 	for i, name := range names {
 		version := i + 1
+		if version > upTo {
+			break
+		}
 		if want := fmt.Sprintf("migrations/%04d_", version); !strings.HasPrefix(name, want) {
 			return fmt.Errorf("migrate: %s: want a name starting with %s", name, want)
 		}
@@ -288,6 +306,29 @@ func (s scanTime) Scan(v any) error {
 	return nil
 }
 
+// textArg is the bind value of an optional text: NULL for "".
+func textArg(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// scanText scans a TEXT column (or NULL, as "") into *p.
+type scanText struct{ p *string }
+
+func (s scanText) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*s.p = ""
+	case string:
+		*s.p = v
+	default:
+		return fmt.Errorf("scan text: unexpected %T", v)
+	}
+	return nil
+}
+
 // errClosed is what every call after Close returns.
 var errClosed = baton.Errorf(baton.EUnavailable, "store closed")
 
@@ -319,8 +360,11 @@ func formatError(op string, err error) error {
 		case sqlite3.SQLITE_CONSTRAINT:
 			switch code {
 			case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-				if strings.Contains(se.Error(), "users.canonical_username") {
+				switch msg := se.Error(); {
+				case strings.Contains(msg, "users.canonical_username"):
 					return baton.WrapError(baton.EUsernameTaken, "username taken", cause)
+				case strings.Contains(msg, "users.canonical_email"):
+					return baton.WrapError(baton.EEmailTaken, "email address taken", cause)
 				}
 				return baton.WrapError(baton.EConflict, "already exists", cause)
 			case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:

@@ -644,6 +644,33 @@ func TestMigrate(t *testing.T) {
 	})
 }
 
+// TestUpgradeFromV1 opens, with the current code, a database an earlier
+// release (schema version 3, before email addresses) created and stored a
+// user in: the user logs in, and new users register with addresses.
+func TestUpgradeFromV1(t *testing.T) {
+	const v1 = 3
+	path := filepath.Join(t.TempDir(), "baton.db")
+	old, err := open(path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if err := old.migrate(ctx, v1); err != nil {
+		t.Fatalf("migrate to version %d: %v", v1, err)
+	}
+	u := storetest.NewLegacyUser(t)
+	err = old.write(ctx, "v1 user", func(tx *tx) error {
+		return tx.exec(`INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
+			VALUES (?, ?, ?, ?, ?, NULL, 0)`, u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, u.CreatedAt.UnixMicro())
+	})
+	if err != nil {
+		t.Fatalf("insert a user into the version %d schema: %v", v1, err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckUpgraded(t, mustOpenPath(t, path), u)
+}
+
 // TestBusy checks that a lock held by another process becomes EUnavailable
 // after the busy timeout, with the driver's error as the cause.
 func TestBusy(t *testing.T) {
@@ -708,6 +735,7 @@ func TestQueryPlans(t *testing.T) {
 		"PruneSessions": `SELECT s.id FROM sessions s WHERE (s.revoked_at < 1 OR min(s.expires_at, s.idle_expires_at) < 1) AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id) LIMIT 10`,
 		"EnsureKey":     `SELECT id FROM keys WHERE use = 'sig' AND retired_at IS NULL ORDER BY created_at, rowid LIMIT 1`,
 		"UsersByName":   `SELECT id FROM users WHERE canonical_username > 'a' ORDER BY canonical_username LIMIT 10`,
+		"UserByEmail":   `SELECT id FROM users WHERE canonical_email = 'a@example.com'`,
 		"DeleteCascade": `SELECT hash FROM refresh_tokens WHERE session_id = 's'`,
 	}
 	for name, q := range queries {

@@ -9,26 +9,42 @@ import (
 	"github.com/batonauth/baton"
 )
 
-const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen`
+const userColumns = `id, username, canonical_username, password_hash, created_at, locked_at, credential_gen,
+	email, canonical_email, email_verified`
 
 func scanUser(r row) (*baton.User, error) {
 	u := new(baton.User)
 	err := r.Scan(&u.ID, &u.Username, &u.CanonicalUsername, &u.PasswordHash,
-		scanTime{&u.CreatedAt}, scanTime{&u.LockedAt}, &u.CredentialGen)
+		scanTime{&u.CreatedAt}, scanTime{&u.LockedAt}, &u.CredentialGen,
+		scanText{&u.Email}, scanText{&u.CanonicalEmail}, &u.EmailVerified)
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-var errUserNotFound = baton.Errorf(baton.ENotFound, "user not found")
+var (
+	errUserNotFound  = baton.Errorf(baton.ENotFound, "user not found")
+	errUsernameTaken = baton.Errorf(baton.EUsernameTaken, "username taken")
+)
 
-// CreateUser inserts u; EUsernameTaken when its canonical name is taken.
+// CreateUser inserts u; EUsernameTaken when its canonical name is taken,
+// EEmailTaken when its canonical email is.
 func (db *DB) CreateUser(ctx context.Context, u *baton.User) error {
 	return db.write(ctx, "create user", func(tx *tx) error {
-		return tx.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		// When both are taken the answer is the username, whichever index
+		// SQLite happens to check first.
+		var one int
+		switch err := tx.queryRow(`SELECT 1 FROM users WHERE canonical_username = ?`, u.CanonicalUsername).Scan(&one); {
+		case err == nil:
+			return errUsernameTaken
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		return tx.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Username, u.CanonicalUsername, u.PasswordHash,
-			timeArg(u.CreatedAt), timeArg(u.LockedAt), u.CredentialGen)
+			timeArg(u.CreatedAt), timeArg(u.LockedAt), u.CredentialGen,
+			textArg(u.Email), textArg(u.CanonicalEmail), u.EmailVerified)
 	})
 }
 
@@ -48,6 +64,15 @@ func (db *DB) UserByName(ctx context.Context, canonical string) (*baton.User, er
 		return nil, errUserNotFound
 	}
 	return u, formatError("user by name", err)
+}
+
+// UserByEmail returns the user with the canonical email, or ENotFound.
+func (db *DB) UserByEmail(ctx context.Context, canonical string) (*baton.User, error) {
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE canonical_email = ?`, canonical))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errUserNotFound
+	}
+	return u, formatError("user by email", err)
 }
 
 // Users lists users by canonical name, after the name after.

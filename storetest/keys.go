@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -185,17 +184,10 @@ func testEnsureKeyOtherUse(t *testing.T, s baton.Store) {
 func testEnsureKeyConcurrent(t *testing.T, s baton.Store) {
 	const n = 16
 	got := make([]*baton.Key, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			got[i], errs[i] = s.EnsureKey(ctx, hmacKey(name("rot", i), baton.KeyUseRotation, t0.Add(time.Duration(i)*time.Second)))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(n, func(i int) (err error) {
+		got[i], err = s.EnsureKey(ctx, hmacKey(name("rot", i), baton.KeyUseRotation, t0.Add(time.Duration(i)*time.Second)))
+		return err
+	})
 	if c := codes(errs); !mapsEqual(c, map[string]int{"": n}) {
 		t.Fatalf("outcomes by code: got %v, want all nil (errors: %v)", c, errs)
 	}
@@ -302,17 +294,9 @@ func testReplaceKeySecretsNotFound(t *testing.T, s baton.Store) {
 func testReplaceKeySecretsConcurrent(t *testing.T, s baton.Store) {
 	rot, csrf := mustInsertHMACKeys(t, s)
 	const n = 8
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.ReplaceKeySecrets(ctx, secretChanges(name("instance", i), rot, csrf))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(n, func(i int) error {
+		return s.ReplaceKeySecrets(ctx, secretChanges(name("instance", i), rot, csrf))
+	})
 	if c := codes(errs); !mapsEqual(c, map[string]int{"": 1, baton.EConflict: n - 1}) {
 		t.Fatalf("outcomes by code: got %v, want one nil and %d conflicts (errors: %v)", c, n-1, errs)
 	}

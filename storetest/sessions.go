@@ -3,7 +3,6 @@ package storetest
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -211,17 +210,9 @@ func testRotateConcurrent(t *testing.T, s baton.Store) {
 	sess := newSession(u.ID, "s1", t0)
 	mustCreateSession(t, s, sess, hash("t0"))
 
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.Rotate(ctx, rotation(sess.ID, "t0", name("new", i), t0.Add(time.Hour)))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(n, func(i int) error {
+		return s.Rotate(ctx, rotation(sess.ID, "t0", name("new", i), t0.Add(time.Hour)))
+	})
 
 	got := codes(errs)
 	if want := map[string]int{"": 1, baton.EConflict: n - 1}; !mapsEqual(got, want) {
@@ -373,17 +364,10 @@ func testRevokeSessionConcurrent(t *testing.T, s baton.Store) {
 	mustCreateSession(t, s, sess, hash("t1"))
 
 	oks := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			oks[i], errs[i] = s.RevokeSession(ctx, sess.ID, revoke(t0.Add(time.Duration(i+1)*time.Minute), baton.ReasonLogout))
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := concurrently(n, func(i int) (err error) {
+		oks[i], err = s.RevokeSession(ctx, sess.ID, revoke(t0.Add(time.Duration(i+1)*time.Minute), baton.ReasonLogout))
+		return err
+	})
 
 	if got := codes(errs); !mapsEqual(got, map[string]int{"": n}) {
 		t.Fatalf("outcomes by code: got %v, want all nil (errors: %v)", got, errs)

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,11 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"CreateUser/UsernameTaken", testCreateUserUsernameTaken},
 		{"UserByID/NotFound", testUserByIDNotFound},
 		{"UserByName/NotFound", testUserByNameNotFound},
+		{"Email/RoundTrip", testEmailRoundTrip},
+		{"Email/Taken", testEmailTaken},
+		{"Email/TakenConcurrent", testEmailTakenConcurrent},
+		{"Email/None", testEmailNone},
+		{"UserByEmail/NotFound", testUserByEmailNotFound},
 		{"Users/Paging", testUsersPaging},
 		{"SetPasswordHash/OK", testSetPasswordHash},
 		{"SetPasswordHash/NotFound", testSetPasswordHashNotFound},
@@ -269,6 +275,23 @@ func diff(want, got any) string {
 // assigns.
 func diffRevocations(want, got []baton.Revocation) string {
 	return cmp.Diff(want, got, cmpopts.EquateEmpty(), cmpopts.IgnoreFields(baton.Revocation{}, "Seq"))
+}
+
+// concurrently calls f(0) … f(n-1) together, each in a goroutine of its
+// own released at once, and returns their errors by index.
+func concurrently(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
 
 // codes counts the outcomes of concurrent calls by code ("" for nil).

@@ -72,7 +72,7 @@ type adminRun struct {
 
 var adminGroups = map[string][]adminCmd{
 	"users": {
-		{"add", "USERNAME --password-stdin", "register a user (same rules as POST /v1/register)", usersAdd},
+		{"add", "USERNAME --password-stdin [--email ADDRESS]", "register a user (same rules as POST /v1/register)", usersAdd},
 		{"list", "[--limit N] [--after NAME]", "list users by username", usersList},
 		{"show", "USERNAME | --id ID", "show a user and their live sessions", usersShow},
 		{"lock", "USERNAME | --id ID", "lock the account and revoke every session: no login, no refresh", usersLock(true)},
@@ -325,13 +325,18 @@ func (a *adminRun) printUser(u *baton.User, verb string) error {
 }
 
 func usersAdd(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	var email *string
+	fs.Func("email", "the user's email address (default: the username when it is an address)", func(v string) error {
+		email = &v
+		return nil
+	})
 	return withPassword(fs, "read the password from the first line of standard input (required)", "added",
 		func(args []string) (admin.UserRef, error) {
 			name, err := oneArg(args, "USERNAME")
 			return admin.Username(name), err
 		},
 		func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
-			return a.admin.AddUser(ctx, ref.Value, pw)
+			return a.admin.AddUser(ctx, bsession.RegisterRequest{Username: ref.Value, Password: pw, Email: email})
 		})
 }
 

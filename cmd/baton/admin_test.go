@@ -105,6 +105,11 @@ func TestCLIUsers(t *testing.T) {
 	t.Run("Failures", func(t *testing.T) {
 		cli(t, dir, testPassword+"\n", 1, "users", "add", "ALICE@example.com", "--password-stdin") // taken
 		cli(t, dir, "short\n", 1, "users", "add", "dave", "--password-stdin")                      // weak
+		// Alice's username is her address.
+		cli(t, dir, testPassword+"\n", 1, "users", "add", "erin", "--password-stdin", "--email", "alice@EXAMPLE.com")
+		if r := cli(t, dir, testPassword+"\n", 1, "users", "add", "erin", "--password-stdin", "--email", "Erin <erin@example.org>"); !strings.Contains(r.stderr, "email address") {
+			t.Fatalf("users add with a malformed address: stderr %q", r.stderr)
+		}
 		cli(t, dir, "", 3, "users", "show", "nobody")
 		cli(t, dir, "", 3, "users", "lock", "nobody")
 		cli(t, dir, "", 3, "sessions", "revoke", "00000000-0000-4000-8000-000000000000")
@@ -573,4 +578,18 @@ func TestCLIKeysReseal(t *testing.T) {
 	if st, _, _ := p.post("/v1/login", map[string]string{"username": "alice", "password": testPassword}); st != 200 {
 		t.Fatalf("login after the reseal: %d", st)
 	}
+}
+
+// TestCLIUsersAddEmail: users add stores the address --email gives, so a
+// second user cannot have it in any letter case.
+func TestCLIUsersAddEmail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	cli(t, dir, testPassword+"\n", 0, "users", "add", "carol", "--password-stdin", "--email", "Carol@Example.org")
+	if r := cli(t, dir, testPassword+"\n", 1, "users", "add", "dave", "--password-stdin", "--email", "CAROL@example.org"); !strings.Contains(r.stderr, "email") {
+		t.Fatalf("users add with a taken address: stderr %q", r.stderr)
+	}
+	cli(t, dir, testPassword+"\n", 0, "users", "add", "dave", "--password-stdin", "--email", "dave@example.org")
 }
