@@ -55,7 +55,7 @@ func TestRefreshRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	if _, err := svc.Register(ctx, "alice", "correct horse battery staple", session.Client{}); err != nil {
+	if _, err := svc.Register(ctx, session.RegisterRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{}); err != nil {
 		t.Fatal(err)
 	}
 	g, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{})
