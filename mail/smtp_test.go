@@ -277,3 +277,31 @@ func checkError(t *testing.T, err error, kind mail.Kind, code int, permanent boo
 		t.Fatalf("got %q, want it to start with %q", err.Error(), text)
 	}
 }
+
+// TestSendBounded: a relay that accepts the connection and never greets
+// holds a delivery no longer than SendTimeout (go-mail alone bounds each
+// step, not the whole), and that is not a permanent failure.
+func TestSendBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	r, err := mail.ParseRelay("smtp+plain://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sender(t, r, mail.SMTPOptions{Timeout: time.Minute, SendTimeout: 200 * time.Millisecond})
+	err = s.Send(context.Background(), message(t, "gina@example.com"))
+	checkError(t, err, mail.Timeout, 0, false, "timed out")
+
+}
