@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton/internal/testcert"
 	"github.com/batonauth/baton/mail"
 	"github.com/batonauth/baton/mail/smtptest"
 )
@@ -153,7 +154,8 @@ func TestSendPlain(t *testing.T) {
 }
 
 func TestSendSTARTTLS(t *testing.T) {
-	cfg, roots := smtptest.Certificate(t)
+	c := testcert.New(t)
+	cfg, roots := c.Server, c.Pool
 	srv := smtptest.Start(t, smtptest.Options{TLS: cfg, Username: "relay-user", Password: "p@ss:w/rd"})
 	r := relay(t, "smtp", srv, "relay-user:p%40ss%3Aw%2Frd")
 	if err := sender(t, r, mail.SMTPOptions{RootCAs: roots}).Send(context.Background(), message(t, "bob@example.com")); err != nil {
@@ -169,7 +171,8 @@ func TestSendSTARTTLS(t *testing.T) {
 }
 
 func TestSendImplicitTLS(t *testing.T) {
-	cfg, roots := smtptest.Certificate(t)
+	c := testcert.New(t)
+	cfg, roots := c.Server, c.Pool
 	srv := smtptest.Start(t, smtptest.Options{TLS: cfg, Implicit: true, Username: "u", Password: "secret"})
 	if err := sender(t, relay(t, "smtps", srv, "u:secret"), mail.SMTPOptions{RootCAs: roots}).Send(context.Background(), message(t, "carol@example.com")); err != nil {
 		t.Fatal(err)
@@ -192,7 +195,8 @@ func closedPort(t *testing.T) int {
 }
 
 func TestSendFailures(t *testing.T) {
-	cfg, roots := smtptest.Certificate(t)
+	c := testcert.New(t)
+	cfg, roots := c.Server, c.Pool
 	rcpt := func(code int) func(string) error {
 		return func(to string) error {
 			if strings.HasPrefix(to, "refuse") {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/batonauth/baton/internal/testcert"
 	"github.com/batonauth/baton/mail/smtptest"
 )
 
@@ -29,7 +29,7 @@ func mailEnv(url string) map[string]string {
 // TestCLIMailTest: `baton mail test` reports the relay's answer in words,
 // against real SMTP servers on loopback.
 func TestCLIMailTest(t *testing.T) {
-	tlsCfg, _ := smtptest.Certificate(t)
+	tlsCfg := testcert.New(t).Server
 	refuse := func(string) error { return smtptest.Reply(550, "mailbox unavailable") }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -127,10 +127,10 @@ func TestCLIMailTestSTARTTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	tlsCfg, _ := smtptest.Certificate(t)
-	srv := smtptest.Start(t, smtptest.Options{TLS: tlsCfg, Username: "relay", Password: "s3cret"})
+	cert := testcert.New(t)
+	srv := smtptest.Start(t, smtptest.Options{TLS: cert.Server, Username: "relay", Password: "s3cret"})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsCfg.Certificates[0].Leaf.Raw}), 0o600); err != nil {
+	if err := os.WriteFile(ca, cert.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"SSL_CERT_FILE=" + ca, "SSL_CERT_DIR=" + t.TempDir(), "BATON_SMTP_URL=smtp://relay:s3cret@127.0.0.1:" + strconv.Itoa(srv.Port),
