@@ -71,19 +71,25 @@ type Error struct {
 	Code int
 	// Relay is host:port of the relay, when there was one.
 	Relay string
-	Err   error
+	// Err is the cause, as go-mail or the network reported it.
+	Err error
+	// detail, when set, says the cause better than Err's own text.
+	detail string
 }
 
 func (e *Error) Error() string {
 	s := e.Kind.String()
 	switch e.Kind {
-	case Refused, Unreachable:
-		if e.Relay != "" {
-			s += " (" + e.Relay + ")"
-		}
+	case Refused:
+		return s + " (" + e.Relay + ")" // the cause only repeats it
+	case Unreachable:
+		s += " (" + e.Relay + ")"
 	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
+	switch {
+	case e.detail != "":
+		s += ": " + e.detail
+	case e.Err != nil:
+		s += ": " + trimGoMail(e.Err.Error())
 	}
 	return s
 }
@@ -121,8 +127,8 @@ type stageError struct {
 func (e *stageError) Error() string { return e.err.Error() }
 func (e *stageError) Unwrap() error { return e.err }
 
-// errNoSTARTTLS replaces go-mail's wording for a relay without STARTTLS.
-var errNoSTARTTLS = errors.New("the relay does not offer STARTTLS, and smtp:// requires it (smtps:// is implicit TLS; smtp+plain:// is for a local relay)")
+// noSTARTTLS replaces go-mail's wording for a relay without STARTTLS.
+const noSTARTTLS = ("the relay does not offer STARTTLS, and smtp:// requires it (smtps:// is implicit TLS; smtp+plain:// is for a local relay)")
 
 // classify turns what go-mail returned into an *Error. ctx is the
 // delivery's context: once it is done, the failure is its timeout or
@@ -145,7 +151,7 @@ func classify(ctx context.Context, relay string, err error) *Error {
 		e.Err = stage.err
 		e.Kind = Unreachable
 		if errors.Is(stage.err, syscall.ECONNREFUSED) {
-			e.Kind, e.Err = Refused, nil
+			e.Kind = Refused
 		}
 		if ctx.Err() != nil {
 			e.Kind = Timeout
@@ -167,11 +173,9 @@ func classify(ctx context.Context, relay string, err error) *Error {
 		if e.Code == 0 && send.IsTemp() {
 			e.Code = 400
 		}
-		if reason := replyText(send); reason != "" {
-			e.Err = errors.New(reason)
-		}
+		e.detail = replyText(send)
 	case strings.Contains(err.Error(), "does not support STARTTLS"):
-		e.Kind, e.Err = TLS, errNoSTARTTLS
+		e.Kind, e.detail = TLS, noSTARTTLS
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid),
 		errors.As(err, &tlsHdr), errors.As(err, &tlsAl), strings.Contains(err.Error(), "tls: "):
 		e.Kind = TLS
@@ -183,9 +187,6 @@ func classify(ctx context.Context, relay string, err error) *Error {
 		}
 	case errors.As(err, &reply):
 		e.Code = reply.Code
-	}
-	if e.Err != nil && e.Kind != Other {
-		e.Err = errors.New(trimGoMail(e.Err.Error()))
 	}
 	return e
 }

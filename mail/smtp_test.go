@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,6 +259,9 @@ func TestSendFailures(t *testing.T) {
 		}
 		err = sender(t, r, mail.SMTPOptions{}).Send(context.Background(), message(t, "erin@example.com"))
 		checkError(t, err, mail.Refused, 0, false, "connection refused (127.0.0.1:")
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("%v does not wrap ECONNREFUSED", err)
+		}
 	})
 	t.Run("Invalid", func(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.Options{})
@@ -307,5 +311,8 @@ func TestSendBounded(t *testing.T) {
 	s := sender(t, r, mail.SMTPOptions{Timeout: time.Minute, SendTimeout: 200 * time.Millisecond})
 	err = s.Send(context.Background(), message(t, "gina@example.com"))
 	checkError(t, err, mail.Timeout, 0, false, "timed out")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("%v does not wrap the deadline", err)
+	}
 
 }
