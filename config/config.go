@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batonauth/baton/mail"
 )
 
 // Limit is COUNT events per Window per key; a zero Count means off.
@@ -76,6 +78,13 @@ type Config struct {
 	Notes []string
 	// AuditRetention is how long audit events are kept.
 	AuditRetention time.Duration
+
+	// SMTP is the mail relay; nil means messages go to the log.
+	SMTP *mail.Relay
+	// MailFrom is the address messages come from (set with SMTP).
+	MailFrom string
+	// BrandName is the product name the messages show.
+	BrandName string
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -88,6 +97,7 @@ var Vars = []string{
 	"BATON_CORS_ORIGINS", "BATON_MASTER_KEY", "BATON_TLS_CERT", "BATON_TLS_KEY",
 	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE", "BATON_MAX_SESSIONS_PER_USER",
 	"BATON_AUDIT_RETENTION",
+	"BATON_SMTP_URL", "BATON_MAIL_FROM", "BATON_BRAND_NAME",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -129,6 +139,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.Issuer = p.issuer("BATON_ISSUER", scheme+"://"+c.Addr)
 	c.Audience = p.str("BATON_AUDIENCE", c.Issuer)
+	c.SMTP, c.MailFrom, c.BrandName = p.mailSettings()
 	if p.err != nil {
 		return nil, p.err
 	}

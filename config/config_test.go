@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
 		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100,
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
-		AuditRetention: 2160 * time.Hour,
+		AuditRetention: 2160 * time.Hour, BrandName: "baton",
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
@@ -94,6 +94,11 @@ func TestErrors(t *testing.T) {
 		{"AdminAddr", map[string]string{"BATON_ADMIN_ADDR": "nope"}, "BATON_ADMIN_ADDR"},
 		{"MaxSessionsZero", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "0"}, "BATON_MAX_SESSIONS_PER_USER"},
 		{"MaxSessionsWord", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "many"}, "BATON_MAX_SESSIONS_PER_USER"},
+		{"SMTPScheme", map[string]string{"BATON_SMTP_URL": "http://relay", "BATON_MAIL_FROM": "a@b.example"}, "BATON_SMTP_URL"},
+		{"SMTPNoFrom", map[string]string{"BATON_SMTP_URL": "smtp://relay"}, "BATON_MAIL_FROM"},
+		{"MailFrom", map[string]string{"BATON_MAIL_FROM": "Baton <a@b.example>"}, "BATON_MAIL_FROM"},
+		{"MailFromCRLF", map[string]string{"BATON_MAIL_FROM": "a@b.example\r\nBcc: c@d.example"}, "BATON_MAIL_FROM"},
+		{"BrandLineBreak", map[string]string{"BATON_BRAND_NAME": "Acme\nBcc: x"}, "BATON_BRAND_NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +126,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false", "BATON_DPOP_REQUIRE_NONCE": "true",
 		"BATON_MAX_SESSIONS_PER_USER": "3",
 		"BATON_AUDIT_RETENTION":       "720h",
+		"BATON_SMTP_URL":              "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]
@@ -130,6 +136,9 @@ func TestEveryVariableIsRead(t *testing.T) {
 		env := map[string]string{name: v}
 		if name == "BATON_RESOURCE_CLIENT_ID" || name == "BATON_RESOURCE_CLIENT_SECRET" {
 			env = map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "0123456789abcdef"}
+		}
+		if name == "BATON_SMTP_URL" {
+			env["BATON_MAIL_FROM"] = "noreply@example.com"
 		}
 		if name == "BATON_TLS_CERT" || name == "BATON_TLS_KEY" {
 			env = map[string]string{"BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k"}

@@ -126,6 +126,9 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	}
 	// Every line logged with a request's context carries its request id.
 	log := slog.New(httpapi.LogHandler(opt.Logger.Handler()))
+	if cfg.SMTP == nil {
+		log.Warn("BATON_SMTP_URL is not set: mail is not sent; each message's recipient, subject and link are written to this log")
+	}
 	reg := opt.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()

@@ -43,6 +43,7 @@ Usage:
   baton keys retire ID [--force]       stop signing with a key; it stays published until its tokens expired
   baton keys reseal [--old-key-stdin]  re-seal every key from the old master key (BATON_MASTER_KEY_OLD
                                        or standard input) to BATON_MASTER_KEY, in one transaction
+  baton mail test --to ADDRESS         send a test message through BATON_SMTP_URL and say how the relay answered
 
   baton help                           show this help; "baton COMMAND -h" shows a command's flags
 
@@ -102,6 +103,8 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return migrate(ctx, getenv, stdout, stderr)
 	case "users", "sessions", "audit", "keys":
 		return adminCommand(ctx, args[0], args[1:], &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	case "mail":
+		return mailCommand(ctx, args[1:], &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 	}
 	fmt.Fprintf(stderr, "baton: unknown command %q\n\n%s", args[0], usage)
 	return 2

@@ -1,0 +1,165 @@
+// Package smtptest runs a real SMTP server on 127.0.0.1 for tests: it
+// speaks SMTP over TCP (github.com/emersion/go-smtp), can offer STARTTLS
+// or implicit TLS (with a certificate from internal/testcert), can demand or
+// refuse authentication and refuse recipients, and keeps every message it
+// accepted for the test to read back. Only tests import it.
+package smtptest
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Options shape the server; the zero value accepts everything in the
+// clear and offers no AUTH.
+type Options struct {
+	// TLS, when set, is offered with STARTTLS, or from the first byte when
+	// Implicit is true.
+	TLS      *tls.Config
+	Implicit bool
+	// Username and Password, when Username is set, are the credentials
+	// AUTH PLAIN accepts; any other pair gets 535.
+	Username, Password string
+	// Rcpt, when set, answers RCPT TO: a non-nil error (an *SMTPError such
+	// as Reply(550, …)) refuses the recipient.
+	Rcpt func(to string) error
+}
+
+// Reply is an SMTP reply for Options.Rcpt.
+func Reply(code int, msg string) error {
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.NoEnhancedCode, Message: msg}
+}
+
+// Message is one accepted message.
+type Message struct {
+	From string
+	To   []string
+	Data []byte // as received after DATA, CRLF line endings
+	// Auth is the user name the client authenticated as, if any.
+	Auth string
+	TLS  bool
+}
+
+// Server is a running SMTP server.
+type Server struct {
+	Host string // 127.0.0.1
+	Port int
+	opt  Options
+
+	mu   sync.Mutex
+	msgs []Message
+}
+
+// Start starts a server on 127.0.0.1 at a free port; it stops when the
+// test ends.
+func Start(tb testing.TB, opt Options) *Server {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if opt.Implicit {
+		ln = tls.NewListener(ln, opt.TLS)
+	}
+	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, opt: opt}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		_, isTLS := c.TLSConnectionState()
+		return &session{s: s, tls: isTLS || opt.Implicit, conn: c}, nil
+	}))
+	srv.Domain = "smtptest.localhost"
+	srv.AllowInsecureAuth = true // the client decides whether to send a password in the clear
+	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
+	srv.MaxMessageBytes = 1 << 20
+	if !opt.Implicit {
+		srv.TLSConfig = opt.TLS
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return s
+}
+
+// Addr is host:port.
+func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Messages returns the messages accepted so far. A message is stored
+// before the server answers DATA, so it is here once the client saw it
+// accepted.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+type session struct {
+	s    *Server
+	conn *smtp.Conn
+	tls  bool
+	auth string
+	msg  Message
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opt.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if username != ss.s.opt.Username || password != ss.s.opt.Password {
+			return smtp.ErrAuthFailed
+		}
+		ss.auth = username
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.opt.Username != "" && ss.auth == "" {
+		return smtp.ErrAuthRequired
+	}
+	ss.msg = Message{From: from, Auth: ss.auth}
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if f := ss.s.opt.Rcpt; f != nil {
+		if err := f(to); err != nil {
+			return err
+		}
+	}
+	ss.msg.To = append(ss.msg.To, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, isTLS := ss.conn.TLSConnectionState()
+	ss.msg.Data, ss.msg.TLS = b, isTLS || ss.tls
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, ss.msg)
+	ss.s.mu.Unlock()
+	return nil
+}
+
+func (ss *session) Reset()        { ss.msg = Message{} }
+func (ss *session) Logout() error { return nil }
