@@ -188,3 +188,30 @@ type AuditEvent struct {
 	Outcome   string
 	Detail    string
 }
+
+// Outbox message kinds.
+const (
+	OutboxMail = "mail"
+)
+
+// OutboxMessage is one message waiting in the durable outbox.
+type OutboxMessage struct {
+	// ID is stable across retries: the Message-ID of an email.
+	ID        string
+	Kind      string
+	Recipient string
+	// Payload is what the sender needs to build the message (for mail: the
+	// template and its data). It never holds a usable secret: a link's
+	// token is derived at send time from the link's id with a server key,
+	// so a copy of the database yields no working link.
+	Payload   []byte
+	CreatedAt time.Time
+	// NextAttemptAt is when the message is due (again).
+	NextAttemptAt time.Time
+	Attempts      int
+	LastError     string
+	// LeaseUntil is when the claim of the sender at work on it ends.
+	LeaseUntil time.Time
+	SentAt     time.Time
+	GaveUpAt   time.Time
+}

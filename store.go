@@ -20,6 +20,7 @@ type Store interface {
 	KeyStore
 	AuditStore
 	SettingStore
+	OutboxStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -163,6 +164,38 @@ type SettingStore interface {
 	// already, and returns the value stored afterwards (the larger one).
 	// Atomic across processes: the stored value never decreases.
 	RaiseSetting(ctx context.Context, name string, value int64) (int64, error)
+}
+
+// OutboxStore is the durable outbox (docs/design.md): what must leave the
+// process after a request — an email, later a back-channel logout token —
+// is stored, then delivered by a background sender in each instance that
+// claims messages with a lease. Delivery is at least once: a message whose
+// lease ran out while its sender was still at work may be delivered again,
+// under the same ID (the Message-ID or jti), so receivers can drop
+// duplicates.
+type OutboxStore interface {
+	// Enqueue stores m, a message that no other state change goes with
+	// (notices, test messages); flows that change state and send a message
+	// store both in one transaction through their own methods. EConflict
+	// when a message with m.ID exists.
+	Enqueue(ctx context.Context, m *OutboxMessage) error
+	// ClaimOutbox leases up to limit messages of kind that are due at now
+	// — neither sent nor given up, NextAttemptAt not after now, and no
+	// lease running past now — oldest first, by setting their lease to
+	// now+lease, and returns them. Concurrent claimers, also in other
+	// processes, never get the same message while its lease holds.
+	ClaimOutbox(ctx context.Context, kind string, now time.Time, lease time.Duration, limit int) ([]*OutboxMessage, error)
+	// OutboxDelivered marks the message sent at at and ends its lease.
+	// ENotFound.
+	OutboxDelivered(ctx context.Context, id string, at time.Time) error
+	// OutboxFailed records a failed attempt at now: Attempts grows by one,
+	// LastError becomes reason (cut to 1,000 bytes), the lease ends, and
+	// the message is due again at next — or, with a zero next, given up
+	// (GaveUpAt = now). ENotFound.
+	OutboxFailed(ctx context.Context, id string, now, next time.Time, reason string) error
+	// OutboxBacklog returns how many messages of kind are queued (neither
+	// sent nor given up) and the CreatedAt of the oldest (zero when none).
+	OutboxBacklog(ctx context.Context, kind string) (queued int64, oldest time.Time, err error)
 }
 
 // AuditStore stores the audit log.
