@@ -215,3 +215,29 @@ type OutboxMessage struct {
 	SentAt     time.Time
 	GaveUpAt   time.Time
 }
+
+// MaxOutboxError bounds OutboxMessage.LastError, in bytes: a failing
+// server's reply is kept for the operator, not an unbounded copy of it.
+const MaxOutboxError = 1000
+
+// CutOutboxError returns reason cut to MaxOutboxError bytes at a rune
+// boundary, so what the stores keep stays valid UTF-8.
+func CutOutboxError(reason string) string {
+	n := MaxOutboxError
+	if len(reason) <= n {
+		return reason
+	}
+	for n > 0 && reason[n]&0xC0 == 0x80 {
+		n--
+	}
+	return reason[:n]
+}
+
+// OutboxDue is when a message to be enqueued is first due: NextAttemptAt,
+// or CreatedAt when that is zero.
+func OutboxDue(m *OutboxMessage) time.Time {
+	if m.NextAttemptAt.IsZero() {
+		return m.CreatedAt
+	}
+	return m.NextAttemptAt
+}

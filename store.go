@@ -26,9 +26,10 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Prune deletes, in batches of at most limit rows per table, sessions
 	// that expired or were revoked before olderThan (with their refresh
-	// tokens), spent refresh tokens spent before olderThan, and revocation
-	// entries whose Until is before now. It returns how many rows it deleted;
-	// a result below limit means there is nothing left to prune.
+	// tokens), spent refresh tokens spent before olderThan, revocation
+	// entries whose Until is before now, and outbox messages sent or given
+	// up before olderThan. It returns how many rows it deleted; a result
+	// below limit means there is nothing left to prune.
 	Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error)
 	Close() error
 }
@@ -177,7 +178,8 @@ type OutboxStore interface {
 	// Enqueue stores m, a message that no other state change goes with
 	// (notices, test messages); flows that change state and send a message
 	// store both in one transaction through their own methods. EConflict
-	// when a message with m.ID exists.
+	// when a message with m.ID exists. A zero NextAttemptAt means due at
+	// CreatedAt.
 	Enqueue(ctx context.Context, m *OutboxMessage) error
 	// ClaimOutbox leases up to limit messages of kind that are due at now
 	// — neither sent nor given up, NextAttemptAt not after now, and no

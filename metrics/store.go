@@ -41,6 +41,11 @@ const (
 	mRaiseSetting
 	mPruneAudit
 	mUserByEmail
+	mEnqueue
+	mClaimOutbox
+	mOutboxDelivered
+	mOutboxFailed
+	mOutboxBacklog
 	mCount
 )
 
@@ -49,7 +54,7 @@ var methodNames = [mCount]string{
 	"CreateSession", "Session", "RefreshToken", "Rotate", "SetAuthTime", "Sessions", "RevokeSession",
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
-	"UserByEmail",
+	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -333,4 +338,39 @@ func (is *instrumented) RaiseSetting(ctx context.Context, name string, value int
 	v, err := is.s.RaiseSetting(ctx, name, value)
 	is.done(mRaiseSetting, t, err)
 	return v, err
+}
+
+func (is *instrumented) Enqueue(ctx context.Context, m *baton.OutboxMessage) error {
+	t := time.Now()
+	err := is.s.Enqueue(ctx, m)
+	is.done(mEnqueue, t, err)
+	return err
+}
+
+func (is *instrumented) ClaimOutbox(ctx context.Context, kind string, now time.Time, lease time.Duration, limit int) ([]*baton.OutboxMessage, error) {
+	t := time.Now()
+	ms, err := is.s.ClaimOutbox(ctx, kind, now, lease, limit)
+	is.done(mClaimOutbox, t, err)
+	return ms, err
+}
+
+func (is *instrumented) OutboxDelivered(ctx context.Context, id string, at time.Time) error {
+	t := time.Now()
+	err := is.s.OutboxDelivered(ctx, id, at)
+	is.done(mOutboxDelivered, t, err)
+	return err
+}
+
+func (is *instrumented) OutboxFailed(ctx context.Context, id string, now, next time.Time, reason string) error {
+	t := time.Now()
+	err := is.s.OutboxFailed(ctx, id, now, next, reason)
+	is.done(mOutboxFailed, t, err)
+	return err
+}
+
+func (is *instrumented) OutboxBacklog(ctx context.Context, kind string) (int64, time.Time, error) {
+	t := time.Now()
+	n, oldest, err := is.s.OutboxBacklog(ctx, kind)
+	is.done(mOutboxBacklog, t, err)
+	return n, oldest, err
 }

@@ -260,6 +260,9 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 		{"prune tokens of dead sessions", `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
 			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1 LIMIT $2)`, olderThan},
+		// Messages sent or given up (outbox_done_idx); queued ones stay.
+		{"prune outbox", `DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < $1 LIMIT $2)`, olderThan},
 	}
 	total := 0
 	for _, st := range stages {

@@ -321,6 +321,10 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 				SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
 				WHERE s.revoked_at < ?1 OR min(s.expires_at, s.idle_expires_at) < ?1 LIMIT ?2)`,
 				[]any{old}},
+			// Messages sent or given up (outbox_done_at); queued ones stay.
+			{`DELETE FROM outbox WHERE id IN (
+				SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < ? LIMIT ?)`,
+				[]any{old}},
 		}
 		for _, st := range stages {
 			left := limit - total
