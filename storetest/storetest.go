@@ -109,6 +109,17 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"AuditEvents/After", testAuditEventsAfter},
 		{"AuditEvents/Empty", testAuditEventsEmpty},
 		{"PruneAudit", testPruneAudit},
+
+		{"Outbox/RoundTrip", testOutboxRoundTrip},
+		{"Outbox/Conflict", testOutboxConflict},
+		{"Outbox/ClaimFilter", testOutboxClaimFilter},
+		{"Outbox/Lease", testOutboxLease},
+		{"Outbox/Delivered", testOutboxDelivered},
+		{"Outbox/Failed", testOutboxFailed},
+		{"Outbox/NotFound", testOutboxNotFound},
+		{"Outbox/Backlog", testOutboxBacklog},
+		{"Outbox/ClaimConcurrent", testOutboxClaimConcurrent},
+		{"Outbox/Prune", testOutboxPrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
