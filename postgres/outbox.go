@@ -44,7 +44,7 @@ func (db *DB) Enqueue(ctx context.Context, m *baton.OutboxMessage) error {
 // READ COMMITTED, a row leased meanwhile fails the recheck of the lease
 // condition); the lease then keeps them out of later claims. The subquery
 // walks outbox_queued_idx in order and stops at the limit
-// (TestOutboxClaimPlan). RETURNING has no order, hence the outer query.
+// (TestOutboxClaimPlan, which shows the plan). RETURNING has no order, hence the outer query.
 const claimOutboxSQL = `WITH claimed AS (
 		UPDATE outbox SET lease_until = $1
 		FROM (

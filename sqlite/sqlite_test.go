@@ -737,6 +737,9 @@ func TestQueryPlans(t *testing.T) {
 		"UsersByName":   `SELECT id FROM users WHERE canonical_username > 'a' ORDER BY canonical_username LIMIT 10`,
 		"UserByEmail":   `SELECT id FROM users WHERE canonical_email = 'a@example.com'`,
 		"DeleteCascade": `SELECT hash FROM refresh_tokens WHERE session_id = 's'`,
+		"ClaimOutbox":   `UPDATE outbox SET lease_until = 2 WHERE id IN (SELECT id FROM outbox WHERE kind = 'mail' AND sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= 1 AND (lease_until IS NULL OR lease_until <= 1) ORDER BY created_at, id LIMIT 10)`,
+		"OutboxBacklog": `SELECT count(*), min(created_at) FROM outbox WHERE kind = 'mail' AND sent_at IS NULL AND gave_up_at IS NULL`,
+		"PruneOutbox":   `SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < 1 LIMIT 10`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
