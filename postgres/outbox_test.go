@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batonauth/baton/storetest"
 )
 
 // TestOutboxClaimPlan checks, on a table shaped like a busy one — many
@@ -98,4 +100,11 @@ func TestOutboxClaimPlan(t *testing.T) {
 	if err != nil || len(ms) != 10 || ms[0].ID != "mail-1" || ms[9].ID != "mail-10" {
 		t.Errorf("ClaimOutbox: got %d messages (%v), want mail-1 … mail-10", len(ms), err)
 	}
+}
+
+// TestOutboxClaimTwoInstances: two stores, each with its own pool, on one
+// database stand for two instances sharing the queue.
+func TestOutboxClaimTwoInstances(t *testing.T) {
+	db, url := newDB(t)
+	storetest.ClaimOutboxConcurrently(t, db, mustOpen(t, url))
 }

@@ -273,18 +273,27 @@ func testOutboxBacklog(t *testing.T, s baton.Store) {
 	wantBacklog(t, s, baton.OutboxMail, 2, t0.Add(2*time.Second))
 }
 
-// testOutboxClaimConcurrent: 16 claimers (instances) take from one queue
-// of 100 messages at once, each until it finds nothing left: every message
-// is claimed by exactly one of them.
+// testOutboxClaimConcurrent: 16 claimers take from one queue at once.
 func testOutboxClaimConcurrent(t *testing.T, s baton.Store) {
+	ClaimOutboxConcurrently(t, s)
+}
+
+// ClaimOutboxConcurrently enqueues 100 messages through stores[0], then
+// lets 16 claimers take from the queue at once, claimer i through
+// stores[i % len(stores)], each until it finds nothing left: every message
+// must be claimed by exactly one of them. Backends pass several stores open
+// on the same database to stand for several instances (or processes).
+func ClaimOutboxConcurrently(t *testing.T, stores ...baton.Store) {
+	t.Helper()
 	const messages, claimers, limit = 100, 16, 3
 	for i := range messages {
-		mustEnqueue(t, s, newOutboxMessage(name("m", i), t0.Add(time.Duration(i)*time.Microsecond)))
+		mustEnqueue(t, stores[0], newOutboxMessage(name("m", i), t0.Add(time.Duration(i)*time.Microsecond)))
 	}
 	now := t0.Add(time.Hour)
 	var mu sync.Mutex
 	claimedBy := make(map[string][]int)
 	errs := concurrently(claimers, func(i int) error {
+		s := stores[i%len(stores)]
 		for {
 			ms, err := s.ClaimOutbox(ctx, baton.OutboxMail, now, time.Hour, limit)
 			if err != nil || len(ms) == 0 {
@@ -303,14 +312,19 @@ func testOutboxClaimConcurrent(t *testing.T, s baton.Store) {
 	if c := codes(errs); c[""] != claimers {
 		t.Fatalf("claimers' outcomes: got %v, want %d × nil", c, claimers)
 	}
+	twice := 0
 	for i := range messages {
 		id := name("m", i)
-		if by := claimedBy[id]; len(by) != 1 {
+		by := claimedBy[id]
+		if len(by) != 1 {
 			t.Errorf("%s: claimed by %v, want exactly one claimer", id, by)
 		}
+		if len(by) > 1 {
+			twice++
+		}
 	}
-	if len(claimedBy) != messages {
-		t.Errorf("got %d distinct messages claimed, want %d", len(claimedBy), messages)
+	if len(claimedBy) != messages || twice > 0 {
+		t.Errorf("got %d distinct messages claimed, %d of them more than once, want %d, 0", len(claimedBy), twice, messages)
 	}
 }
 
