@@ -42,6 +42,7 @@ type Metrics struct {
 	refresh  *prometheus.CounterVec
 	logins   *prometheus.CounterVec
 	events   *prometheus.CounterVec
+	mail     *prometheus.CounterVec
 
 	refreshByOutcome map[string]prometheus.Counter
 	loginOK          prometheus.Counter
@@ -83,13 +84,17 @@ func New(reg *prometheus.Registry, version string) *Metrics {
 			Name: "baton_auth_events_total",
 			Help: "Security events by type and outcome.",
 		}, []string{"type", "outcome"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_mail_deliveries_total",
+			Help: "Mail delivery attempts by outcome (sent, retry, gave_up).",
+		}, []string{"outcome"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "baton_build_info",
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.duration, m.requests, m.refresh, m.logins, m.events, build,
+	reg.MustRegister(m.duration, m.requests, m.refresh, m.logins, m.events, m.mail, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.refreshByOutcome = make(map[string]prometheus.Counter)
@@ -101,6 +106,10 @@ func New(reg *prometheus.Registry, version string) *Metrics {
 	m.loginFailed = m.logins.WithLabelValues("failed")
 	return m
 }
+
+// ObserveMail counts one delivery attempt of the outbox's mail by its
+// outcome (mail.Sent, mail.Retry, mail.Given).
+func (m *Metrics) ObserveMail(outcome string) { m.mail.WithLabelValues(outcome).Inc() }
 
 // Registry is the registry the metrics live on.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

@@ -65,6 +65,8 @@ var (
 	descAuditFailed  = prometheus.NewDesc("baton_audit_events_failed_total", "Audit events lost to a failed append.", nil, nil)
 	descAuditQueued  = prometheus.NewDesc("baton_audit_queue_length", "Audit events waiting to be appended.", nil, nil)
 	descUp           = prometheus.NewDesc("baton_store_scrape_ok", "1 when the store answered the last scrape's queries.", nil, nil)
+	descMailQueued   = prometheus.NewDesc("baton_mail_queued", "Messages in the outbox neither sent nor given up.", nil, nil)
+	descMailOldest   = prometheus.NewDesc("baton_mail_oldest_queued_seconds", "Age of the oldest message in the outbox (0 when empty).", nil, nil)
 )
 
 type stateCollector struct {
@@ -76,6 +78,8 @@ type stateCollector struct {
 	counted bool
 	lag     float64
 	ok      bool
+	queued  float64
+	oldest  float64
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -83,6 +87,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descRevoked
 	ch <- descLag
 	ch <- descUp
+	ch <- descMailQueued
+	ch <- descMailOldest
 	if c.o.Audit != nil {
 		ch <- descAuditWritten
 		ch <- descAuditDropped
@@ -115,6 +121,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, c.active)
 	}
 	ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, c.lag)
+	ch <- prometheus.MustNewConstMetric(descMailQueued, prometheus.GaugeValue, c.queued)
+	ch <- prometheus.MustNewConstMetric(descMailOldest, prometheus.GaugeValue, c.oldest)
 	up := 0.0
 	if c.ok {
 		up = 1
@@ -134,6 +142,14 @@ func (c *stateCollector) refresh() {
 			c.ok = false
 		} else {
 			c.active, c.counted = float64(n), true
+		}
+	}
+	if n, oldest, err := c.o.Store.OutboxBacklog(ctx, baton.OutboxMail); err != nil {
+		c.ok = false
+	} else {
+		c.queued, c.oldest = float64(n), 0
+		if n > 0 {
+			c.oldest = max(0, now.Sub(oldest).Seconds())
 		}
 	}
 	revs, err := c.o.Store.Revocations(ctx, c.o.Engine.RevocationCursor(), now, 1)

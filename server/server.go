@@ -23,6 +23,7 @@ import (
 	"github.com/batonauth/baton/config"
 	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/httpapi"
+	"github.com/batonauth/baton/mail"
 	"github.com/batonauth/baton/metrics"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
@@ -67,8 +68,10 @@ type Server struct {
 	Metrics *metrics.Metrics
 	// Audit appends the audit log asynchronously; Close flushes it.
 	Audit *audit.Writer
-	log   *slog.Logger
-	now   func() time.Time
+	// Mail delivers the outbox's messages in the background.
+	Mail *mail.Dispatcher
+	log  *slog.Logger
+	now  func() time.Time
 
 	stopHousekeeping context.CancelFunc
 	housekeepingDone chan struct{}
@@ -203,9 +206,31 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	}
 	s := &Server{Config: cfg, Store: store, Service: svc, API: api, Metrics: m, Audit: aw, log: log, now: opt.Now,
 		Admin: admin.New(svc, store, admin.Options{Observer: observe, Logger: log, Client: session.Client{UserAgent: "baton-server"}})}
+	if s.Mail, err = newDispatcher(cfg, raw, m, log, opt.Now); err != nil {
+		svc.Close()
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
 	svc.Start()
 	s.startHousekeeping()
 	return s, nil
+}
+
+// newDispatcher builds the outbox's mail dispatcher: over SMTP when
+// BATON_SMTP_URL is set, into the log otherwise.
+func newDispatcher(cfg *config.Config, store baton.Store, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (*mail.Dispatcher, error) {
+	tpl, err := mail.NewTemplates(cfg.BrandName)
+	if err != nil {
+		return nil, err
+	}
+	var sender mail.Sender = &mail.LogSender{Log: log}
+	if cfg.SMTP != nil {
+		if sender, err = mail.NewSMTP(cfg.SMTP, cfg.MailFrom, mail.SMTPOptions{Brand: cfg.BrandName}); err != nil {
+			return nil, err
+		}
+	}
+	return mail.NewDispatcher(mail.DispatcherOptions{Store: store, Sender: sender, Templates: tpl, Now: now, Logger: log,
+		Observe: func(d mail.Delivery) { m.ObserveMail(d.Outcome) }}), nil
 }
 
 // ServiceOptions configure NewService.
@@ -256,8 +281,14 @@ func (s *Server) startHousekeeping() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopHousekeeping = cancel
 	s.housekeepingDone = make(chan struct{})
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		s.Mail.Run(ctx)
+	}()
 	go func() {
 		defer close(s.housekeepingDone)
+		defer func() { <-mailDone }()
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
