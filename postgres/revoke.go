@@ -102,8 +102,23 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, except string, r b
 // RevokeExcessSessions revokes the user's live sessions beyond the keep
 // most recently used, with their revocation entries, in one transaction.
 func (db *DB) RevokeExcessSessions(ctx context.Context, userID string, keep int, r baton.Revoke) ([]string, error) {
+	// Every login asks, and nearly always the user is under the cap: a
+	// plain read first, so such a login takes neither the revocation-feed
+	// lock nor a write transaction.
+	var over bool
+	err := db.read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions
+			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND idle_expires_at > $2
+			OFFSET $3)`, userID, ts(r.Now), keep).Scan(&over)
+	})
+	if err != nil {
+		return nil, formatError("revoke excess sessions", err)
+	}
+	if !over {
+		return nil, nil
+	}
 	var ids []string
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := lockRevocationFeed(ctx, tx); err != nil {
 			return err
 		}
