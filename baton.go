@@ -241,3 +241,28 @@ func OutboxDue(m *OutboxMessage) time.Time {
 	}
 	return m.NextAttemptAt
 }
+
+// One-time link purposes.
+const (
+	LinkVerifyEmail   = "verify_email"
+	LinkResetPassword = "reset_password"
+	LinkChangeEmail   = "change_email"
+)
+
+// Link is a one-time link of account recovery. Its token is never stored:
+// it is derived from ID with a server key when the message is sent, and
+// only its SHA-256 (Hash) is kept, to find the link when it comes back.
+type Link struct {
+	ID      string
+	Hash    []byte
+	Purpose string
+	UserID  string
+	// Email is the address the link was sent to: the user's address for
+	// verification and reset, the new address for an email change.
+	Email          string
+	CanonicalEmail string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	// SpentAt is zero until the link is used.
+	SpentAt time.Time
+}

@@ -34,6 +34,7 @@ const (
 	EConflict             = "conflict" // store: a compare-and-set lost
 	EInvalidDPoPProof     = "invalid_dpop_proof"
 	EUseDPoPNonce         = "use_dpop_nonce"
+	EInvalidLink          = "invalid_link"
 )
 
 // Error is baton's one error type: a code from the contract's vocabulary, a

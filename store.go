@@ -200,6 +200,27 @@ type OutboxStore interface {
 	OutboxBacklog(ctx context.Context, kind string) (queued int64, oldest time.Time, err error)
 }
 
+// LinkStore stores one-time links (only their hashes) and spends them by
+// compare-and-set, with the change each one makes, in one transaction.
+type LinkStore interface {
+	// CreateLink stores l and, in the same transaction, m, the outbox
+	// message that carries it (m may be nil). ENotFound when l.UserID does
+	// not exist; EConflict when l.ID or l.Hash exists.
+	CreateLink(ctx context.Context, l *Link, m *OutboxMessage) error
+	// RedeemEmailLink spends the link whose token hashes to hash — only if
+	// it is unspent, not expired at now, and its purpose is
+	// LinkVerifyEmail or LinkChangeEmail — and in the same transaction
+	// applies it to its user: verification marks the user's address
+	// verified, provided it is still the link's address; an email change
+	// sets the user's address to the link's, verified. It returns the
+	// user afterwards. Outcomes: EInvalidLink (unknown, spent, expired,
+	// another purpose, or a verification of an address the user no longer
+	// has), EEmailTaken (another user took the new address meanwhile);
+	// on any error nothing changes, the link included. Of concurrent
+	// redemptions of one link at most one succeeds.
+	RedeemEmailLink(ctx context.Context, hash []byte, now time.Time) (*User, error)
+}
+
 // AuditStore stores the audit log.
 type AuditStore interface {
 	// AppendAudit stores e, assigning e.Seq.
