@@ -35,6 +35,8 @@ const (
 	EInvalidDPoPProof     = "invalid_dpop_proof"
 	EUseDPoPNonce         = "use_dpop_nonce"
 	EInvalidLink          = "invalid_link"
+	ENoEmail              = "no_email"
+	EAlreadyVerified      = "already_verified"
 )
 
 // Error is baton's one error type: a code from the contract's vocabulary, a

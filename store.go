@@ -21,6 +21,7 @@ type Store interface {
 	AuditStore
 	SettingStore
 	OutboxStore
+	LinkStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error

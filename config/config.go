@@ -85,6 +85,14 @@ type Config struct {
 	MailFrom string
 	// BrandName is the product name the messages show.
 	BrandName string
+	// VerifyTTL is how long a verification link works.
+	VerifyTTL time.Duration
+	// LinkVerifyEmail and LinkResetPassword are the links' URL templates
+	// ({token} is replaced); empty means baton's own pages.
+	LinkVerifyEmail, LinkResetPassword string
+	// LimitEmailSends bounds the verification and reset messages sent to
+	// one address.
+	LimitEmailSends Limit
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -98,6 +106,7 @@ var Vars = []string{
 	"BATON_ADMIN_ADDR", "BATON_DEMO", "BATON_DPOP_REQUIRE_NONCE", "BATON_MAX_SESSIONS_PER_USER",
 	"BATON_AUDIT_RETENTION",
 	"BATON_SMTP_URL", "BATON_MAIL_FROM", "BATON_BRAND_NAME",
+	"BATON_VERIFY_TTL", "BATON_LINK_VERIFY_EMAIL", "BATON_LINK_RESET_PASSWORD", "BATON_LIMIT_EMAIL_SENDS",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -124,6 +133,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		DPoPRequireNonce:     p.boolean("BATON_DPOP_REQUIRE_NONCE", false),
 		MaxSessionsPerUser:   p.count("BATON_MAX_SESSIONS_PER_USER", 100, 1, 100_000),
 		AuditRetention:       p.duration("BATON_AUDIT_RETENTION", 2160*time.Hour, time.Second),
+		VerifyTTL:            p.duration("BATON_VERIFY_TTL", 72*time.Hour, time.Second),
+		LinkVerifyEmail:      p.linkTemplate("BATON_LINK_VERIFY_EMAIL"),
+		LinkResetPassword:    p.linkTemplate("BATON_LINK_RESET_PASSWORD"),
+		LimitEmailSends:      p.limit("BATON_LIMIT_EMAIL_SENDS", "5/1h"),
 	}
 	l := lifetimes{
 		access:  p.setting("BATON_ACCESS_TTL", 5*time.Minute, MinLifetime),
@@ -172,6 +185,21 @@ func (p *parser) fail(name, format string, args ...any) {
 	if p.err == nil {
 		p.err = fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
 	}
+}
+
+// linkTemplate reads a link's URL template: an absolute http(s) URL with
+// {token} in it, or empty for baton's own page.
+func (p *parser) linkTemplate(name string) string {
+	v := p.str(name, "")
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(strings.ReplaceAll(v, "{token}", "t"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.Contains(v, "{token}") {
+		p.fail(name, "want an absolute http(s) URL containing {token}, got %q", v)
+		return ""
+	}
+	return v
 }
 
 func (p *parser) str(name, def string) string {

@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 		Addr: "127.0.0.1:8080", DataDir: "./baton-data", Issuer: "http://127.0.0.1:8080", Audience: "http://127.0.0.1:8080",
 		AccessTTL: 5 * time.Minute, RefreshTTL: 720 * time.Hour, RefreshIdleTTL: 168 * time.Hour,
 		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
-		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100,
+		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100, VerifyTTL: 72 * time.Hour, LimitEmailSends: Limit{5, time.Hour},
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
 		AuditRetention: 2160 * time.Hour, BrandName: "baton",
 	}
@@ -92,6 +92,8 @@ func TestErrors(t *testing.T) {
 		{"ResourceHalf", map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs"}, "BATON_RESOURCE_CLIENT"},
 		{"ResourceShortSecret", map[string]string{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "short"}, "BATON_RESOURCE_CLIENT_SECRET"},
 		{"AdminAddr", map[string]string{"BATON_ADMIN_ADDR": "nope"}, "BATON_ADMIN_ADDR"},
+		{"LinkWithoutToken", map[string]string{"BATON_LINK_VERIFY_EMAIL": "https://app.example/verify"}, "BATON_LINK_VERIFY_EMAIL"},
+		{"LinkRelative", map[string]string{"BATON_LINK_RESET_PASSWORD": "/reset#{token}"}, "BATON_LINK_RESET_PASSWORD"},
 		{"MaxSessionsZero", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "0"}, "BATON_MAX_SESSIONS_PER_USER"},
 		{"MaxSessionsWord", map[string]string{"BATON_MAX_SESSIONS_PER_USER": "many"}, "BATON_MAX_SESSIONS_PER_USER"},
 		{"SMTPScheme", map[string]string{"BATON_SMTP_URL": "http://relay", "BATON_MAIL_FROM": "a@b.example"}, "BATON_SMTP_URL"},
@@ -125,8 +127,10 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_MASTER_KEY": strings.Repeat("00", 32), "BATON_TLS_CERT": "c", "BATON_TLS_KEY": "k",
 		"BATON_ADMIN_ADDR": "127.0.0.1:9100", "BATON_DEMO": "false", "BATON_DPOP_REQUIRE_NONCE": "true",
 		"BATON_MAX_SESSIONS_PER_USER": "3",
-		"BATON_AUDIT_RETENTION":       "720h",
-		"BATON_SMTP_URL":              "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
+		"BATON_VERIFY_TTL":            "1h", "BATON_LINK_VERIFY_EMAIL": "https://app.example/verify?t={token}",
+		"BATON_LINK_RESET_PASSWORD": "https://app.example/reset#{token}", "BATON_LIMIT_EMAIL_SENDS": "2/1h",
+		"BATON_AUDIT_RETENTION": "720h",
+		"BATON_SMTP_URL":        "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]

@@ -139,6 +139,8 @@ func (s *Server) routes() {
 	s.route(p("/v1/me"), map[string]handlerFunc{http.MethodGet: s.me, http.MethodDelete: s.deleteMe})
 	s.route(p("/v1/reauth"), map[string]handlerFunc{http.MethodPost: s.reauth})
 	s.route(p("/v1/password"), map[string]handlerFunc{http.MethodPost: s.changePassword})
+	s.route(p("/v1/email/verification"), map[string]handlerFunc{http.MethodPost: s.requestVerification})
+	s.route(p("/v1/email/verify"), map[string]handlerFunc{http.MethodPost: s.verifyEmail})
 	s.route(p("/v1/sessions"), map[string]handlerFunc{http.MethodGet: s.sessions})
 	s.route(p("/v1/sessions/{id}"), map[string]handlerFunc{http.MethodDelete: s.revokeSession})
 	s.route(p("/v1/revocations"), map[string]handlerFunc{http.MethodGet: s.revocations})

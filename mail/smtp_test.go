@@ -72,45 +72,14 @@ type received struct {
 
 func parse(t *testing.T, data []byte) received {
 	t.Helper()
-	msg, err := netmail.ReadMessage(strings.NewReader(string(data)))
+	p, err := smtptest.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("Content-Type %q, want multipart/alternative", msg.Header.Get("Content-Type"))
+	if strings.Join(p.Parts, ",") != "text/plain,text/html" {
+		t.Fatalf("parts %v, want text/plain then text/html", p.Parts)
 	}
-	r := received{header: msg.Header}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	var types []string
-	for {
-		p, err := mr.NextRawPart()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		var body io.Reader = p
-		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
-			body = quotedprintable.NewReader(p)
-		}
-		b, err := io.ReadAll(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		types = append(types, ct)
-		switch ct {
-		case "text/plain":
-			r.text = string(b)
-		case "text/html":
-			r.html = string(b)
-		}
-	}
-	if strings.Join(types, ",") != "text/plain,text/html" {
-		t.Fatalf("parts %v, want text/plain then text/html", types)
-	}
-	return r
+	return received{header: p.Header, text: p.Text, html: p.HTML}
 }
 
 func only(t *testing.T, s *smtptest.Server) smtptest.Message {

@@ -148,8 +148,24 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		m.ObserveEvent(e)
 		aw.Observe(e)
 	}
+	// Messages to one address are limited (the limit protects the
+	// recipient; over it nothing is sent and the caller is not told).
+	sends := ratelimit.NewCounter(ratelimit.Rule(cfg.LimitEmailSends), opt.Now)
+	if shared, ok := raw.(baton.RateStore); ok {
+		sends.Share(shared, "mail")
+	}
+	var dispatcher *mail.Dispatcher // built after the engine, which names its links
 	svc, err := NewService(ctx, cfg, store, ServiceOptions{Logger: log, Now: opt.Now, PasswordParams: opt.PasswordParams,
-		Observer: observe, KeyReloadInterval: opt.KeyReloadInterval})
+		Observer: observe, KeyReloadInterval: opt.KeyReloadInterval,
+		WakeMail: func() {
+			if dispatcher != nil {
+				dispatcher.Wake()
+			}
+		},
+		AllowSend: func(ctx context.Context, canonicalEmail string) bool {
+			_, err := sends.Take(ctx, canonicalEmail)
+			return err == nil
+		}})
 	if err != nil {
 		_ = aw.Close(context.Background())
 		return nil, err
@@ -206,11 +222,12 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	}
 	s := &Server{Config: cfg, Store: store, Service: svc, API: api, Metrics: m, Audit: aw, log: log, now: opt.Now,
 		Admin: admin.New(svc, store, admin.Options{Observer: observe, Logger: log, Client: session.Client{UserAgent: "baton-server"}})}
-	if s.Mail, err = newDispatcher(cfg, raw, m, log, opt.Now); err != nil {
+	if s.Mail, err = newDispatcher(cfg, raw, svc, m, log, opt.Now); err != nil {
 		svc.Close()
 		_ = aw.Close(context.Background())
 		return nil, err
 	}
+	dispatcher = s.Mail
 	svc.Start()
 	s.startHousekeeping()
 	return s, nil
@@ -218,7 +235,7 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 
 // newDispatcher builds the outbox's mail dispatcher: over SMTP when
 // BATON_SMTP_URL is set, into the log otherwise.
-func newDispatcher(cfg *config.Config, store baton.Store, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (*mail.Dispatcher, error) {
+func newDispatcher(cfg *config.Config, store baton.Store, svc *session.Service, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (*mail.Dispatcher, error) {
 	tpl, err := mail.NewTemplates(cfg.BrandName)
 	if err != nil {
 		return nil, err
@@ -229,7 +246,7 @@ func newDispatcher(cfg *config.Config, store baton.Store, m *metrics.Metrics, lo
 			return nil, err
 		}
 	}
-	return mail.NewDispatcher(mail.DispatcherOptions{Store: store, Sender: sender, Templates: tpl, Now: now, Logger: log,
+	return mail.NewDispatcher(mail.DispatcherOptions{Store: store, Sender: sender, Templates: tpl, Link: svc.LinkURL, Now: now, Logger: log,
 		Observe: func(d mail.Delivery) { m.ObserveMail(d.Outcome) }}), nil
 }
 
@@ -241,6 +258,9 @@ type ServiceOptions struct {
 	// Observer is told of every security event.
 	Observer          func(session.Event)
 	KeyReloadInterval time.Duration
+	// WakeMail and AllowSend: see session.Config.
+	WakeMail  func()
+	AllowSend func(ctx context.Context, canonicalEmail string) bool
 }
 
 // NewService builds the session engine for cfg on store, as the server
@@ -268,7 +288,26 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 		Logger:            o.Logger,
 		Observer:          o.Observer,
 		KeyReloadInterval: o.KeyReloadInterval,
+		VerifyTTL:         cfg.VerifyTTL,
+		LinkTemplates:     linkTemplates(cfg),
+		MailFrom:          cfg.MailFrom,
+		WakeMail:          o.WakeMail,
+		AllowSend:         o.AllowSend,
 	})
+}
+
+// linkTemplates are the links' URL templates the operator set; the engine
+// fills in baton's own pages for the others.
+func linkTemplates(cfg *config.Config) map[string]string {
+	t := map[string]string{}
+	if cfg.LinkVerifyEmail != "" {
+		t[baton.LinkVerifyEmail] = cfg.LinkVerifyEmail
+		t[baton.LinkChangeEmail] = cfg.LinkVerifyEmail
+	}
+	if cfg.LinkResetPassword != "" {
+		t[baton.LinkResetPassword] = cfg.LinkResetPassword
+	}
+	return t
 }
 
 // Handler is the HTTP API, to serve or to mount in another mux.

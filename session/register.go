@@ -50,5 +50,12 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest, cl Client) 
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventRegister, Outcome: OutcomeOK, UserID: u.ID, Client: cl})
+	if u.Email != "" {
+		// The account exists whatever happens to the message: a failure
+		// here is logged, and the user can ask for another link.
+		if err := s.sendVerification(ctx, u, cl); err != nil {
+			s.cfg.Logger.Warn("verification message not queued", "user_id", u.ID, "err", err)
+		}
+	}
 	return u, nil
 }

@@ -44,6 +44,21 @@ type Config struct {
 	// revokes the least recently used. 0: unbounded.
 	MaxSessionsPerUser int
 
+	// VerifyTTL is how long a verification link works (default 72h).
+	VerifyTTL time.Duration
+	// LinkTemplates maps a link purpose (baton.Link*) to its URL with
+	// {token}; the default for verification is
+	// <issuer>/account/verify-email#token={token}.
+	LinkTemplates map[string]string
+	// MailFrom is the sender address, whose domain ends every Message-ID.
+	MailFrom string
+	// WakeMail, when set, is called after a message is put in the outbox
+	// (the mail dispatcher's Wake).
+	WakeMail func()
+	// AllowSend, when set, is asked before a message goes to an address
+	// (canonical form); false holds it back (the per-recipient limit).
+	AllowSend func(ctx context.Context, canonicalEmail string) bool
+
 	// Hasher hashes passwords; required.
 	Hasher *password.Hasher
 	// MasterKey, when set (32 bytes), seals the keys the service stores
@@ -87,6 +102,20 @@ func (c *Config) setDefaults() error {
 	def(&c.Leeway, 5*time.Second)
 	def(&c.SyncInterval, 500*time.Millisecond)
 	def(&c.KeyReloadInterval, 30*time.Second)
+	def(&c.VerifyTTL, 72*time.Hour)
+	base := strings.TrimSuffix(c.Issuer, "/")
+	links := map[string]string{
+		baton.LinkVerifyEmail:   base + "/account/verify-email#token={token}",
+		baton.LinkChangeEmail:   base + "/account/verify-email#token={token}",
+		baton.LinkResetPassword: base + "/account/reset-password#token={token}",
+	}
+	for k, v := range c.LinkTemplates {
+		links[k] = v
+	}
+	c.LinkTemplates = links
+	if c.MailFrom == "" {
+		c.MailFrom = "noreply@localhost"
+	}
 	if c.ReuseGrace < 0 || c.FreshTTL < 0 {
 		return errors.New("session: ReuseGrace and FreshTTL must not be negative")
 	}

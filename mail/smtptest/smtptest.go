@@ -6,9 +6,16 @@
 package smtptest
 
 import (
+	"bytes"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
+	netmail "net/mail"
 	"strconv"
 	"sync"
 	"testing"
@@ -163,3 +170,51 @@ func (ss *session) Data(r io.Reader) error {
 
 func (ss *session) Reset()        { ss.msg = Message{} }
 func (ss *session) Logout() error { return nil }
+
+// Parsed is a received message taken apart: its header and its plain-text
+// and HTML parts, decoded.
+type Parsed struct {
+	Header     netmail.Header
+	Text, HTML string
+	// Parts lists the parts' media types in order.
+	Parts []string
+}
+
+// Parse takes apart a message as baton sends it: multipart/alternative
+// with a plain-text and an HTML part, either possibly quoted-printable.
+func Parse(data []byte) (*Parsed, error) {
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		return nil, fmt.Errorf("Content-Type %q, want multipart/alternative", msg.Header.Get("Content-Type"))
+	}
+	r := &Parsed{Header: msg.Header}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) {
+			return r, nil
+		} else if err != nil {
+			return nil, err
+		}
+		var body io.Reader = p
+		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			body = quotedprintable.NewReader(p)
+		}
+		b, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		r.Parts = append(r.Parts, ct)
+		switch ct {
+		case "text/plain":
+			r.Text = string(b)
+		case "text/html":
+			r.HTML = string(b)
+		}
+	}
+}
