@@ -28,9 +28,10 @@ type Store interface {
 	// Prune deletes, in batches of at most limit rows per table, sessions
 	// that expired or were revoked before olderThan (with their refresh
 	// tokens), spent refresh tokens spent before olderThan, revocation
-	// entries whose Until is before now, and outbox messages sent or given
-	// up before olderThan. It returns how many rows it deleted; a result
-	// below limit means there is nothing left to prune.
+	// entries whose Until is before now, outbox messages sent or given up
+	// before olderThan, and links spent or expired before olderThan. It
+	// returns how many rows it deleted; a result below limit means there is
+	// nothing left to prune.
 	Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error)
 	Close() error
 }

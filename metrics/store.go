@@ -46,6 +46,8 @@ const (
 	mOutboxDelivered
 	mOutboxFailed
 	mOutboxBacklog
+	mCreateLink
+	mRedeemEmailLink
 	mCount
 )
 
@@ -55,11 +57,13 @@ var methodNames = [mCount]string{
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
+	"CreateLink", "RedeemEmailLink",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
 // baton_store_duration_seconds{method} and every failure other than a
-// documented outcome (not found, conflict, username or email taken) in
+// documented outcome (not found, conflict, username or email taken, invalid
+// link) in
 // baton_store_errors_total{method}. The observers are resolved once here,
 // so a call costs two clock reads and no allocation. Optional capabilities
 // of s (RevocationWatcher, SessionCounter) are kept.
@@ -114,7 +118,7 @@ func (is *instrumented) done(m int, start time.Time, err error) {
 	is.obs[m].Observe(time.Since(start).Seconds())
 	if err != nil {
 		switch baton.ErrorCode(err) {
-		case baton.ENotFound, baton.EConflict, baton.EUsernameTaken, baton.EEmailTaken:
+		case baton.ENotFound, baton.EConflict, baton.EUsernameTaken, baton.EEmailTaken, baton.EInvalidLink:
 		default:
 			is.errs[m].Inc()
 		}
@@ -373,4 +377,18 @@ func (is *instrumented) OutboxBacklog(ctx context.Context, kind string) (int64, 
 	n, oldest, err := is.s.OutboxBacklog(ctx, kind)
 	is.done(mOutboxBacklog, t, err)
 	return n, oldest, err
+}
+
+func (is *instrumented) CreateLink(ctx context.Context, l *baton.Link, m *baton.OutboxMessage) error {
+	t := time.Now()
+	err := is.s.CreateLink(ctx, l, m)
+	is.done(mCreateLink, t, err)
+	return err
+}
+
+func (is *instrumented) RedeemEmailLink(ctx context.Context, hash []byte, now time.Time) (*baton.User, error) {
+	t := time.Now()
+	u, err := is.s.RedeemEmailLink(ctx, hash, now)
+	is.done(mRedeemEmailLink, t, err)
+	return u, err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -28,14 +29,24 @@ var errOutboxNotFound = baton.Errorf(baton.ENotFound, "outbox message not found"
 
 // Enqueue stores m. EConflict when a message with m.ID exists.
 func (db *DB) Enqueue(ctx context.Context, m *baton.OutboxMessage) error {
-	err := db.write(ctx, func() error {
-		_, err := db.pool.Exec(ctx, `INSERT INTO outbox (`+outboxColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			m.ID, m.Kind, m.Recipient, nonNil(m.Payload), ts(m.CreatedAt), ts(baton.OutboxDue(m)),
-			m.Attempts, clean(baton.CutOutboxError(m.LastError)), ts(m.LeaseUntil), ts(m.SentAt), ts(m.GaveUpAt))
-		return err
-	})
+	err := db.write(ctx, func() error { return insertOutbox(ctx, db.pool, m) })
 	return formatError("enqueue", err)
+}
+
+// execer is what runs a statement: the pool (a statement of its own) or a
+// transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertOutbox inserts m through q: Enqueue, and the operations that write
+// a message in the same transaction as what it carries (CreateLink).
+func insertOutbox(ctx context.Context, q execer, m *baton.OutboxMessage) error {
+	_, err := q.Exec(ctx, `INSERT INTO outbox (`+outboxColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		m.ID, m.Kind, m.Recipient, nonNil(m.Payload), ts(m.CreatedAt), ts(baton.OutboxDue(m)),
+		m.Attempts, clean(baton.CutOutboxError(m.LastError)), ts(m.LeaseUntil), ts(m.SentAt), ts(m.GaveUpAt))
+	return err
 }
 
 // claimOutboxSQL leases the oldest due messages in one statement. FOR

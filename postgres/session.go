@@ -263,6 +263,10 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 		// Messages sent or given up (outbox_done_idx); queued ones stay.
 		{"prune outbox", `DELETE FROM outbox WHERE id IN (
 			SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < $1 LIMIT $2)`, olderThan},
+		// Links spent or expired before (links_spent_at_idx,
+		// links_expires_at_idx); live ones stay.
+		{"prune links", `DELETE FROM links WHERE id IN (
+			SELECT id FROM links WHERE spent_at < $1 OR expires_at < $1 LIMIT $2)`, olderThan},
 	}
 	total := 0
 	for _, st := range stages {

@@ -26,11 +26,15 @@ var errOutboxNotFound = baton.Errorf(baton.ENotFound, "outbox message not found"
 
 // Enqueue stores m. EConflict when a message with m.ID exists.
 func (db *DB) Enqueue(ctx context.Context, m *baton.OutboxMessage) error {
-	return db.write(ctx, "enqueue", func(tx *tx) error {
-		return tx.exec(`INSERT INTO outbox (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Kind, m.Recipient, nonNilBytes(m.Payload), timeArg(m.CreatedAt), timeArg(baton.OutboxDue(m)),
-			m.Attempts, baton.CutOutboxError(m.LastError), timeArg(m.LeaseUntil), timeArg(m.SentAt), timeArg(m.GaveUpAt))
-	})
+	return db.write(ctx, "enqueue", func(tx *tx) error { return insertOutbox(tx, m) })
+}
+
+// insertOutbox inserts m in tx: Enqueue, and the operations that write a
+// message in the same transaction as what it carries (CreateLink).
+func insertOutbox(tx *tx, m *baton.OutboxMessage) error {
+	return tx.exec(`INSERT INTO outbox (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.Kind, m.Recipient, nonNilBytes(m.Payload), timeArg(m.CreatedAt), timeArg(baton.OutboxDue(m)),
+		m.Attempts, baton.CutOutboxError(m.LastError), timeArg(m.LeaseUntil), timeArg(m.SentAt), timeArg(m.GaveUpAt))
 }
 
 // nonNilBytes binds a nil payload as an empty BLOB: the column is NOT NULL.

@@ -338,6 +338,11 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 			{`DELETE FROM outbox WHERE id IN (
 				SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < ? LIMIT ?)`,
 				[]any{old}},
+			// Links spent or expired before (links_spent_at,
+			// links_expires_at); live ones stay.
+			{`DELETE FROM links WHERE id IN (
+				SELECT id FROM links WHERE spent_at < ?1 OR expires_at < ?1 LIMIT ?2)`,
+				[]any{old}},
 		}
 		for _, st := range stages {
 			left := limit - total

@@ -120,6 +120,18 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Outbox/Backlog", testOutboxBacklog},
 		{"Outbox/ClaimConcurrent", testOutboxClaimConcurrent},
 		{"Outbox/Prune", testOutboxPrune},
+
+		{"Link/Create", testLinkCreate},
+		{"Link/CreateUserNotFound", testLinkCreateUserNotFound},
+		{"Link/CreateConflict", testLinkCreateConflict},
+		{"Link/RedeemRefused", testLinkRedeemRefused},
+		{"Link/RedeemVerify", testLinkRedeemVerify},
+		{"Link/RedeemVerifyStale", testLinkRedeemVerifyStale},
+		{"Link/RedeemChange", testLinkRedeemChange},
+		{"Link/RedeemChangeTaken", testLinkRedeemChangeTaken},
+		{"Link/RedeemConcurrent", testLinkRedeemConcurrent},
+		{"Link/DeleteUser", testLinkDeleteUser},
+		{"Link/Prune", testLinkPrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
