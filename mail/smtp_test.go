@@ -3,10 +3,6 @@ package mail_test
 import (
 	"context"
 	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
 	"strconv"

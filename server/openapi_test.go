@@ -2,15 +2,19 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"github.com/batonauth/baton/mail/smtptest"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
@@ -196,9 +200,11 @@ func cookieValue(r reply, name string) string {
 // success and error cases, and checks each answer's status, the headers
 // the document requires and the JSON body against httpapi/openapi.json.
 func TestOpenAPIConformance(t *testing.T) {
+	relay := smtptest.Start(t, smtptest.Options{})
 	srv := batontest.NewServer(t, batontest.Env{
 		"BATON_RESOURCE_CLIENT_ID": rsID, "BATON_RESOURCE_CLIENT_SECRET": rsSecret,
 		"BATON_LIMIT_ACCOUNT_FAILURES": "3/1h", "BATON_FRESH_TTL": "15m",
+		"BATON_SMTP_URL": "smtp+plain://" + relay.Addr(), "BATON_MAIL_FROM": "noreply@example.com",
 	}, nil)
 	u := srv.URL
 	served := call(t, "GET", u+"/openapi.json", "", nil)
@@ -213,6 +219,13 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi", "password": pw}), 201)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "OpenAPI", "password": pw}), 409)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-mail", "password": pw, "email": "OpenAPI@Example.com"}), 201)
+	// Email verification: the link of the message the registration sent.
+	verifyToken := linkToken(t, srv, relay, 1)
+	mailAT := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mail", "password": pw}).str("access_token")
+	c.check("POST", "/v1/email/verification", call(t, "POST", u+"/v1/email/verification", mailAT, nil), 202)
+	c.check("POST", "/v1/email/verify", call(t, "POST", u+"/v1/email/verify", "", map[string]string{"token": "bve_unknown"}), 400)
+	c.check("POST", "/v1/email/verify", call(t, "POST", u+"/v1/email/verify", "", map[string]string{"token": verifyToken}), 200)
+	c.check("POST", "/v1/email/verification", call(t, "POST", u+"/v1/email/verification", mailAT, nil), 409)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]any{"username": "openapi-null", "password": pw, "email": nil}), 201)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi@example.COM", "password": pw}), 409)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-bad", "password": pw, "email": "OpenAPI <openapi@example.com>"}), 400)
@@ -384,4 +397,33 @@ func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
 			t.Logf("rejected: %q", bad)
 		})
 	}
+}
+
+var linkTokenRE = regexp.MustCompile(`#token=([A-Za-z0-9_%.-]+)`)
+
+// linkToken waits (a bounded while) for the relay's n-th message and
+// returns the token of its link.
+func linkToken(t *testing.T, srv *batontest.Server, relay *smtptest.Server, n int) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(relay.Messages()) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("message %d never arrived", n)
+		}
+		if _, err := srv.Mail.Drain(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := smtptest.Parse(relay.Messages()[n-1].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := linkTokenRE.FindStringSubmatch(p.Text)
+	if m == nil {
+		t.Fatalf("no link in:\n%s", p.Text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
