@@ -2,14 +2,9 @@ package httpapi_test
 
 import (
 	"context"
-	"log/slog"
 
-	"github.com/batonauth/baton/server"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/mail/smtptest"
@@ -29,49 +24,19 @@ func newMailRig(t *testing.T, env batontest.Env) *mailRig {
 	for k, v := range env {
 		e[k] = v
 	}
-	srv := batontest.NewServerWith(t, e, nil, server.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	srv := batontest.NewServer(t, e, nil)
 	return &mailRig{srv: srv, relay: relay, c: newClient(t, srv)}
 }
 
-var tokenInLink = regexp.MustCompile(`#token=([A-Za-z0-9_%.-]+)`)
-
-// waitMessages drains the outbox and waits (a bounded while: the server's
-// own dispatcher, woken by the request, may be the one delivering) until
-// the relay holds n messages.
-func (r *mailRig) waitMessages(t *testing.T, n int) []smtptest.Message {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := r.srv.Mail.Drain(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if msgs := r.relay.Messages(); len(msgs) >= n || time.Now().After(deadline) {
-			if len(msgs) != n {
-				t.Fatalf("relay holds %d messages, want %d", len(msgs), n)
-			}
-			return msgs
-		}
-	}
-}
-
-// lastLink waits for the n-th message and returns its decoded text part
-// and the token of its link.
+// lastLink waits for the n-th message and returns its text part and the
+// token of its link.
 func (r *mailRig) lastLink(t *testing.T, n int) (text, token string) {
 	t.Helper()
-	msgs := r.waitMessages(t, n)
-	p, err := smtptest.Parse(msgs[len(msgs)-1].Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := tokenInLink.FindStringSubmatch(p.Text)
-	if m == nil {
-		t.Fatalf("no link in the message:\n%s", p.Text)
-	}
-	tok, err := url.QueryUnescape(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Text, tok
+	msgs := r.relay.Await(t, n, r.drain)
+	return smtptest.LinkToken(t, msgs[n-1].Data)
 }
+
+func (r *mailRig) drain() { _, _ = r.srv.Mail.Drain(context.Background()) }
 
 // TestEmailVerification: registering with an address sends a verification
 // message over SMTP; its link verifies the address once; a new link can be
@@ -127,7 +92,7 @@ func TestVerificationRecipientLimit(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		c.do("POST", "/v1/email/verification", nil, at...).want(t, 202, "")
 	}
-	r.waitMessages(t, 2) // the registration's and one more; then the limit
+	r.relay.Await(t, 2, r.drain) // the registration's and one more; then the limit
 	// Nothing more is queued: a last pass delivers nothing.
 	if n, err := r.srv.Mail.Drain(context.Background()); err != nil || n != 0 {
 		t.Fatalf("after the limit: %d more messages (%v)", n, err)
@@ -136,7 +101,3 @@ func TestVerificationRecipientLimit(t *testing.T) {
 		t.Fatalf("messages sent to one address: got %d, want the limit, 2", n)
 	}
 }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }

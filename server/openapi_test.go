@@ -8,13 +8,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
@@ -399,31 +397,11 @@ func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
 	}
 }
 
-var linkTokenRE = regexp.MustCompile(`#token=([A-Za-z0-9_%.-]+)`)
-
-// linkToken waits (a bounded while) for the relay's n-th message and
-// returns the token of its link.
+// linkToken waits for the relay's n-th message and returns its link's
+// token.
 func linkToken(t *testing.T, srv *batontest.Server, relay *smtptest.Server, n int) string {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); len(relay.Messages()) < n; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("message %d never arrived", n)
-		}
-		if _, err := srv.Mail.Drain(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := smtptest.Parse(relay.Messages()[n-1].Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := linkTokenRE.FindStringSubmatch(p.Text)
-	if m == nil {
-		t.Fatalf("no link in:\n%s", p.Text)
-	}
-	tok, err := url.QueryUnescape(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	msgs := relay.Await(t, n, func() { _, _ = srv.Mail.Drain(context.Background()) })
+	_, tok := smtptest.LinkToken(t, msgs[n-1].Data)
 	return tok
 }

@@ -16,6 +16,8 @@ import (
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"net/url"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -217,4 +219,42 @@ func Parse(data []byte) (*Parsed, error) {
 			r.HTML = string(b)
 		}
 	}
+}
+
+// Await waits, a bounded while, until the server holds n messages, calling
+// poke (e.g. a dispatcher's Drain) between looks, and returns them; it
+// fails the test when another number arrives or ten seconds pass.
+func (s *Server) Await(tb testing.TB, n int, poke func()) []Message {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		poke()
+		if msgs := s.Messages(); len(msgs) >= n || time.Now().After(deadline) {
+			if len(msgs) != n {
+				tb.Fatalf("relay holds %d messages, want %d", len(msgs), n)
+			}
+			return msgs
+		}
+	}
+}
+
+var linkToken = regexp.MustCompile(`#token=([A-Za-z0-9_%.-]+)`)
+
+// LinkToken returns the decoded text part of a received message and the
+// token in the fragment of its link (#token=…), failing the test without
+// one.
+func LinkToken(tb testing.TB, data []byte) (text, token string) {
+	tb.Helper()
+	p, err := Parse(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := linkToken.FindStringSubmatch(p.Text)
+	if m == nil {
+		tb.Fatalf("no link in the message:\n%s", p.Text)
+	}
+	tok, err := url.QueryUnescape(m[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p.Text, tok
 }
