@@ -97,6 +97,10 @@ func Start(tb testing.TB, opt Options) *Server {
 	}()
 	tb.Cleanup(func() {
 		srv.Close()
+		// Close does not reach a listener that Serve has not started on
+		// yet (a test that never connected may end that fast): closing it
+		// here ends such a Serve too.
+		ln.Close()
 		<-done
 	})
 	return s
