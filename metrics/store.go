@@ -48,6 +48,7 @@ const (
 	mOutboxBacklog
 	mCreateLink
 	mRedeemEmailLink
+	mSetEmail
 	mCount
 )
 
@@ -57,7 +58,7 @@ var methodNames = [mCount]string{
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
-	"CreateLink", "RedeemEmailLink",
+	"CreateLink", "RedeemEmailLink", "SetEmail",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -171,6 +172,13 @@ func (is *instrumented) RehashPassword(ctx context.Context, userID, oldHash, new
 	t := time.Now()
 	err := is.s.RehashPassword(ctx, userID, oldHash, newHash)
 	is.done(mRehashPassword, t, err)
+	return err
+}
+
+func (is *instrumented) SetEmail(ctx context.Context, userID, email, canonical string, verified bool) error {
+	t := time.Now()
+	err := is.s.SetEmail(ctx, userID, email, canonical, verified)
+	is.done(mSetEmail, t, err)
 	return err
 }
 
