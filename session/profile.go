@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/token"
@@ -13,12 +14,13 @@ import (
 // the password hash), from a bounded in-memory cache: GET /v1/me is the
 // hottest authenticated route. A cache entry cannot outlive its use:
 // deleting a user revokes every session first, and Authenticate refuses
-// their tokens before Profile is reached. The email is fixed at
-// registration for now; whatever comes to change it or its verification
-// must drop the entry (on every instance), or /v1/me would show the old
-// state.
+// their tokens before Profile is reached. A change of the address or its
+// verification drops the entry of the instance that made it; other
+// instances, and a server beside the admin commands (another process),
+// see it once their entry is ProfileTTL old.
 func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
-	if u, ok := s.profiles.get(c.Subject); ok {
+	now := s.Now()
+	if u, ok := s.profiles.get(c.Subject, now); ok {
 		return u, nil
 	}
 	u, err := s.Me(ctx, c)
@@ -27,7 +29,7 @@ func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, er
 	}
 	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
 		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
-	s.profiles.put(p)
+	s.profiles.put(p, now.Add(ProfileTTL))
 	return p, nil
 }
 
@@ -40,31 +42,47 @@ func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) 
 	return u, err
 }
 
-// profileCache maps user ids to their public profile. It is bounded: when
-// full it starts over, which costs one store read per user afterwards.
+// ProfileTTL bounds how long a profile is served from the cache: how
+// late an instance shows an address changed or verified elsewhere. Each
+// active user then costs one read by primary key per ProfileTTL.
+const ProfileTTL = 5 * time.Second
+
+// profileCache maps user ids to their public profile and when it goes
+// stale. It is bounded: when full it starts over, which costs one store
+// read per user afterwards.
 type profileCache struct {
 	mu  sync.RWMutex
-	m   map[string]*baton.User
+	m   map[string]profileEntry
 	max int
 }
 
+type profileEntry struct {
+	u     *baton.User
+	until time.Time
+}
+
 func newProfileCache(max int) *profileCache {
-	return &profileCache{m: make(map[string]*baton.User), max: max}
+	return &profileCache{m: make(map[string]profileEntry), max: max}
 }
 
-func (c *profileCache) get(id string) (*baton.User, bool) {
+// get returns the profile of id unless it is missing or stale at now.
+func (c *profileCache) get(id string, now time.Time) (*baton.User, bool) {
 	c.mu.RLock()
-	u, ok := c.m[id]
+	e, ok := c.m[id]
 	c.mu.RUnlock()
-	return u, ok
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	return e.u, true
 }
 
-func (c *profileCache) put(u *baton.User) {
+// put caches u until until.
+func (c *profileCache) put(u *baton.User, until time.Time) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
-		c.m = make(map[string]*baton.User)
+		c.m = make(map[string]profileEntry)
 	}
-	c.m[u.ID] = u
+	c.m[u.ID] = profileEntry{u: u, until: until}
 	c.mu.Unlock()
 }
 
