@@ -2,15 +2,11 @@ package admin_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/admin"
-	"github.com/batonauth/baton/batontest"
-	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/session"
 )
 
@@ -109,14 +105,7 @@ func TestSetEmail(t *testing.T) {
 func TestSetEmailProfile(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	server, err := session.New(ctx, f.store, session.Config{
-		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2), Now: f.clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(server.Close)
+	server := newService(t, f.store, f.clock, nil)
 	if _, err := f.a.AddUser(ctx, session.RegisterRequest{Username: "alice", Password: pw, Email: ptr("old@example.com")}); err != nil {
 		t.Fatal(err)
 	}
