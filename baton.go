@@ -271,3 +271,44 @@ type Link struct {
 	// SpentAt is zero until the link is used.
 	SpentAt time.Time
 }
+
+// TOTP is a user's time-based one-time password state (RFC 6238). Secrets
+// are stored as the engine gives them (sealed with the master key when one
+// is configured).
+type TOTP struct {
+	UserID string
+	// Secret is the confirmed secret; nil while TOTP is off.
+	Secret []byte
+	// Pending is an enrolment awaiting its first code; nil when none.
+	Pending   []byte
+	PendingAt time.Time
+	EnabledAt time.Time
+	// LastStep is the last time step whose code was accepted: each step
+	// is accepted once, and never one before it.
+	LastStep int64
+}
+
+// Challenge kinds.
+const (
+	// ChallengeMFA is the second step of a login (the mfa_token).
+	ChallengeMFA = "mfa"
+)
+
+// Challenge is a one-time secret of a multi-step ceremony — the mfa_token
+// of a login's second step, later a WebAuthn challenge — stored only as its
+// hash, with what the ceremony needs to finish on any instance (Data).
+type Challenge struct {
+	ID   string
+	Hash []byte
+	Kind string
+	// UserID is the user the ceremony is for; empty when it is not known
+	// yet (a usernameless passkey sign-in).
+	UserID    string
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// Failures counts wrong answers; at the kind's limit the challenge
+	// is dead.
+	Failures int
+	SpentAt  time.Time
+}

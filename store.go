@@ -22,6 +22,8 @@ type Store interface {
 	SettingStore
 	OutboxStore
 	LinkStore
+	MFAStore
+	ChallengeStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -29,7 +31,8 @@ type Store interface {
 	// that expired or were revoked before olderThan (with their refresh
 	// tokens), spent refresh tokens spent before olderThan, revocation
 	// entries whose Until is before now, outbox messages sent or given up
-	// before olderThan, and links spent or expired before olderThan. It
+	// before olderThan, links spent or expired before olderThan, and
+	// challenges spent or expired before olderThan. It
 	// returns how many rows it deleted; a result below limit means there is
 	// nothing left to prune.
 	Prune(ctx context.Context, now, olderThan time.Time, limit int) (int, error)
@@ -246,6 +249,65 @@ type LinkStore interface {
 	// on any error nothing changes, the link included. Of concurrent
 	// redemptions of one link at most one succeeds.
 	RedeemEmailLink(ctx context.Context, hash []byte, now time.Time) (*User, error)
+}
+
+// MFAStore stores second factors: TOTP secrets and recovery codes (only
+// their hashes).
+type MFAStore interface {
+	// TOTP returns the user's TOTP state; ENotFound when the user never
+	// began an enrolment (or disabled it since).
+	TOTP(ctx context.Context, userID string) (*TOTP, error)
+	// SetPendingTOTP stores secret as the user's pending enrolment at now,
+	// replacing a pending one; a confirmed secret stays in force until the
+	// pending one is confirmed. ENotFound when the user does not exist.
+	SetPendingTOTP(ctx context.Context, userID string, secret []byte, now time.Time) error
+	// ConfirmTOTP makes the pending secret the user's secret — only if it
+	// is still pending (the same bytes) — with step as its last used step,
+	// and replaces the user's recovery codes by codes (hashes), in one
+	// transaction. EConflict when the pending secret changed or is gone;
+	// nothing changes then.
+	ConfirmTOTP(ctx context.Context, userID string, pending []byte, step int64, codes [][]byte, now time.Time) error
+	// UseTOTPStep records that the code of step was accepted: a
+	// compare-and-set that succeeds only while TOTP is on and step is
+	// after the last used step. EConflict otherwise (a replay, or a step
+	// before one used). Of concurrent calls with one step at most one
+	// succeeds.
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+	// DisableTOTP removes the user's TOTP secret, a pending one and every
+	// recovery code. ENotFound when there was no TOTP state.
+	DisableTOTP(ctx context.Context, userID string) error
+	// ReplaceRecoveryCodes replaces every recovery code of the user by
+	// codes (hashes) created at now. ENotFound when the user does not
+	// exist.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codes [][]byte, now time.Time) error
+	// UseRecoveryCode spends the user's unused code with the given hash by
+	// compare-and-set, and returns how many unused codes are left.
+	// ENotFound when the user has no such unused code. Of concurrent
+	// calls with one code at most one succeeds.
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) (int, error)
+	// RecoveryCodesLeft counts the user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+}
+
+// ChallengeStore stores the one-time challenges of multi-step ceremonies,
+// shared by every instance, so a ceremony begun on one may finish on
+// another.
+type ChallengeStore interface {
+	// CreateChallenge stores c. ENotFound when c.UserID is set and does
+	// not exist; EConflict when c.ID or c.Hash exists.
+	CreateChallenge(ctx context.Context, c *Challenge) error
+	// Challenge returns the challenge of kind with the given hash, live or
+	// not; ENotFound when there is none.
+	Challenge(ctx context.Context, hash []byte, kind string) (*Challenge, error)
+	// FailChallenge counts a wrong answer to the live challenge (unspent,
+	// not expired at now) and returns its failures afterwards. ENotFound
+	// when there is no live challenge of kind with the hash.
+	FailChallenge(ctx context.Context, hash []byte, kind string, now time.Time) (int, error)
+	// SpendChallenge spends the challenge of kind with the given hash by
+	// compare-and-set — only if it is unspent, not expired at now and has
+	// fewer than maxFailures failures — and returns it. ENotFound
+	// otherwise. Of concurrent calls at most one succeeds.
+	SpendChallenge(ctx context.Context, hash []byte, kind string, now time.Time, maxFailures int) (*Challenge, error)
 }
 
 // AuditStore stores the audit log.

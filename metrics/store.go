@@ -51,6 +51,18 @@ const (
 	mLinkByHash
 	mResetPassword
 	mSetEmail
+	mTOTP
+	mSetPendingTOTP
+	mConfirmTOTP
+	mUseTOTPStep
+	mDisableTOTP
+	mReplaceRecoveryCodes
+	mUseRecoveryCode
+	mRecoveryCodesLeft
+	mCreateChallenge
+	mChallenge
+	mFailChallenge
+	mSpendChallenge
 	mCount
 )
 
@@ -61,6 +73,7 @@ var methodNames = [mCount]string{
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
 	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword", "SetEmail",
+	"TOTP", "SetPendingTOTP", "ConfirmTOTP", "UseTOTPStep", "DisableTOTP", "ReplaceRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "CreateChallenge", "Challenge", "FailChallenge", "SpendChallenge",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -415,4 +428,88 @@ func (is *instrumented) RedeemEmailLink(ctx context.Context, hash []byte, now ti
 	u, err := is.s.RedeemEmailLink(ctx, hash, now)
 	is.done(mRedeemEmailLink, t, err)
 	return u, err
+}
+
+func (is *instrumented) TOTP(ctx context.Context, userID string) (*baton.TOTP, error) {
+	t := time.Now()
+	v, err := is.s.TOTP(ctx, userID)
+	is.done(mTOTP, t, err)
+	return v, err
+}
+
+func (is *instrumented) SetPendingTOTP(ctx context.Context, userID string, secret []byte, now time.Time) error {
+	t := time.Now()
+	err := is.s.SetPendingTOTP(ctx, userID, secret, now)
+	is.done(mSetPendingTOTP, t, err)
+	return err
+}
+
+func (is *instrumented) ConfirmTOTP(ctx context.Context, userID string, pending []byte, step int64, codes [][]byte, now time.Time) error {
+	t := time.Now()
+	err := is.s.ConfirmTOTP(ctx, userID, pending, step, codes, now)
+	is.done(mConfirmTOTP, t, err)
+	return err
+}
+
+func (is *instrumented) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+	t := time.Now()
+	err := is.s.UseTOTPStep(ctx, userID, step)
+	is.done(mUseTOTPStep, t, err)
+	return err
+}
+
+func (is *instrumented) DisableTOTP(ctx context.Context, userID string) error {
+	t := time.Now()
+	err := is.s.DisableTOTP(ctx, userID)
+	is.done(mDisableTOTP, t, err)
+	return err
+}
+
+func (is *instrumented) ReplaceRecoveryCodes(ctx context.Context, userID string, codes [][]byte, now time.Time) error {
+	t := time.Now()
+	err := is.s.ReplaceRecoveryCodes(ctx, userID, codes, now)
+	is.done(mReplaceRecoveryCodes, t, err)
+	return err
+}
+
+func (is *instrumented) UseRecoveryCode(ctx context.Context, userID string, hash []byte, now time.Time) (int, error) {
+	t := time.Now()
+	v, err := is.s.UseRecoveryCode(ctx, userID, hash, now)
+	is.done(mUseRecoveryCode, t, err)
+	return v, err
+}
+
+func (is *instrumented) RecoveryCodesLeft(ctx context.Context, userID string) (int, error) {
+	t := time.Now()
+	v, err := is.s.RecoveryCodesLeft(ctx, userID)
+	is.done(mRecoveryCodesLeft, t, err)
+	return v, err
+}
+
+func (is *instrumented) CreateChallenge(ctx context.Context, c *baton.Challenge) error {
+	t := time.Now()
+	err := is.s.CreateChallenge(ctx, c)
+	is.done(mCreateChallenge, t, err)
+	return err
+}
+
+func (is *instrumented) Challenge(ctx context.Context, hash []byte, kind string) (*baton.Challenge, error) {
+	t := time.Now()
+	v, err := is.s.Challenge(ctx, hash, kind)
+	is.done(mChallenge, t, err)
+	return v, err
+}
+
+func (is *instrumented) FailChallenge(ctx context.Context, hash []byte, kind string, now time.Time) (int, error) {
+	t := time.Now()
+	v, err := is.s.FailChallenge(ctx, hash, kind, now)
+	is.done(mFailChallenge, t, err)
+	return v, err
+}
+
+func (is *instrumented) SpendChallenge(ctx context.Context, hash []byte, kind string, now time.Time, maxFailures int) (*baton.Challenge, error) {
+	t := time.Now()
+	v, err := is.s.SpendChallenge(ctx, hash, kind, now, maxFailures)
+	is.done(mSpendChallenge, t, err)
+	return v, err
 }

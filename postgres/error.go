@@ -59,6 +59,10 @@ func formatError(op string, err error) error {
 			return baton.WrapError(baton.EEmailTaken, "email address is taken", cause)
 		case pgErr.Code == "23505":
 			return baton.WrapError(baton.EConflict, "already exists", cause)
+		case pgErr.Code == "23503":
+			// A foreign_key_violation on insert: the referenced row (the
+			// user of a TOTP enrolment or a challenge) is gone.
+			return baton.WrapError(baton.ENotFound, "not found", cause)
 		case unavailableState(pgErr.Code):
 			return baton.WrapError(baton.EUnavailable, msgUnavailable, cause)
 		case pgErr.Code == "22021", pgErr.Code == "22P05":

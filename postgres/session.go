@@ -267,6 +267,10 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 		// links_expires_at_idx); live ones stay.
 		{"prune links", `DELETE FROM links WHERE id IN (
 			SELECT id FROM links WHERE spent_at < $1 OR expires_at < $1 LIMIT $2)`, olderThan},
+		// Challenges likewise (challenges_spent_at_idx,
+		// challenges_expires_at_idx).
+		{"prune challenges", `DELETE FROM challenges WHERE id IN (
+			SELECT id FROM challenges WHERE spent_at < $1 OR expires_at < $1 LIMIT $2)`, olderThan},
 	}
 	total := 0
 	for _, st := range stages {

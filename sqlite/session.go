@@ -343,6 +343,11 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 			{`DELETE FROM links WHERE id IN (
 				SELECT id FROM links WHERE spent_at < ?1 OR expires_at < ?1 LIMIT ?2)`,
 				[]any{old}},
+			// Challenges likewise (challenges_spent_at,
+			// challenges_expires_at).
+			{`DELETE FROM challenges WHERE id IN (
+				SELECT id FROM challenges WHERE spent_at < ?1 OR expires_at < ?1 LIMIT ?2)`,
+				[]any{old}},
 		}
 		for _, st := range stages {
 			left := limit - total

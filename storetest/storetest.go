@@ -141,6 +141,13 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Reset/Refused", testResetRefused},
 		{"Reset/StaleAddress", testResetStaleAddress},
 		{"Reset/Concurrent", testResetConcurrent},
+		{"TOTP/Enrol", testTOTPEnrol},
+		{"TOTP/Steps", testTOTPSteps},
+		{"TOTP/Disable", testTOTPDisable},
+		{"MFA/RecoveryCodes", testRecoveryCodes},
+		{"MFA/Challenges", testChallenges},
+		{"MFA/DeleteUser", testMFADeleteUser},
+		{"MFA/ChallengePrune", testChallengePrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
