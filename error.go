@@ -38,6 +38,8 @@ const (
 	ENoEmail              = "no_email"
 	EAlreadyVerified      = "already_verified"
 	EEmailNotVerified     = "email_not_verified"
+	EInvalidCode          = "invalid_code"
+	EMFARequired          = "mfa_required"
 )
 
 // Error is baton's one error type: a code from the contract's vocabulary, a

@@ -26,6 +26,8 @@ var statusOf = map[string]int{
 	baton.ENoEmail:              http.StatusBadRequest,
 	baton.EAlreadyVerified:      http.StatusConflict,
 	baton.EEmailNotVerified:     http.StatusForbidden,
+	baton.EInvalidCode:          http.StatusBadRequest,
+	baton.EMFARequired:          http.StatusForbidden,
 	baton.EInvalidCredentials:   http.StatusUnauthorized,
 	baton.EInvalidGrant:         http.StatusUnauthorized,
 	baton.EUnsupportedGrantType: http.StatusBadRequest,

@@ -53,17 +53,12 @@ func Seal(master []byte, k *baton.Key) (*baton.Key, error) {
 	if master == nil || IsSealed(k) {
 		return k, nil
 	}
-	a, err := aead(master)
+	sealed, err := SealBytes(master, k.Secret, additionalData(k))
 	if err != nil {
 		return nil, err
 	}
 	out := *k
-	buf := make([]byte, len(magic)+nonceSize, len(magic)+nonceSize+len(k.Secret)+a.Overhead())
-	copy(buf, magic)
-	if _, err := rand.Read(buf[len(magic):]); err != nil {
-		return nil, err
-	}
-	out.Secret = a.Seal(buf, buf[len(magic):], k.Secret, additionalData(k))
+	out.Secret = sealed
 	return &out, nil
 }
 
@@ -73,6 +68,40 @@ func Open(master []byte, k *baton.Key) (*baton.Key, error) {
 	if !IsSealed(k) {
 		return k, nil
 	}
+	plain, err := OpenBytes(master, k.Secret, additionalData(k))
+	if err != nil {
+		return nil, err
+	}
+	out := *k
+	out.Secret = plain
+	return &out, nil
+}
+
+// SealBytes encrypts secret under master, authenticating ad (which names
+// what the secret belongs to, so it cannot be moved to another row). A nil
+// master returns secret unchanged.
+func SealBytes(master, secret, ad []byte) ([]byte, error) {
+	if master == nil {
+		return secret, nil
+	}
+	a, err := aead(master)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, len(magic)+nonceSize, len(magic)+nonceSize+len(secret)+a.Overhead())
+	copy(buf, magic)
+	if _, err := rand.Read(buf[len(magic):]); err != nil {
+		return nil, err
+	}
+	return a.Seal(buf, buf[len(magic):], secret, ad), nil
+}
+
+// OpenBytes decrypts what SealBytes sealed with the same ad. A value that
+// is not sealed is returned unchanged.
+func OpenBytes(master, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) <= len(magic)+nonceSize || !bytes.HasPrefix(sealed, magic) {
+		return sealed, nil
+	}
 	if master == nil {
 		return nil, ErrNoMasterKey
 	}
@@ -80,12 +109,10 @@ func Open(master []byte, k *baton.Key) (*baton.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	nonce := k.Secret[len(magic) : len(magic)+nonceSize]
-	plain, err := a.Open(nil, nonce, k.Secret[len(magic)+nonceSize:], additionalData(k))
+	nonce := sealed[len(magic) : len(magic)+nonceSize]
+	plain, err := a.Open(nil, nonce, sealed[len(magic)+nonceSize:], ad)
 	if err != nil {
 		return nil, ErrWrongMasterKey
 	}
-	out := *k
-	out.Secret = plain
-	return &out, nil
+	return plain, nil
 }

@@ -55,6 +55,9 @@ type Config struct {
 	// {token}; the default for verification is
 	// <issuer>/account/verify-email#token={token}.
 	LinkTemplates map[string]string
+	// TOTPIssuer names the service in authenticator apps (the otpauth
+	// URI's issuer); default "baton".
+	TOTPIssuer string
 	// MailFrom is the sender address, whose domain ends every Message-ID.
 	MailFrom string
 	// WakeMail, when set, is called after a message is put in the outbox
@@ -119,6 +122,9 @@ func (c *Config) setDefaults() error {
 		links[k] = v
 	}
 	c.LinkTemplates = links
+	if c.TOTPIssuer == "" {
+		c.TOTPIssuer = "baton"
+	}
 	if c.MailFrom == "" {
 		c.MailFrom = "noreply@localhost"
 	}

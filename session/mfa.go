@@ -1,0 +1,291 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/token"
+)
+
+// The second step of a login: a first step whose password was right, for a
+// user with a second factor, ends in an mfa_token (a challenge in the
+// store) instead of a session; CompleteLogin finishes it with a factor.
+const (
+	// MFATTL is how long an mfa_token works.
+	MFATTL = 5 * time.Minute
+	// MaxMFAFailures wrong codes kill an mfa_token.
+	MaxMFAFailures = 5
+	mfaTokenPrefix = "bmf_"
+)
+
+// Second-factor methods, as the mfa_required answer lists them.
+const (
+	MethodTOTP         = "totp"
+	MethodRecoveryCode = "recovery_code"
+)
+
+// MFARequired is the outcome of a first step that needs a second one: the
+// error carries the mfa_token the client must present with a factor.
+type MFARequired struct {
+	Token     string
+	Methods   []string
+	ExpiresIn time.Duration
+}
+
+func (e *MFARequired) Error() string { return "a second factor is required" }
+
+// Unwrap gives the contract's code to the one place that maps errors.
+func (e *MFARequired) Unwrap() error {
+	return baton.Errorf(baton.EMFARequired, "the password is right; finish the sign-in with a second factor")
+}
+
+// mfaPurposes of a challenge.
+const (
+	mfaLogin  = "login"
+	mfaReauth = "reauth"
+)
+
+// mfaState is what the first step hands the second, in the challenge.
+type mfaState struct {
+	Purpose   string `json:"purpose"`
+	Gen       int64  `json:"gen"` // the credential generation the password was verified at
+	Transport string `json:"transport,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Binding   string `json:"binding,omitempty"`
+	SessionID string `json:"session_id,omitempty"` // reauth
+}
+
+// secondStep returns an *MFARequired when u has a second factor: the
+// password step succeeded, and the session (or reauth) waits for the
+// factor. nil when u has none.
+func (s *Service) secondStep(ctx context.Context, u *baton.User, st mfaState) error {
+	methods, err := s.methods(ctx, u.ID)
+	if err != nil || len(methods) == 0 {
+		return err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return err
+	}
+	tok := mfaTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	st.Gen = u.CredentialGen
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	h := sha256.Sum256([]byte(tok))
+	if err := s.store.CreateChallenge(ctx, &baton.Challenge{ID: newID(), Hash: h[:], Kind: baton.ChallengeMFA,
+		UserID: u.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(MFATTL)}); err != nil {
+		return err
+	}
+	return &MFARequired{Token: tok, Methods: methods, ExpiresIn: MFATTL}
+}
+
+// methods lists the second factors the user can finish a login with.
+func (s *Service) methods(ctx context.Context, userID string) ([]string, error) {
+	on, err := s.hasSecondFactor(ctx, userID)
+	if err != nil || !on {
+		return nil, err
+	}
+	return []string{MethodTOTP, MethodRecoveryCode}, nil
+}
+
+// MFARequest is the second step: the mfa_token and one factor.
+type MFARequest struct {
+	Token        string
+	TOTP         *string
+	RecoveryCode *string
+}
+
+var errDeadMFAToken = baton.Errorf(baton.EInvalidGrant, "the mfa_token is unknown, used, expired or dead after too many wrong codes")
+
+// MFAAccount returns the canonical username the mfa_token's first step was
+// for ("" when the token is not live), so that wrong codes count toward the
+// same per-account limits as wrong passwords.
+func (s *Service) MFAAccount(ctx context.Context, tok string) string {
+	ch, err := s.liveMFA(ctx, tok)
+	if err != nil {
+		return ""
+	}
+	u, err := s.store.UserByID(ctx, ch.UserID)
+	if err != nil {
+		return ""
+	}
+	return u.CanonicalUsername
+}
+
+func hashMFAToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// liveMFA returns the live challenge of an mfa_token, or errDeadMFAToken.
+func (s *Service) liveMFA(ctx context.Context, tok string) (*baton.Challenge, error) {
+	if !strings.HasPrefix(tok, mfaTokenPrefix) || len(tok) != len(mfaTokenPrefix)+43 {
+		return nil, errDeadMFAToken
+	}
+	ch, err := s.store.Challenge(ctx, hashMFAToken(tok), baton.ChallengeMFA)
+	if baton.ErrorCode(err) == baton.ENotFound {
+		return nil, errDeadMFAToken
+	} else if err != nil {
+		return nil, err
+	}
+	if !ch.SpentAt.IsZero() || !s.Now().Before(ch.ExpiresAt) || ch.Failures >= MaxMFAFailures {
+		return nil, errDeadMFAToken
+	}
+	return ch, nil
+}
+
+// CompleteLogin finishes a login (or a reauth) whose first step answered
+// mfa_required. Outcomes: the grant of the first step's kind (a new
+// session for a login, a fresh token of the session for a reauth), its
+// tokens fresh with amr otp and mfa; EInvalidGrant (the mfa_token is
+// unknown, used, expired or dead); EInvalidCredentials (a wrong or replayed
+// code: the token's failures grow); EInvalidCode (a malformed code);
+// EInvalidRequest (not exactly one factor).
+func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) (*Grant, error) {
+	if (req.TOTP == nil) == (req.RecoveryCode == nil) {
+		return nil, baton.Errorf(baton.EInvalidRequest, "give exactly one of totp and recovery_code")
+	}
+	var err error
+	var code string
+	if req.TOTP != nil {
+		code, err = normalizeTOTP(*req.TOTP)
+	} else {
+		code, err = normalizeRecoveryCode(*req.RecoveryCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.liveMFA(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	var st mfaState
+	if err := json.Unmarshal(ch.Data, &st); err != nil {
+		return nil, err
+	}
+	ok, detail, err := s.checkFactor(ctx, ch.UserID, req.TOTP != nil, code)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		// Counted on the token (five and it dies) and, by the caller, on
+		// the account's failure budget.
+		if _, err := s.store.FailChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now()); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+			return nil, err
+		}
+		s.emit(ctx, Event{Type: EventSecondFactor, Outcome: OutcomeFailed, UserID: ch.UserID, SessionID: st.SessionID, Client: cl, Detail: detail})
+		return nil, errInvalidCredentials
+	}
+	// The compare-and-set on the token: of two second steps racing with
+	// the same token and valid factors, one gets a session.
+	if _, err := s.store.SpendChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now(), MaxMFAFailures); baton.ErrorCode(err) == baton.ENotFound {
+		return nil, errDeadMFAToken
+	} else if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, Event{Type: EventSecondFactor, Outcome: OutcomeOK, UserID: ch.UserID, SessionID: st.SessionID, Client: cl, Detail: detail})
+	amr := baton.AMR(baton.AMRPassword, baton.AMROTP, baton.AMRMFA)
+	switch st.Purpose {
+	case mfaReauth:
+		return s.finishReauth(ctx, ch.UserID, st, cl)
+	case mfaLogin:
+		u, err := s.store.UserByID(ctx, ch.UserID)
+		if baton.ErrorCode(err) == baton.ENotFound {
+			return nil, errInvalidCredentials
+		} else if err != nil {
+			return nil, err
+		}
+		if !u.LockedAt.IsZero() {
+			return nil, errInvalidCredentials
+		}
+		// The session is created for the credentials the first step
+		// verified: a password change or lock in between wins.
+		u.CredentialGen = st.Gen
+		g, err := s.createSession(ctx, u, amr, st.Transport, st.ClientID, st.Binding, cl)
+		if baton.ErrorCode(err) == baton.EConflict {
+			return nil, errInvalidCredentials
+		} else if err != nil {
+			return nil, err
+		}
+		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeOK, UserID: u.ID, SessionID: g.Session.ID, Client: cl, Detail: "mfa"})
+		return g, nil
+	}
+	return nil, errors.New("session: unknown mfa purpose " + st.Purpose)
+}
+
+// checkFactor checks a normalised TOTP code or recovery code of the user,
+// spending it when right (a TOTP step by compare-and-set, a recovery code
+// by compare-and-set). It returns whether it was right and, for the audit
+// log, what was used.
+func (s *Service) checkFactor(ctx context.Context, userID string, isTOTP bool, code string) (bool, string, error) {
+	if !isTOTP {
+		left, err := s.store.UseRecoveryCode(ctx, userID, s.hashRecoveryCode(userID, code), s.Now())
+		if baton.ErrorCode(err) == baton.ENotFound {
+			return false, MethodRecoveryCode, nil
+		} else if err != nil {
+			return false, "", err
+		}
+		s.profiles.drop(userID)
+		s.emit(ctx, Event{Type: EventRecoveryCodeUsed, Outcome: OutcomeOK, UserID: userID, Detail: recoveryLeft(left)})
+		return true, MethodRecoveryCode, nil
+	}
+	st, err := s.store.TOTP(ctx, userID)
+	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Secret == nil {
+		return false, MethodTOTP, nil
+	} else if err != nil {
+		return false, "", err
+	}
+	secret, err := s.openTOTP(userID, st.Secret)
+	if err != nil {
+		return false, "", err
+	}
+	step, ok := matchTOTP(secret, code, s.Now(), st.LastStep)
+	if !ok {
+		return false, MethodTOTP, nil
+	}
+	// Each step once: a replay racing this use loses here.
+	if err := s.store.UseTOTPStep(ctx, userID, step); baton.ErrorCode(err) == baton.EConflict {
+		return false, MethodTOTP, nil
+	} else if err != nil {
+		return false, "", err
+	}
+	return true, MethodTOTP, nil
+}
+
+func recoveryLeft(n int) string {
+	b, _ := json.Marshal(map[string]int{"left": n})
+	return "recovery codes " + string(b)
+}
+
+// finishReauth is the second step of a reauth: the session's auth time
+// moves to now and a fresh token with mfa is minted for it.
+func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, cl Client) (*Grant, error) {
+	sess, err := s.store.Session(ctx, st.SessionID)
+	if baton.ErrorCode(err) == baton.ENotFound {
+		return nil, baton.Errorf(baton.EInvalidToken, "the session no longer exists")
+	} else if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	if !sess.Live(now) || sess.UserID != userID {
+		return nil, baton.Errorf(baton.EInvalidToken, "the session was revoked or expired")
+	}
+	if err := s.store.SetAuthTime(ctx, sess.ID, now); err != nil {
+		return nil, err
+	}
+	sess.AuthTime = now
+	s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeOK, UserID: userID, SessionID: sess.ID, Client: cl, Detail: "mfa"})
+	return s.grant(sess, now, true, st.ClientID, "")
+}
+
+var _ = token.Claims{}
