@@ -7,6 +7,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/httpauth"
+	"github.com/batonauth/baton/session"
 )
 
 // statusOf maps every error code to its HTTP status: the one place that
@@ -57,6 +58,10 @@ type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
 	RequestID   string `json:"request_id,omitempty"`
+	// The mfa_required answer's second-step ticket.
+	MFAToken  string   `json:"mfa_token,omitempty"`
+	Methods   []string `json:"methods,omitempty"`
+	ExpiresIn int      `json:"expires_in,omitempty"`
 }
 
 // retryAfter is what 503 and 429 answers advise, in seconds, unless the
@@ -120,7 +125,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusUnauthorized
 		w.Header().Set("WWW-Authenticate", httpauth.DPoPChallenge("baton", code, msg))
 	}
-	if code == baton.EInvalidGrant || code == baton.EInvalidCredentials || code == baton.EUnauthorized || code == baton.ETokenExpired || code == baton.EInvalidToken {
+	var mfa *session.MFARequired
+	if errors.As(err, &mfa) {
+		// The password was right: the answer carries a one-time secret.
+		status = http.StatusForbidden
+		body.Error = baton.EMFARequired
+		body.MFAToken, body.Methods, body.ExpiresIn = mfa.Token, mfa.Methods, int(mfa.ExpiresIn.Seconds())
+	}
+	if code == baton.EInvalidGrant || code == baton.EInvalidCredentials || code == baton.EUnauthorized || code == baton.ETokenExpired || code == baton.EInvalidToken || mfa != nil {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	writeJSON(w, status, body)

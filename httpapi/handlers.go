@@ -66,6 +66,14 @@ type userResponse struct {
 	EmailVerified bool      `json:"email_verified"`
 	CreatedAt     time.Time `json:"created_at"`
 	SessionID     string    `json:"session_id,omitempty"`
+	// MFA is in GET /v1/me only.
+	MFA *mfaResponse `json:"mfa,omitempty"`
+}
+
+type mfaResponse struct {
+	TOTP              bool `json:"totp"`
+	Passkeys          int  `json:"passkeys"`
+	RecoveryCodesLeft int  `json:"recovery_codes_left"`
 }
 
 func toUserResponse(u *baton.User, sessionID string) userResponse {
@@ -307,11 +315,13 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.svc.Profile(r.Context(), c)
+	p, err := s.svc.Profile(r.Context(), c)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toUserResponse(u, c.SessionID))
+	resp := toUserResponse(&p.User, c.SessionID)
+	resp.MFA = &mfaResponse{TOTP: p.MFA.TOTP, Passkeys: p.MFA.Passkeys, RecoveryCodesLeft: p.MFA.RecoveryCodesLeft}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

@@ -18,19 +18,47 @@ import (
 // verification drops the entry of the instance that made it; other
 // instances, and a server beside the admin commands (another process),
 // see it once their entry is ProfileTTL old.
-func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
+func (s *Service) Profile(ctx context.Context, c *token.Claims) (*Profile, error) {
 	now := s.Now()
-	if u, ok := s.profiles.get(c.Subject, now); ok {
-		return u, nil
+	if p, ok := s.profiles.get(c.Subject, now); ok {
+		return p, nil
 	}
 	u, err := s.Me(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
-		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
+	mfa, err := s.mfaStatus(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Profile{User: baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
+		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}, MFA: mfa}
 	s.profiles.put(p, now.Add(ProfileTTL))
 	return p, nil
+}
+
+// Profile is what GET /v1/me shows: the user's public fields and the
+// state of its second factors.
+type Profile struct {
+	baton.User
+	MFA MFAStatus
+}
+
+// MFAStatus says which second factors a user has.
+type MFAStatus struct {
+	TOTP              bool
+	Passkeys          int
+	RecoveryCodesLeft int
+}
+
+func (s *Service) mfaStatus(ctx context.Context, userID string) (MFAStatus, error) {
+	var m MFAStatus
+	var err error
+	if m.TOTP, err = s.hasSecondFactor(ctx, userID); err != nil {
+		return m, err
+	}
+	m.RecoveryCodesLeft, err = s.store.RecoveryCodesLeft(ctx, userID)
+	return m, err
 }
 
 // Me returns the user an access token belongs to, read from the store.
@@ -57,7 +85,7 @@ type profileCache struct {
 }
 
 type profileEntry struct {
-	u     *baton.User
+	p     *Profile
 	until time.Time
 }
 
@@ -66,23 +94,23 @@ func newProfileCache(max int) *profileCache {
 }
 
 // get returns the profile of id unless it is missing or stale at now.
-func (c *profileCache) get(id string, now time.Time) (*baton.User, bool) {
+func (c *profileCache) get(id string, now time.Time) (*Profile, bool) {
 	c.mu.RLock()
 	e, ok := c.m[id]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
 		return nil, false
 	}
-	return e.u, true
+	return e.p, true
 }
 
-// put caches u until until.
-func (c *profileCache) put(u *baton.User, until time.Time) {
+// put caches p until until.
+func (c *profileCache) put(p *Profile, until time.Time) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		c.m = make(map[string]profileEntry)
 	}
-	c.m[u.ID] = profileEntry{u: u, until: until}
+	c.m[p.ID] = profileEntry{p: p, until: until}
 	c.mu.Unlock()
 }
 

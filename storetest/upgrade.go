@@ -66,7 +66,7 @@ func CheckUpgraded(t *testing.T, s baton.Store, u LegacyUser) {
 		t.Fatalf("Profile: %v", err)
 	}
 	want := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername, CreatedAt: u.CreatedAt}
-	if d := diff(want, p); d != "" {
+	if d := diff(want, &p.User); d != "" {
 		t.Errorf("profile of the user stored before the upgrade (-want +got):\n%s", d)
 	}
 	if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: g.RefreshToken}, cl); err != nil {

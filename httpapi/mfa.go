@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/batonauth/baton/session"
+)
+
+// beginTOTP is POST /v1/mfa/totp: a new pending secret, shown once.
+func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.BeginTOTP(r.Context(), c, s.client(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"secret": e.Secret, "otpauth_uri": e.URI})
+	return nil
+}
+
+// confirmTOTP is POST /v1/mfa/totp/confirm {"code"}: TOTP on, and the
+// recovery codes, shown once.
+func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Code *string `json:"code"`
+	}
+	if err := decodeJSON(r, &req, "code"); err != nil {
+		return err
+	}
+	codes, err := s.svc.ConfirmTOTP(r.Context(), c, *req.Code, s.client(r))
+	if err != nil {
+		return err
+	}
+	writeCodes(w, codes)
+	return nil
+}
+
+// disableTOTP is DELETE /v1/mfa/totp.
+func (s *Server) disableTOTP(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DisableTOTP(r.Context(), c, s.client(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// regenerateRecoveryCodes is POST /v1/mfa/recovery-codes.
+func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), c, s.client(r))
+	if err != nil {
+		return err
+	}
+	writeCodes(w, codes)
+	return nil
+}
+
+func writeCodes(w http.ResponseWriter, codes []string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
+}
+
+// loginMFA is POST /v1/login/mfa {"mfa_token", "totp" | "recovery_code"}:
+// the second step of a login or reauth. Wrong codes count toward the
+// account's failure budget, as wrong passwords do.
+func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Token        *string `json:"mfa_token"`
+		TOTP         *string `json:"totp"`
+		RecoveryCode *string `json:"recovery_code"`
+	}
+	if err := decodeJSON(r, &req, "mfa_token"); err != nil {
+		return err
+	}
+	cl := s.client(r)
+	var g *session.Grant
+	err := s.limited(r.Context(), s.svc.MFAAccount(r.Context(), *req.Token), cl.IP, func() (err error) {
+		g, err = s.svc.CompleteLogin(r.Context(), session.MFARequest{Token: *req.Token, TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, cl)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.writeGrant(w, g, g.Session.Transport, http.StatusOK)
+	return nil
+}
