@@ -40,6 +40,10 @@ type Options struct {
 	// Rcpt, when set, answers RCPT TO: a non-nil error (an *SMTPError such
 	// as Reply(550, …)) refuses the recipient.
 	Rcpt func(to string) error
+	// Addr, when set, is the loopback host:port to listen on, such as a
+	// port a test first left dead to play a relay that is down; by
+	// default a free port on 127.0.0.1.
+	Addr string
 }
 
 // Reply is an SMTP reply for Options.Rcpt.
@@ -67,18 +71,23 @@ type Server struct {
 	msgs []Message
 }
 
-// Start starts a server on 127.0.0.1 at a free port; it stops when the
-// test ends.
+// Start starts a server on 127.0.0.1 at a free port (or at opt.Addr); it
+// stops when the test ends.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if opt.Addr != "" {
+		addr = opt.Addr
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if opt.Implicit {
 		ln = tls.NewListener(ln, opt.TLS)
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, opt: opt}
+	ta := ln.Addr().(*net.TCPAddr)
+	s := &Server{Host: ta.IP.String(), Port: ta.Port, opt: opt}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &session{s: s, tls: isTLS || opt.Implicit, conn: c}, nil
@@ -104,6 +113,21 @@ func Start(tb testing.TB, opt Options) *Server {
 		<-done
 	})
 	return s
+}
+
+// DownAddr returns a loopback host:port where nothing listens: a relay
+// that is down, until a test starts one there with Options.Addr.
+func DownAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return addr
 }
 
 // Addr is host:port.
