@@ -112,14 +112,7 @@ func sqliteOutbox(t *testing.T, dir string) []outboxRow {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var out []outboxRow
-	for rows.Next() {
-		out = append(out, scanOutboxRow(t, rows.Scan))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return scanOutbox(t, rows)
 }
 
 func pgOutbox(t *testing.T, url string) []outboxRow {
@@ -135,31 +128,36 @@ func pgOutbox(t *testing.T, url string) []outboxRow {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	return scanOutbox(t, rows)
+}
+
+// scanOutbox reads the rows of outboxQuery (sql.Rows or pgx.Rows).
+func scanOutbox(t *testing.T, rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) []outboxRow {
+	t.Helper()
 	var out []outboxRow
 	for rows.Next() {
-		out = append(out, scanOutboxRow(t, rows.Scan))
+		var r outboxRow
+		var payload []byte
+		if err := rows.Scan(&r.Kind, &payload, &r.Attempts, &r.Leased, &r.Done); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind == "mail" {
+			var p struct{ Template string }
+			if err := json.Unmarshal(payload, &p); err != nil {
+				t.Fatalf("outbox payload: %v", err)
+			}
+			r.Template = p.Template
+		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func scanOutboxRow(t *testing.T, scan func(...any) error) outboxRow {
-	t.Helper()
-	var r outboxRow
-	var payload []byte
-	if err := scan(&r.Kind, &payload, &r.Attempts, &r.Leased, &r.Done); err != nil {
-		t.Fatal(err)
-	}
-	if r.Kind == "mail" {
-		var p struct{ Template string }
-		if err := json.Unmarshal(payload, &p); err != nil {
-			t.Fatalf("outbox payload: %v", err)
-		}
-		r.Template = p.Template
-	}
-	return r
 }
 
 // wantOutbox fails unless the outbox holds exactly want, in order.
@@ -194,18 +192,11 @@ func killedAfterFailedDelivery(t *testing.T, st crashStore) {
 		outboxRow{Kind: "password_forgot", Done: true},
 		outboxRow{Kind: "mail", Template: "reset-password", Attempts: 1})
 
-	relay := smtptest.Start(t, smtptest.Options{Addr: addr})
-	restart := time.Now()
-	q := startBaton(t, env...)
-	up := time.Since(restart)
 	// Both are due at their first back-off (10 s) after their failure.
-	msgs := awaitRelay(t, relay, 2, 15*time.Second)
-	arrived := time.Since(restart)
-	tokens := linkTokens(t, msgs)
+	q, relay, tokens := restartWithRelay(t, env, addr, 2, 15*time.Second)
 	if !strings.HasPrefix(tokens[0], "bve_") && !strings.HasPrefix(tokens[1], "bve_") {
 		t.Fatalf("no verification message among %v", tokens)
 	}
-	t.Logf("restarted in %v; both messages at the relay %v after the restart began", up.Round(time.Millisecond), arrived.Round(time.Millisecond))
 	finishReset(t, env, q, relay, 2, tokens)
 }
 
@@ -236,14 +227,7 @@ func killedBeforeTheJobRan(t *testing.T, st crashStore) {
 		outboxRow{Kind: "password_forgot"})
 	tarpit.Close()
 
-	relay := smtptest.Start(t, smtptest.Options{Addr: addr})
-	restart := time.Now()
-	q := startBaton(t, env...)
-	up := time.Since(restart)
-	msgs := awaitRelay(t, relay, 1, 5*time.Second)
-	arrived := time.Since(restart)
-	tokens := linkTokens(t, msgs)
-	t.Logf("restarted in %v; the reset message at the relay %v after the restart began", up.Round(time.Millisecond), arrived.Round(time.Millisecond))
+	q, relay, tokens := restartWithRelay(t, env, addr, 1, 5*time.Second)
 	finishReset(t, env, q, relay, 1, tokens)
 	// Still under the lease the killed instance took: at least once means
 	// after the lease, not twice.
@@ -252,6 +236,21 @@ func killedBeforeTheJobRan(t *testing.T, st crashStore) {
 		outboxRow{Kind: "password_forgot", Done: true},
 		outboxRow{Kind: "mail", Template: "reset-password", Done: true},
 		outboxRow{Kind: "mail", Template: "password-changed", Done: true})
+}
+
+// restartWithRelay starts a relay on addr and baton again, waits, at most
+// within, until the relay holds n messages, and returns the tokens of
+// their links; it logs how long the restart and the delivery took.
+func restartWithRelay(t *testing.T, env []string, addr string, n int, within time.Duration) (*proc, *smtptest.Server, []string) {
+	t.Helper()
+	relay := smtptest.Start(t, smtptest.Options{Addr: addr})
+	restart := time.Now()
+	q := startBaton(t, env...)
+	up := time.Since(restart)
+	msgs := awaitRelay(t, relay, n, within)
+	t.Logf("restarted in %v; %d message(s) at the relay %v after the restart began",
+		up.Round(time.Millisecond), n, time.Since(restart).Round(time.Millisecond))
+	return q, relay, linkTokens(t, msgs)
 }
 
 // finishReset checks that the n messages at the relay stay n for a while
@@ -278,7 +277,7 @@ func finishReset(t *testing.T, env []string, q *proc, relay *smtptest.Server, n 
 	}
 	stop(t, q)
 	q = startBaton(t, env...)
-	time.Sleep(2 * time.Second) // a pass at start and two polls
+	time.Sleep(time.Second) // its pass at start, and a poll
 	if got := len(relay.Messages()); got != n {
 		t.Fatalf("relay holds %d messages after a graceful restart, want %d", got, n)
 	}
