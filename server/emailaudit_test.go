@@ -160,7 +160,7 @@ func TestEmailFlowsAudited(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("audit log:\n%s", auditText(events))
+		t.Logf("audit log:\n%s", auditEventsOf(t, ts))
 	}
 
 	// Nothing that works as a link, nor a password, in any field.
@@ -179,14 +179,4 @@ func TestEmailFlowsAudited(t *testing.T) {
 			t.Errorf("the log holds %.12q", s)
 		}
 	}
-}
-
-func auditText(es []*baton.AuditEvent) string {
-	var b strings.Builder
-	for _, e := range es {
-		raw, _ := json.Marshal(e)
-		b.Write(raw)
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
