@@ -5,6 +5,8 @@
 // TypeScript client (clients/js), whose compiled ES module is committed as
 // assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
 // it, and the client's tests check the committed copy matches a fresh build.
+// The stylesheet baton.css and the icon are baton's pages' (pages.Look), so
+// the demo and those pages look the same.
 package demo
 
 import (
@@ -13,6 +15,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/batonauth/baton/pages"
 )
 
 //go:embed assets
@@ -54,6 +58,9 @@ func Handler() http.Handler {
 			return
 		}
 		data, err := fs.ReadFile(files, name)
+		if err != nil {
+			data, err = fs.ReadFile(pages.Look(), name)
+		}
 		if err != nil {
 			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 			return
