@@ -43,18 +43,13 @@ func Handler() http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
-			return
-		}
 		name := "index.html"
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			name = path.Base(r.URL.Path)
 		}
 		ctype, ok := types[path.Ext(name)]
 		if !ok || strings.HasPrefix(name, ".") {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			pages.NotFound(w, r)
 			return
 		}
 		data, err := fs.ReadFile(files, name)
@@ -62,24 +57,9 @@ func Handler() http.Handler {
 			data, err = fs.ReadFile(pages.Look(), name)
 		}
 		if err != nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			pages.NotFound(w, r)
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", ctype)
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("X-Content-Type-Options", "nosniff")
-		if r.Method == http.MethodHead {
-			return
-		}
-		_, _ = w.Write(data)
+		pages.File{ContentType: ctype, CSP: ContentSecurityPolicy, CacheControl: "no-cache", Body: data}.ServeHTTP(w, r)
 	})
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + msg + `"}` + "\n"))
 }

@@ -154,28 +154,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body, _ = fs.ReadFile(h.assets, name)
 		}
 		if body == nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			NotFound(w, r)
 			return
 		}
 	}
+	// The pages are opened with a one-time token; nothing of them should
+	// stay in a cache.
+	File{ContentType: ctype, CSP: ContentSecurityPolicy, CacheControl: "no-store", Body: body}.ServeHTTP(w, r)
+}
+
+// File answers with an embedded page or asset, for the pages and the demo:
+// GET and HEAD only (another method gets 405 with Allow), with a CSP, no
+// Referer for what the page loads or links to, no MIME sniffing and no
+// sharing of its window with another origin's.
+type File struct {
+	ContentType, CSP, CacheControl string
+	Body                           []byte
+}
+
+func (f File) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", ctype)
-	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
-	// The pages are opened with a one-time token; nothing of them should
-	// stay in a cache or leak in a Referer.
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h := w.Header()
+	h.Set("Content-Type", f.ContentType)
+	h.Set("Content-Security-Policy", f.CSP)
+	h.Set("Cache-Control", f.CacheControl)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(body)
+	_, _ = w.Write(f.Body)
+}
+
+// NotFound answers 404 with a JSON error body, as the API does for an
+// unknown endpoint.
+func NotFound(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 }
 
 func writeError(w http.ResponseWriter, status int, code, desc string) {

@@ -5,14 +5,23 @@
 export const $ = (id) => document.getElementById(id);
 
 /**
- * Returns the link's token (#token=…) and removes the fragment from the
- * address bar and the history entry, so it is not left behind in the
- * browser's history or shown over a shoulder.
+ * Calls use with the link's token (#token=…), or null when there is none,
+ * and again whenever a link is opened over this page (only the fragment
+ * changes then, and the page is not loaded again). The fragment is removed
+ * from the address bar and the history entry first, so the token is not
+ * left behind in the browser's history or shown over a shoulder.
  */
-export function takeToken() {
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  return token || null;
+export function withToken(use) {
+  const take = () => {
+    const token = new URLSearchParams(location.hash.slice(1)).get('token');
+    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+    return token || null;
+  };
+  use(take());
+  window.addEventListener('hashchange', () => {
+    const token = take();
+    if (token) use(token);
+  });
 }
 
 /**

@@ -1,9 +1,9 @@
 // /account/reset-password#token=…: sets a new password with the link's
 // token. The form stays usable after a refusal (the token is only spent by
 // a success).
-import { $, takeToken, post, say, offerSignIn, missing, dead, trouble } from './account.js';
+import { $, withToken, post, say, offerSignIn, missing, dead, trouble } from './account.js';
 
-const token = takeToken();
+let token = null;
 const form = $('reset-form');
 const pw = $('new-password');
 const again = $('confirm-password');
@@ -46,10 +46,14 @@ form.addEventListener('submit', async (ev) => {
   }
 });
 
-if (token) {
-  form.hidden = false;
-  pw.focus();
-} else {
-  say(missing, 'error');
-}
+withToken((t) => {
+  token = t;
+  if (token) {
+    form.hidden = false;
+    say('');
+    pw.focus();
+  } else {
+    say(missing, 'error');
+  }
+});
 document.body.dataset.ready = '1';

@@ -1,8 +1,8 @@
 // /account/verify-email#token=…: confirms an address (a new account's, or
 // the new one of an email change) by posting the link's token.
-import { $, takeToken, post, say, offerSignIn, missing, dead, trouble } from './account.js';
+import { $, withToken, post, say, offerSignIn, missing, dead, trouble } from './account.js';
 
-const token = takeToken();
+let token = null;
 
 async function verify() {
   $('retry').hidden = true;
@@ -21,6 +21,9 @@ async function verify() {
 }
 
 $('retry').addEventListener('click', verify);
-if (token) verify();
-else say(missing, 'error');
+withToken((t) => {
+  token = t;
+  if (token) verify();
+  else say(missing, 'error');
+});
 document.body.dataset.ready = '1';
