@@ -131,6 +131,7 @@ const (
 	ReasonLogout         = "logout"
 	ReasonReuse          = "reuse_detected"
 	ReasonPasswordChange = "password_change"
+	ReasonPasswordReset  = "password_reset"
 	ReasonAccountDeleted = "account_deleted"
 	ReasonAdmin          = "admin"
 	ReasonUser           = "user"
@@ -192,6 +193,10 @@ type AuditEvent struct {
 // Outbox message kinds.
 const (
 	OutboxMail = "mail"
+	// OutboxForgot is a forgot-password request, resolved off the request
+	// path (so the answer takes the same time whether the account exists)
+	// into a reset link and its message.
+	OutboxForgot = "password_forgot"
 )
 
 // OutboxMessage is one message waiting in the durable outbox.

@@ -37,6 +37,7 @@ const (
 	EInvalidLink          = "invalid_link"
 	ENoEmail              = "no_email"
 	EAlreadyVerified      = "already_verified"
+	EEmailNotVerified     = "email_not_verified"
 )
 
 // Error is baton's one error type: a code from the contract's vocabulary, a

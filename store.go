@@ -55,9 +55,10 @@ type UserStore interface {
 	// canonical name after, at most limit of them.
 	Users(ctx context.Context, after string, limit int) ([]*User, error)
 	// SetPasswordHash replaces the user's password hash and moves its
-	// CredentialGen forward, in one statement; it returns the new
-	// generation. ENotFound.
-	SetPasswordHash(ctx context.Context, userID, hash string) (int64, error)
+	// CredentialGen forward, and stores notices (the "your password was
+	// changed" message) in the outbox, in one transaction; it returns the
+	// new generation. ENotFound (nothing stored).
+	SetPasswordHash(ctx context.Context, userID, hash string, notices ...*OutboxMessage) (int64, error)
 	// RehashPassword replaces the user's hash oldHash by newHash (the same
 	// password under stronger parameters) only if oldHash is still the
 	// user's hash; CredentialGen does not move. EConflict when the hash
@@ -205,10 +206,26 @@ type OutboxStore interface {
 // LinkStore stores one-time links (only their hashes) and spends them by
 // compare-and-set, with the change each one makes, in one transaction.
 type LinkStore interface {
-	// CreateLink stores l and, in the same transaction, m, the outbox
-	// message that carries it (m may be nil). ENotFound when l.UserID does
-	// not exist; EConflict when l.ID or l.Hash exists.
-	CreateLink(ctx context.Context, l *Link, m *OutboxMessage) error
+	// CreateLink stores l and, in the same transaction, ms, the outbox
+	// messages that go with it (the one carrying it, and notices; nil
+	// entries are skipped). ENotFound when l.UserID does not exist;
+	// EConflict when l.ID or l.Hash exists, or a message's ID does; nothing
+	// is stored then.
+	CreateLink(ctx context.Context, l *Link, ms ...*OutboxMessage) error
+	// LinkByHash returns the link whose token hashes to hash, spent or
+	// not, or ENotFound.
+	LinkByHash(ctx context.Context, hash []byte) (*Link, error)
+	// ResetPassword spends the link whose token hashes to hash — only if
+	// it is unspent, not expired at now, and its purpose is
+	// LinkResetPassword — and in the same transaction sets its user's
+	// password hash to passwordHash (moving CredentialGen forward, so no
+	// session of the old password rotates again), marks the user's address
+	// verified when it is still the link's address, spends every other
+	// unspent reset link of the user at now, and stores notices in the
+	// outbox. It returns the user afterwards. EInvalidLink (unknown,
+	// spent, expired, another purpose); on any error nothing changes. Of
+	// concurrent redemptions of one link at most one succeeds.
+	ResetPassword(ctx context.Context, hash []byte, now time.Time, passwordHash string, notices ...*OutboxMessage) (*User, error)
 	// RedeemEmailLink spends the link whose token hashes to hash — only if
 	// it is unspent, not expired at now, and its purpose is
 	// LinkVerifyEmail or LinkChangeEmail — and in the same transaction

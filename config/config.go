@@ -93,6 +93,13 @@ type Config struct {
 	// LimitEmailSends bounds the verification and reset messages sent to
 	// one address.
 	LimitEmailSends Limit
+	// ResetTTL is how long a password-reset link works.
+	ResetTTL time.Duration
+	// RequireVerifiedEmail refuses logins until the address is verified.
+	RequireVerifiedEmail bool
+	// LimitIPEmailRequests bounds the forgot-password and verification
+	// requests of one client IP.
+	LimitIPEmailRequests Limit
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -107,6 +114,7 @@ var Vars = []string{
 	"BATON_AUDIT_RETENTION",
 	"BATON_SMTP_URL", "BATON_MAIL_FROM", "BATON_BRAND_NAME",
 	"BATON_VERIFY_TTL", "BATON_LINK_VERIFY_EMAIL", "BATON_LINK_RESET_PASSWORD", "BATON_LIMIT_EMAIL_SENDS",
+	"BATON_RESET_TTL", "BATON_REQUIRE_VERIFIED_EMAIL", "BATON_LIMIT_IP_EMAIL_REQUESTS",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -137,6 +145,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		LinkVerifyEmail:      p.linkTemplate("BATON_LINK_VERIFY_EMAIL"),
 		LinkResetPassword:    p.linkTemplate("BATON_LINK_RESET_PASSWORD"),
 		LimitEmailSends:      p.limit("BATON_LIMIT_EMAIL_SENDS", "5/1h"),
+		ResetTTL:             p.duration("BATON_RESET_TTL", 30*time.Minute, time.Second),
+		RequireVerifiedEmail: p.boolean("BATON_REQUIRE_VERIFIED_EMAIL", false),
+		LimitIPEmailRequests: p.limit("BATON_LIMIT_IP_EMAIL_REQUESTS", "30/1h"),
 	}
 	l := lifetimes{
 		access:  p.setting("BATON_ACCESS_TTL", 5*time.Minute, MinLifetime),

@@ -23,6 +23,7 @@ func TestDefaults(t *testing.T) {
 		AccessTTL: 5 * time.Minute, RefreshTTL: 720 * time.Hour, RefreshIdleTTL: 168 * time.Hour,
 		ReuseGrace: 10 * time.Second, FreshTTL: 15 * time.Minute, ImplicitRefreshWindow: 100 * time.Second,
 		CookieSecure: true, Demo: true, MaxSessionsPerUser: 100, VerifyTTL: 72 * time.Hour, LimitEmailSends: Limit{5, time.Hour},
+		ResetTTL: 30 * time.Minute, LimitIPEmailRequests: Limit{30, time.Hour},
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
 		AuditRetention: 2160 * time.Hour, BrandName: "baton",
 	}
@@ -129,6 +130,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_MAX_SESSIONS_PER_USER": "3",
 		"BATON_VERIFY_TTL":            "1h", "BATON_LINK_VERIFY_EMAIL": "https://app.example/verify?t={token}",
 		"BATON_LINK_RESET_PASSWORD": "https://app.example/reset#{token}", "BATON_LIMIT_EMAIL_SENDS": "2/1h",
+		"BATON_RESET_TTL": "10m", "BATON_REQUIRE_VERIFIED_EMAIL": "true", "BATON_LIMIT_IP_EMAIL_REQUESTS": "3/1m",
 		"BATON_AUDIT_RETENTION": "720h",
 		"BATON_SMTP_URL":        "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
 	}

@@ -25,6 +25,7 @@ var statusOf = map[string]int{
 	baton.EInvalidLink:          http.StatusBadRequest,
 	baton.ENoEmail:              http.StatusBadRequest,
 	baton.EAlreadyVerified:      http.StatusConflict,
+	baton.EEmailNotVerified:     http.StatusForbidden,
 	baton.EInvalidCredentials:   http.StatusUnauthorized,
 	baton.EInvalidGrant:         http.StatusUnauthorized,
 	baton.EUnsupportedGrantType: http.StatusBadRequest,

@@ -116,7 +116,7 @@ func (s *Server) limited(ctx context.Context, account, ip string, f func() error
 	}
 	err = f()
 	c := baton.ErrorCode(err)
-	done(c == baton.EInvalidCredentials || c == baton.EInvalidGrant)
+	done(c == baton.EInvalidCredentials || c == baton.EInvalidGrant || c == baton.EInvalidLink)
 	return err
 }
 

@@ -65,6 +65,9 @@ type Limiter interface {
 	Attempt(ctx context.Context, account, ip string) (done func(failed bool), err error)
 	// AllowRegistration is asked before each registration and counts it.
 	AllowRegistration(ctx context.Context, ip string) error
+	// AllowEmailRequest is asked before each forgot-password and
+	// verification request and counts it.
+	AllowEmailRequest(ctx context.Context, ip string) error
 }
 
 // Server serves the contract. Create it with New; it is an http.Handler.
@@ -142,6 +145,9 @@ func (s *Server) routes() {
 	s.route(p("/v1/me"), map[string]handlerFunc{http.MethodGet: s.me, http.MethodDelete: s.deleteMe})
 	s.route(p("/v1/reauth"), map[string]handlerFunc{http.MethodPost: s.reauth})
 	s.route(p("/v1/password"), map[string]handlerFunc{http.MethodPost: s.changePassword})
+	s.route(p("/v1/password/forgot"), map[string]handlerFunc{http.MethodPost: s.forgotPassword})
+	s.route(p("/v1/password/reset"), map[string]handlerFunc{http.MethodPost: s.resetPassword})
+	s.route(p("/v1/email"), map[string]handlerFunc{http.MethodPost: s.changeEmail})
 	s.route(p("/v1/email/verification"), map[string]handlerFunc{http.MethodPost: s.requestVerification})
 	s.route(p("/v1/email/verify"), map[string]handlerFunc{http.MethodPost: s.verifyEmail})
 	s.route(p("/v1/sessions"), map[string]handlerFunc{http.MethodGet: s.sessions})

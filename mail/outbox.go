@@ -20,6 +20,8 @@ type Payload struct {
 	Template string `json:"template"`
 	Data     Data   `json:"data"`
 	LinkID   string `json:"link_id,omitempty"`
+	// UserID names the account the message is about, for the audit log.
+	UserID string `json:"user_id,omitempty"`
 }
 
 // EncodePayload returns the outbox payload of p, with Data.Link dropped.
@@ -46,6 +48,7 @@ const (
 // It never holds the message's text or link.
 type Delivery struct {
 	ID, Recipient, Template string
+	UserID                  string // the account the message is about, if any
 	Outcome                 string
 	Attempts                int // attempts made, this one included
 	Err                     error
@@ -58,10 +61,15 @@ type DispatcherOptions struct {
 	Templates *Templates
 	// Link returns the URL of the one-time link a payload names.
 	Link func(ctx context.Context, linkID string) (string, error)
-	// Observe is told of every attempt.
+	// Observe is told of every attempt at a mail message.
 	Observe func(Delivery)
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Jobs handle the outbox's other kinds of message (kind → handler),
+	// claimed and retried as mail is: a handler's error other than a
+	// permanent *Error means "try again later". A job that leads to mail
+	// stores that mail in the outbox itself.
+	Jobs   map[string]func(ctx context.Context, m *baton.OutboxMessage) error
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Lease is how long a claimed message is this instance's (default 2m);
 	// it must outlast a delivery (the SMTP sender's own limit is shorter).
 	Lease time.Duration
@@ -133,10 +141,24 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // Drain delivers what is due until nothing is left to claim, and returns
 // how many messages it attempted. Only a failing store stops it early.
+// Jobs go first: a forgot-password request becomes mail the same round.
 func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 	total := 0
+	for kind := range d.opt.Jobs {
+		n, err := d.drain(ctx, kind)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	n, err := d.drain(ctx, baton.OutboxMail)
+	return total + n, err
+}
+
+func (d *Dispatcher) drain(ctx context.Context, kind string) (int, error) {
+	total := 0
 	for ctx.Err() == nil {
-		ms, err := d.opt.Store.ClaimOutbox(ctx, baton.OutboxMail, d.opt.Now(), d.opt.Lease, d.opt.Batch)
+		ms, err := d.opt.Store.ClaimOutbox(ctx, kind, d.opt.Now(), d.opt.Lease, d.opt.Batch)
 		if err != nil {
 			return total, err
 		}
@@ -153,15 +175,18 @@ func (d *Dispatcher) Drain(ctx context.Context) (int, error) {
 
 func (d *Dispatcher) deliver(ctx context.Context, m *baton.OutboxMessage) {
 	var p Payload
-	err := json.Unmarshal(m.Payload, &p)
-	if err != nil {
+	var err error
+	if job := d.opt.Jobs[m.Kind]; job != nil {
+		p.Template = m.Kind
+		err = job(ctx, m)
+	} else if err = json.Unmarshal(m.Payload, &p); err != nil {
 		err = &Error{Kind: Invalid, Err: fmt.Errorf("outbox payload: %w", err)}
 	} else {
 		err = d.send(ctx, m, &p)
 	}
 	attempts := m.Attempts + 1
 	now := d.opt.Now()
-	obs := Delivery{ID: m.ID, Recipient: m.Recipient, Template: p.Template, Attempts: attempts, Err: err}
+	obs := Delivery{ID: m.ID, Recipient: m.Recipient, Template: p.Template, UserID: p.UserID, Attempts: attempts, Err: err}
 	var rerr error
 	switch {
 	case err == nil:
@@ -186,8 +211,8 @@ func (d *Dispatcher) deliver(ctx context.Context, m *baton.OutboxMessage) {
 	if err != nil {
 		level = slog.LevelWarn
 	}
-	d.opt.Logger.Log(ctx, level, "mail delivery", "id", m.ID, "template", p.Template, "outcome", obs.Outcome, "attempts", attempts, "err", err)
-	if d.opt.Observe != nil {
+	d.opt.Logger.Log(ctx, level, "outbox delivery", "id", m.ID, "kind", m.Kind, "template", p.Template, "outcome", obs.Outcome, "attempts", attempts, "err", err)
+	if d.opt.Observe != nil && m.Kind == baton.OutboxMail {
 		d.opt.Observe(obs)
 	}
 }

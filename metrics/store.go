@@ -48,6 +48,8 @@ const (
 	mOutboxBacklog
 	mCreateLink
 	mRedeemEmailLink
+	mLinkByHash
+	mResetPassword
 	mCount
 )
 
@@ -57,7 +59,7 @@ var methodNames = [mCount]string{
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
-	"CreateLink", "RedeemEmailLink",
+	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -160,9 +162,9 @@ func (is *instrumented) Users(ctx context.Context, after string, limit int) ([]*
 	return us, err
 }
 
-func (is *instrumented) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
+func (is *instrumented) SetPasswordHash(ctx context.Context, userID, hash string, notices ...*baton.OutboxMessage) (int64, error) {
 	t := time.Now()
-	gen, err := is.s.SetPasswordHash(ctx, userID, hash)
+	gen, err := is.s.SetPasswordHash(ctx, userID, hash, notices...)
 	is.done(mSetPasswordHash, t, err)
 	return gen, err
 }
@@ -379,11 +381,25 @@ func (is *instrumented) OutboxBacklog(ctx context.Context, kind string) (int64, 
 	return n, oldest, err
 }
 
-func (is *instrumented) CreateLink(ctx context.Context, l *baton.Link, m *baton.OutboxMessage) error {
+func (is *instrumented) CreateLink(ctx context.Context, l *baton.Link, ms ...*baton.OutboxMessage) error {
 	t := time.Now()
-	err := is.s.CreateLink(ctx, l, m)
+	err := is.s.CreateLink(ctx, l, ms...)
 	is.done(mCreateLink, t, err)
 	return err
+}
+
+func (is *instrumented) LinkByHash(ctx context.Context, hash []byte) (*baton.Link, error) {
+	t := time.Now()
+	l, err := is.s.LinkByHash(ctx, hash)
+	is.done(mLinkByHash, t, err)
+	return l, err
+}
+
+func (is *instrumented) ResetPassword(ctx context.Context, hash []byte, now time.Time, passwordHash string, notices ...*baton.OutboxMessage) (*baton.User, error) {
+	t := time.Now()
+	u, err := is.s.ResetPassword(ctx, hash, now, passwordHash, notices...)
+	is.done(mResetPassword, t, err)
+	return u, err
 }
 
 func (is *instrumented) RedeemEmailLink(ctx context.Context, hash []byte, now time.Time) (*baton.User, error) {

@@ -6,16 +6,17 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 var errInvalidLink = baton.Errorf(baton.EInvalidLink, "the link is unknown, used, expired or no longer applies")
 
-// CreateLink stores l and, when m is not nil, the outbox message carrying
-// it, in one transaction. The user's row is read FOR SHARE, as
+// CreateLink stores l and the outbox messages that go with it in one
+// transaction. The user's row is read FOR SHARE, as
 // CreateSession does, so a concurrent DeleteUser either comes after the
 // link (and its cascade deletes it) or before (ENotFound), never as a
 // foreign-key error. EConflict when l.ID or l.Hash exists.
-func (db *DB) CreateLink(ctx context.Context, l *baton.Link, m *baton.OutboxMessage) error {
+func (db *DB) CreateLink(ctx context.Context, l *baton.Link, ms ...*baton.OutboxMessage) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `WITH u AS (SELECT id FROM users WHERE id = $4 FOR SHARE)
 			INSERT INTO links (id, hash, purpose, user_id, email, canonical_email, created_at, expires_at, spent_at)
@@ -28,12 +29,69 @@ func (db *DB) CreateLink(ctx context.Context, l *baton.Link, m *baton.OutboxMess
 		if tag.RowsAffected() == 0 {
 			return baton.Errorf(baton.ENotFound, "user not found")
 		}
-		if m == nil {
-			return nil
-		}
-		return insertOutbox(ctx, tx, m)
+		return insertOutboxes(ctx, tx, ms)
 	})
 	return formatError("create link", err)
+}
+
+const linkColumns = `id, hash, purpose, user_id, email, canonical_email, created_at, expires_at, spent_at`
+
+// LinkByHash returns the link, spent or not. ENotFound.
+func (db *DB) LinkByHash(ctx context.Context, hash []byte) (*baton.Link, error) {
+	var l baton.Link
+	var created, expires, spent pgtype.Timestamptz
+	err := db.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM links WHERE hash = $1`, hash).
+		Scan(&l.ID, &l.Hash, &l.Purpose, &l.UserID, &l.Email, &l.CanonicalEmail, &created, &expires, &spent)
+	if isNoRows(err) {
+		return nil, baton.Errorf(baton.ENotFound, "link not found")
+	}
+	if err != nil {
+		return nil, formatError("link", err)
+	}
+	l.CreatedAt, l.ExpiresAt, l.SpentAt = fromTS(created), fromTS(expires), fromTS(spent)
+	return &l, nil
+}
+
+// ResetPassword spends the reset link and applies it in one transaction;
+// the UPDATE … WHERE spent_at IS NULL is the compare-and-set, as in
+// RedeemEmailLink.
+func (db *DB) ResetPassword(ctx context.Context, hash []byte, now time.Time, passwordHash string, notices ...*baton.OutboxMessage) (*baton.User, error) {
+	var u *baton.User
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		u = nil
+		var userID, canonical string
+		err := tx.QueryRow(ctx, `UPDATE links SET spent_at = $2
+			WHERE hash = $1 AND spent_at IS NULL AND expires_at > $2 AND purpose = $3
+			RETURNING user_id, canonical_email`,
+			hash, ts(now), baton.LinkResetPassword).Scan(&userID, &canonical)
+		if isNoRows(err) {
+			return errInvalidLink
+		}
+		if err != nil {
+			return err
+		}
+		// The other reset links die with this one: a reset message still
+		// in a mailbox must not undo the password just chosen.
+		if _, err := tx.Exec(ctx, `UPDATE links SET spent_at = $3 WHERE user_id = $1 AND purpose = $2 AND spent_at IS NULL`,
+			userID, baton.LinkResetPassword, ts(now)); err != nil {
+			return err
+		}
+		// The link reached the address: it is verified, if still the user's.
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET password_hash = $2, credential_gen = credential_gen + 1,
+				email_verified = email_verified OR canonical_email IS NOT DISTINCT FROM $3
+			WHERE id = $1 RETURNING `+userColumns, userID, passwordHash, canonical))
+		if isNoRows(err) {
+			return errInvalidLink
+		}
+		if err != nil {
+			return err
+		}
+		return insertOutboxes(ctx, tx, notices)
+	})
+	if err != nil {
+		return nil, formatError("reset password", err)
+	}
+	return u, nil
 }
 
 // RedeemEmailLink spends the link and applies it in one transaction. The

@@ -41,6 +41,20 @@ type execer interface {
 
 // insertOutbox inserts m through q: Enqueue, and the operations that write
 // a message in the same transaction as what it carries (CreateLink).
+// insertOutboxes stores the messages that go with another write, skipping
+// nil ones.
+func insertOutboxes(ctx context.Context, q execer, ms []*baton.OutboxMessage) error {
+	for _, m := range ms {
+		if m == nil {
+			continue
+		}
+		if err := insertOutbox(ctx, q, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func insertOutbox(ctx context.Context, q execer, m *baton.OutboxMessage) error {
 	_, err := q.Exec(ctx, `INSERT INTO outbox (`+outboxColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

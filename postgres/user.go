@@ -92,11 +92,14 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*baton.User
 
 // SetPasswordHash replaces the user's password hash and advances its
 // credential generation, which it returns. ENotFound.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string, notices ...*baton.OutboxMessage) (int64, error) {
 	var gen int64
-	err := db.write(ctx, func() error {
-		return db.pool.QueryRow(ctx, `UPDATE users SET password_hash = $2, credential_gen = credential_gen + 1
-			WHERE id = $1 RETURNING credential_gen`, userID, hash).Scan(&gen)
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2, credential_gen = credential_gen + 1
+			WHERE id = $1 RETURNING credential_gen`, userID, hash).Scan(&gen); err != nil {
+			return err
+		}
+		return insertOutboxes(ctx, tx, notices)
 	})
 	if isNoRows(err) {
 		return 0, baton.Errorf(baton.ENotFound, "user not found")

@@ -262,6 +262,10 @@ type Limits struct {
 	Account       *Counter // failed password checks per account and client IP
 	IP            *Counter // failed logins, reauths and refreshes per client IP
 	Registrations *Counter // registrations per client IP
+	// EmailRequests counts forgot-password and verification requests per
+	// client IP (nil: unlimited). It counts requests, whether or not a
+	// message goes out, so it tells nobody which accounts exist.
+	EmailRequests *Counter
 }
 
 // Attempt is asked before a password check for account, or a refresh
@@ -322,9 +326,22 @@ func (l *Limits) AllowRegistration(ctx context.Context, ip string) error {
 	return err
 }
 
-// Share keeps all three limits in s as well (see Counter.Share).
+// AllowEmailRequest counts a request that may send mail and refuses past
+// the budget.
+func (l *Limits) AllowEmailRequest(ctx context.Context, ip string) error {
+	if l.EmailRequests == nil {
+		return nil
+	}
+	_, err := l.EmailRequests.Take(ctx, ClientKey(ip))
+	return err
+}
+
+// Share keeps every limit in s as well (see Counter.Share).
 func (l *Limits) Share(s baton.RateStore) {
 	l.Account.Share(s, "account")
 	l.IP.Share(s, "ip")
 	l.Registrations.Share(s, "register")
+	if l.EmailRequests != nil {
+		l.EmailRequests.Share(s, "email-request")
+	}
 }

@@ -224,6 +224,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/email/verify", call(t, "POST", u+"/v1/email/verify", "", map[string]string{"token": "bve_unknown"}), 400)
 	c.check("POST", "/v1/email/verify", call(t, "POST", u+"/v1/email/verify", "", map[string]string{"token": verifyToken}), 200)
 	c.check("POST", "/v1/email/verification", call(t, "POST", u+"/v1/email/verification", mailAT, nil), 409)
+	// Email change, then password reset.
+	c.check("POST", "/v1/email", call(t, "POST", u+"/v1/email", mailAT, map[string]string{"email": "OpenAPI@example.org"}), 202)
+	c.check("POST", "/v1/email", call(t, "POST", u+"/v1/email", mailAT, map[string]string{"email": "not an address"}), 400)
+	c.check("POST", "/v1/email", call(t, "POST", u+"/v1/email", "", map[string]string{"email": "OpenAPI@example.org"}), 401)
+	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{"email": "openapi@example.com"}), 202)
+	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{"email": "nobody@example.com"}), 202)
+	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{}), 400)
+	resetToken := linkToken(t, srv, relay, 5) // after the change's two messages
+	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": "x"}), 400)
+	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": pw}), 204)
+	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": pw}), 400)
+	mailAT = call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mail", "password": pw}).str("access_token")
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]any{"username": "openapi-null", "password": pw, "email": nil}), 201)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi@example.COM", "password": pw}), 409)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-bad", "password": pw, "email": "OpenAPI <openapi@example.com>"}), 400)

@@ -176,6 +176,7 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		Account:       ratelimit.NewCounter(ratelimit.Rule(cfg.LimitAccountFailures), opt.Now),
 		IP:            ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPFailures), opt.Now),
 		Registrations: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPRegistrations), opt.Now),
+		EmailRequests: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPEmailRequests), opt.Now),
 	}
 	// On PostgreSQL the limits hold across every instance. (raw: the
 	// instrumented store keeps only the capabilities it knows.)
@@ -253,7 +254,11 @@ func newDispatcher(cfg *config.Config, store baton.Store, svc *session.Service, 
 		}
 	}
 	return mail.NewDispatcher(mail.DispatcherOptions{Store: store, Sender: sender, Templates: tpl, Link: svc.LinkURL, Now: now, Logger: log,
-		Observe: func(d mail.Delivery) { m.ObserveMail(d.Outcome) }}), nil
+		Jobs: map[string]func(context.Context, *baton.OutboxMessage) error{baton.OutboxForgot: svc.ProcessForgot},
+		Observe: func(d mail.Delivery) {
+			m.ObserveMail(d.Outcome)
+			svc.ObserveDelivery(context.Background(), d)
+		}}), nil
 }
 
 // newPages builds baton's own pages; their sign-in link goes to the demo
@@ -305,10 +310,13 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 		Observer:          o.Observer,
 		KeyReloadInterval: o.KeyReloadInterval,
 		VerifyTTL:         cfg.VerifyTTL,
-		LinkTemplates:     linkTemplates(cfg),
-		MailFrom:          cfg.MailFrom,
-		WakeMail:          o.WakeMail,
-		AllowSend:         o.AllowSend,
+		ResetTTL:          cfg.ResetTTL,
+		// RequireVerifiedEmail: see BATON_REQUIRE_VERIFIED_EMAIL.
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
+		LinkTemplates:        linkTemplates(cfg),
+		MailFrom:             cfg.MailFrom,
+		WakeMail:             o.WakeMail,
+		AllowSend:            o.AllowSend,
 	})
 }
 

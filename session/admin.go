@@ -28,7 +28,7 @@ func (s *Service) LockUser(ctx context.Context, userID string, cl Client) error 
 
 // SetPassword replaces the user's password (checked against the password
 // policy) and revokes every session, as a password change does, without
-// asking for the current one.
+// asking for the current one; the user's address gets the same notice.
 func (s *Service) SetPassword(ctx context.Context, u *baton.User, pw string, cl Client) error {
 	if err := password.CheckPassword(u.Username, pw); err != nil {
 		return err
@@ -37,9 +37,14 @@ func (s *Service) SetPassword(ctx context.Context, u *baton.User, pw string, cl 
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	notice, err := s.passwordNotice(u)
+	if err != nil {
 		return err
 	}
+	if _, err := s.store.SetPasswordHash(ctx, u.ID, hash, notice); err != nil {
+		return err
+	}
+	s.wakeMail(notice)
 	_, err = s.revoke(ctx, revocation{UserID: u.ID, Reason: baton.ReasonPasswordChange,
 		Event: Event{Type: EventPasswordChange, Outcome: OutcomeOK, Client: cl, Detail: detailAdmin}})
 	return err

@@ -65,26 +65,30 @@ func (s *Service) LinkURL(_ context.Context, ref string) (string, error) {
 	return strings.ReplaceAll(tpl, "{token}", url.QueryEscape(s.linkToken(purpose, id))), nil
 }
 
-// newLink stores a one-time link of purpose for u's address email, with
-// the message that carries it (template tpl), in one transaction, and
-// wakes the mail dispatcher.
-func (s *Service) newLink(ctx context.Context, u *baton.User, purpose, email, canonical, tpl string, ttl time.Duration) error {
+// newLink stores a new one-time link of purpose for u's address email,
+// with the message that carries it (template tpl) and any others that go
+// with it, in one transaction, and wakes the mail dispatcher.
+func (s *Service) newLink(ctx context.Context, u *baton.User, purpose, email, canonical, tpl string, ttl time.Duration, others ...*baton.OutboxMessage) error {
+	return s.newLinkID(ctx, newID(), u, purpose, email, canonical, tpl, ttl, others...)
+}
+
+// newLinkID is newLink with the link's id chosen by the caller (EConflict
+// when it exists).
+func (s *Service) newLinkID(ctx context.Context, id string, u *baton.User, purpose, email, canonical, tpl string, ttl time.Duration, others ...*baton.OutboxMessage) error {
 	now := s.Now()
-	l := &baton.Link{ID: newID(), Purpose: purpose, UserID: u.ID, Email: email, CanonicalEmail: canonical,
+	l := &baton.Link{ID: id, Purpose: purpose, UserID: u.ID, Email: email, CanonicalEmail: canonical,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	l.Hash = hashLinkToken(s.linkToken(purpose, l.ID))
-	payload, err := mail.EncodePayload(mail.Payload{Template: tpl, LinkID: purpose + ":" + l.ID,
+	payload, err := mail.EncodePayload(mail.Payload{Template: tpl, LinkID: purpose + ":" + l.ID, UserID: u.ID,
 		Data: mail.Data{Username: u.Username, NewEmail: email, ValidFor: ttl}})
 	if err != nil {
 		return err
 	}
 	m := &baton.OutboxMessage{ID: mail.NewMessageID(s.cfg.MailFrom), Kind: baton.OutboxMail, Recipient: email,
 		Payload: payload, CreatedAt: now, NextAttemptAt: now}
-	if err := s.store.CreateLink(ctx, l, m); err != nil {
+	if err := s.store.CreateLink(ctx, l, append([]*baton.OutboxMessage{m}, others...)...); err != nil {
 		return err
 	}
-	if s.cfg.WakeMail != nil {
-		s.cfg.WakeMail()
-	}
+	s.wakeMail(m)
 	return nil
 }

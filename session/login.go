@@ -38,6 +38,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: "locked"})
 		return nil, errInvalidCredentials
 	}
+	if s.cfg.RequireVerifiedEmail && !u.EmailVerified {
+		// The password was right, so saying why reveals nothing new.
+		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: baton.EEmailNotVerified})
+		return nil, baton.Errorf(baton.EEmailNotVerified, "the account's email address is not verified yet")
+	}
 	g, err := s.createSession(ctx, u, req.Transport, req.ClientID, req.Binding, cl)
 	if baton.ErrorCode(err) == baton.EConflict {
 		// The account was locked, or its password changed, while this

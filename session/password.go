@@ -31,10 +31,15 @@ func (s *Service) ChangePassword(ctx context.Context, c *token.Claims, current, 
 	if err != nil {
 		return nil, err
 	}
-	gen, err := s.store.SetPasswordHash(ctx, u.ID, hash)
+	notice, err := s.passwordNotice(u)
 	if err != nil {
 		return nil, err
 	}
+	gen, err := s.store.SetPasswordHash(ctx, u.ID, hash, notice)
+	if err != nil {
+		return nil, err
+	}
+	s.wakeMail(notice)
 	u.CredentialGen = gen
 	if _, err := s.revoke(ctx, revocation{UserID: u.ID, Reason: baton.ReasonPasswordChange,
 		Event: Event{Type: EventRevoke, Outcome: OutcomeOK, SessionID: sess.ID, Client: cl, Detail: baton.ReasonPasswordChange}}); err != nil {

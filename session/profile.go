@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/token"
@@ -11,14 +12,15 @@ import (
 // Profile returns the public part of the user an access token belongs to
 // (id, username, email and whether it is verified, creation time: never
 // the password hash), from a bounded in-memory cache: GET /v1/me is the
-// hottest authenticated route. A cache entry cannot outlive its use:
+// hottest authenticated route. A cache entry cannot outlive its user:
 // deleting a user revokes every session first, and Authenticate refuses
-// their tokens before Profile is reached. The email is fixed at
-// registration for now; whatever comes to change it or its verification
-// must drop the entry (on every instance), or /v1/me would show the old
-// state.
+// their tokens before Profile is reached. The address and its verification
+// do change: this instance drops the entry when it makes the change, and
+// an entry lives profileTTL at most, so another instance shows the change
+// within that time too.
 func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
-	if u, ok := s.profiles.get(c.Subject); ok {
+	now := s.Now()
+	if u, ok := s.profiles.get(c.Subject, now); ok {
 		return u, nil
 	}
 	u, err := s.Me(ctx, c)
@@ -27,9 +29,14 @@ func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, er
 	}
 	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
 		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
-	s.profiles.put(p)
+	s.profiles.put(p, now.Add(profileTTL))
 	return p, nil
 }
+
+// profileTTL bounds how long another instance's change of a user's address
+// goes unseen by GET /v1/me here; a busy client still hits the cache for
+// all but one request per period.
+const profileTTL = 2 * time.Second
 
 // Me returns the user an access token belongs to, read from the store.
 func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) {
@@ -40,31 +47,40 @@ func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) 
 	return u, err
 }
 
-// profileCache maps user ids to their public profile. It is bounded: when
-// full it starts over, which costs one store read per user afterwards.
+// profileCache maps user ids to their public profile until a time. It is
+// bounded: when full it starts over, which costs one store read per user
+// afterwards.
 type profileCache struct {
 	mu  sync.RWMutex
-	m   map[string]*baton.User
+	m   map[string]profileEntry
 	max int
 }
 
+type profileEntry struct {
+	u     *baton.User
+	until time.Time
+}
+
 func newProfileCache(max int) *profileCache {
-	return &profileCache{m: make(map[string]*baton.User), max: max}
+	return &profileCache{m: make(map[string]profileEntry), max: max}
 }
 
-func (c *profileCache) get(id string) (*baton.User, bool) {
+func (c *profileCache) get(id string, now time.Time) (*baton.User, bool) {
 	c.mu.RLock()
-	u, ok := c.m[id]
+	e, ok := c.m[id]
 	c.mu.RUnlock()
-	return u, ok
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	return e.u, true
 }
 
-func (c *profileCache) put(u *baton.User) {
+func (c *profileCache) put(u *baton.User, until time.Time) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
-		c.m = make(map[string]*baton.User)
+		c.m = make(map[string]profileEntry)
 	}
-	c.m[u.ID] = u
+	c.m[u.ID] = profileEntry{u: u, until: until}
 	c.mu.Unlock()
 }
 

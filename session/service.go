@@ -46,6 +46,11 @@ type Config struct {
 
 	// VerifyTTL is how long a verification link works (default 72h).
 	VerifyTTL time.Duration
+	// ResetTTL is how long a password-reset link works (default 30m).
+	ResetTTL time.Duration
+	// RequireVerifiedEmail refuses a login with the right password while
+	// the user's address is not verified (EEmailNotVerified).
+	RequireVerifiedEmail bool
 	// LinkTemplates maps a link purpose (baton.Link*) to its URL with
 	// {token}; the default for verification is
 	// <issuer>/account/verify-email#token={token}.
@@ -103,6 +108,7 @@ func (c *Config) setDefaults() error {
 	def(&c.SyncInterval, 500*time.Millisecond)
 	def(&c.KeyReloadInterval, 30*time.Second)
 	def(&c.VerifyTTL, 72*time.Hour)
+	def(&c.ResetTTL, 30*time.Minute)
 	base := strings.TrimSuffix(c.Issuer, "/")
 	links := map[string]string{
 		baton.LinkVerifyEmail:   base + "/account/verify-email#token={token}",

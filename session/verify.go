@@ -60,6 +60,10 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string, cl Client) (*bato
 		return nil, err
 	}
 	s.profiles.drop(u.ID)
-	s.emit(ctx, Event{Type: EventEmailVerified, Outcome: OutcomeOK, UserID: u.ID, Client: cl})
+	ev := EventEmailVerified
+	if checkLinkToken(tok, baton.LinkChangeEmail) == nil {
+		ev = EventEmailChanged
+	}
+	s.emit(ctx, Event{Type: ev, Outcome: OutcomeOK, UserID: u.ID, Client: cl})
 	return u, nil
 }

@@ -31,6 +31,20 @@ func (db *DB) Enqueue(ctx context.Context, m *baton.OutboxMessage) error {
 
 // insertOutbox inserts m in tx: Enqueue, and the operations that write a
 // message in the same transaction as what it carries (CreateLink).
+// insertOutboxes stores the messages that go with another write, skipping
+// nil ones.
+func insertOutboxes(tx *tx, ms []*baton.OutboxMessage) error {
+	for _, m := range ms {
+		if m == nil {
+			continue
+		}
+		if err := insertOutbox(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func insertOutbox(tx *tx, m *baton.OutboxMessage) error {
 	return tx.exec(`INSERT INTO outbox (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.Kind, m.Recipient, nonNilBytes(m.Payload), timeArg(m.CreatedAt), timeArg(baton.OutboxDue(m)),

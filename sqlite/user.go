@@ -96,7 +96,7 @@ func (db *DB) Users(ctx context.Context, after string, limit int) ([]*baton.User
 
 // SetPasswordHash replaces the user's password hash and advances its
 // credential generation, which it returns. ENotFound.
-func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) (int64, error) {
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string, notices ...*baton.OutboxMessage) (int64, error) {
 	var gen int64
 	err := db.write(ctx, "set password hash", func(tx *tx) error {
 		err := tx.queryRow(`UPDATE users SET password_hash = ?, credential_gen = credential_gen + 1
@@ -104,7 +104,10 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) (int64, 
 		if errors.Is(err, sql.ErrNoRows) {
 			return errUserNotFound
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertOutboxes(tx, notices)
 	})
 	return gen, err
 }

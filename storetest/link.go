@@ -25,9 +25,9 @@ func newLink(id, purpose, userID, addr, canonical string) *baton.Link {
 	}
 }
 
-func mustCreateLink(t *testing.T, s baton.Store, l *baton.Link, m *baton.OutboxMessage) {
+func mustCreateLink(t *testing.T, s baton.Store, l *baton.Link, ms ...*baton.OutboxMessage) {
 	t.Helper()
-	if err := s.CreateLink(ctx, l, m); err != nil {
+	if err := s.CreateLink(ctx, l, ms...); err != nil {
 		t.Fatalf("CreateLink(%q): got %v, want nil", l.ID, err)
 	}
 }

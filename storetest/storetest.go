@@ -132,6 +132,13 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Link/RedeemConcurrent", testLinkRedeemConcurrent},
 		{"Link/DeleteUser", testLinkDeleteUser},
 		{"Link/Prune", testLinkPrune},
+		{"Link/ByHash", testLinkByHash},
+		{"Link/MessagesWithWrites", testMessagesWithWrites},
+		{"Reset/Apply", testResetApply},
+		{"Reset/KeepsOthers", testResetKeepsOthers},
+		{"Reset/Refused", testResetRefused},
+		{"Reset/StaleAddress", testResetStaleAddress},
+		{"Reset/Concurrent", testResetConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
