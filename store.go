@@ -64,6 +64,14 @@ type UserStore interface {
 	// user's hash; CredentialGen does not move. EConflict when the hash
 	// changed meanwhile (a password change wins over a rehash); ENotFound.
 	RehashPassword(ctx context.Context, userID, oldHash, newHash string) error
+	// SetEmail sets the user's address (email as given, canonical for
+	// comparing) and whether it is verified, in one statement; an empty
+	// canonical removes the address (and it is then stored unverified).
+	// Pending links are left alone: a verification link to an address the
+	// user no longer has verifies nothing (RedeemEmailLink). EEmailTaken
+	// when another user has canonical (setting a user's own address again
+	// is no conflict); ENotFound.
+	SetEmail(ctx context.Context, userID, email, canonical string, verified bool) error
 	// SetLocked locks the user at lockedAt, or unlocks with a zero time.
 	// Locking moves CredentialGen forward, so no login that verified the
 	// password before the lock can create a session after it. ENotFound.

@@ -1,13 +1,14 @@
 // Package admin holds the operations behind baton's admin commands (`baton
 // users|sessions|audit|keys …`): finding users by name or id, locking,
-// deleting, setting passwords, revoking sessions, reading the audit log and
+// deleting, setting passwords and email addresses, revoking sessions, reading the audit log and
 // rotating and retiring signing keys. Every operation is reported to the
 // Observer as a session.Event (so the audit log and metrics see it) and
 // logged.
 //
 // The operations work on the same store as a running server. A server
 // picks up what they change through its periodic revocation sync (within a
-// second) and key reload (KeyReloadInterval, 30s by default).
+// second), its profile cache (a user's address, within seconds) and key
+// reload (KeyReloadInterval, 30s by default).
 package admin
 
 import (
@@ -23,6 +24,7 @@ import (
 const (
 	EventLock      = "lock"
 	EventUnlock    = "unlock"
+	EventEmailSet  = "email_set"
 	EventKeyRotate = "key_rotate"
 	EventKeyRetire = "key_retire"
 	EventKeyDelete = "key_delete"
@@ -161,6 +163,31 @@ func (a *Admin) Unlock(ctx context.Context, ref UserRef) (*baton.User, error) {
 		return nil, err
 	}
 	a.emit(ctx, session.Event{Type: EventUnlock, Outcome: session.OutcomeOK, UserID: u.ID, Detail: DetailAdmin})
+	return a.store.UserByID(ctx, u.ID)
+}
+
+// SetEmail sets the user's email address (checked as at registration)
+// and whether it counts as verified, or removes it when addr is empty; it
+// returns the user afterwards. Sessions stay: an address is no credential.
+// A running server shows the change on GET /v1/me within a few seconds
+// (its profile cache). EInvalidEmail; EEmailTaken; ENotFound.
+func (a *Admin) SetEmail(ctx context.Context, ref UserRef, addr string, verified bool) (*baton.User, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.svc.SetEmail(ctx, u.ID, addr, verified); err != nil {
+		return nil, err
+	}
+	detail := DetailAdmin
+	switch {
+	case addr == "":
+		detail += ", removed"
+	case verified:
+		detail += ", verified"
+	}
+	// The address stays out of the audit log, as in every email event.
+	a.emit(ctx, session.Event{Type: EventEmailSet, Outcome: session.OutcomeOK, UserID: u.ID, Detail: detail})
 	return a.store.UserByID(ctx, u.ID)
 }
 

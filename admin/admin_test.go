@@ -45,18 +45,26 @@ func newFixture(t *testing.T) *fixture {
 		f.events = append(f.events, e)
 		f.mu.Unlock()
 	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := session.New(context.Background(), f.store, session.Config{
+	f.svc = newService(t, f.store, f.clock, observe)
+	f.a = admin.New(f.svc, f.store, admin.Options{Observer: observe, Logger: quiet})
+	return f
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newService starts a session engine on store: the admin's, or another
+// one standing for a server on the same database.
+func newService(t *testing.T, store baton.Store, clock *batontest.Clock, observe func(session.Event)) *session.Service {
+	t.Helper()
+	svc, err := session.New(context.Background(), store, session.Config{
 		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2),
-		Now: f.clock.Now, Logger: quiet, Observer: observe,
+		Now: clock.Now, Logger: quiet, Observer: observe,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	f.svc = svc
-	f.a = admin.New(svc, f.store, admin.Options{Observer: observe, Logger: quiet})
-	return f
+	return svc
 }
 
 func TestUsers(t *testing.T) {

@@ -50,6 +50,7 @@ const (
 	mRedeemEmailLink
 	mLinkByHash
 	mResetPassword
+	mSetEmail
 	mCount
 )
 
@@ -59,7 +60,7 @@ var methodNames = [mCount]string{
 	"RevokeUserSessions", "RevokeExcessSessions", "Revocations", "Keys", "InsertKey", "EnsureKey", "RetireKey", "DeleteKey",
 	"ReplaceKeySecrets", "AppendAudit", "AuditEvents", "Ping", "Prune", "RaiseSetting", "PruneAudit",
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
-	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword",
+	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword", "SetEmail",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -173,6 +174,13 @@ func (is *instrumented) RehashPassword(ctx context.Context, userID, oldHash, new
 	t := time.Now()
 	err := is.s.RehashPassword(ctx, userID, oldHash, newHash)
 	is.done(mRehashPassword, t, err)
+	return err
+}
+
+func (is *instrumented) SetEmail(ctx context.Context, userID, email, canonical string, verified bool) error {
+	t := time.Now()
+	err := is.s.SetEmail(ctx, userID, email, canonical, verified)
+	is.done(mSetEmail, t, err)
 	return err
 }
 

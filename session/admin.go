@@ -50,6 +50,30 @@ func (s *Service) SetPassword(ctx context.Context, u *baton.User, pw string, cl 
 	return err
 }
 
+// SetEmail sets the user's email address, checked and canonicalised as
+// at registration, and whether it counts as verified; an empty raw removes
+// the address (verified must then be false). No message is sent: the
+// administrator vouches for the address or leaves it to POST
+// /v1/email/verification. This instance's cached profile goes at once;
+// other processes' within ProfileTTL. EInvalidEmail; EEmailTaken (another
+// user has it, in any letter case); ENotFound.
+func (s *Service) SetEmail(ctx context.Context, userID, raw string, verified bool) error {
+	var addr, canonical string
+	if raw != "" {
+		var err error
+		if addr, canonical, err = NormalizeEmail(raw); err != nil {
+			return err
+		}
+	} else if verified {
+		return baton.Errorf(baton.EInvalidRequest, "no address to mark verified")
+	}
+	if err := s.store.SetEmail(ctx, userID, addr, canonical, verified); err != nil {
+		return err
+	}
+	s.profiles.drop(userID)
+	return nil
+}
+
 // UnlockUser lets a locked user log in again.
 func (s *Service) UnlockUser(ctx context.Context, userID string) error {
 	return s.store.SetLocked(ctx, userID, time.Time{})

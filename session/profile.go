@@ -12,12 +12,12 @@ import (
 // Profile returns the public part of the user an access token belongs to
 // (id, username, email and whether it is verified, creation time: never
 // the password hash), from a bounded in-memory cache: GET /v1/me is the
-// hottest authenticated route. A cache entry cannot outlive its user:
+// hottest authenticated route. A cache entry cannot outlive its use:
 // deleting a user revokes every session first, and Authenticate refuses
-// their tokens before Profile is reached. The address and its verification
-// do change: this instance drops the entry when it makes the change, and
-// an entry lives profileTTL at most, so another instance shows the change
-// within that time too.
+// their tokens before Profile is reached. A change of the address or its
+// verification drops the entry of the instance that made it; other
+// instances, and a server beside the admin commands (another process),
+// see it once their entry is ProfileTTL old.
 func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, error) {
 	now := s.Now()
 	if u, ok := s.profiles.get(c.Subject, now); ok {
@@ -29,14 +29,9 @@ func (s *Service) Profile(ctx context.Context, c *token.Claims) (*baton.User, er
 	}
 	p := &baton.User{ID: u.ID, Username: u.Username, CanonicalUsername: u.CanonicalUsername,
 		Email: u.Email, CanonicalEmail: u.CanonicalEmail, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt}
-	s.profiles.put(p, now.Add(profileTTL))
+	s.profiles.put(p, now.Add(ProfileTTL))
 	return p, nil
 }
-
-// profileTTL bounds how long another instance's change of a user's address
-// goes unseen by GET /v1/me here; a busy client still hits the cache for
-// all but one request per period.
-const profileTTL = 2 * time.Second
 
 // Me returns the user an access token belongs to, read from the store.
 func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) {
@@ -47,9 +42,14 @@ func (s *Service) Me(ctx context.Context, c *token.Claims) (*baton.User, error) 
 	return u, err
 }
 
-// profileCache maps user ids to their public profile until a time. It is
-// bounded: when full it starts over, which costs one store read per user
-// afterwards.
+// ProfileTTL bounds how long a profile is served from the cache: how
+// late an instance shows an address changed or verified elsewhere. Each
+// active user then costs one read by primary key per ProfileTTL.
+const ProfileTTL = 2 * time.Second
+
+// profileCache maps user ids to their public profile and when it goes
+// stale. It is bounded: when full it starts over, which costs one store
+// read per user afterwards.
 type profileCache struct {
 	mu  sync.RWMutex
 	m   map[string]profileEntry
@@ -65,6 +65,7 @@ func newProfileCache(max int) *profileCache {
 	return &profileCache{m: make(map[string]profileEntry), max: max}
 }
 
+// get returns the profile of id unless it is missing or stale at now.
 func (c *profileCache) get(id string, now time.Time) (*baton.User, bool) {
 	c.mu.RLock()
 	e, ok := c.m[id]
@@ -75,6 +76,7 @@ func (c *profileCache) get(id string, now time.Time) (*baton.User, bool) {
 	return e.u, true
 }
 
+// put caches u until until.
 func (c *profileCache) put(u *baton.User, until time.Time) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {

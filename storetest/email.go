@@ -119,3 +119,116 @@ func testEmailTakenConcurrent(t *testing.T, s baton.Store) {
 		t.Fatalf("outcomes by code: got %v, want %v (errors: %v)", got, want, errs)
 	}
 }
+
+// testSetEmail: SetEmail sets, changes, verifies and removes the address
+// in place, leaving every other column alone; another user's address (in
+// any letter case, as canonical forms compare) is EEmailTaken and changes
+// nothing.
+func testSetEmail(t *testing.T, s baton.Store) {
+	other := withEmail("other", "Taken@Example.com", "taken@example.com")
+	if err := s.CreateUser(ctx, other); err != nil {
+		t.Fatalf("CreateUser: got %v, want nil", err)
+	}
+	tests := []struct {
+		name                 string
+		start                *baton.User // created before the call; nil: no such user
+		email, canonical     string
+		verified             bool
+		wantCode             string
+		wantEmail, wantCanon string // the stored address afterwards
+		wantVerified         bool
+		freed                string // a canonical address no user has afterwards
+	}{
+		{name: "SetWhereNone", start: newUser("u1"), email: "Ada@Example.com", canonical: "ada@example.com",
+			wantEmail: "Ada@Example.com", wantCanon: "ada@example.com"},
+		{name: "SetVerified", start: newUser("u2"), email: "grace@example.org", canonical: "grace@example.org", verified: true,
+			wantEmail: "grace@example.org", wantCanon: "grace@example.org", wantVerified: true},
+		{name: "Change", start: verifiedEmail("u3", "old@example.com"), email: "new@example.com", canonical: "new@example.com",
+			wantEmail: "new@example.com", wantCanon: "new@example.com", freed: "old@example.com"},
+		{name: "VerifyOwn", start: withEmail("u4", "own@example.com", "own@example.com"), email: "own@example.com", canonical: "own@example.com", verified: true,
+			wantEmail: "own@example.com", wantCanon: "own@example.com", wantVerified: true},
+		{name: "OwnInAnotherCase", start: verifiedEmail("u5", "case@example.com"), email: "CASE@Example.com", canonical: "case@example.com", verified: true,
+			wantEmail: "CASE@Example.com", wantCanon: "case@example.com", wantVerified: true},
+		{name: "Unverify", start: verifiedEmail("u6", "unv@example.com"), email: "unv@example.com", canonical: "unv@example.com",
+			wantEmail: "unv@example.com", wantCanon: "unv@example.com"},
+		{name: "Remove", start: verifiedEmail("u7", "gone@example.com"), freed: "gone@example.com"},
+		{name: "RemoveVerifiedIsUnverified", start: verifiedEmail("u8", "gone2@example.com"), verified: true, freed: "gone2@example.com"},
+		{name: "RemoveWhereNone", start: newUser("u9")},
+		{name: "TakenByAnother", start: withEmail("u10", "mine@example.com", "mine@example.com"),
+			email: "TAKEN@example.COM", canonical: "taken@example.com", verified: true, wantCode: baton.EEmailTaken,
+			wantEmail: "mine@example.com", wantCanon: "mine@example.com"},
+		{name: "NotFound", email: "x@example.com", canonical: "x@example.com", wantCode: baton.ENotFound, freed: "x@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "nobody"
+			if tt.start != nil {
+				id = tt.start.ID
+				if err := s.CreateUser(ctx, tt.start); err != nil {
+					t.Fatalf("CreateUser: got %v, want nil", err)
+				}
+			}
+			err := s.SetEmail(ctx, id, tt.email, tt.canonical, tt.verified)
+			if tt.wantCode != "" {
+				wantCode(t, err, tt.wantCode)
+			} else if err != nil {
+				t.Fatalf("SetEmail: got %v, want nil", err)
+			}
+			if tt.freed != "" {
+				_, err := s.UserByEmail(ctx, tt.freed)
+				wantCode(t, err, baton.ENotFound)
+			}
+			if tt.start == nil {
+				_, err := s.UserByID(ctx, id)
+				wantCode(t, err, baton.ENotFound)
+				return
+			}
+			want := *tt.start
+			want.Email, want.CanonicalEmail, want.EmailVerified = tt.wantEmail, tt.wantCanon, tt.wantVerified
+			got, err := s.UserByID(ctx, id)
+			if err != nil {
+				t.Fatalf("UserByID: got %v, want nil", err)
+			}
+			if d := diff(&want, got); d != "" {
+				t.Errorf("user after SetEmail mismatch (-want +got):\n%s", d)
+			}
+			if want.CanonicalEmail != "" {
+				got, err := s.UserByEmail(ctx, want.CanonicalEmail)
+				if err != nil || got.ID != id {
+					t.Errorf("UserByEmail(%q): got %v, %v, want user %q", want.CanonicalEmail, got, err, id)
+				}
+			}
+		})
+	}
+	// The other user kept its address throughout, and a removed address
+	// is free for anyone.
+	if got, err := s.UserByEmail(ctx, other.CanonicalEmail); err != nil || got.ID != other.ID {
+		t.Fatalf("UserByEmail(%q): got %v, %v, want user %q", other.CanonicalEmail, got, err, other.ID)
+	}
+	if err := s.SetEmail(ctx, other.ID, "Gone@example.com", "gone@example.com", false); err != nil {
+		t.Fatalf("SetEmail to a removed address: got %v, want nil", err)
+	}
+}
+
+// testSetEmailConcurrent: of concurrent SetEmail calls giving one address
+// to different users exactly one succeeds.
+func testSetEmailConcurrent(t *testing.T, s baton.Store) {
+	const n = 16
+	for i := range n {
+		mustCreateUser(t, s, name("u", i))
+	}
+	errs := concurrently(n, func(i int) error {
+		return s.SetEmail(ctx, name("u", i), "ada@example.com", "ada@example.com", false)
+	})
+	if got, want := codes(errs), map[string]int{"": 1, baton.EEmailTaken: n - 1}; !mapsEqual(got, want) {
+		t.Fatalf("outcomes by code: got %v, want %v (errors: %v)", got, want, errs)
+	}
+}
+
+// verifiedEmail returns newUser(id) with the verified address addr, which
+// is its own canonical form.
+func verifiedEmail(id, addr string) *baton.User {
+	u := withEmail(id, addr, addr)
+	u.EmailVerified = true
+	return u
+}

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Email/TakenConcurrent", testEmailTakenConcurrent},
 		{"Email/None", testEmailNone},
 		{"UserByEmail/NotFound", testUserByEmailNotFound},
+		{"SetEmail", testSetEmail},
+		{"SetEmail/Concurrent", testSetEmailConcurrent},
 		{"Users/Paging", testUsersPaging},
 		{"SetPasswordHash/OK", testSetPasswordHash},
 		{"SetPasswordHash/NotFound", testSetPasswordHashNotFound},

@@ -79,6 +79,7 @@ var adminGroups = map[string][]adminCmd{
 		{"unlock", "USERNAME | --id ID", "let a locked user log in again", usersLock(false)},
 		{"delete", "USERNAME | --id ID", "revoke every session and delete the account (the username is free again)", usersDelete},
 		{"set-password", "USERNAME | --id ID --password-stdin", "replace the password and revoke every session", usersSetPassword},
+		{"set-email", "(USERNAME | --id ID) (ADDRESS [--verified] | --remove)", "set the email address (checked as at registration; no message is sent) or remove it; sessions stay", usersSetEmail},
 	},
 	"sessions": {
 		{"list", "--user USERNAME | --user-id ID", "the user's live sessions, newest first", sessionsList},
@@ -296,21 +297,50 @@ func oneArg(args []string, what string) (string, error) {
 // Users.
 
 type userJSON struct {
-	ID        string     `json:"id"`
-	Username  string     `json:"username"`
-	CreatedAt time.Time  `json:"created_at"`
-	Locked    bool       `json:"locked"`
-	LockedAt  *time.Time `json:"locked_at,omitempty"`
+	ID            string     `json:"id"`
+	Username      string     `json:"username"`
+	Email         *string    `json:"email"` // null when the user has none, as in GET /v1/me
+	EmailVerified bool       `json:"email_verified"`
+	CreatedAt     time.Time  `json:"created_at"`
+	Locked        bool       `json:"locked"`
+	LockedAt      *time.Time `json:"locked_at,omitempty"`
 }
 
 func toUserJSON(u *baton.User) userJSON {
-	j := userJSON{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt, Locked: !u.LockedAt.IsZero()}
+	j := userJSON{ID: u.ID, Username: u.Username, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt, Locked: !u.LockedAt.IsZero()}
+	if u.Email != "" {
+		e := u.Email
+		j.Email = &e
+	}
 	if j.Locked {
 		t := u.LockedAt
 		j.LockedAt = &t
 	}
 	return j
 }
+
+// emailText is the user's address for users show: "none", or the address
+// and whether it is verified.
+func emailText(u *baton.User) string {
+	switch {
+	case u.Email == "":
+		return "none"
+	case u.EmailVerified:
+		return cell(u.Email, 254) + " (verified)"
+	}
+	return cell(u.Email, 254) + " (not verified)"
+}
+
+// userRow is a user's row in the users tables (userHeader).
+func userRow(u *baton.User) []string {
+	verified := "-"
+	if u.Email != "" {
+		verified = map[bool]string{true: "yes", false: "no"}[u.EmailVerified]
+	}
+	return []string{u.ID, u.Username, ts(u.CreatedAt), ts(u.LockedAt), cell(u.Email, 254), verified}
+}
+
+const userHeader = "ID\tUSERNAME\tCREATED\tLOCKED\tEMAIL\tVERIFIED"
 
 func (a *adminRun) printUser(u *baton.User, verb string) error {
 	if a.json {
@@ -320,7 +350,7 @@ func (a *adminRun) printUser(u *baton.User, verb string) error {
 		fmt.Fprintf(a.stdout, "%s user %s (%s)\n", verb, u.Username, u.ID)
 		return nil
 	}
-	a.table("ID\tUSERNAME\tCREATED\tLOCKED", [][]string{{u.ID, u.Username, ts(u.CreatedAt), ts(u.LockedAt)}})
+	a.table(userHeader, [][]string{userRow(u)})
 	return nil
 }
 
@@ -397,9 +427,9 @@ func usersList(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 		}
 		rows := make([][]string, 0, len(us))
 		for _, u := range us {
-			rows = append(rows, []string{u.ID, u.Username, ts(u.CreatedAt), ts(u.LockedAt)})
+			rows = append(rows, userRow(u))
 		}
-		a.table("ID\tUSERNAME\tCREATED\tLOCKED", rows)
+		a.table(userHeader, rows)
 		return nil
 	}
 }
@@ -440,8 +470,8 @@ func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 			}{toUserJSON(u), toSessionsJSON(ss)})
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\ncreated:\t%s\nlocked:\t%s\nlive sessions:\t%d\n",
-			u.ID, u.Username, ts(u.CreatedAt), ts(u.LockedAt), len(ss))
+		fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\ncreated:\t%s\nlocked:\t%s\nlive sessions:\t%d\n",
+			u.ID, u.Username, emailText(u), ts(u.CreatedAt), ts(u.LockedAt), len(ss))
 		tw.Flush()
 		if len(ss) > 0 {
 			fmt.Fprintln(a.stdout)
@@ -495,6 +525,44 @@ func usersSetPassword(fs *flag.FlagSet) func(context.Context, *adminRun, []strin
 		userArg(fs), func(ctx context.Context, a *adminRun, ref admin.UserRef, pw string) (*baton.User, error) {
 			return a.admin.SetPassword(ctx, ref, pw)
 		})
+}
+
+func usersSetEmail(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	user := userArg(fs)
+	verified := fs.Bool("verified", false, "mark the address verified (you vouch for it); otherwise it is unverified")
+	remove := fs.Bool("remove", false, "remove the user's address instead of setting one")
+	return func(ctx context.Context, a *adminRun, args []string) error {
+		addr := ""
+		switch {
+		case *remove && *verified:
+			return usagef("--remove and --verified exclude each other")
+		case *remove:
+		case len(args) == 0:
+			return usagef("want an ADDRESS (or --remove)")
+		default:
+			addr, args = args[len(args)-1], args[:len(args)-1]
+			if addr == "" {
+				return usagef("the ADDRESS is empty: pass --remove to remove the address")
+			}
+		}
+		ref, err := user(args)
+		if err != nil {
+			return err
+		}
+		u, err := a.admin.SetEmail(ctx, ref, addr, *verified)
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(toUserJSON(u))
+		}
+		if addr == "" {
+			fmt.Fprintf(a.stdout, "removed the email address of user %s (%s)\n", u.Username, u.ID)
+			return nil
+		}
+		fmt.Fprintf(a.stdout, "set the email address of user %s (%s) to %s\n", u.Username, u.ID, emailText(u))
+		return nil
+	}
 }
 
 // Sessions.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/batonauth/baton/postgres/pgtest"
+	bsession "github.com/batonauth/baton/session"
 )
 
 // cliResult is what one run of the built binary gave.
@@ -343,6 +344,19 @@ func TestCLIWithRunningServer(t *testing.T) {
 		}
 		curPW = "a replacement passphrase"
 		login()
+	})
+	t.Run("SetEmailReachesMe", func(t *testing.T) {
+		// The server caches the profile GET /v1/me shows; the CLI, another
+		// process, cannot drop it, so the entry must expire.
+		at := login()["access_token"].(string)
+		meShows(t, p, at, 0, func(b map[string]any) bool { return b["email"] == nil && b["email_verified"] == false })
+		cli(t, dir, "", 0, "users", "set-email", "erin", "Erin@Example.com", "--verified")
+		d := meShows(t, p, at, bsession.ProfileTTL+2*time.Second, func(b map[string]any) bool {
+			return b["email"] == "Erin@Example.com" && b["email_verified"] == true
+		})
+		t.Logf("GET /v1/me showed the new address %v after `baton users set-email` returned", d)
+		// The address is no credential: the session lives on.
+		meShows(t, p, at, 0, func(map[string]any) bool { return true })
 	})
 	t.Run("AuditHasServerAndCLIEvents", func(t *testing.T) {
 		// The server writes its audit log asynchronously; give it a moment.
