@@ -6,14 +6,16 @@
 // verify-email page with the link a registration sends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startBaton, startMailSink, openDemo, registerAndLogin, newUser, artifactPath, countRequests } from './helpers.js';
+import { launch, startBaton, startMailSink, openDemo, registerAndLogin, newUser, artifactPath, countRequests, sleep } from './helpers.js';
 
+// Tokens are fresh (RFC 9470) this long after a password was typed.
+const FRESH_MS = 5000;
 let server;
 let sink;
 let browser;
 before(async () => {
   sink = await startMailSink();
-  server = await startBaton({ ...sink.env, BATON_ACCESS_TTL: '30s' }, { issuerFromPort: true });
+  server = await startBaton({ ...sink.env, BATON_ACCESS_TTL: '30s', BATON_FRESH_TTL: `${FRESH_MS / 1000}s` }, { issuerFromPort: true });
   browser = await launch();
 });
 after(async () => {
@@ -102,7 +104,8 @@ test('forgot password on the demo → message → reset page → sign in; the ol
   const oldContext = await browser.newContext();
   const context = await browser.newContext();
   try {
-    // A session in another browser, which the reset must end.
+    // A session in a tab, which the reset must end; the reset happens in
+    // another tab of the same browser, asked for from another browser.
     const old = await openDemo(oldContext, server.url);
     const u = await registerAndLogin(old, 'refresh_cookie');
     await old.locator('#who-email').getByText(`${u.username} (not confirmed)`).waitFor();
@@ -122,7 +125,7 @@ test('forgot password on the demo → message → reset page → sign in; the ol
     assert.equal(await demo.locator('#status').textContent(), 'If an account exists for that, a message with a reset link is on its way.');
 
     const link = await linkTo(u.username, 'reset-password');
-    const page = await openPage(context, link);
+    const page = await openPage(oldContext, link);
     const resets = countRequests(page, '/v1/password/reset');
     assert.equal(new URL(page.url()).hash, '');
     const pw = page.getByLabel(/^New password \(/);
@@ -181,13 +184,21 @@ test('forgot password on the demo → message → reset page → sign in; the ol
   }
 });
 
-test('change email on the demo: the link to the new address switches it', async () => {
+test('change email on the demo: a stale token asks for the password again; the link to the new address switches it', async () => {
   const context = await browser.newContext();
   try {
     const demo = await openDemo(context, server.url);
     const u = await registerAndLogin(demo, 'refresh_cookie');
     const next = 'next-' + u.username;
+    await sleep(FRESH_MS + 500);
     await demo.locator('#new-email').fill(next);
+    await demo.getByRole('button', { name: 'Change email' }).click();
+    await demo.locator('#status').getByText('Email change needs a fresh token: reauthenticate with your password, then try again.').waitFor();
+    assert.equal(await demo.evaluate(() => document.activeElement.id), 'reauth-password');
+    assert.equal(await demo.locator('#signed-in').isVisible(), true);
+    await demo.locator('#reauth-password').fill(u.password);
+    await demo.getByRole('button', { name: 'Reauthenticate' }).click();
+    await demo.getByText('Reauthenticated: your token is fresh.').waitFor();
     await demo.getByRole('button', { name: 'Change email' }).click();
     await demo.locator('#status').getByText(`A confirmation link went to ${next}`).waitFor();
     const page = await openPage(context, await linkTo(next, 'verify-email'));
