@@ -2,7 +2,8 @@
 // speaks SMTP over TCP (github.com/emersion/go-smtp), can offer STARTTLS
 // or implicit TLS (with a certificate from internal/testcert), can demand or
 // refuse authentication and refuse recipients, and keeps every message it
-// accepted for the test to read back. Only tests import it.
+// accepted for the test to read back. Only tests import it (and
+// internal/smtpsink, which serves it to the browser tests).
 package smtptest
 
 import (
@@ -71,14 +72,25 @@ type Server struct {
 // test ends.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, stop, err := Listen(opt)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
+	return s
+}
+
+// Listen is Start for a program that is not a Go test (the browser tests'
+// mail sink, internal/smtpsink): stop closes the server.
+func Listen(opt Options) (s *Server, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
 	}
 	if opt.Implicit {
 		ln = tls.NewListener(ln, opt.TLS)
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, opt: opt}
+	s = &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, opt: opt}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &session{s: s, tls: isTLS || opt.Implicit, conn: c}, nil
@@ -95,15 +107,14 @@ func Start(tb testing.TB, opt Options) *Server {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	tb.Cleanup(func() {
+	return s, func() {
 		srv.Close()
 		// Close does not reach a listener that Serve has not started on
 		// yet (a test that never connected may end that fast): closing it
 		// here ends such a Serve too.
 		ln.Close()
 		<-done
-	})
-	return s
+	}, nil
 }
 
 // Addr is host:port.
