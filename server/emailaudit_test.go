@@ -159,6 +159,13 @@ func TestEmailFlowsAudited(t *testing.T) {
 			t.Errorf("no %+v event in the audit log", st)
 		}
 	}
+	// The dispatcher writes the forgot-password events, with the client
+	// that asked (carried in the outbox row).
+	for _, e := range events {
+		if e.Type == "password_reset_requested" && (e.IP != "127.0.0.1" || e.UserAgent == "") {
+			t.Errorf("password_reset_requested without its requester: ip %q, user agent %q", e.IP, e.UserAgent)
+		}
+	}
 	if t.Failed() {
 		t.Logf("audit log:\n%s", auditEventsOf(t, ts))
 	}
