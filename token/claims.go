@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -21,6 +22,13 @@ type wireClaims struct {
 	exp, iat, nbf, authTime int64
 	fresh                   bool
 	seen                    uint16
+	// amr's methods: the first ones in amrBuf (the exported Claims shares
+	// it, so the usual token costs no allocation for them), all of them in
+	// amrMore once there are more. Nothing here points into the struct
+	// itself, which would move every wireClaims to the heap.
+	amrN    int
+	amrBuf  [4]string
+	amrMore []string
 
 	// wantIss and wantAud, set before decoding, let the decoder reuse the
 	// configured strings instead of allocating copies of them.
@@ -45,10 +53,11 @@ const (
 	seenClientID
 	seenFresh
 	seenCnf
+	seenAMR
 )
 
 // claimNames are the claims UnmarshalJSON reads.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf", "amr"}
 
 var _ jwt.ClaimsValidator = (*wireClaims)(nil)
 
@@ -110,6 +119,9 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		case "cnf":
 			bit = seenCnf
 			err = c.readConfirmation(&s)
+		case "amr":
+			bit = seenAMR
+			err = c.readMethods(&s)
 		default:
 			// Unknown claims are allowed (RFC 9068 §2.2.3), but not
 			// "SUB" beside "sub": encoding/json would read either into sub.
@@ -154,6 +166,72 @@ func (c *wireClaims) readAudience(s *strictjson.Scanner) error {
 		}
 		c.auds = append(c.auds, a)
 	}
+}
+
+// readMethods reads amr (RFC 8176 §1): a non-empty array of strings, as
+// long as aud's may be. An empty array would be a second spelling of
+// "absent", so it is refused like null. baton's own names come back as the
+// constants, without a copy.
+func (c *wireClaims) readMethods(s *strictjson.Scanner) error {
+	if err := s.OpenArray(); err != nil {
+		return err
+	}
+	c.amrN, c.amrMore = 0, nil
+	for n := 0; ; n++ {
+		ok, err := s.Element(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if n == strictjson.MaxNames {
+			return strictjson.ErrMembers
+		}
+		b, err := s.Str()
+		if err != nil {
+			return err
+		}
+		var m string
+		switch string(b) {
+		case baton.AMRPassword:
+			m = baton.AMRPassword
+		case baton.AMROTP:
+			m = baton.AMROTP
+		case baton.AMRPasskey:
+			m = baton.AMRPasskey
+		case baton.AMRMFA:
+			m = baton.AMRMFA
+		default:
+			m = string(b)
+		}
+		switch {
+		case n < len(c.amrBuf):
+			c.amrBuf[n] = m
+		case n == len(c.amrBuf):
+			c.amrMore = make([]string, n, 2*n)
+			copy(c.amrMore, c.amrBuf[:])
+			fallthrough
+		default:
+			c.amrMore = append(c.amrMore, m)
+		}
+		c.amrN = n + 1
+	}
+	if c.amrN == 0 {
+		return errors.New("empty array")
+	}
+	return nil
+}
+
+// methods returns amr's methods; nil when the claim was absent.
+func (c *wireClaims) methods() []string {
+	switch {
+	case c.amrMore != nil:
+		return c.amrMore
+	case c.amrN > 0:
+		return c.amrBuf[:c.amrN:c.amrN]
+	}
+	return nil
 }
 
 // readConfirmation reads cnf (RFC 7800), which must be exactly {"jkt": …}:
@@ -262,6 +340,7 @@ func (c *wireClaims) claims(audience string) *Claims {
 		ClientID:  c.clientID,
 		Fresh:     c.fresh,
 		JKT:       c.jkt,
+		AMR:       c.methods(),
 	}
 	if c.has(seenNbf) {
 		out.NotBefore = time.Unix(c.nbf, 0).UTC()

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,50 @@ func TestSignVerify(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("claims (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("AMR", func(t *testing.T) {
+		for _, amr := range [][]string{
+			{"pwd"},
+			{"pwd", "otp", "mfa"},
+			{"pwd", "otp", "hwk", "mfa", "sms", "x\"y"}, // beyond the decoder's buffer
+		} {
+			want := validClaims()
+			want.AMR = amr
+			tok := mustSign(t, k, want)
+			got, err := k.Verify(tok, t0)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+			var payload struct {
+				AMR json.RawMessage `json:"amr"`
+			}
+			if err := json.Unmarshal(mustPayload(t, tok), &payload); err != nil {
+				t.Fatal(err)
+			}
+			wantJSON, _ := json.Marshal(amr)
+			if string(payload.AMR) != string(wantJSON) {
+				t.Errorf("amr member %s, want %s", payload.AMR, wantJSON)
+			}
+		}
+	})
+
+	t.Run("NoAMR", func(t *testing.T) {
+		for _, amr := range [][]string{nil, {}} {
+			c := validClaims()
+			c.AMR = amr
+			tok := mustSign(t, k, c)
+			if p := mustPayload(t, tok); strings.Contains(string(p), `"amr"`) {
+				t.Errorf("AMR %#v: payload %s has amr", amr, p)
+			}
+			got, err := k.Verify(tok, t0)
+			if err != nil || got.AMR != nil {
+				t.Errorf("Verify: AMR %#v, %v; want nil, nil", got.AMR, err)
+			}
 		}
 	})
 
@@ -249,6 +294,11 @@ func TestVerifyAttacks(t *testing.T) {
 		{name: "PayloadDuplicateFolded", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"sub":"user-1"`, `"sub":"user-1","SUB":"admin"`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateLongS", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"sub":"user-1"`, `"sub":"user-1","ſub":"admin"`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateUnknown", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"x":1,"x":2,`, 1)), wantCode: baton.EInvalidToken},
+		{name: "OKAMR", token: edited(func(m map[string]any) { m["amr"] = []string{"pwd", "otp", "mfa"} })},
+		{name: "PayloadDuplicateAMR", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"amr":["pwd"],"amr":["pwd","otp","mfa"],`, 1)), wantCode: baton.EInvalidToken},
+		{name: "PayloadFoldedAMR", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"amr":["pwd"],"Amr":["pwd","otp","mfa"],`, 1)), wantCode: baton.EInvalidToken},
+		{name: "PayloadNullAMR", token: edited(func(m map[string]any) { m["amr"] = nil }), wantCode: baton.EInvalidToken},
+		{name: "PayloadAMRString", token: edited(func(m map[string]any) { m["amr"] = "mfa" }), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateExp", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"exp":9999999999,`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadInvalidUTF8", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"user-1"`, "\"user-\xff\"", 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadLoneSurrogate", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"user-1"`, `"user-\ud800"`, 1)), wantCode: baton.EInvalidToken},
@@ -450,6 +500,33 @@ func BenchmarkSign(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := k.Sign(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSignAMR and BenchmarkVerifyAMR are Sign and Verify for a token
+// as baton mints them since it carries amr.
+func BenchmarkSignAMR(b *testing.B) {
+	k := mustKeyring(b, testKey("k1", 1, t0.Add(-time.Hour)))
+	c := validClaims()
+	c.AMR = []string{baton.AMRPassword, baton.AMROTP, baton.AMRMFA}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Sign(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyAMR(b *testing.B) {
+	k := mustKeyring(b, testKey("k1", 1, t0.Add(-time.Hour)))
+	c := validClaims()
+	c.AMR = []string{baton.AMRPassword, baton.AMROTP, baton.AMRMFA}
+	tok := mustSign(b, k, c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Verify(tok, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
