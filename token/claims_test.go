@@ -183,6 +183,21 @@ func TestCheckHeaderNoAllocs(t *testing.T) {
 	}
 }
 
+// TestDecodeAMRNoAllocs guards what keeps amr cheap: baton's names are
+// not copied, and the buffer they go to does not move the claims to the
+// heap.
+func TestDecodeAMRNoAllocs(t *testing.T) {
+	payload := []byte(`{"amr":["pwd","otp","hwk","mfa"]}`)
+	if n := testing.AllocsPerRun(100, func() {
+		var c wireClaims
+		if err := c.UnmarshalJSON(payload); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("got %v allocations, want 0", n)
+	}
+}
+
 func FuzzCheckHeader(f *testing.F) {
 	f.Add(`{"alg":"EdDSA","kid":"k","typ":"at+jwt"}`)
 	f.Add(`{"alg":"EdDSA","kid":"k","KID":"j"}`)
