@@ -391,7 +391,10 @@ type sessionResponse struct {
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
 	UserAgent     string    `json:"user_agent"`
 	IP            string    `json:"ip"`
-	Current       bool      `json:"current"`
+	// AMR is how the session's user authenticated (RFC 8176); an array
+	// even when empty.
+	AMR     []string `json:"amr"`
+	Current bool     `json:"current"`
 }
 
 func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
@@ -416,8 +419,11 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	for _, ss := range list {
 		out = append(out, sessionResponse{
 			ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt,
-			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == c.SessionID,
+			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, AMR: ss.AMR, Current: ss.ID == c.SessionID,
 		})
+		if ss.AMR == nil {
+			out[len(out)-1].AMR = []string{}
+		}
 	}
 	body := map[string]any{"sessions": out}
 	if next != "" {

@@ -228,8 +228,9 @@ func TestMigrate(t *testing.T) {
 }
 
 // TestUpgradeFromV1 opens, with the current code, a database an earlier
-// release (schema version 6, before email addresses) created and stored a
-// user in: the user logs in, and new users register with addresses.
+// release (schema version 6, before email addresses and amr) created and
+// stored a user and a session in: the session reads as a password's, the
+// user logs in, and new users register with addresses.
 func TestUpgradeFromV1(t *testing.T) {
 	const v1 = 6
 	url := pgtest.NewDatabase(t)
@@ -256,6 +257,16 @@ func TestUpgradeFromV1(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
 		VALUES ($1, $2, $3, $4, $5, NULL, 0)`, u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, u.CreatedAt); err != nil {
 		t.Fatalf("insert a user into the version %d schema: %v", v1, err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+			transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen)
+		VALUES ($1, $2, $3, $3, $4, $4, $3, 'body', '', '', '', '', NULL, '', 0)`,
+		u.SessionID, u.ID, u.SessionCreatedAt, u.SessionExpiresAt); err != nil {
+		t.Fatalf("insert a session into the version %d schema: %v", v1, err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+		u.RefreshHash, u.SessionID, u.SessionCreatedAt); err != nil {
+		t.Fatalf("insert a refresh token into the version %d schema: %v", v1, err)
 	}
 	conn.Release()
 	pool.Close()
