@@ -14,21 +14,24 @@ import (
 // implements jwt.Claims, so golang-jwt's validator checks exp, nbf, iat, iss
 // and aud against it, and jwt.ClaimsValidator for the rest of our rules.
 type wireClaims struct {
-	iss, sub, jti, sid, clientID, jkt string
+	// out is what Verify returns. The string claims are decoded straight
+	// into it (iss, sub, jti, sid, client_id, cnf.jkt), and claims fills in
+	// the rest, so one allocation holds the decoder and its result.
+	out Claims
 	// aud is the audience when sent as a string; auds when sent as an array.
 	aud  string
 	auds []string
 	// NumericDates in seconds, valid when their bit is in seen.
 	exp, iat, nbf, authTime int64
 	fresh                   bool
-	seen                    uint16
-	// amr's methods: the first ones in amrBuf (the exported Claims shares
-	// it, so the usual token costs no allocation for them), all of them in
-	// amrMore once there are more. Nothing here points into the struct
-	// itself, which would move every wireClaims to the heap.
-	amrN    int
-	amrBuf  [4]string
-	amrMore []string
+	// amrN is how many methods amr held. The first ones are in amrBuf,
+	// which out.AMR shares once claims runs, so the usual token costs no
+	// allocation for them; with more, out.AMR holds them all. Decoding
+	// never points the struct into itself, which would move every
+	// wireClaims to the heap.
+	amrN   uint8
+	seen   uint16
+	amrBuf [4]string
 
 	// wantIss and wantAud, set before decoding, let the decoder reuse the
 	// configured strings instead of allocating copies of them.
@@ -85,10 +88,10 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		switch string(name) {
 		case "iss":
 			bit = seenIss
-			c.iss, err = s.StringValueLike(c.wantIss)
+			c.out.Issuer, err = s.StringValueLike(c.wantIss)
 		case "sub":
 			bit = seenSub
-			c.sub, err = s.StringValue()
+			c.out.Subject, err = s.StringValue()
 		case "aud":
 			bit = seenAud
 			err = c.readAudience(&s)
@@ -106,13 +109,13 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 			c.authTime, err = s.NumericDate()
 		case "jti":
 			bit = seenJti
-			c.jti, err = s.StringValue()
+			c.out.ID, err = s.StringValue()
 		case "sid":
 			bit = seenSid
-			c.sid, err = s.StringValue()
+			c.out.SessionID, err = s.StringValue()
 		case "client_id":
 			bit = seenClientID
-			c.clientID, err = s.StringValue()
+			c.out.ClientID, err = s.StringValue()
 		case "fresh":
 			bit = seenFresh
 			c.fresh, err = s.Boolean()
@@ -176,7 +179,7 @@ func (c *wireClaims) readMethods(s *strictjson.Scanner) error {
 	if err := s.OpenArray(); err != nil {
 		return err
 	}
-	c.amrN, c.amrMore = 0, nil
+	c.amrN, c.out.AMR = 0, nil
 	for n := 0; ; n++ {
 		ok, err := s.Element(n)
 		if err != nil {
@@ -209,13 +212,13 @@ func (c *wireClaims) readMethods(s *strictjson.Scanner) error {
 		case n < len(c.amrBuf):
 			c.amrBuf[n] = m
 		case n == len(c.amrBuf):
-			c.amrMore = make([]string, n, 2*n)
-			copy(c.amrMore, c.amrBuf[:])
+			c.out.AMR = make([]string, n, 2*n)
+			copy(c.out.AMR, c.amrBuf[:])
 			fallthrough
 		default:
-			c.amrMore = append(c.amrMore, m)
+			c.out.AMR = append(c.out.AMR, m)
 		}
-		c.amrN = n + 1
+		c.amrN = uint8(n + 1) // at most MaxNames
 	}
 	if c.amrN == 0 {
 		return errors.New("empty array")
@@ -226,8 +229,8 @@ func (c *wireClaims) readMethods(s *strictjson.Scanner) error {
 // methods returns amr's methods; nil when the claim was absent.
 func (c *wireClaims) methods() []string {
 	switch {
-	case c.amrMore != nil:
-		return c.amrMore
+	case c.out.AMR != nil:
+		return c.out.AMR
 	case c.amrN > 0:
 		return c.amrBuf[:c.amrN:c.amrN]
 	}
@@ -251,11 +254,11 @@ func (c *wireClaims) readConfirmation(s *strictjson.Scanner) error {
 		if string(name) != "jkt" || n > 0 {
 			return errors.New("unsupported confirmation method")
 		}
-		if c.jkt, err = s.StringValue(); err != nil {
+		if c.out.JKT, err = s.StringValue(); err != nil {
 			return err
 		}
 	}
-	if c.jkt == "" {
+	if c.out.JKT == "" {
 		return errors.New("empty confirmation")
 	}
 	return nil
@@ -287,10 +290,10 @@ func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error) {
 }
 
 // GetIssuer implements jwt.Claims.
-func (c *wireClaims) GetIssuer() (string, error) { return c.iss, nil }
+func (c *wireClaims) GetIssuer() (string, error) { return c.out.Issuer, nil }
 
 // GetSubject implements jwt.Claims.
-func (c *wireClaims) GetSubject() (string, error) { return c.sub, nil }
+func (c *wireClaims) GetSubject() (string, error) { return c.out.Subject, nil }
 
 // GetAudience implements jwt.Claims.
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) {
@@ -317,31 +320,25 @@ func (c *wireClaims) Validate() error {
 	switch {
 	case !c.has(seenIat):
 		return errClaimMissing("iat")
-	case c.sub == "":
+	case c.out.Subject == "":
 		return errClaimMissing("sub")
-	case c.sid == "":
+	case c.out.SessionID == "":
 		return errClaimMissing("sid")
-	case c.jti == "":
+	case c.out.ID == "":
 		return errClaimMissing("jti")
 	}
 	return nil
 }
 
-// claims converts to the exported form; audience is the one Verify matched.
+// claims completes and returns the exported form, which lives in c;
+// audience is the one Verify matched.
 func (c *wireClaims) claims(audience string) *Claims {
-	out := &Claims{
-		Issuer:    c.iss,
-		Subject:   c.sub,
-		Audience:  audience,
-		IssuedAt:  time.Unix(c.iat, 0).UTC(),
-		ExpiresAt: time.Unix(c.exp, 0).UTC(),
-		ID:        c.jti,
-		SessionID: c.sid,
-		ClientID:  c.clientID,
-		Fresh:     c.fresh,
-		JKT:       c.jkt,
-		AMR:       c.methods(),
-	}
+	out := &c.out
+	out.Audience = audience
+	out.IssuedAt = time.Unix(c.iat, 0).UTC()
+	out.ExpiresAt = time.Unix(c.exp, 0).UTC()
+	out.Fresh = c.fresh
+	out.AMR = c.methods()
 	if c.has(seenNbf) {
 		out.NotBefore = time.Unix(c.nbf, 0).UTC()
 	}

@@ -463,16 +463,21 @@ func FuzzSignVerify(f *testing.F) {
 	k := mustKeyring(f, testKey("k1", 1, t0.Add(-time.Hour)))
 	f.Add("user-1", "sess-1", "cli", "jkt", int64(300))
 	f.Add("\"\\\x00\u2028", "\xff", "日本", "", int64(1))
+	f.Add("user-1", "sess-1", "pwd,otp,,hwk,mfa,x\xff", "", int64(300))
 	f.Fuzz(func(t *testing.T, sub, sid, clientID, jkt string, ttl int64) {
 		if sub == "" || sid == "" || ttl <= 0 || ttl > 1<<30 {
 			return
 		}
 		c := validClaims()
 		c.Subject, c.SessionID, c.ClientID, c.JKT = sub, sid, clientID, jkt
+		// amr from the same input, so the corpus keeps its shape.
+		if clientID != "" {
+			c.AMR = strings.Split(clientID, ",")
+		}
 		c.ExpiresAt = c.IssuedAt.Add(time.Duration(ttl) * time.Second)
 		tok, err := k.Sign(c)
 		if err != nil {
-			if len(sub)+len(sid)+len(clientID)+len(jkt) > 1000 {
+			if len(sub)+len(sid)+2*len(clientID)+len(jkt) > 1000 {
 				return // too large, and Sign said so
 			}
 			t.Fatalf("Sign: %v", err)
@@ -488,6 +493,10 @@ func FuzzSignVerify(f *testing.F) {
 		want.SessionID = string([]rune(sid))
 		want.ClientID = string([]rune(clientID))
 		want.JKT = string([]rune(jkt))
+		want.AMR = nil
+		for _, m := range c.AMR {
+			want.AMR = append(want.AMR, string([]rune(m)))
+		}
 		if diff := cmp.Diff(&want, got); diff != "" {
 			t.Errorf("claims (-want +got):\n%s", diff)
 		}
