@@ -417,13 +417,14 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]sessionResponse, 0, len(list))
 	for _, ss := range list {
+		amr := ss.AMR
+		if amr == nil {
+			amr = []string{}
+		}
 		out = append(out, sessionResponse{
 			ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt,
-			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, AMR: ss.AMR, Current: ss.ID == c.SessionID,
+			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, AMR: amr, Current: ss.ID == c.SessionID,
 		})
-		if ss.AMR == nil {
-			out[len(out)-1].AMR = []string{}
-		}
 	}
 	body := map[string]any{"sessions": out}
 	if next != "" {
