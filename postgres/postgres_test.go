@@ -630,3 +630,24 @@ func TestRotateOneRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedAMR: a stored amr that baton.FormatAMR would not have written
+// makes every read of its session fail as internal, never a token with
+// methods nobody checked.
+func TestDamagedAMR(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	mustUser(t, db, "u1")
+	mustSession(t, db, "u1", "s1", hashOf("t0"))
+	for _, stored := range []string{"otp pwd", "pwd pwd", "pwd,otp", "sms", " pwd"} {
+		if _, err := db.pool.Exec(ctx, `UPDATE sessions SET amr = $1 WHERE id = 's1'`, stored); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Session(ctx, "s1")
+		wantCode(t, err, baton.EInternal)
+		_, _, err = db.RefreshToken(ctx, hashOf("t0"))
+		wantCode(t, err, baton.EInternal)
+		_, err = db.Sessions(ctx, "u1", t0, baton.SessionPage{Limit: 10})
+		wantCode(t, err, baton.EInternal)
+	}
+}

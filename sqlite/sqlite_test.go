@@ -847,3 +847,24 @@ func BenchmarkRotateParallel(b *testing.B) {
 		b.ReportMetric(float64(db.w.ops.Load()-ops)/float64(c), "ops/commit")
 	}
 }
+
+// TestDamagedAMR: a stored amr that baton.FormatAMR would not have written
+// makes every read of its session fail as internal, never a token with
+// methods nobody checked.
+func TestDamagedAMR(t *testing.T) {
+	db := mustOpen(t)
+	fixture(t, db)
+	for _, stored := range []string{"otp pwd", "pwd pwd", "pwd,otp", "sms", " pwd"} {
+		if err := db.write(ctx, "damage", func(tx *tx) error {
+			return tx.exec(`UPDATE sessions SET amr = ? WHERE id = 's1'`, stored)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Session(ctx, "s1")
+		wantCode(t, err, baton.EInternal)
+		_, _, err = db.RefreshToken(ctx, hash("t0"))
+		wantCode(t, err, baton.EInternal)
+		_, err = db.Sessions(ctx, "u1", t0, baton.SessionPage{Limit: 10})
+		wantCode(t, err, baton.EInternal)
+	}
+}
