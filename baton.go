@@ -60,6 +60,11 @@ type Session struct {
 	// AuthTime is the last password verification of the session (login,
 	// reauth).
 	AuthTime time.Time
+	// AMR lists the authentication methods (RFC 8176) the session was
+	// created with, in AMR's canonical order; every access token of the
+	// session carries it. It is fixed at creation; a reauth does not
+	// change it.
+	AMR []string
 
 	Transport string
 	ClientID  string

@@ -5,6 +5,8 @@
 // TypeScript client (clients/js), whose compiled ES module is committed as
 // assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
 // it, and the client's tests check the committed copy matches a fresh build.
+// The stylesheet baton.css and the icon are baton's pages' (pages.Look), so
+// the demo and those pages look the same.
 package demo
 
 import (
@@ -13,6 +15,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/batonauth/baton/pages"
 )
 
 //go:embed assets
@@ -39,40 +43,23 @@ func Handler() http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
-			return
-		}
 		name := "index.html"
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			name = path.Base(r.URL.Path)
 		}
 		ctype, ok := types[path.Ext(name)]
 		if !ok || strings.HasPrefix(name, ".") {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			pages.NotFound(w, r)
 			return
 		}
 		data, err := fs.ReadFile(files, name)
 		if err != nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			data, err = fs.ReadFile(pages.Look(), name)
+		}
+		if err != nil {
+			pages.NotFound(w, r)
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", ctype)
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("X-Content-Type-Options", "nosniff")
-		if r.Method == http.MethodHead {
-			return
-		}
-		_, _ = w.Write(data)
+		pages.File{ContentType: ctype, CSP: ContentSecurityPolicy, CacheControl: "no-cache", Body: data}.ServeHTTP(w, r)
 	})
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + msg + `"}` + "\n"))
 }

@@ -3,9 +3,9 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBaton, newUser, repoRoot, sleep, waitFor } from '../clients/js/test/harness.js';
+import { startBaton, startMailSink, newUser, repoRoot, sleep, waitFor } from '../clients/js/test/harness.js';
 
-export { startBaton, newUser, repoRoot, sleep, waitFor };
+export { startBaton, startMailSink, newUser, repoRoot, sleep, waitFor };
 
 export const CHROMIUM = process.env.BATON_E2E_CHROMIUM || '/usr/bin/chromium';
 

@@ -401,7 +401,10 @@ type sessionResponse struct {
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
 	UserAgent     string    `json:"user_agent"`
 	IP            string    `json:"ip"`
-	Current       bool      `json:"current"`
+	// AMR is how the session's user authenticated (RFC 8176); an array
+	// even when empty.
+	AMR     []string `json:"amr"`
+	Current bool     `json:"current"`
 }
 
 func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
@@ -424,9 +427,13 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]sessionResponse, 0, len(list))
 	for _, ss := range list {
+		amr := ss.AMR
+		if amr == nil {
+			amr = []string{}
+		}
 		out = append(out, sessionResponse{
 			ID: ss.ID, CreatedAt: ss.CreatedAt, LastUsedAt: ss.LastUsedAt, ExpiresAt: ss.ExpiresAt,
-			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, Current: ss.ID == c.SessionID,
+			IdleExpiresAt: ss.IdleExpiresAt, UserAgent: ss.UserAgent, IP: ss.IP, AMR: amr, Current: ss.ID == c.SessionID,
 		})
 	}
 	body := map[string]any{"sessions": out}

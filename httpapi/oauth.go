@@ -146,7 +146,7 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, introspection{
 		Active: true, Subject: info.UserID, SessionID: info.SessionID, Exp: info.ExpiresAt.Unix(), Iat: info.IssuedAt.Unix(),
 		TokenType: info.TokenType, TokenUse: info.TokenUse, ClientID: info.ClientID, Issuer: s.svc.Config().Issuer,
-		Audience: s.svc.Config().Audience, Username: info.Username,
+		Audience: s.svc.Config().Audience, Username: info.Username, AMR: info.AMR,
 	})
 	return nil
 }
@@ -163,6 +163,9 @@ type introspection struct {
 	Issuer    string `json:"iss"`
 	Audience  string `json:"aud"`
 	Username  string `json:"username,omitempty"`
+	// AMR is an extra member (RFC 7662 §2.2 allows them): the token's amr
+	// claim, or a refresh token's session's methods.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // MaxRevocationsPage bounds one page of the revocation feed.

@@ -44,6 +44,9 @@ type Options struct {
 	DPoP *dpop.Verifier
 	// Demo serves the demo page at / when set.
 	Demo http.Handler
+	// Pages, when set, serves baton's own pages under /account/ (the
+	// links in its messages open them), with or without the demo.
+	Pages http.Handler
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Observe, when set, is called after every request with its route
@@ -174,6 +177,9 @@ func (s *Server) routes() {
 	s.route(p("/openapi.json"), map[string]handlerFunc{http.MethodGet: s.openapi})
 	if s.opt.Metrics != nil {
 		s.mux.Handle(p("/metrics"), s.opt.Metrics)
+	}
+	if s.opt.Pages != nil {
+		s.mux.Handle(p("/account/"), s.opt.Pages)
 	}
 	if s.opt.Demo != nil {
 		s.mux.Handle(p("/"), s.opt.Demo)

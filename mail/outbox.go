@@ -243,15 +243,17 @@ func (d *Dispatcher) send(ctx context.Context, m *baton.OutboxMessage, p *Payloa
 	return d.opt.Sender.Send(ctx, msg)
 }
 
-// Backoff is the wait after the attempts-th failed attempt: one minute,
-// doubling to at most an hour (1, 2, 4, … 32, 60, 60 … minutes: about 30
-// attempts in a day).
+// Backoff is the wait after the attempts-th failed attempt: ten seconds,
+// doubling to at most an hour (10s, 20s, 40s, … 2560s, 1h, 1h …: about 33
+// attempts in a day). The first waits are short because the usual failure
+// is a relay restarting or briefly away, and a reset link held back is a
+// user waiting at the screen.
 func Backoff(attempts int) time.Duration {
 	if attempts < 1 {
 		attempts = 1
 	}
-	if attempts > 7 {
+	if attempts > 9 { // 10s<<9 is past the cap; larger shifts would overflow
 		return time.Hour
 	}
-	return min(time.Minute<<(attempts-1), time.Hour)
+	return min(10*time.Second<<(attempts-1), time.Hour)
 }

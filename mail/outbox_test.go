@@ -135,7 +135,7 @@ func TestDispatcherRetries(t *testing.T) {
 		t.Fatalf("first pass: got %s, want retry,gave_up", got)
 	}
 	// Not due before its back-off.
-	r.clock.Advance(59 * time.Second)
+	r.clock.Advance(mail.Backoff(1) - time.Second)
 	if n := r.drain(t); n != 0 {
 		t.Fatalf("claimed %d before the back-off ran out", n)
 	}
@@ -198,7 +198,10 @@ func TestBackoff(t *testing.T) {
 	for _, tt := range []struct {
 		attempts int
 		want     time.Duration
-	}{{0, time.Minute}, {1, time.Minute}, {2, 2 * time.Minute}, {6, 32 * time.Minute}, {7, time.Hour}, {30, time.Hour}} {
+	}{
+		{-1, 10 * time.Second}, {0, 10 * time.Second}, {1, 10 * time.Second}, {2, 20 * time.Second}, {3, 40 * time.Second},
+		{9, 2560 * time.Second}, {10, time.Hour}, {11, time.Hour}, {64, time.Hour}, {1 << 30, time.Hour},
+	} {
 		if got := mail.Backoff(tt.attempts); got != tt.want {
 			t.Errorf("Backoff(%d) = %v, want %v", tt.attempts, got, tt.want)
 		}

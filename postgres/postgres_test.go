@@ -228,8 +228,9 @@ func TestMigrate(t *testing.T) {
 }
 
 // TestUpgradeFromV1 opens, with the current code, a database an earlier
-// release (schema version 6, before email addresses) created and stored a
-// user in: the user logs in, and new users register with addresses.
+// release (schema version 6, before email addresses and amr) created and
+// stored a user and a session in: the session reads as a password's, the
+// user logs in, and new users register with addresses.
 func TestUpgradeFromV1(t *testing.T) {
 	const v1 = 6
 	url := pgtest.NewDatabase(t)
@@ -256,6 +257,16 @@ func TestUpgradeFromV1(t *testing.T) {
 	if _, err := conn.Exec(ctx, `INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
 		VALUES ($1, $2, $3, $4, $5, NULL, 0)`, u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, u.CreatedAt); err != nil {
 		t.Fatalf("insert a user into the version %d schema: %v", v1, err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+			transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen)
+		VALUES ($1, $2, $3, $3, $4, $4, $3, 'body', '', '', '', '', NULL, '', 0)`,
+		u.SessionID, u.ID, u.SessionCreatedAt, u.SessionExpiresAt); err != nil {
+		t.Fatalf("insert a session into the version %d schema: %v", v1, err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+		u.RefreshHash, u.SessionID, u.SessionCreatedAt); err != nil {
+		t.Fatalf("insert a refresh token into the version %d schema: %v", v1, err)
 	}
 	conn.Release()
 	pool.Close()
@@ -617,5 +628,26 @@ func TestRotateOneRoundTrip(t *testing.T) {
 		if q, p := c.queries.Load(), c.prepares.Load(); q != tt.wantN || (tt.name == "OK" && p != 0) {
 			t.Errorf("%s: got %d statements, %d prepares, want %d, 0", tt.name, q, p, tt.wantN)
 		}
+	}
+}
+
+// TestDamagedAMR: a stored amr that baton.FormatAMR would not have written
+// makes every read of its session fail as internal, never a token with
+// methods nobody checked.
+func TestDamagedAMR(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	mustUser(t, db, "u1")
+	mustSession(t, db, "u1", "s1", hashOf("t0"))
+	for _, stored := range []string{"otp pwd", "pwd pwd", "pwd,otp", "sms", " pwd"} {
+		if _, err := db.pool.Exec(ctx, `UPDATE sessions SET amr = $1 WHERE id = 's1'`, stored); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Session(ctx, "s1")
+		wantCode(t, err, baton.EInternal)
+		_, _, err = db.RefreshToken(ctx, hashOf("t0"))
+		wantCode(t, err, baton.EInternal)
+		_, err = db.Sessions(ctx, "u1", t0, baton.SessionPage{Limit: 10})
+		wantCode(t, err, baton.EInternal)
 	}
 }

@@ -11,25 +11,32 @@ import (
 )
 
 const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at,
-	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen`
+	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen, s.amr`
 
 // sessionScan holds the scan destinations of sessionColumns, so that a row
 // with more columns (RefreshToken) can append its own.
 type sessionScan struct {
 	s                                     baton.Session
 	created, used, exp, idle, auth, revok pgtype.Timestamptz
+	amr                                   string
 }
 
 func (x *sessionScan) dest() []any {
 	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.exp, &x.idle, &x.auth,
-		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen}
+		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen, &x.amr}
 }
 
-func (x *sessionScan) session() *baton.Session {
+// session returns the scanned session; it fails when the stored amr is
+// not in baton.FormatAMR's form.
+func (x *sessionScan) session() (*baton.Session, error) {
 	s := x.s
 	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromTS(x.created), fromTS(x.used), fromTS(x.exp)
 	s.IdleExpiresAt, s.AuthTime, s.RevokedAt = fromTS(x.idle), fromTS(x.auth), fromTS(x.revok)
-	return &s
+	var err error
+	if s.AMR, err = baton.ParseAMR(x.amr); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 func scanSession(row pgx.Row) (*baton.Session, error) {
@@ -37,7 +44,7 @@ func scanSession(row pgx.Row) (*baton.Session, error) {
 	if err := row.Scan(x.dest()...); err != nil {
 		return nil, err
 	}
-	return x.session(), nil
+	return x.session()
 }
 
 // CreateSession inserts s and its first refresh token in one statement,
@@ -48,14 +55,18 @@ func scanSession(row pgx.Row) (*baton.Session, error) {
 // one. ENotFound when the user does not exist; EConflict when it is locked
 // or moved on, or when the session id or the token hash exists.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	amr, err := baton.FormatAMR(s.AMR)
+	if err != nil {
+		return formatError("create session", err)
+	}
 	var inserted int64
-	err := db.write(ctx, func() error {
+	err = db.write(ctx, func() error {
 		return db.pool.QueryRow(ctx, `WITH u AS (
 			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16 FOR SHARE
 		), s AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
-				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen)
-			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16 FROM u
+				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr)
+			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 FROM u
 			RETURNING id, created_at
 		), t AS (
 			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
@@ -64,7 +75,7 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 		SELECT count(*) FROM t`,
 			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),
 			ts(s.AuthTime), s.Transport, s.ClientID, clean(s.UserAgent), clean(s.IP), s.Binding,
-			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen).Scan(&inserted)
+			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen, amr).Scan(&inserted)
 	})
 	if err != nil {
 		return formatError("create session", err)
@@ -107,7 +118,7 @@ func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToke
 			FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 			WHERE t.hash = $1`, hash).Scan(dest...)
 		if err == nil {
-			s = x.session()
+			s, err = x.session()
 		}
 		return err
 	})

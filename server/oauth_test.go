@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -107,6 +108,9 @@ func TestOAuthIntrospect(t *testing.T) {
 		if r.str("sid") != l.str("session_id") || r.str("token_type") != "Bearer" {
 			t.Fatalf("introspect: %s", r.raw)
 		}
+		if amr, _ := json.Marshal(r.body["amr"]); string(amr) != `["pwd"]` {
+			t.Errorf("amr %s, want [\"pwd\"]: %s", amr, r.raw)
+		}
 		if r.hdr.Get("Cache-Control") != "no-store" {
 			t.Fatalf("Cache-Control %q", r.hdr.Get("Cache-Control"))
 		}
@@ -115,6 +119,9 @@ func TestOAuthIntrospect(t *testing.T) {
 		r := introspect(t, l.str("refresh_token"), "Authorization", auth)
 		if r.body["active"] != true || r.str("sid") != l.str("session_id") {
 			t.Fatalf("introspect refresh token: %s", r.raw)
+		}
+		if amr, _ := json.Marshal(r.body["amr"]); string(amr) != `["pwd"]` {
+			t.Errorf("amr %s, want the session's [\"pwd\"]: %s", amr, r.raw)
 		}
 	})
 	t.Run("Unknown", func(t *testing.T) {

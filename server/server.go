@@ -25,6 +25,7 @@ import (
 	"github.com/batonauth/baton/httpapi"
 	"github.com/batonauth/baton/mail"
 	"github.com/batonauth/baton/metrics"
+	"github.com/batonauth/baton/pages"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/ratelimit"
@@ -215,6 +216,11 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	if cfg.Demo {
 		hopt.Demo = opt.Demo
 	}
+	if hopt.Pages, err = newPages(cfg, hopt.Demo != nil); err != nil {
+		svc.Close()
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
 	api, err := httpapi.New(svc, hopt)
 	if err != nil {
 		svc.Close()
@@ -253,6 +259,16 @@ func newDispatcher(cfg *config.Config, store baton.Store, svc *session.Service, 
 			m.ObserveMail(d.Outcome)
 			svc.ObserveDelivery(context.Background(), d)
 		}}), nil
+}
+
+// newPages builds baton's own pages; their sign-in link goes to the demo
+// when it is served.
+func newPages(cfg *config.Config, demo bool) (*pages.Handler, error) {
+	po := pages.Options{Brand: cfg.BrandName, Issuer: cfg.Issuer}
+	if demo {
+		po.SignIn = "/"
+	}
+	return pages.New(po)
 }
 
 // ServiceOptions configure NewService.

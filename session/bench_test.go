@@ -9,16 +9,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/session"
 )
 
 // newBenchService is a Service on a fresh SQLite store with cheap password
-// hashing and the real clock, so rotations carry real timestamps.
-func newBenchService(b *testing.B) *session.Service {
+// hashing and the real clock, so rotations carry real timestamps; mods
+// change its configuration.
+func newBenchService(b *testing.B, mods ...func(*session.Config)) *session.Service {
 	b.Helper()
-	svc, err := session.New(ctx, batontest.OpenSQLite(b), session.Config{
+	return newBenchServiceOn(b, batontest.OpenSQLite(b), mods...)
+}
+
+// newBenchServiceOn is newBenchService on store.
+func newBenchServiceOn(b *testing.B, store baton.Store, mods ...func(*session.Config)) *session.Service {
+	b.Helper()
+	cfg := session.Config{
 		Issuer:     "https://auth.example.com",
 		AccessTTL:  5 * time.Minute,
 		RefreshTTL: 30 * 24 * time.Hour,
@@ -26,7 +34,11 @@ func newBenchService(b *testing.B) *session.Service {
 		ReuseGrace: 10 * time.Second,
 		Hasher:     password.NewHasher(batontest.CheapPasswords, 4),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	svc, err := session.New(ctx, store, cfg)
 	if err != nil {
 		b.Fatalf("session.New: %v", err)
 	}

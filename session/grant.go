@@ -55,6 +55,7 @@ func (s *Service) grant(sess *baton.Session, now time.Time, fresh bool, clientID
 		ClientID:  clientID,
 		Fresh:     fresh,
 		JKT:       sess.Binding,
+		AMR:       sess.AMR,
 	}
 	at, err := s.keys.Sign(c)
 	if err != nil {

@@ -15,6 +15,9 @@ type TokenInfo struct {
 	TokenType                             string // Bearer or DPoP
 	TokenUse                              string // access_token or refresh_token
 	IssuedAt, ExpiresAt                   time.Time
+	// AMR is the access token's amr, or for a refresh token its session's:
+	// how the user authenticated (RFC 8176).
+	AMR []string
 }
 
 // Introspect returns what is known of an active token, or nil for a token
@@ -37,7 +40,7 @@ func (s *Service) Introspect(ctx context.Context, raw string) (*TokenInfo, error
 		}
 		return &TokenInfo{UserID: sess.UserID, Username: u.Username, SessionID: sess.ID, ClientID: sess.ClientID,
 			TokenType: tokenType(sess.Binding), TokenUse: "refresh_token", IssuedAt: row.CreatedAt,
-			ExpiresAt: minTime(sess.ExpiresAt, sess.IdleExpiresAt)}, nil
+			ExpiresAt: minTime(sess.ExpiresAt, sess.IdleExpiresAt), AMR: sess.AMR}, nil
 	}
 	c, err := s.Authenticate(raw)
 	if err != nil {
@@ -59,7 +62,7 @@ func (s *Service) Introspect(ctx context.Context, raw string) (*TokenInfo, error
 		return nil, nil
 	}
 	return &TokenInfo{UserID: c.Subject, Username: u.Username, SessionID: c.SessionID, ClientID: c.ClientID,
-		TokenType: tokenType(c.JKT), TokenUse: "access_token", IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}, nil
+		TokenType: tokenType(c.JKT), TokenUse: "access_token", IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, AMR: c.AMR}, nil
 }
 
 func tokenType(binding string) string {

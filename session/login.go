@@ -43,7 +43,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: baton.EEmailNotVerified})
 		return nil, baton.Errorf(baton.EEmailNotVerified, "the account's email address is not verified yet")
 	}
-	g, err := s.createSession(ctx, u, req.Transport, req.ClientID, req.Binding, cl)
+	g, err := s.createSession(ctx, u, baton.AMR(baton.AMRPassword), req.Transport, req.ClientID, req.Binding, cl)
 	if baton.ErrorCode(err) == baton.EConflict {
 		// The account was locked, or its password changed, while this
 		// login was verifying the old one.
@@ -100,10 +100,12 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 }
 
 // createSession stores a new session of u with its first refresh token and
-// mints its first (fresh) access token. The store creates it only while u
-// is unlocked and at u.CredentialGen, the generation whose credentials the
-// caller verified; EConflict otherwise.
-func (s *Service) createSession(ctx context.Context, u *baton.User, transport, clientID, binding string, cl Client) (*Grant, error) {
+// mints its first (fresh) access token. amr names the methods the caller
+// verified, in baton.AMR's form (with "mfa" when they were two independent
+// factors); every token of the session carries it. The store creates the
+// session only while u is unlocked and at u.CredentialGen, the generation
+// whose credentials the caller verified; EConflict otherwise.
+func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string, transport, clientID, binding string, cl Client) (*Grant, error) {
 	switch transport {
 	case "":
 		transport = baton.TransportBody
@@ -124,6 +126,7 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, transport, c
 		UserAgent:  truncate(cl.UserAgent, 512),
 		IP:         cl.IP,
 		Binding:    binding,
+		AMR:        amr,
 
 		CredentialGen: u.CredentialGen,
 	}

@@ -45,7 +45,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *token.Claims, current, 
 		Event: Event{Type: EventRevoke, Outcome: OutcomeOK, SessionID: sess.ID, Client: cl, Detail: baton.ReasonPasswordChange}}); err != nil {
 		return nil, err
 	}
-	g, err := s.createSession(ctx, u, sess.Transport, sess.ClientID, sess.Binding, cl)
+	// The new session replaces the caller's, whose fresh token shows the
+	// user just passed its checks, so it keeps its amr.
+	g, err := s.createSession(ctx, u, sess.AMR, sess.Transport, sess.ClientID, sess.Binding, cl)
 	if err != nil {
 		return nil, err
 	}

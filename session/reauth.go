@@ -8,7 +8,8 @@ import (
 
 // Reauth verifies the password of the session's user again and returns a
 // fresh access token for the same session (no new refresh token). The
-// session's auth time moves to now, so later refreshed tokens carry it.
+// session's auth time moves to now, so later refreshed tokens carry it; its
+// amr stays what the session was created with.
 // Outcomes: the grant; EInvalidCredentials (nothing changes); EInvalidToken
 // when the session or user is gone.
 func (s *Service) Reauth(ctx context.Context, c *token.Claims, pw string, cl Client) (*Grant, error) {

@@ -29,6 +29,9 @@ type ForgotRequest struct {
 type forgotJob struct {
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// Who asked, for the audit event the dispatcher writes.
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
 }
 
 // ForgotPassword accepts a forgot-password request. It does the same work
@@ -39,7 +42,7 @@ type forgotJob struct {
 // both named); EInvalidEmail, EInvalidUsername (malformed, said at once:
 // the format is no secret).
 func (s *Service) ForgotPassword(ctx context.Context, req ForgotRequest, cl Client) error {
-	var job forgotJob
+	job := forgotJob{IP: cl.IP, UserAgent: truncate(cl.UserAgent, 512)}
 	switch {
 	case (req.Email == nil) == (req.Username == nil):
 		return baton.Errorf(baton.EInvalidRequest, "give exactly one of email and username")
@@ -89,8 +92,9 @@ func (s *Service) ProcessForgot(ctx context.Context, m *baton.OutboxMessage) err
 	} else {
 		u, err = s.store.UserByName(ctx, job.Username)
 	}
+	cl := Client{IP: job.IP, UserAgent: job.UserAgent}
 	fail := func(uid, why string) error {
-		s.emit(ctx, Event{Type: EventResetRequested, Outcome: OutcomeFailed, UserID: uid, Detail: why})
+		s.emit(ctx, Event{Type: EventResetRequested, Outcome: OutcomeFailed, UserID: uid, Client: cl, Detail: why})
 		return nil
 	}
 	switch {
@@ -115,7 +119,7 @@ func (s *Service) ProcessForgot(ctx context.Context, m *baton.OutboxMessage) err
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventResetRequested, Outcome: OutcomeOK, UserID: u.ID})
+	s.emit(ctx, Event{Type: EventResetRequested, Outcome: OutcomeOK, UserID: u.ID, Client: cl})
 	return nil
 }
 

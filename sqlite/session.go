@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -11,14 +12,31 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
-	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen`
+	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr`
 
 // sessionDest returns the scan destinations of sessionColumns in s.
 func sessionDest(s *baton.Session) []any {
 	return []any{&s.ID, &s.UserID, scanTime{&s.CreatedAt}, scanTime{&s.LastUsedAt},
 		scanTime{&s.ExpiresAt}, scanTime{&s.IdleExpiresAt}, scanTime{&s.AuthTime},
 		&s.Transport, &s.ClientID, &s.UserAgent, &s.IP, &s.Binding,
-		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen}
+		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen, scanAMR{&s.AMR}}
+}
+
+// scanAMR reads the amr column (baton.FormatAMR's form), refusing what
+// baton.ParseAMR refuses.
+type scanAMR struct{ p *[]string }
+
+func (s scanAMR) Scan(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("scan amr: unexpected %T", v)
+	}
+	amr, err := baton.ParseAMR(str)
+	if err != nil {
+		return err
+	}
+	*s.p = amr
+	return nil
 }
 
 var (
@@ -34,14 +52,18 @@ var (
 // INSERT … SELECT is the compare-and-set. ENotFound when the user does not
 // exist; EConflict when it is locked or moved on.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
+	amr, err := baton.FormatAMR(s.AMR)
+	if err != nil {
+		return formatError("create session", err)
+	}
 	return db.write(ctx, "create session", func(tx *tx) error {
 		n, err := tx.execN(`INSERT INTO sessions (`+sessionColumns+`)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)`,
 			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
 			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
 			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
-			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, s.UserID, s.CredentialGen)
+			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.UserID, s.CredentialGen)
 		if err != nil {
 			return err
 		}

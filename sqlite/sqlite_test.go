@@ -645,8 +645,9 @@ func TestMigrate(t *testing.T) {
 }
 
 // TestUpgradeFromV1 opens, with the current code, a database an earlier
-// release (schema version 3, before email addresses) created and stored a
-// user in: the user logs in, and new users register with addresses.
+// release (schema version 3, before email addresses and amr) created and
+// stored a user and a session in: the session reads as a password's, the
+// user logs in, and new users register with addresses.
 func TestUpgradeFromV1(t *testing.T) {
 	const v1 = 3
 	path := filepath.Join(t.TempDir(), "baton.db")
@@ -659,11 +660,23 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	u := storetest.NewLegacyUser(t)
 	err = old.write(ctx, "v1 user", func(tx *tx) error {
-		return tx.exec(`INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
+		err := tx.exec(`INSERT INTO users (id, username, canonical_username, password_hash, created_at, locked_at, credential_gen)
 			VALUES (?, ?, ?, ?, ?, NULL, 0)`, u.ID, u.Username, u.CanonicalUsername, u.PasswordHash, u.CreatedAt.UnixMicro())
+		if err != nil {
+			return err
+		}
+		created, expires := u.SessionCreatedAt.UnixMicro(), u.SessionExpiresAt.UnixMicro()
+		err = tx.exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
+				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'body', '', '', '', '', NULL, '', 0)`,
+			u.SessionID, u.ID, created, created, expires, expires, created)
+		if err != nil {
+			return err
+		}
+		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`, u.RefreshHash, u.SessionID, created)
 	})
 	if err != nil {
-		t.Fatalf("insert a user into the version %d schema: %v", v1, err)
+		t.Fatalf("insert a user and a session into the version %d schema: %v", v1, err)
 	}
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
@@ -832,5 +845,26 @@ func BenchmarkRotateParallel(b *testing.B) {
 	b.StopTimer()
 	if c := db.w.commits.Load() - commits; c > 0 {
 		b.ReportMetric(float64(db.w.ops.Load()-ops)/float64(c), "ops/commit")
+	}
+}
+
+// TestDamagedAMR: a stored amr that baton.FormatAMR would not have written
+// makes every read of its session fail as internal, never a token with
+// methods nobody checked.
+func TestDamagedAMR(t *testing.T) {
+	db := mustOpen(t)
+	fixture(t, db)
+	for _, stored := range []string{"otp pwd", "pwd pwd", "pwd,otp", "sms", " pwd"} {
+		if err := db.write(ctx, "damage", func(tx *tx) error {
+			return tx.exec(`UPDATE sessions SET amr = ? WHERE id = 's1'`, stored)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.Session(ctx, "s1")
+		wantCode(t, err, baton.EInternal)
+		_, _, err = db.RefreshToken(ctx, hash("t0"))
+		wantCode(t, err, baton.EInternal)
+		_, err = db.Sessions(ctx, "u1", t0, baton.SessionPage{Limit: 10})
+		wantCode(t, err, baton.EInternal)
 	}
 }

@@ -11,20 +11,45 @@ import (
 
 func testCreateSessionRoundTrip(t *testing.T, s baton.Store) {
 	u := mustCreateUser(t, s, "u1")
-	sess := newSession(u.ID, "s1", t0)
-	mustCreateSession(t, s, sess, hash("t1"))
+	for i, amr := range [][]string{
+		{baton.AMRPassword},
+		baton.AMR(baton.AMROTP, baton.AMRPassword, baton.AMRMFA),
+		baton.AMR(baton.AMRMFA, baton.AMRPasskey),
+		baton.AMR(baton.AMRMFA, baton.AMRPasskey, baton.AMROTP, baton.AMRPassword),
+		nil,
+	} {
+		t.Run(fmt.Sprintf("AMR%q", amr), func(t *testing.T) {
+			sess := newSession(u.ID, name("s", i), t0)
+			sess.AMR = amr
+			mustCreateSession(t, s, sess, hash(name("t", i)))
 
-	if d := diff(sess, mustSession(t, s, sess.ID)); d != "" {
-		t.Errorf("Session mismatch (-want +got):\n%s", d)
+			if d := diff(sess, mustSession(t, s, sess.ID)); d != "" {
+				t.Errorf("Session mismatch (-want +got):\n%s", d)
+			}
+			tok, got := mustToken(t, s, hash(name("t", i)))
+			// The first token is created with its session and is unspent.
+			want := &baton.RefreshToken{Hash: hash(name("t", i)), SessionID: sess.ID, CreatedAt: sess.CreatedAt}
+			if d := diff(want, tok); d != "" {
+				t.Errorf("RefreshToken mismatch (-want +got):\n%s", d)
+			}
+			if d := diff(sess, got); d != "" {
+				t.Errorf("RefreshToken's session mismatch (-want +got):\n%s", d)
+			}
+		})
 	}
-	tok, got := mustToken(t, s, hash("t1"))
-	// The first token is created with its session and is unspent.
-	want := &baton.RefreshToken{Hash: hash("t1"), SessionID: sess.ID, CreatedAt: sess.CreatedAt}
-	if d := diff(want, tok); d != "" {
-		t.Errorf("RefreshToken mismatch (-want +got):\n%s", d)
-	}
-	if d := diff(sess, got); d != "" {
-		t.Errorf("RefreshToken's session mismatch (-want +got):\n%s", d)
+}
+
+// testCreateSessionBadAMR: methods not in baton.AMR's form are refused
+// before anything is stored, since they could not be read back.
+func testCreateSessionBadAMR(t *testing.T, s baton.Store) {
+	u := mustCreateUser(t, s, "u1")
+	for i, amr := range [][]string{{"otp", "pwd"}, {"pwd", "pwd"}, {"pwd otp"}, {"sms"}, {""}} {
+		sess := newSession(u.ID, name("s", i), t0)
+		sess.AMR = amr
+		err := s.CreateSession(ctx, sess, hash(name("t", i)))
+		wantCode(t, err, baton.EInternal)
+		_, err = s.Session(ctx, sess.ID)
+		wantCode(t, err, baton.ENotFound)
 	}
 }
 
@@ -261,6 +286,7 @@ func testSessions(t *testing.T, s baton.Store) {
 	}
 	oldest := live("oldest", t0)
 	middle := live("middle", t0.Add(time.Hour))
+	middle.AMR = baton.AMR(baton.AMRPasskey, baton.AMRMFA)
 	newest := live("newest", t0.Add(2*time.Hour))
 	revoked := live("revoked", t0.Add(3*time.Hour))
 	expired := live("expired", t0.Add(4*time.Hour))

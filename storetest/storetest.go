@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 
 		{"CreateSession/RoundTrip", testCreateSessionRoundTrip},
 		{"CreateSession/UserNotFound", testCreateSessionUserNotFound},
+		{"CreateSession/BadAMR", testCreateSessionBadAMR},
 		{"Session/NotFound", testSessionNotFound},
 		{"RefreshToken/NotFound", testRefreshTokenNotFound},
 		{"SetAuthTime", testSetAuthTime},
@@ -225,6 +226,7 @@ func newSession(userID, id string, created time.Time) *baton.Session {
 		UserAgent:     "agent-" + id,
 		IP:            "192.0.2.1",
 		Binding:       "thumbprint-" + id,
+		AMR:           []string{baton.AMRPassword},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/session"
+	"github.com/batonauth/baton/token"
 )
 
 // LegacyUser is an account as a backend's test writes it, with SQL of its
@@ -17,6 +18,15 @@ import (
 type LegacyUser struct {
 	ID, Username, CanonicalUsername, PasswordHash string
 	CreatedAt                                     time.Time
+
+	// Session is a live body-transport session of the user at
+	// credential generation 0, created at SessionCreatedAt and expiring
+	// (absolutely and idle) at SessionExpiresAt, whose refresh token
+	// (unspent, created with the session) has the hash RefreshHash.
+	SessionID                          string
+	SessionCreatedAt, SessionExpiresAt time.Time
+	RefreshHash                        []byte
+	refreshToken                       string
 }
 
 // legacyPassword is the password of NewLegacyUser.
@@ -33,13 +43,22 @@ func NewLegacyUser(t *testing.T) LegacyUser {
 	if err != nil {
 		t.Fatalf("hash: %v", err)
 	}
-	return LegacyUser{ID: "legacy-alice", Username: "Alice", CanonicalUsername: "alice", PasswordHash: hash, CreatedAt: t0}
+	rt, err := token.NewRefreshToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session engine runs on the real clock.
+	now := time.Now().UTC().Truncate(time.Second)
+	return LegacyUser{ID: "legacy-alice", Username: "Alice", CanonicalUsername: "alice", PasswordHash: hash, CreatedAt: t0,
+		SessionID: "legacy-session", SessionCreatedAt: now.Add(-time.Hour), SessionExpiresAt: now.Add(24 * time.Hour),
+		RefreshHash: token.HashRefreshToken(rt), refreshToken: rt}
 }
 
 // CheckUpgraded checks a store opened (and so migrated) by the current code
-// on a database where an older release had stored u: u logs in through the
-// session engine and has no email; new users register with and without
-// addresses beside it.
+// on a database where an older release had stored u and its session: the
+// session, which came from a password, reads as amr ["pwd"] and refreshes
+// into tokens that say so; u logs in through the session engine and has no
+// email; new users register with and without addresses beside it.
 func CheckUpgraded(t *testing.T, s baton.Store, u LegacyUser) {
 	t.Helper()
 	svc, err := session.New(ctx, s, session.Config{
@@ -53,6 +72,20 @@ func CheckUpgraded(t *testing.T, s baton.Store, u LegacyUser) {
 	t.Cleanup(svc.Close)
 	cl := session.Client{IP: "192.0.2.1", UserAgent: "upgrade-test"}
 
+	pwd := []string{baton.AMRPassword}
+	if sess, err := s.Session(ctx, u.SessionID); err != nil {
+		t.Errorf("Session stored before the upgrade: %v", err)
+	} else if d := diff(pwd, sess.AMR); d != "" {
+		t.Errorf("amr of the session stored before the upgrade (-want +got):\n%s", d)
+	}
+	if old, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: u.refreshToken}, cl); err != nil {
+		t.Errorf("Refresh of the session stored before the upgrade: %v", err)
+	} else if c, err := svc.Authenticate(old.AccessToken); err != nil {
+		t.Errorf("Authenticate the refreshed token: %v", err)
+	} else if d := diff(pwd, c.AMR); d != "" {
+		t.Errorf("amr of the token refreshed from the session stored before the upgrade (-want +got):\n%s", d)
+	}
+
 	g, err := svc.Login(ctx, session.LoginRequest{Username: "ALICE", Password: legacyPassword, Transport: baton.TransportBody}, cl)
 	if err != nil {
 		t.Fatalf("Login as the user stored before the upgrade: %v", err)
@@ -60,6 +93,9 @@ func CheckUpgraded(t *testing.T, s baton.Store, u LegacyUser) {
 	c, err := svc.Authenticate(g.AccessToken)
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
+	}
+	if d := diff(pwd, c.AMR); d != "" {
+		t.Errorf("amr of a login's token (-want +got):\n%s", d)
 	}
 	p, err := svc.Profile(ctx, c)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/internal/strictjson"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -13,14 +14,24 @@ import (
 // implements jwt.Claims, so golang-jwt's validator checks exp, nbf, iat, iss
 // and aud against it, and jwt.ClaimsValidator for the rest of our rules.
 type wireClaims struct {
-	iss, sub, jti, sid, clientID, jkt string
+	// out is what Verify returns. The string claims are decoded straight
+	// into it (iss, sub, jti, sid, client_id, cnf.jkt), and claims fills in
+	// the rest, so one allocation holds the decoder and its result.
+	out Claims
 	// aud is the audience when sent as a string; auds when sent as an array.
 	aud  string
 	auds []string
 	// NumericDates in seconds, valid when their bit is in seen.
 	exp, iat, nbf, authTime int64
 	fresh                   bool
-	seen                    uint16
+	// amrN is how many methods amr held. The first ones are in amrBuf,
+	// which out.AMR shares once claims runs, so the usual token costs no
+	// allocation for them; with more, out.AMR holds them all. Decoding
+	// never points the struct into itself, which would move every
+	// wireClaims to the heap.
+	amrN   uint8
+	seen   uint16
+	amrBuf [4]string
 
 	// wantIss and wantAud, set before decoding, let the decoder reuse the
 	// configured strings instead of allocating copies of them.
@@ -45,10 +56,11 @@ const (
 	seenClientID
 	seenFresh
 	seenCnf
+	seenAMR
 )
 
 // claimNames are the claims UnmarshalJSON reads.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf", "amr"}
 
 var _ jwt.ClaimsValidator = (*wireClaims)(nil)
 
@@ -76,10 +88,10 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		switch string(name) {
 		case "iss":
 			bit = seenIss
-			c.iss, err = s.StringValueLike(c.wantIss)
+			c.out.Issuer, err = s.StringValueLike(c.wantIss)
 		case "sub":
 			bit = seenSub
-			c.sub, err = s.StringValue()
+			c.out.Subject, err = s.StringValue()
 		case "aud":
 			bit = seenAud
 			err = c.readAudience(&s)
@@ -97,19 +109,22 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 			c.authTime, err = s.NumericDate()
 		case "jti":
 			bit = seenJti
-			c.jti, err = s.StringValue()
+			c.out.ID, err = s.StringValue()
 		case "sid":
 			bit = seenSid
-			c.sid, err = s.StringValue()
+			c.out.SessionID, err = s.StringValue()
 		case "client_id":
 			bit = seenClientID
-			c.clientID, err = s.StringValue()
+			c.out.ClientID, err = s.StringValue()
 		case "fresh":
 			bit = seenFresh
 			c.fresh, err = s.Boolean()
 		case "cnf":
 			bit = seenCnf
 			err = c.readConfirmation(&s)
+		case "amr":
+			bit = seenAMR
+			err = c.readMethods(&s)
 		default:
 			// Unknown claims are allowed (RFC 9068 §2.2.3), but not
 			// "SUB" beside "sub": encoding/json would read either into sub.
@@ -156,6 +171,72 @@ func (c *wireClaims) readAudience(s *strictjson.Scanner) error {
 	}
 }
 
+// readMethods reads amr (RFC 8176 §1): a non-empty array of strings, as
+// long as aud's may be. An empty array would be a second spelling of
+// "absent", so it is refused like null. baton's own names come back as the
+// constants, without a copy.
+func (c *wireClaims) readMethods(s *strictjson.Scanner) error {
+	if err := s.OpenArray(); err != nil {
+		return err
+	}
+	c.amrN, c.out.AMR = 0, nil
+	for n := 0; ; n++ {
+		ok, err := s.Element(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if n == strictjson.MaxNames {
+			return strictjson.ErrMembers
+		}
+		b, err := s.Str()
+		if err != nil {
+			return err
+		}
+		var m string
+		switch string(b) {
+		case baton.AMRPassword:
+			m = baton.AMRPassword
+		case baton.AMROTP:
+			m = baton.AMROTP
+		case baton.AMRPasskey:
+			m = baton.AMRPasskey
+		case baton.AMRMFA:
+			m = baton.AMRMFA
+		default:
+			m = string(b)
+		}
+		switch {
+		case n < len(c.amrBuf):
+			c.amrBuf[n] = m
+		case n == len(c.amrBuf):
+			c.out.AMR = make([]string, n, 2*n)
+			copy(c.out.AMR, c.amrBuf[:])
+			fallthrough
+		default:
+			c.out.AMR = append(c.out.AMR, m)
+		}
+		c.amrN = uint8(n + 1) // at most MaxNames
+	}
+	if c.amrN == 0 {
+		return errors.New("empty array")
+	}
+	return nil
+}
+
+// methods returns amr's methods; nil when the claim was absent.
+func (c *wireClaims) methods() []string {
+	switch {
+	case c.out.AMR != nil:
+		return c.out.AMR
+	case c.amrN > 0:
+		return c.amrBuf[:c.amrN:c.amrN]
+	}
+	return nil
+}
+
 // readConfirmation reads cnf (RFC 7800), which must be exactly {"jkt": …}:
 // a token bound by a method we cannot check must not pass as a bearer token.
 func (c *wireClaims) readConfirmation(s *strictjson.Scanner) error {
@@ -173,11 +254,11 @@ func (c *wireClaims) readConfirmation(s *strictjson.Scanner) error {
 		if string(name) != "jkt" || n > 0 {
 			return errors.New("unsupported confirmation method")
 		}
-		if c.jkt, err = s.StringValue(); err != nil {
+		if c.out.JKT, err = s.StringValue(); err != nil {
 			return err
 		}
 	}
-	if c.jkt == "" {
+	if c.out.JKT == "" {
 		return errors.New("empty confirmation")
 	}
 	return nil
@@ -209,10 +290,10 @@ func (c *wireClaims) GetNotBefore() (*jwt.NumericDate, error) {
 }
 
 // GetIssuer implements jwt.Claims.
-func (c *wireClaims) GetIssuer() (string, error) { return c.iss, nil }
+func (c *wireClaims) GetIssuer() (string, error) { return c.out.Issuer, nil }
 
 // GetSubject implements jwt.Claims.
-func (c *wireClaims) GetSubject() (string, error) { return c.sub, nil }
+func (c *wireClaims) GetSubject() (string, error) { return c.out.Subject, nil }
 
 // GetAudience implements jwt.Claims.
 func (c *wireClaims) GetAudience() (jwt.ClaimStrings, error) {
@@ -239,30 +320,25 @@ func (c *wireClaims) Validate() error {
 	switch {
 	case !c.has(seenIat):
 		return errClaimMissing("iat")
-	case c.sub == "":
+	case c.out.Subject == "":
 		return errClaimMissing("sub")
-	case c.sid == "":
+	case c.out.SessionID == "":
 		return errClaimMissing("sid")
-	case c.jti == "":
+	case c.out.ID == "":
 		return errClaimMissing("jti")
 	}
 	return nil
 }
 
-// claims converts to the exported form; audience is the one Verify matched.
+// claims completes and returns the exported form, which lives in c;
+// audience is the one Verify matched.
 func (c *wireClaims) claims(audience string) *Claims {
-	out := &Claims{
-		Issuer:    c.iss,
-		Subject:   c.sub,
-		Audience:  audience,
-		IssuedAt:  time.Unix(c.iat, 0).UTC(),
-		ExpiresAt: time.Unix(c.exp, 0).UTC(),
-		ID:        c.jti,
-		SessionID: c.sid,
-		ClientID:  c.clientID,
-		Fresh:     c.fresh,
-		JKT:       c.jkt,
-	}
+	out := &c.out
+	out.Audience = audience
+	out.IssuedAt = time.Unix(c.iat, 0).UTC()
+	out.ExpiresAt = time.Unix(c.exp, 0).UTC()
+	out.Fresh = c.fresh
+	out.AMR = c.methods()
 	if c.has(seenNbf) {
 		out.NotBefore = time.Unix(c.nbf, 0).UTC()
 	}

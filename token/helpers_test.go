@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,20 @@ func mustJSON(tb testing.TB, v any) string {
 }
 
 var b64 = base64.RawURLEncoding
+
+// mustPayload returns the decoded claim set of tok.
+func mustPayload(tb testing.TB, tok string) []byte {
+	tb.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		tb.Fatalf("token %q has %d parts", tok, len(parts))
+	}
+	p, err := b64.DecodeString(parts[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
 
 // forge signs header and payload, given as raw JSON text so tests can say
 // things encoding/json would not (duplicate members), with priv.

@@ -97,6 +97,16 @@ func (k *Keyring) appendClaims(b []byte, c *Claims) []byte {
 		b = append(b, `,"auth_time":`...)
 		b = strconv.AppendInt(b, c.AuthTime.Unix(), 10)
 	}
+	if len(c.AMR) > 0 {
+		b = append(b, `,"amr":[`...)
+		for i, m := range c.AMR {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, m)
+		}
+		b = append(b, ']')
+	}
 	b = append(b, `,"jti":`...)
 	b = appendString(b, c.ID)
 	b = append(b, `,"sid":`...)

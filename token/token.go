@@ -79,6 +79,10 @@ type Claims struct {
 	// JKT is the RFC 7638 thumbprint of the key the token is bound to
 	// (cnf.jkt, RFC 9449); omitted when empty.
 	JKT string
+	// AMR is the session's authentication methods (RFC 8176; baton's are
+	// pwd, otp, hwk and mfa, see baton.AMR); omitted when empty. Verify
+	// returns them as sent, whatever the names.
+	AMR []string
 }
 
 // ErrNoSigningKey is returned by Sign when the keyring holds no key it may

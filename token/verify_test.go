@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,50 @@ func TestSignVerify(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("claims (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("AMR", func(t *testing.T) {
+		for _, amr := range [][]string{
+			{"pwd"},
+			{"pwd", "otp", "mfa"},
+			{"pwd", "otp", "hwk", "mfa", "sms", "x\"y"}, // beyond the decoder's buffer
+		} {
+			want := validClaims()
+			want.AMR = amr
+			tok := mustSign(t, k, want)
+			got, err := k.Verify(tok, t0)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+			var payload struct {
+				AMR json.RawMessage `json:"amr"`
+			}
+			if err := json.Unmarshal(mustPayload(t, tok), &payload); err != nil {
+				t.Fatal(err)
+			}
+			wantJSON, _ := json.Marshal(amr)
+			if string(payload.AMR) != string(wantJSON) {
+				t.Errorf("amr member %s, want %s", payload.AMR, wantJSON)
+			}
+		}
+	})
+
+	t.Run("NoAMR", func(t *testing.T) {
+		for _, amr := range [][]string{nil, {}} {
+			c := validClaims()
+			c.AMR = amr
+			tok := mustSign(t, k, c)
+			if p := mustPayload(t, tok); strings.Contains(string(p), `"amr"`) {
+				t.Errorf("AMR %#v: payload %s has amr", amr, p)
+			}
+			got, err := k.Verify(tok, t0)
+			if err != nil || got.AMR != nil {
+				t.Errorf("Verify: AMR %#v, %v; want nil, nil", got.AMR, err)
+			}
 		}
 	})
 
@@ -249,6 +294,11 @@ func TestVerifyAttacks(t *testing.T) {
 		{name: "PayloadDuplicateFolded", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"sub":"user-1"`, `"sub":"user-1","SUB":"admin"`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateLongS", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"sub":"user-1"`, `"sub":"user-1","ſub":"admin"`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateUnknown", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"x":1,"x":2,`, 1)), wantCode: baton.EInvalidToken},
+		{name: "OKAMR", token: edited(func(m map[string]any) { m["amr"] = []string{"pwd", "otp", "mfa"} })},
+		{name: "PayloadDuplicateAMR", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"amr":["pwd"],"amr":["pwd","otp","mfa"],`, 1)), wantCode: baton.EInvalidToken},
+		{name: "PayloadFoldedAMR", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"amr":["pwd"],"Amr":["pwd","otp","mfa"],`, 1)), wantCode: baton.EInvalidToken},
+		{name: "PayloadNullAMR", token: edited(func(m map[string]any) { m["amr"] = nil }), wantCode: baton.EInvalidToken},
+		{name: "PayloadAMRString", token: edited(func(m map[string]any) { m["amr"] = "mfa" }), wantCode: baton.EInvalidToken},
 		{name: "PayloadDuplicateExp", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `{`, `{"exp":9999999999,`, 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadInvalidUTF8", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"user-1"`, "\"user-\xff\"", 1)), wantCode: baton.EInvalidToken},
 		{name: "PayloadLoneSurrogate", token: rawPayload(strings.Replace(mustJSON(t, claimsMap()), `"user-1"`, `"user-\ud800"`, 1)), wantCode: baton.EInvalidToken},
@@ -413,16 +463,21 @@ func FuzzSignVerify(f *testing.F) {
 	k := mustKeyring(f, testKey("k1", 1, t0.Add(-time.Hour)))
 	f.Add("user-1", "sess-1", "cli", "jkt", int64(300))
 	f.Add("\"\\\x00\u2028", "\xff", "日本", "", int64(1))
+	f.Add("user-1", "sess-1", "pwd,otp,,hwk,mfa,x\xff", "", int64(300))
 	f.Fuzz(func(t *testing.T, sub, sid, clientID, jkt string, ttl int64) {
 		if sub == "" || sid == "" || ttl <= 0 || ttl > 1<<30 {
 			return
 		}
 		c := validClaims()
 		c.Subject, c.SessionID, c.ClientID, c.JKT = sub, sid, clientID, jkt
+		// amr from the same input, so the corpus keeps its shape.
+		if clientID != "" {
+			c.AMR = strings.Split(clientID, ",")
+		}
 		c.ExpiresAt = c.IssuedAt.Add(time.Duration(ttl) * time.Second)
 		tok, err := k.Sign(c)
 		if err != nil {
-			if len(sub)+len(sid)+len(clientID)+len(jkt) > 1000 {
+			if len(sub)+len(sid)+2*len(clientID)+len(jkt) > 1000 {
 				return // too large, and Sign said so
 			}
 			t.Fatalf("Sign: %v", err)
@@ -438,6 +493,10 @@ func FuzzSignVerify(f *testing.F) {
 		want.SessionID = string([]rune(sid))
 		want.ClientID = string([]rune(clientID))
 		want.JKT = string([]rune(jkt))
+		want.AMR = nil
+		for _, m := range c.AMR {
+			want.AMR = append(want.AMR, string([]rune(m)))
+		}
 		if diff := cmp.Diff(&want, got); diff != "" {
 			t.Errorf("claims (-want +got):\n%s", diff)
 		}
@@ -450,6 +509,33 @@ func BenchmarkSign(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := k.Sign(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSignAMR and BenchmarkVerifyAMR are Sign and Verify for a token
+// as baton mints them since it carries amr.
+func BenchmarkSignAMR(b *testing.B) {
+	k := mustKeyring(b, testKey("k1", 1, t0.Add(-time.Hour)))
+	c := validClaims()
+	c.AMR = []string{baton.AMRPassword, baton.AMROTP, baton.AMRMFA}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Sign(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyAMR(b *testing.B) {
+	k := mustKeyring(b, testKey("k1", 1, t0.Add(-time.Hour)))
+	c := validClaims()
+	c.AMR = []string{baton.AMRPassword, baton.AMROTP, baton.AMRMFA}
+	tok := mustSign(b, k, c)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Verify(tok, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

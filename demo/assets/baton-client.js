@@ -172,11 +172,63 @@ export class BatonClient {
         this.channel?.close();
     }
     // ---------------------------------------------------------------- API
-    async register(username, password) {
-        const res = await this.raw('/v1/register', { method: 'POST', json: { username, password } });
+    /** Registers; with `email` (or a username that is an address) a verification message is sent. */
+    async register(username, password, email) {
+        const json = { username, password };
+        if (email !== undefined)
+            json.email = email;
+        const res = await this.raw('/v1/register', { method: 'POST', json });
         if (!res.ok)
             throw await readError(res);
         return (await res.json());
+    }
+    /**
+     * Asks for a password-reset message to the account's address. Resolves
+     * the same whether or not such an account exists (the server does not
+     * tell); throws {@link BatonError} `too_many_requests` when this client's
+     * network asked too often. Needs no session.
+     */
+    async forgotPassword(who) {
+        const json = 'email' in who ? { email: who.email } : { username: who.username };
+        const res = await this.raw('/v1/password/forgot', { method: 'POST', json });
+        if (!res.ok)
+            throw await readError(res);
+    }
+    /**
+     * Sets a new password with the token of a reset link. Every session of
+     * the user ends, this client's included when it belongs to that user
+     * (its next call reports `revoked`). Throws `invalid_link` (unknown,
+     * used or expired) or `weak_password` (the token stays usable).
+     */
+    async resetPassword(token, newPassword) {
+        const res = await this.raw('/v1/password/reset', { method: 'POST', json: { token, new_password: newPassword } });
+        if (!res.ok)
+            throw await readError(res);
+    }
+    /** Confirms an address (a verification or email-change link's token); throws `invalid_link`. Needs no session. */
+    async verifyEmail(token) {
+        const res = await this.raw('/v1/email/verify', { method: 'POST', json: { token } });
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json());
+    }
+    /** Sends a new verification message; throws `no_email` or `already_verified`. */
+    async resendVerification() {
+        const res = await this.fetch('/v1/email/verification', { method: 'POST' });
+        if (!res.ok)
+            throw await readError(res);
+    }
+    /**
+     * Asks to change the address: a confirmation link goes to the new one,
+     * which takes effect when {@link verifyEmail} is called with its token.
+     * Needs a fresh token ({@link reauth}): otherwise throws
+     * `insufficient_user_authentication` (401). Also `invalid_email`,
+     * `email_taken`.
+     */
+    async changeEmail(email) {
+        const res = await this.fetch('/v1/email', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email }) });
+        if (!res.ok)
+            throw await readError(res);
     }
     async login(username, password) {
         const t0 = mono();

@@ -106,6 +106,10 @@ async function loadMe() {
   $('who-username').textContent = me.username;
   $('who-id').textContent = me.id;
   $('who-session').textContent = me.session_id;
+  $('who-email').textContent = me.email ? `${me.email} (${me.email_verified ? 'confirmed' : 'not confirmed'})` : 'none';
+  $('who-email').dataset.email = me.email ?? '';
+  $('who-email').dataset.verified = String(!!me.email_verified);
+  $('verify-line').hidden = !me.email || me.email_verified;
   return me;
 }
 
@@ -118,8 +122,14 @@ async function run(button, what, fn) {
   try {
     await fn();
   } catch (err) {
-    status(`${what} failed: ${describe(err)}`, true);
     log(`${what} failed: ${describe(err)}`, 'error');
+    if (err instanceof BatonError && err.code === 'insufficient_user_authentication') {
+      // RFC 9470: the token is too old for this; the session is fine.
+      status(`${what} needs a fresh token: reauthenticate with your password, then try again.`, true);
+      $('reauth-password').focus();
+    } else {
+      status(`${what} failed: ${describe(err)}`, true);
+    }
   } finally {
     button.disabled = false;
   }
@@ -129,8 +139,9 @@ $('register-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const f = ev.currentTarget;
   run($('register-button'), 'Registration', async () => {
-    const u = await (client ?? makeClient(transport ?? 'refresh_cookie')).register(formValue(f, 'username'), formValue(f, 'password'));
-    status(`Registered ${u.username}. Now log in.`);
+    const email = formValue(f, 'email').trim();
+    const u = await (client ?? makeClient(transport ?? 'refresh_cookie')).register(formValue(f, 'username'), formValue(f, 'password'), email || undefined);
+    status(`Registered ${u.username}.${u.email ? ` A link to confirm ${u.email} is on its way.` : ''} Now log in.`);
     log(`registered ${u.username}`);
     $('login-username').value = u.username;
     $('login-password').focus();
@@ -152,6 +163,39 @@ $('login-form').addEventListener('submit', (ev) => {
     showSignedIn();
     await loadMe();
     status(`Logged in as ${$('who-username').textContent}.`);
+  });
+});
+
+$('forgot-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run($('forgot-button'), 'Password reset request', async () => {
+    const who = formValue(f, 'who').trim();
+    await (client ?? makeClient(transport ?? 'refresh_cookie')).forgotPassword(who.includes('@') ? { email: who } : { username: who });
+    f.reset();
+    // The server's answer is the same whether or not the account exists.
+    status('If an account exists for that, a message with a reset link is on its way.');
+    log('asked for a password reset link');
+  });
+});
+
+$('resend-verification').addEventListener('click', (ev) => {
+  run(ev.currentTarget, 'Sending the link', async () => {
+    await client.resendVerification();
+    status(`A new confirmation link is on its way to ${$('who-email').dataset.email}.`);
+    log('asked for a new confirmation link');
+  });
+});
+
+$('email-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run($('email-button'), 'Email change', async () => {
+    const email = $('new-email').value.trim();
+    await client.changeEmail(email);
+    f.reset();
+    status(`A confirmation link went to ${email}; your address changes when you open it.`);
+    log(`asked to change the address to ${email}`);
   });
 });
 

@@ -2,7 +2,8 @@
 // speaks SMTP over TCP (github.com/emersion/go-smtp), can offer STARTTLS
 // or implicit TLS (with a certificate from internal/testcert), can demand or
 // refuse authentication and refuse recipients, and keeps every message it
-// accepted for the test to read back. Only tests import it.
+// accepted for the test to read back. Only tests import it (and
+// internal/smtpsink, which serves it to the browser tests).
 package smtptest
 
 import (
@@ -40,6 +41,10 @@ type Options struct {
 	// Rcpt, when set, answers RCPT TO: a non-nil error (an *SMTPError such
 	// as Reply(550, …)) refuses the recipient.
 	Rcpt func(to string) error
+	// Addr, when set, is the loopback host:port to listen on, such as a
+	// port a test first left dead to play a relay that is down; by
+	// default a free port on 127.0.0.1.
+	Addr string
 }
 
 // Reply is an SMTP reply for Options.Rcpt.
@@ -67,18 +72,34 @@ type Server struct {
 	msgs []Message
 }
 
-// Start starts a server on 127.0.0.1 at a free port; it stops when the
-// test ends.
+// Start starts a server on 127.0.0.1 at a free port (or at opt.Addr); it
+// stops when the test ends.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, stop, err := Listen(opt)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(stop)
+	return s
+}
+
+// Listen is Start for a program that is not a Go test (the browser tests'
+// mail sink, internal/smtpsink): stop closes the server.
+func Listen(opt Options) (s *Server, stop func(), err error) {
+	addr := "127.0.0.1:0"
+	if opt.Addr != "" {
+		addr = opt.Addr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
 	}
 	if opt.Implicit {
 		ln = tls.NewListener(ln, opt.TLS)
 	}
-	s := &Server{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, opt: opt}
+	ta := ln.Addr().(*net.TCPAddr)
+	s = &Server{Host: ta.IP.String(), Port: ta.Port, opt: opt}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &session{s: s, tls: isTLS || opt.Implicit, conn: c}, nil
@@ -95,15 +116,29 @@ func Start(tb testing.TB, opt Options) *Server {
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()
-	tb.Cleanup(func() {
+	return s, func() {
 		srv.Close()
 		// Close does not reach a listener that Serve has not started on
 		// yet (a test that never connected may end that fast): closing it
 		// here ends such a Serve too.
 		ln.Close()
 		<-done
-	})
-	return s
+	}, nil
+}
+
+// DownAddr returns a loopback host:port where nothing listens: a relay
+// that is down, until a test starts one there with Options.Addr.
+func DownAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return addr
 }
 
 // Addr is host:port.

@@ -22,6 +22,50 @@ export function buildBaton() {
   return binary;
 }
 
+let sinkBinary;
+/**
+ * Starts internal/smtpsink, a real SMTP server (mail/smtptest) that hands
+ * the messages it receives to the test as JSON. Pass `env` to startBaton so
+ * baton delivers to it. Returns {env, messages(), waitForMessage(pred),
+ * stop()}; a message is {from, to, subject, text, html, link}.
+ */
+export async function startMailSink() {
+  if (!sinkBinary) {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-js-sink-'));
+    sinkBinary = join(dir, 'smtpsink');
+    execFileSync('go', ['build', '-o', sinkBinary, './internal/smtpsink'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  // stdin is a pipe: the sink exits when this process goes away.
+  const child = spawn(sinkBinary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
+  const first = await new Promise((res, rej) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.once('line', res);
+    child.once('exit', (code) => rej(new Error(`smtpsink exited with ${code}`)));
+  });
+  const { smtp, http } = JSON.parse(first);
+  const messages = async () => (await fetch(`http://${http}/messages`)).json();
+  return {
+    env: { BATON_SMTP_URL: `smtp+plain://${smtp}`, BATON_MAIL_FROM: 'noreply@example.com' },
+    messages,
+    /** Waits for a message that pred accepts and returns it. */
+    async waitForMessage(pred, timeoutMs = 15_000) {
+      let found;
+      await waitFor(async () => (found = (await messages()).find(pred)) !== undefined, timeoutMs, 'a mail message');
+      return found;
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 /** A free loopback port (for when the issuer must name the real address). */
 export function freePort() {
   return new Promise((res, rej) => {
