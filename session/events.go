@@ -28,6 +28,8 @@ const (
 	OutcomeExpiredAbsolute = "expired_absolute"
 	OutcomeRevoked         = "revoked"
 	OutcomeUnknown         = "unknown"
+	// OutcomeMFARequired: the password was right; a second step follows.
+	OutcomeMFARequired = "mfa_required"
 )
 
 // Event is one security-relevant happening, for metrics and the audit log.

@@ -43,7 +43,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: baton.EEmailNotVerified})
 		return nil, baton.Errorf(baton.EEmailNotVerified, "the account's email address is not verified yet")
 	}
-	g, err := s.createSession(ctx, u, baton.AMR(baton.AMRPassword), req.Transport, req.ClientID, req.Binding, cl)
+	transport, err := normalizeTransport(req.Transport)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.secondStep(ctx, u, mfaState{Purpose: mfaLogin, Transport: transport, ClientID: req.ClientID, Binding: req.Binding}); err != nil {
+		if _, ok := err.(*MFARequired); ok {
+			s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeMFARequired, UserID: u.ID, Client: cl})
+		}
+		return nil, err
+	}
+	g, err := s.createSession(ctx, u, baton.AMR(baton.AMRPassword), transport, req.ClientID, req.Binding, cl)
 	if baton.ErrorCode(err) == baton.EConflict {
 		// The account was locked, or its password changed, while this
 		// login was verifying the old one.
@@ -106,12 +116,9 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 // session only while u is unlocked and at u.CredentialGen, the generation
 // whose credentials the caller verified; EConflict otherwise.
 func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string, transport, clientID, binding string, cl Client) (*Grant, error) {
-	switch transport {
-	case "":
-		transport = baton.TransportBody
-	case baton.TransportBody, baton.TransportRefreshCookie, baton.TransportCookies:
-	default:
-		return nil, baton.Errorf(baton.EInvalidRequest, "transport must be body, refresh_cookie or cookies")
+	transport, err := normalizeTransport(transport)
+	if err != nil {
+		return nil, err
 	}
 	now := s.Now()
 	sess := &baton.Session{
@@ -147,4 +154,15 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string
 		}
 	}
 	return s.grant(sess, now, true, clientID, rt)
+}
+
+// normalizeTransport checks a session transport; empty means body.
+func normalizeTransport(transport string) (string, error) {
+	switch transport {
+	case "":
+		return baton.TransportBody, nil
+	case baton.TransportBody, baton.TransportRefreshCookie, baton.TransportCookies:
+		return transport, nil
+	}
+	return "", baton.Errorf(baton.EInvalidRequest, "transport must be body, refresh_cookie or cookies")
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/batonauth/baton"
-	"github.com/batonauth/baton/token"
 )
 
 // The second step of a login: a first step whose password was right, for a
@@ -284,8 +283,9 @@ func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, 
 		return nil, err
 	}
 	sess.AuthTime = now
+	// This token, fresh from both factors, says so; the session keeps the
+	// methods it was created with for the tokens refreshes mint.
+	sess.AMR = baton.AMR(append(append([]string(nil), sess.AMR...), baton.AMRPassword, baton.AMROTP, baton.AMRMFA)...)
 	s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeOK, UserID: userID, SessionID: sess.ID, Client: cl, Detail: "mfa"})
 	return s.grant(sess, now, true, st.ClientID, "")
 }
-
-var _ = token.Claims{}

@@ -21,6 +21,14 @@ func (s *Service) Reauth(ctx context.Context, c *token.Claims, pw string, cl Cli
 		s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeFailed, UserID: u.ID, SessionID: sess.ID, Client: cl})
 		return nil, err
 	}
+	// A user with a second factor gives it again: a fresh token of that
+	// user always has mfa in amr.
+	if err := s.secondStep(ctx, u, mfaState{Purpose: mfaReauth, SessionID: sess.ID, ClientID: c.ClientID}); err != nil {
+		if _, ok := err.(*MFARequired); ok {
+			s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeMFARequired, UserID: u.ID, SessionID: sess.ID, Client: cl})
+		}
+		return nil, err
+	}
 	now := s.Now()
 	if err := s.store.SetAuthTime(ctx, sess.ID, now); err != nil {
 		return nil, err
