@@ -44,6 +44,17 @@ type reply struct {
 
 func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
 
+// strs returns the strings of the array member k.
+func (r reply) strs(k string) []string {
+	var out []string
+	a, _ := r.body[k].([]any)
+	for _, v := range a {
+		s, _ := v.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
 // call sends a request: a JSON body for a map/struct, a form for
 // url.Values-like strings starting with "form:", nothing for nil.
 func call(t *testing.T, method, url, bearer string, body any, hdr ...string) reply {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/batonauth/baton/mail/smtptest"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,9 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
+	"github.com/batonauth/baton/mail/smtptest"
+	"github.com/pquerna/otp/totp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -259,6 +261,30 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", mail.str("access_token"), nil), 200)
 	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", "", nil), 401)
 	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", "eyJ.bad.token", nil), 401)
+
+	// Second factors: TOTP enrolment, the two-step login, recovery codes.
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-mfa", "password": pw}), 201)
+	mfaAT := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mfa", "password": pw}).str("access_token")
+	c.check("POST", "/v1/mfa/totp", call(t, "POST", u+"/v1/mfa/totp", "", nil), 401)
+	secret := c.check("POST", "/v1/mfa/totp", call(t, "POST", u+"/v1/mfa/totp", mfaAT, nil), 200).str("secret")
+	c.check("POST", "/v1/mfa/totp/confirm", call(t, "POST", u+"/v1/mfa/totp/confirm", mfaAT, map[string]string{"code": "12345x"}), 400)
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := c.check("POST", "/v1/mfa/totp/confirm", call(t, "POST", u+"/v1/mfa/totp/confirm", mfaAT, map[string]string{"code": code}), 200).strs("recovery_codes")
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", mfaAT, nil), 200)
+	second := c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mfa", "password": pw}), 403).str("mfa_token")
+	c.check("POST", "/oauth/token", call(t, "POST", u+"/oauth/token", "", "grant_type=password&username=openapi-mfa&password="+url.QueryEscape(pw)), 403)
+	c.check("POST", "/v1/login/mfa", call(t, "POST", u+"/v1/login/mfa", "", map[string]string{"mfa_token": "bmf_nope", "recovery_code": codes[0]}), 401)
+	c.check("POST", "/v1/login/mfa", call(t, "POST", u+"/v1/login/mfa", "", map[string]string{"mfa_token": second, "totp": "abc"}), 400)
+	mfaAT = c.check("POST", "/v1/login/mfa", call(t, "POST", u+"/v1/login/mfa", "", map[string]string{"mfa_token": second, "recovery_code": codes[0]}), 200).str("access_token")
+	c.check("POST", "/v1/mfa/recovery-codes", call(t, "POST", u+"/v1/mfa/recovery-codes", mfaAT, nil), 200)
+	c.check("POST", "/v1/reauth", call(t, "POST", u+"/v1/reauth", mfaAT, map[string]string{"password": pw}), 403)
+	c.check("DELETE", "/v1/mfa/totp", call(t, "DELETE", u+"/v1/mfa/totp", at, nil), 401)
+	c.check("DELETE", "/v1/mfa/totp", call(t, "DELETE", u+"/v1/mfa/totp", mfaAT, nil), 204)
+	c.check("DELETE", "/v1/mfa/totp", call(t, "DELETE", u+"/v1/mfa/totp", mfaAT, nil), 404)
+	c.check("POST", "/v1/mfa/recovery-codes", call(t, "POST", u+"/v1/mfa/recovery-codes", mfaAT, nil), 404)
 	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", at, nil), 200)
 	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", "", nil), 401)
 
