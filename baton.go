@@ -317,3 +317,44 @@ type Challenge struct {
 	Failures int
 	SpentAt  time.Time
 }
+
+// Challenge kinds of the WebAuthn ceremonies: the library's session data
+// of an enrolment and of a sign-in.
+const (
+	ChallengeWebAuthnRegister = "webauthn_register"
+	ChallengeWebAuthnLogin    = "webauthn_login"
+)
+
+// MaxPasskeysPerUser bounds a user's passkeys, and so the allowCredentials
+// list of a second step and the work of every listing.
+const MaxPasskeysPerUser = 20
+
+// Passkey is a user's WebAuthn credential. The public key is stored as it
+// is: it authenticates nothing on its own.
+type Passkey struct {
+	ID     string
+	UserID string
+	// CredentialID is the authenticator's id of the credential (at most
+	// 1,023 bytes, WebAuthn §5.1); unique across users.
+	CredentialID []byte
+	// PublicKey is the COSE_Key of the credential.
+	PublicKey []byte
+	// SignCount is the authenticator's signature counter at the last use;
+	// 0 when the authenticator keeps none.
+	SignCount uint32
+	AAGUID    []byte
+	// Transports are the authenticator's hints ("usb", "internal", …).
+	Transports []string
+	Flags      PasskeyFlags
+	Name       string
+	CreatedAt  time.Time
+	// LastUsedAt is zero until the first sign-in with the passkey.
+	LastUsedAt time.Time
+}
+
+// PasskeyFlags are the credential's flags from its registration.
+type PasskeyFlags struct {
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
+}

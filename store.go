@@ -24,6 +24,7 @@ type Store interface {
 	LinkStore
 	MFAStore
 	ChallengeStore
+	PasskeyStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
@@ -308,6 +309,32 @@ type ChallengeStore interface {
 	// fewer than maxFailures failures — and returns it. ENotFound
 	// otherwise. Of concurrent calls at most one succeeds.
 	SpendChallenge(ctx context.Context, hash []byte, kind string, now time.Time, maxFailures int) (*Challenge, error)
+}
+
+// PasskeyStore stores users' WebAuthn credentials.
+type PasskeyStore interface {
+	// CreatePasskey stores p. ENotFound when p.UserID does not exist;
+	// EConflict when p.ID or p.CredentialID exists, or when the user has
+	// MaxPasskeysPerUser passkeys already (of concurrent creations for one
+	// user, no more than the limit succeed).
+	CreatePasskey(ctx context.Context, p *Passkey) error
+	// Passkeys lists the user's passkeys, oldest first (none for an
+	// unknown user).
+	Passkeys(ctx context.Context, userID string) ([]*Passkey, error)
+	// PasskeyByCredentialID returns the passkey with the credential id, or
+	// ENotFound.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
+	// DeletePasskey deletes the user's passkey id. ENotFound when the user
+	// has no passkey id (also when another user has).
+	DeletePasskey(ctx context.Context, userID, id string) error
+	// UsePasskey records a sign-in with the passkey at now whose signature
+	// counter was count: a compare-and-set that succeeds only when count
+	// is after the stored counter, or when both are 0 (an authenticator
+	// that keeps no counter). EConflict otherwise — a counter that did not
+	// move forward, the sign of a cloned authenticator or a replay — and
+	// ENotFound when there is no passkey id. Of concurrent calls with one
+	// count (not 0) at most one succeeds.
+	UsePasskey(ctx context.Context, id string, count uint32, now time.Time) error
 }
 
 // AuditStore stores the audit log.

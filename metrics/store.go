@@ -63,6 +63,11 @@ const (
 	mChallenge
 	mFailChallenge
 	mSpendChallenge
+	mCreatePasskey
+	mPasskeys
+	mPasskeyByCredentialID
+	mDeletePasskey
+	mUsePasskey
 	mCount
 )
 
@@ -74,6 +79,7 @@ var methodNames = [mCount]string{
 	"UserByEmail", "Enqueue", "ClaimOutbox", "OutboxDelivered", "OutboxFailed", "OutboxBacklog",
 	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword", "SetEmail",
 	"TOTP", "SetPendingTOTP", "ConfirmTOTP", "UseTOTPStep", "DisableTOTP", "ReplaceRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "CreateChallenge", "Challenge", "FailChallenge", "SpendChallenge",
+	"CreatePasskey", "Passkeys", "PasskeyByCredentialID", "DeletePasskey", "UsePasskey",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -512,4 +518,39 @@ func (is *instrumented) SpendChallenge(ctx context.Context, hash []byte, kind st
 	v, err := is.s.SpendChallenge(ctx, hash, kind, now, maxFailures)
 	is.done(mSpendChallenge, t, err)
 	return v, err
+}
+
+func (is *instrumented) CreatePasskey(ctx context.Context, p *baton.Passkey) error {
+	t := time.Now()
+	err := is.s.CreatePasskey(ctx, p)
+	is.done(mCreatePasskey, t, err)
+	return err
+}
+
+func (is *instrumented) Passkeys(ctx context.Context, userID string) ([]*baton.Passkey, error) {
+	t := time.Now()
+	v, err := is.s.Passkeys(ctx, userID)
+	is.done(mPasskeys, t, err)
+	return v, err
+}
+
+func (is *instrumented) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*baton.Passkey, error) {
+	t := time.Now()
+	v, err := is.s.PasskeyByCredentialID(ctx, credentialID)
+	is.done(mPasskeyByCredentialID, t, err)
+	return v, err
+}
+
+func (is *instrumented) DeletePasskey(ctx context.Context, userID, id string) error {
+	t := time.Now()
+	err := is.s.DeletePasskey(ctx, userID, id)
+	is.done(mDeletePasskey, t, err)
+	return err
+}
+
+func (is *instrumented) UsePasskey(ctx context.Context, id string, count uint32, now time.Time) error {
+	t := time.Now()
+	err := is.s.UsePasskey(ctx, id, count, now)
+	is.done(mUsePasskey, t, err)
+	return err
 }

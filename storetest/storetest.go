@@ -149,6 +149,10 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"MFA/Challenges", testChallenges},
 		{"MFA/DeleteUser", testMFADeleteUser},
 		{"MFA/ChallengePrune", testChallengePrune},
+		{"Passkeys", testPasskeys},
+		{"Passkeys/Counter", testPasskeyCounter},
+		{"Passkeys/Limit", testPasskeyLimit},
+		{"Passkeys/DeleteUser", testPasskeyDeleteUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
