@@ -100,6 +100,8 @@ type Config struct {
 	// LimitIPEmailRequests bounds the forgot-password and verification
 	// requests of one client IP.
 	LimitIPEmailRequests Limit
+	// WebAuthn is the relying party of passkeys.
+	WebAuthn WebAuthn
 }
 
 // Vars lists every variable Load reads, for documentation and tests.
@@ -115,6 +117,7 @@ var Vars = []string{
 	"BATON_SMTP_URL", "BATON_MAIL_FROM", "BATON_BRAND_NAME",
 	"BATON_VERIFY_TTL", "BATON_LINK_VERIFY_EMAIL", "BATON_LINK_RESET_PASSWORD", "BATON_LIMIT_EMAIL_SENDS",
 	"BATON_RESET_TTL", "BATON_REQUIRE_VERIFIED_EMAIL", "BATON_LIMIT_IP_EMAIL_REQUESTS",
+	"BATON_WEBAUTHN_RP_ID", "BATON_WEBAUTHN_ORIGINS", "BATON_WEBAUTHN_RP_NAME",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -164,6 +167,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Issuer = p.issuer("BATON_ISSUER", scheme+"://"+c.Addr)
 	c.Audience = p.str("BATON_AUDIENCE", c.Issuer)
 	c.SMTP, c.MailFrom, c.BrandName = p.mailSettings()
+	var webNotes []string
+	c.WebAuthn = p.webAuthn(c.Issuer, c.CORSOrigins, &webNotes)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -171,7 +176,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Notes = notes
+	c.Notes = append(notes, webNotes...)
 	c.AccessTTL, c.RefreshTTL, c.RefreshIdleTTL = l.access.d, l.refresh.d, l.idle.d
 	c.ReuseGrace, c.ImplicitRefreshWindow = l.grace.d, l.window.d
 	switch {

@@ -26,6 +26,7 @@ func TestDefaults(t *testing.T) {
 		ResetTTL: 30 * time.Minute, LimitIPEmailRequests: Limit{30, time.Hour},
 		LimitAccountFailures: Limit{10, 15 * time.Minute}, LimitIPFailures: Limit{300, time.Hour}, LimitIPRegistrations: Limit{300, time.Hour},
 		AuditRetention: 2160 * time.Hour, BrandName: "baton",
+		WebAuthn: WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:8080"}, RPName: "baton"},
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Fatalf("defaults (-want +got):\n%s", d)
@@ -102,6 +103,12 @@ func TestErrors(t *testing.T) {
 		{"MailFrom", map[string]string{"BATON_MAIL_FROM": "Baton <a@b.example>"}, "BATON_MAIL_FROM"},
 		{"MailFromCRLF", map[string]string{"BATON_MAIL_FROM": "a@b.example\r\nBcc: c@d.example"}, "BATON_MAIL_FROM"},
 		{"BrandLineBreak", map[string]string{"BATON_BRAND_NAME": "Acme\nBcc: x"}, "BATON_BRAND_NAME"},
+		{"RPIDAddress", map[string]string{"BATON_WEBAUTHN_RP_ID": "192.0.2.1"}, "BATON_WEBAUTHN_RP_ID"},
+		{"RPIDURL", map[string]string{"BATON_WEBAUTHN_RP_ID": "https://example.com"}, "BATON_WEBAUTHN_RP_ID"},
+		{"RPOrigin", map[string]string{"BATON_WEBAUTHN_ORIGINS": "example.com"}, "BATON_WEBAUTHN_ORIGINS"},
+		{"RPOriginNotCovered", map[string]string{"BATON_ISSUER": "https://auth.example.com", "BATON_WEBAUTHN_ORIGINS": "https://evil.example"}, "BATON_WEBAUTHN_ORIGINS"},
+		{"RPOriginSuffixOnly", map[string]string{"BATON_WEBAUTHN_RP_ID": "example.com", "BATON_WEBAUTHN_ORIGINS": "https://notexample.com"}, "BATON_WEBAUTHN_ORIGINS"},
+		{"RPNameLineBreak", map[string]string{"BATON_WEBAUTHN_RP_NAME": "a\nb"}, "BATON_WEBAUTHN_RP_NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +140,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_RESET_TTL": "10m", "BATON_REQUIRE_VERIFIED_EMAIL": "true", "BATON_LIMIT_IP_EMAIL_REQUESTS": "3/1m",
 		"BATON_AUDIT_RETENTION": "720h",
 		"BATON_SMTP_URL":        "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
+		"BATON_WEBAUTHN_RP_ID": "example.net", "BATON_WEBAUTHN_ORIGINS": "http://localhost:3000", "BATON_WEBAUTHN_RP_NAME": "Acme",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]
@@ -156,5 +164,46 @@ func TestEveryVariableIsRead(t *testing.T) {
 		if cmp.Equal(base, c, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })) {
 			t.Fatalf("%s=%s changed nothing", name, v)
 		}
+	}
+}
+
+// TestWebAuthn: the relying party's defaults follow the issuer; an IP
+// address is never an RP id.
+func TestWebAuthn(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want WebAuthn
+	}{
+		{"LoopbackDefault", nil, WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:8080"}, RPName: "baton"}},
+		{"LoopbackIPv6", map[string]string{"BATON_ISSUER": "http://[::1]:9000"},
+			WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:9000"}, RPName: "baton"}},
+		{"LoopbackWithCORS", map[string]string{"BATON_CORS_ORIGINS": "http://localhost:3000,https://app.example.com"},
+			WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:8080", "http://localhost:3000"}, RPName: "baton"}},
+		{"Domain", map[string]string{"BATON_ISSUER": "https://Auth.Example.com:8443/baton", "BATON_CORS_ORIGINS": "https://app.example.com"},
+			WebAuthn{RPID: "auth.example.com", Origins: []string{"https://auth.example.com:8443"}, RPName: "baton"}},
+		{"ParentDomain", map[string]string{"BATON_ISSUER": "https://auth.example.com", "BATON_WEBAUTHN_RP_ID": "Example.com",
+			"BATON_CORS_ORIGINS": "https://app.example.com,https://other.example"},
+			WebAuthn{RPID: "example.com", Origins: []string{"https://auth.example.com", "https://app.example.com"}, RPName: "baton"}},
+		{"OtherIPOff", map[string]string{"BATON_ADDR": "0.0.0.0:8080", "BATON_ISSUER": "http://192.0.2.7:8080"},
+			WebAuthn{RPName: "baton", Off: "BATON_ISSUER's host 192.0.2.7 is an IP address, which cannot be a WebAuthn RP id: passkeys are off until BATON_WEBAUTHN_RP_ID is set"}},
+		{"OtherIPWithRPID", map[string]string{"BATON_ISSUER": "http://192.0.2.7:8080", "BATON_WEBAUTHN_RP_ID": "example.com",
+			"BATON_WEBAUTHN_ORIGINS": "https://example.com, https://www.example.com"},
+			WebAuthn{RPID: "example.com", Origins: []string{"https://example.com", "https://www.example.com"}, RPName: "baton"}},
+		{"RPIDCoversNoDefault", map[string]string{"BATON_ISSUER": "https://auth.example.com", "BATON_WEBAUTHN_RP_ID": "other.example"},
+			WebAuthn{RPID: "other.example", Origins: []string{"https://other.example"}, RPName: "baton"}},
+		{"Name", map[string]string{"BATON_WEBAUTHN_RP_NAME": "Acme Login"},
+			WebAuthn{RPID: "localhost", Origins: []string{"http://localhost:8080"}, RPName: "Acme Login"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, c.WebAuthn); d != "" {
+				t.Errorf("WebAuthn (-want +got):\n%s", d)
+			}
+		})
 	}
 }
