@@ -133,6 +133,9 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	if cfg.SMTP == nil {
 		log.Warn("BATON_SMTP_URL is not set: mail is not sent; each message's recipient, subject and link are written to this log")
 	}
+	if cfg.WebAuthn.Off != "" {
+		log.Warn(cfg.WebAuthn.Off)
+	}
 	reg := opt.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -301,6 +304,7 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 		FreshTTL:   cfg.FreshTTL,
 		// MaxSessionsPerUser bounds what GET /v1/sessions can return.
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		WebAuthn:           session.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, RPName: cfg.WebAuthn.RPName, Origins: cfg.WebAuthn.Origins},
 		// Each argon2id hash holds ~19 MiB and a core: one per core keeps
 		// a login flood from starving every other request.
 		Hasher:            password.NewHasher(params, runtime.NumCPU()),

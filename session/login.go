@@ -116,6 +116,13 @@ func (s *Service) checkPassword(ctx context.Context, username, pw string) (*bato
 // session only while u is unlocked and at u.CredentialGen, the generation
 // whose credentials the caller verified; EConflict otherwise.
 func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string, transport, clientID, binding string, cl Client) (*Grant, error) {
+	return s.openSession(ctx, u, amr, true, transport, clientID, binding, cl)
+}
+
+// openSession is createSession whose first access token is fresh only
+// when fresh is set (a passkey without user verification verified
+// possession, not the user).
+func (s *Service) openSession(ctx context.Context, u *baton.User, amr []string, fresh bool, transport, clientID, binding string, cl Client) (*Grant, error) {
 	transport, err := normalizeTransport(transport)
 	if err != nil {
 		return nil, err
@@ -153,7 +160,7 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string
 			return nil, err
 		}
 	}
-	return s.grant(sess, now, true, clientID, rt)
+	return s.grant(sess, now, fresh, clientID, rt)
 }
 
 // normalizeTransport checks a session transport; empty means body.

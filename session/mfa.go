@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+
 	"github.com/batonauth/baton"
 )
 
@@ -88,13 +90,35 @@ func (s *Service) secondStep(ctx context.Context, u *baton.User, st mfaState) er
 	return &MFARequired{Token: tok, Methods: methods, ExpiresIn: MFATTL}
 }
 
-// methods lists the second factors the user can finish a login with.
+// methods lists the second factors the user can finish a login with:
+// TOTP with its recovery codes, passkeys (with recovery codes when the
+// user made some).
 func (s *Service) methods(ctx context.Context, userID string) ([]string, error) {
-	on, err := s.hasSecondFactor(ctx, userID)
-	if err != nil || !on {
+	totp, err := s.totpOn(ctx, userID)
+	if err != nil {
 		return nil, err
 	}
-	return []string{MethodTOTP, MethodRecoveryCode}, nil
+	passkeys, err := s.passkeyCount(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if totp {
+		out = append(out, MethodTOTP, MethodRecoveryCode)
+	}
+	if passkeys > 0 {
+		if !totp {
+			left, err := s.store.RecoveryCodesLeft(ctx, userID)
+			if err != nil {
+				return nil, err
+			}
+			if left > 0 {
+				out = append(out, MethodRecoveryCode)
+			}
+		}
+		out = append(out, MethodPasskey)
+	}
+	return out, nil
 }
 
 // MFARequest is the second step: the mfa_token and one factor.
@@ -102,6 +126,9 @@ type MFARequest struct {
 	Token        string
 	TOTP         *string
 	RecoveryCode *string
+	// Passkey is an AuthenticationResponseJSON answering options from
+	// BeginPasskeyLogin with this mfa_token.
+	Passkey []byte
 }
 
 var errDeadMFAToken = baton.Errorf(baton.EInvalidGrant, "the mfa_token is unknown, used, expired or dead after too many wrong codes")
@@ -146,20 +173,31 @@ func (s *Service) liveMFA(ctx context.Context, tok string) (*baton.Challenge, er
 // CompleteLogin finishes a login (or a reauth) whose first step answered
 // mfa_required. Outcomes: the grant of the first step's kind (a new
 // session for a login, a fresh token of the session for a reauth), its
-// tokens fresh with amr otp and mfa; EInvalidGrant (the mfa_token is
-// unknown, used, expired or dead); EInvalidCredentials (a wrong or replayed
-// code: the token's failures grow); EInvalidCode (a malformed code);
-// EInvalidRequest (not exactly one factor).
+// tokens fresh with amr otp (hwk for a passkey) and mfa; EInvalidGrant
+// (the mfa_token is unknown, used, expired or dead); EInvalidCredentials
+// (a wrong or replayed code, or a passkey that does not verify: the
+// token's failures grow); EInvalidCode (a malformed code);
+// EInvalidRequest (not exactly one factor, a malformed passkey answer).
 func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) (*Grant, error) {
-	if (req.TOTP == nil) == (req.RecoveryCode == nil) {
-		return nil, baton.Errorf(baton.EInvalidRequest, "give exactly one of totp and recovery_code")
+	n := 0
+	for _, given := range []bool{req.TOTP != nil, req.RecoveryCode != nil, req.Passkey != nil} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, baton.Errorf(baton.EInvalidRequest, "give exactly one of totp, recovery_code and passkey")
 	}
 	var err error
 	var code string
-	if req.TOTP != nil {
+	var assertion *protocol.ParsedCredentialAssertionData
+	switch {
+	case req.TOTP != nil:
 		code, err = normalizeTOTP(*req.TOTP)
-	} else {
+	case req.RecoveryCode != nil:
 		code, err = normalizeRecoveryCode(*req.RecoveryCode)
+	default:
+		assertion, err = parsePasskeyFactor(req.Passkey)
 	}
 	if err != nil {
 		return nil, err
@@ -172,7 +210,15 @@ func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) 
 	if err := json.Unmarshal(ch.Data, &st); err != nil {
 		return nil, err
 	}
-	ok, detail, err := s.checkFactor(ctx, ch.UserID, req.TOTP != nil, code)
+	var ok bool
+	var detail string
+	amr := baton.AMR(baton.AMRPassword, baton.AMROTP, baton.AMRMFA)
+	if assertion != nil {
+		ok, detail, err = s.checkPasskeyFactor(ctx, ch, assertion, cl)
+		amr = baton.AMR(baton.AMRPassword, baton.AMRPasskey, baton.AMRMFA)
+	} else {
+		ok, detail, err = s.checkFactor(ctx, ch.UserID, req.TOTP != nil, code)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +239,9 @@ func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) 
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventSecondFactor, Outcome: OutcomeOK, UserID: ch.UserID, SessionID: st.SessionID, Client: cl, Detail: detail})
-	amr := baton.AMR(baton.AMRPassword, baton.AMROTP, baton.AMRMFA)
 	switch st.Purpose {
 	case mfaReauth:
-		return s.finishReauth(ctx, ch.UserID, st, cl)
+		return s.finishReauth(ctx, ch.UserID, st, amr, cl)
 	case mfaLogin:
 		u, err := s.store.UserByID(ctx, ch.UserID)
 		if baton.ErrorCode(err) == baton.ENotFound {
@@ -268,7 +313,7 @@ func recoveryLeft(n int) string {
 
 // finishReauth is the second step of a reauth: the session's auth time
 // moves to now and a fresh token with mfa is minted for it.
-func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, cl Client) (*Grant, error) {
+func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, amr []string, cl Client) (*Grant, error) {
 	sess, err := s.store.Session(ctx, st.SessionID)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return nil, baton.Errorf(baton.EInvalidToken, "the session no longer exists")
@@ -285,7 +330,7 @@ func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, 
 	sess.AuthTime = now
 	// This token, fresh from both factors, says so; the session keeps the
 	// methods it was created with for the tokens refreshes mint.
-	sess.AMR = baton.AMR(append(append([]string(nil), sess.AMR...), baton.AMRPassword, baton.AMROTP, baton.AMRMFA)...)
+	sess.AMR = baton.AMR(append(append([]string(nil), sess.AMR...), amr...)...)
 	s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeOK, UserID: userID, SessionID: sess.ID, Client: cl, Detail: "mfa"})
 	return s.grant(sess, now, true, st.ClientID, "")
 }

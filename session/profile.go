@@ -54,7 +54,10 @@ type MFAStatus struct {
 func (s *Service) mfaStatus(ctx context.Context, userID string) (MFAStatus, error) {
 	var m MFAStatus
 	var err error
-	if m.TOTP, err = s.hasSecondFactor(ctx, userID); err != nil {
+	if m.TOTP, err = s.totpOn(ctx, userID); err != nil {
+		return m, err
+	}
+	if m.Passkeys, err = s.passkeyCount(ctx, userID); err != nil {
 		return m, err
 	}
 	m.RecoveryCodesLeft, err = s.store.RecoveryCodesLeft(ctx, userID)

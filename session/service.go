@@ -21,6 +21,7 @@ import (
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/token"
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // Config configures a Service. Zero durations take the contract's defaults
@@ -55,6 +56,9 @@ type Config struct {
 	// {token}; the default for verification is
 	// <issuer>/account/verify-email#token={token}.
 	LinkTemplates map[string]string
+	// WebAuthn is the relying party of passkeys; passkeys are off when
+	// its RPID is empty.
+	WebAuthn WebAuthnConfig
 	// TOTPIssuer names the service in authenticator apps (the otpauth
 	// URI's issuer); default "baton".
 	TOTPIssuer string
@@ -156,6 +160,8 @@ type Service struct {
 	profiles *profileCache
 	// verified caches verified access tokens.
 	verified *verifiedCache
+	// webauthn runs the passkey ceremonies; nil when passkeys are off.
+	webauthn *webauthn.WebAuthn
 	// keyIDs is the key set last loaded, to notice changes.
 	keyIDs atomic.Pointer[string]
 
@@ -193,6 +199,11 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		verified: newVerifiedCache(50_000),
 		stop:     make(chan struct{}),
 	}
+	wa, err := newWebAuthn(cfg.WebAuthn)
+	if err != nil {
+		return nil, err
+	}
+	s.webauthn = wa
 	// Keys written before a master key was configured are sealed now.
 	if n, err := seal.SealStored(ctx, store, cfg.MasterKey); err != nil {
 		return nil, fmt.Errorf("seal stored keys: %w", err)

@@ -174,8 +174,19 @@ func (s *Service) requireFreshMFA(c *token.Claims) error {
 	return baton.Errorf(baton.EInsufficientUserAuth, "this action needs a recent sign-in with a second factor: call /v1/reauth")
 }
 
-// hasSecondFactor reports whether TOTP is on for the user.
+// hasSecondFactor reports whether the user has a second factor: TOTP on
+// or a passkey.
 func (s *Service) hasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	on, err := s.totpOn(ctx, userID)
+	if err != nil || on {
+		return on, err
+	}
+	n, err := s.passkeyCount(ctx, userID)
+	return n > 0, err
+}
+
+// totpOn reports whether TOTP is on for the user.
+func (s *Service) totpOn(ctx context.Context, userID string) (bool, error) {
 	st, err := s.store.TOTP(ctx, userID)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return false, nil
