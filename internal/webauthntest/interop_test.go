@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -136,18 +138,32 @@ func TestGoWebAuthnAccepts(t *testing.T) {
 	}
 }
 
-func TestGoWebAuthnRefusesTampered(t *testing.T) {
+// refusal returns what go-webauthn says about err, to check it refused for
+// the reason a test meant and not some other.
+func refusal(t *testing.T, err error) string {
+	t.Helper()
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	return pe.Details + ": " + pe.DevInfo
+}
+
+func TestGoWebAuthnRefusesTamperedAssertion(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(*webauthntest.Assertion)
+		want string
 	}{
-		{"Origin", func(a *webauthntest.Assertion) { a.ClientData.Origin = "http://evil.example:8080" }},
-		{"Challenge", func(a *webauthntest.Assertion) { a.ClientData.Challenge = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }},
-		{"Type", func(a *webauthntest.Assertion) { a.ClientData.Type = "webauthn.create" }},
-		{"RPIDHash", func(a *webauthntest.Assertion) { a.RPIDHash = make([]byte, 32) }},
-		{"Signature", func(a *webauthntest.Assertion) { a.CorruptSignature = true }},
-		{"NotPresent", func(a *webauthntest.Assertion) { a.Flags &^= webauthntest.FlagUP }},
-		{"BackedUpNotEligible", func(a *webauthntest.Assertion) { a.Flags |= webauthntest.FlagBS }},
+		{"Origin", func(a *webauthntest.Assertion) { a.ClientData.Origin = "http://evil.example:8080" }, "origin"},
+		{"Challenge", func(a *webauthntest.Assertion) {
+			a.ClientData.Challenge = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		}, "challenge"},
+		{"Type", func(a *webauthntest.Assertion) { a.ClientData.Type = "webauthn.create" }, "ceremony type"},
+		{"RPIDHash", func(a *webauthntest.Assertion) { a.RPIDHash = make([]byte, 32) }, "RP Hash mismatch"},
+		{"Signature", func(a *webauthntest.Assertion) { a.CorruptSignature = true }, "assertion signature"},
+		{"NotPresent", func(a *webauthntest.Assertion) { a.Flags &^= webauthntest.FlagUP }, "User presence"},
+		{"BackedUpNotEligible", func(a *webauthntest.Assertion) { a.Flags |= webauthntest.FlagBS }, "Backup State"},
 	} {
 		for _, alg := range []int{webauthntest.AlgES256, webauthntest.AlgEdDSA} {
 			t.Run(fmt.Sprintf("%s/alg%d", tc.name, alg), func(t *testing.T) {
@@ -157,10 +173,98 @@ func TestGoWebAuthnRefusesTampered(t *testing.T) {
 				if _, err := login(t, w, a, u, nil); err != nil {
 					t.Fatalf("untampered login: %v", err)
 				}
-				if _, err := login(t, w, a, u, tc.edit); err == nil {
+				_, err := login(t, w, a, u, tc.edit)
+				if err == nil {
 					t.Fatal("tampered login accepted")
+				}
+				if got := refusal(t, err); !strings.Contains(got, tc.want) {
+					t.Errorf("refused with %q, want it about %q", got, tc.want)
 				}
 			})
 		}
 	}
+}
+
+func TestGoWebAuthnRefusesTamperedAttestation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  webauthntest.Options
+		edit func(*webauthntest.Attestation)
+		want string
+	}{
+		{"WrongRPID", webauthntest.Options{RPID: "evil.example"}, nil, "RP Hash mismatch"},
+		{"Origin", webauthntest.Options{}, func(a *webauthntest.Attestation) { a.ClientData.Origin = "http://evil.example:8080" }, "origin"},
+		{"Type", webauthntest.Options{}, func(a *webauthntest.Attestation) { a.ClientData.Type = "webauthn.get" }, "ceremony type"},
+		{"PackedSignature", webauthntest.Options{Attestation: "packed"}, func(a *webauthntest.Attestation) { a.CorruptSignature = true }, "ignature"},
+	} {
+		for _, alg := range []int{webauthntest.AlgES256, webauthntest.AlgEdDSA} {
+			t.Run(fmt.Sprintf("%s/alg%d", tc.name, alg), func(t *testing.T) {
+				w := newRP(t)
+				opt := tc.opt
+				opt.Alg, opt.Origin = alg, interopOrigin
+				a := webauthntest.New(opt)
+				u := &interopUser{id: []byte("user-1")}
+				creation, session, err := w.BeginRegistration(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := a.RegisterWith(mustJSON(t, creation), tc.edit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				parsed, err := protocol.ParseCredentialCreationResponseBody(bytes.NewReader(resp))
+				if err == nil {
+					_, err = w.CreateCredential(u, *session, parsed)
+				}
+				if err == nil {
+					t.Fatal("tampered registration accepted")
+				}
+				if got := refusal(t, err); !strings.Contains(got, tc.want) {
+					t.Errorf("refused with %q, want it about %q", got, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestGoWebAuthnCounters checks that go-webauthn sees a counter that goes
+// back (SetCounter) as a possible clone, and one that stays at zero
+// (NoCounter) as an authenticator that does not count.
+func TestGoWebAuthnCounters(t *testing.T) {
+	t.Run("Regression", func(t *testing.T) {
+		w := newRP(t)
+		a := webauthntest.New(webauthntest.Options{Origin: interopOrigin})
+		u := register(t, w, a)
+		for range 3 {
+			cred, err := login(t, w, a, u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.creds[0] = *cred
+		}
+		a.SetCounter(1)
+		cred, err := login(t, w, a, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// go-webauthn keeps the stored count on a regression and warns.
+		if !cred.Authenticator.CloneWarning {
+			t.Errorf("counter 2 after 3: no clone warning")
+		}
+	})
+	t.Run("NoCounter", func(t *testing.T) {
+		w := newRP(t)
+		a := webauthntest.New(webauthntest.Options{Origin: interopOrigin, NoCounter: true})
+		u := register(t, w, a)
+		for range 2 {
+			cred, err := login(t, w, a, u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cred.Authenticator.SignCount != 0 || cred.Authenticator.CloneWarning {
+				t.Errorf("got count %d clone warning %v, want 0 false", cred.Authenticator.SignCount, cred.Authenticator.CloneWarning)
+			}
+			u.creds[0] = *cred
+		}
+	})
 }
