@@ -17,12 +17,12 @@ const pw = "correct horse battery staple"
 // client talks to a test server through a real HTTP client with a cookie
 // jar.
 type client struct {
-	t   *testing.T
+	t   testing.TB
 	srv *batontest.Server
 	hc  *http.Client
 }
 
-func newClient(t *testing.T, srv *batontest.Server) *client {
+func newClient(t testing.TB, srv *batontest.Server) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, srv: srv, hc: &http.Client{Jar: jar}}
 }
@@ -83,7 +83,7 @@ func (c *client) do(method, path string, body any, hdr ...string) *resp {
 }
 
 // want checks status and, for errors, the error code.
-func (r *resp) want(t *testing.T, status int, code string) *resp {
+func (r *resp) want(t testing.TB, status int, code string) *resp {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("%s %s: got status %d (%s), want %d", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.raw, status)

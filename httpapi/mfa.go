@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/batonauth/baton/session"
@@ -74,14 +75,16 @@ func writeCodes(w http.ResponseWriter, codes []string) {
 	writeJSON(w, http.StatusOK, map[string][]string{"recovery_codes": codes})
 }
 
-// loginMFA is POST /v1/login/mfa {"mfa_token", "totp" | "recovery_code"}:
+// loginMFA is POST /v1/login/mfa {"mfa_token", "totp" | "recovery_code" |
+// "passkey"}:
 // the second step of a login or reauth. Wrong codes count toward the
 // account's failure budget, as wrong passwords do.
 func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Token        *string `json:"mfa_token"`
-		TOTP         *string `json:"totp"`
-		RecoveryCode *string `json:"recovery_code"`
+		Token        *string         `json:"mfa_token"`
+		TOTP         *string         `json:"totp"`
+		RecoveryCode *string         `json:"recovery_code"`
+		Passkey      json.RawMessage `json:"passkey"`
 	}
 	if err := decodeJSON(r, &req, "mfa_token"); err != nil {
 		return err
@@ -89,7 +92,8 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	cl := s.client(r)
 	var g *session.Grant
 	err := s.limited(r.Context(), s.svc.MFAAccount(r.Context(), *req.Token), cl.IP, func() (err error) {
-		g, err = s.svc.CompleteLogin(r.Context(), session.MFARequest{Token: *req.Token, TOTP: req.TOTP, RecoveryCode: req.RecoveryCode}, cl)
+		g, err = s.svc.CompleteLogin(r.Context(), session.MFARequest{Token: *req.Token, TOTP: req.TOTP, RecoveryCode: req.RecoveryCode,
+			Passkey: rawCredential(req.Passkey)}, cl)
 		return err
 	})
 	if err != nil {

@@ -52,6 +52,7 @@ var (
 	errMalformedPasskey  = baton.Errorf(baton.EInvalidRequest, "credential is not a valid WebAuthn response")
 	errPasskeyNotFound   = baton.Errorf(baton.ENotFound, "no such passkey")
 	errPasskeyRegistered = baton.Errorf(baton.EInvalidCredentials, "the passkey could not be registered: start again with new options")
+	errTooManyPasskeys   = baton.Errorf(baton.EInvalidRequest, "the passkey is registered already, or this account has as many passkeys as allowed (20): delete one first")
 )
 
 // WebAuthnConfig is the relying party.
@@ -209,8 +210,9 @@ func (s *Service) takeCeremony(ctx context.Context, kind, challenge string) (*ba
 
 // BeginPasskeyRegistration starts an enrolment for the token's user: the
 // options ask for a discoverable credential, prefer user verification and
-// exclude the user's passkeys. Needs a fresh token. EConflict when the
-// user has as many passkeys as allowed; ENotFound when passkeys are off.
+// exclude the user's passkeys. Needs a fresh token. EInvalidRequest when
+// the user has as many passkeys as allowed; ENotFound when passkeys are
+// off.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, c *token.Claims) (*PasskeyFlow, error) {
 	if s.webauthn == nil {
 		return nil, errPasskeysOff
@@ -227,7 +229,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, c *token.Claims)
 		return nil, err
 	}
 	if len(ps) >= baton.MaxPasskeysPerUser {
-		return nil, baton.Errorf(baton.EConflict, "this account has as many passkeys as allowed: delete one first")
+		return nil, errTooManyPasskeys
 	}
 	creation, sd, err := s.webauthn.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()))
 	if err != nil {
@@ -241,8 +243,8 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, c *token.Claims)
 // user who began it. Outcomes: the passkey; EInvalidRequest (a credential
 // that is not a RegistrationResponseJSON, a bad name); EInvalidCredentials
 // (unknown, used or expired flow, or an answer that does not verify: wrong
-// origin, RP id, challenge or signature); EConflict (the limit, or the
-// credential is registered already).
+// origin, RP id, challenge or signature); EInvalidRequest (the limit, or
+// the credential is registered already).
 func (s *Service) FinishPasskeyRegistration(ctx context.Context, c *token.Claims, flowID string, credentialJSON []byte, name string, cl Client) (*baton.Passkey, error) {
 	if s.webauthn == nil {
 		return nil, errPasskeysOff
@@ -299,7 +301,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c *token.Claims
 		p.Name = "Passkey"
 	}
 	if err := s.store.CreatePasskey(ctx, p); baton.ErrorCode(err) == baton.EConflict {
-		return nil, baton.Errorf(baton.EConflict, "the passkey is registered already, or this account has as many passkeys as allowed")
+		// The store's compare-and-set lost: the limit reached meanwhile,
+		// or the credential registered (also through another flow).
+		return nil, errTooManyPasskeys
 	} else if err != nil {
 		return nil, err
 	}
