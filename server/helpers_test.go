@@ -44,6 +44,13 @@ type reply struct {
 
 func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
 
+// rawMember returns the JSON of the member k.
+func (r reply) rawMember(k string) []byte {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(r.raw, &m)
+	return m[k]
+}
+
 // strs returns the strings of the array member k.
 func (r reply) strs(k string) []string {
 	var out []string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
+	"github.com/batonauth/baton/internal/webauthntest"
 	"github.com/batonauth/baton/mail/smtptest"
 	"github.com/pquerna/otp/totp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -287,6 +288,47 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/mfa/recovery-codes", call(t, "POST", u+"/v1/mfa/recovery-codes", mfaAT, nil), 404)
 	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", at, nil), 200)
 	c.check("GET", "/v1/sessions", call(t, "GET", u+"/v1/sessions", "", nil), 401)
+
+	// Passkeys: enrolment, listing, usernameless sign-in, the second step
+	// of a login, deletion.
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-pk", "password": pw}), 201)
+	pkAT := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-pk", "password": pw}).str("access_token")
+	key := webauthntest.New(webauthntest.Options{UV: true, Origin: strings.Replace(u, "127.0.0.1", "localhost", 1)})
+	c.check("POST", "/v1/passkeys/register/options", call(t, "POST", u+"/v1/passkeys/register/options", "", nil), 401)
+	regFlow := c.check("POST", "/v1/passkeys/register/options", call(t, "POST", u+"/v1/passkeys/register/options", pkAT, nil), 200)
+	regCred, err := key.Register(regFlow.rawMember("options"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.check("POST", "/v1/passkeys/register", call(t, "POST", u+"/v1/passkeys/register", pkAT, map[string]any{"flow_id": regFlow.str("flow_id"), "credential": map[string]any{}}), 400)
+	pk := c.check("POST", "/v1/passkeys/register", call(t, "POST", u+"/v1/passkeys/register", pkAT,
+		map[string]any{"flow_id": regFlow.str("flow_id"), "credential": json.RawMessage(regCred), "name": "OpenAPI key"}), 201)
+	c.check("POST", "/v1/passkeys/register", call(t, "POST", u+"/v1/passkeys/register", pkAT,
+		map[string]any{"flow_id": regFlow.str("flow_id"), "credential": json.RawMessage(regCred)}), 401)
+	c.check("GET", "/v1/passkeys", call(t, "GET", u+"/v1/passkeys", pkAT, nil), 200)
+	c.check("GET", "/v1/passkeys", call(t, "GET", u+"/v1/passkeys", "", nil), 401)
+	loginFlow := c.check("POST", "/v1/passkeys/login/options", call(t, "POST", u+"/v1/passkeys/login/options", "", map[string]any{}), 200)
+	loginCred, err := key.Login(loginFlow.rawMember("options"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.check("POST", "/v1/passkeys/login", call(t, "POST", u+"/v1/passkeys/login", "", map[string]any{"flow_id": loginFlow.str("flow_id"), "credential": "x"}), 400)
+	pkLogin := c.check("POST", "/v1/passkeys/login", call(t, "POST", u+"/v1/passkeys/login", "",
+		map[string]any{"flow_id": loginFlow.str("flow_id"), "credential": json.RawMessage(loginCred)}), 200)
+	c.check("POST", "/v1/passkeys/login", call(t, "POST", u+"/v1/passkeys/login", "",
+		map[string]any{"flow_id": loginFlow.str("flow_id"), "credential": json.RawMessage(loginCred)}), 401)
+	c.check("GET", "/v1/me", call(t, "GET", u+"/v1/me", pkLogin.str("access_token"), nil), 200)
+	pkSecond := c.check("POST", "/v1/login", call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-pk", "password": pw}), 403).str("mfa_token")
+	c.check("POST", "/v1/passkeys/login/options", call(t, "POST", u+"/v1/passkeys/login/options", "", map[string]string{"mfa_token": "bmf_nope"}), 401)
+	secondFlow := c.check("POST", "/v1/passkeys/login/options", call(t, "POST", u+"/v1/passkeys/login/options", "", map[string]string{"mfa_token": pkSecond}), 200)
+	secondCred, err := key.Login(secondFlow.rawMember("options"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.check("POST", "/v1/login/mfa", call(t, "POST", u+"/v1/login/mfa", "", map[string]any{"mfa_token": pkSecond, "passkey": json.RawMessage(secondCred)}), 200)
+	c.check("DELETE", "/v1/passkeys/{id}", call(t, "DELETE", u+"/v1/passkeys/"+pk.str("id"), pkAT, nil), 401)
+	c.check("DELETE", "/v1/passkeys/{id}", call(t, "DELETE", u+"/v1/passkeys/"+pk.str("id"), pkLogin.str("access_token"), nil), 204)
+	c.check("DELETE", "/v1/passkeys/{id}", call(t, "DELETE", u+"/v1/passkeys/"+pk.str("id"), pkLogin.str("access_token"), nil), 404)
 
 	// Freshness: a refreshed token is not fresh.
 	c.check("DELETE", "/v1/me", call(t, "DELETE", u+"/v1/me", ref.str("access_token"), nil), 401)
