@@ -358,3 +358,20 @@ type PasskeyFlags struct {
 	BackupEligible bool
 	BackupState    bool
 }
+
+// Bits packs the flags as the stores keep them: 1 user verified, 2 backup
+// eligible, 4 backed up.
+func (f PasskeyFlags) Bits() int32 {
+	var n int32
+	for i, on := range []bool{f.UserVerified, f.BackupEligible, f.BackupState} {
+		if on {
+			n |= 1 << i
+		}
+	}
+	return n
+}
+
+// PasskeyFlagsFromBits unpacks Bits.
+func PasskeyFlagsFromBits(n int32) PasskeyFlags {
+	return PasskeyFlags{UserVerified: n&1 != 0, BackupEligible: n&2 != 0, BackupState: n&4 != 0}
+}

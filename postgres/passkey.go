@@ -14,27 +14,6 @@ const passkeyColumns = `id, user_id, credential_id, public_key, sign_count, aagu
 
 var errNoPasskey = baton.Errorf(baton.ENotFound, "no such passkey")
 
-// Flag bits of the flags column.
-const (
-	flagUV = 1 << iota
-	flagBE
-	flagBS
-)
-
-func packFlags(f baton.PasskeyFlags) int32 {
-	var n int32
-	if f.UserVerified {
-		n |= flagUV
-	}
-	if f.BackupEligible {
-		n |= flagBE
-	}
-	if f.BackupState {
-		n |= flagBS
-	}
-	return n
-}
-
 func scanPasskey(r pgx.Row) (*baton.Passkey, error) {
 	p := new(baton.Passkey)
 	var count int64
@@ -52,7 +31,7 @@ func scanPasskey(r pgx.Row) (*baton.Passkey, error) {
 	if transports != "" {
 		p.Transports = strings.Split(transports, ",")
 	}
-	p.Flags = baton.PasskeyFlags{UserVerified: flags&flagUV != 0, BackupEligible: flags&flagBE != 0, BackupState: flags&flagBS != 0}
+	p.Flags = baton.PasskeyFlagsFromBits(flags)
 	p.CreatedAt, p.LastUsedAt = fromTS(created), fromTS(used)
 	return p, nil
 }
@@ -77,7 +56,7 @@ func (db *DB) CreatePasskey(ctx context.Context, p *baton.Passkey) error {
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			p.ID, p.UserID, p.CredentialID, nonNil(p.PublicKey), int64(p.SignCount), nonNil(p.AAGUID),
-			strings.Join(p.Transports, ","), packFlags(p.Flags), clean(p.Name), ts(p.CreatedAt), ts(p.LastUsedAt))
+			strings.Join(p.Transports, ","), p.Flags.Bits(), clean(p.Name), ts(p.CreatedAt), ts(p.LastUsedAt))
 		return err
 	})
 	return formatError("create passkey", err)

@@ -14,31 +14,6 @@ const passkeyColumns = `id, user_id, credential_id, public_key, sign_count, aagu
 
 var errNoPasskey = baton.Errorf(baton.ENotFound, "no such passkey")
 
-// Flag bits of the flags column.
-const (
-	flagUV = 1 << iota
-	flagBE
-	flagBS
-)
-
-func packFlags(f baton.PasskeyFlags) int64 {
-	var n int64
-	if f.UserVerified {
-		n |= flagUV
-	}
-	if f.BackupEligible {
-		n |= flagBE
-	}
-	if f.BackupState {
-		n |= flagBS
-	}
-	return n
-}
-
-func unpackFlags(n int64) baton.PasskeyFlags {
-	return baton.PasskeyFlags{UserVerified: n&flagUV != 0, BackupEligible: n&flagBE != 0, BackupState: n&flagBS != 0}
-}
-
 func splitTransports(s string) []string {
 	if s == "" {
 		return nil
@@ -48,7 +23,8 @@ func splitTransports(s string) []string {
 
 func scanPasskey(r row) (*baton.Passkey, error) {
 	p := new(baton.Passkey)
-	var count, flags int64
+	var count int64
+	var flags int32
 	var transports string
 	err := r.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.PublicKey, &count, &p.AAGUID, &transports, &flags, &p.Name,
 		scanTime{&p.CreatedAt}, scanTime{&p.LastUsedAt})
@@ -58,7 +34,7 @@ func scanPasskey(r row) (*baton.Passkey, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.SignCount, p.Transports, p.Flags = uint32(count), splitTransports(transports), unpackFlags(flags)
+	p.SignCount, p.Transports, p.Flags = uint32(count), splitTransports(transports), baton.PasskeyFlagsFromBits(flags)
 	return p, nil
 }
 
@@ -75,7 +51,7 @@ func (db *DB) CreatePasskey(ctx context.Context, p *baton.Passkey) error {
 		}
 		return tx.exec(`INSERT INTO passkeys (`+passkeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.UserID, p.CredentialID, nonNilBytes(p.PublicKey), int64(p.SignCount), nonNilBytes(p.AAGUID),
-			strings.Join(p.Transports, ","), packFlags(p.Flags), p.Name, timeArg(p.CreatedAt), timeArg(p.LastUsedAt))
+			strings.Join(p.Transports, ","), p.Flags.Bits(), p.Name, timeArg(p.CreatedAt), timeArg(p.LastUsedAt))
 	})
 }
 
