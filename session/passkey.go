@@ -437,7 +437,8 @@ type PasskeyLoginRequest struct {
 
 // FinishPasskeyLogin verifies a usernameless sign-in and creates a
 // session with amr hwk, plus mfa when the authenticator verified the user
-// (only then are its tokens fresh). Outcomes: the grant; EInvalidRequest
+// (only then are its tokens fresh; without it, a user with TOTP on is
+// refused). Outcomes: the grant; EInvalidRequest
 // (a malformed credential or transport); EInvalidCredentials (every
 // failure: unknown credential, bad signature, wrong origin or RP id, used
 // or expired challenge, a counter that went backwards, a locked user);
@@ -520,6 +521,18 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, req PasskeyLoginReques
 		return nil, baton.Errorf(baton.EEmailNotVerified, "the account's email address is not verified yet")
 	}
 	uv := parsed.Response.AuthenticatorData.Flags.HasUserVerified()
+	if !uv {
+		// Without user verification a passkey is one factor: it must not
+		// stand in for the two a TOTP user always gives (no factor
+		// bypasses another).
+		totp, err := s.totpOn(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if totp {
+			return nil, fail(u.ID, "no user verification, and the account has TOTP on")
+		}
+	}
 	amr := baton.AMR(baton.AMRPasskey)
 	if uv {
 		amr = baton.AMR(baton.AMRPasskey, baton.AMRMFA)

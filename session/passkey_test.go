@@ -626,3 +626,35 @@ func TestPasskeysOff(t *testing.T) {
 	wantCode(t, err, baton.ENotFound)
 	wantCode(t, f.svc.DeletePasskey(ctx, g.Claims, "x", cl), baton.ENotFound)
 }
+
+// TestPasskeyWithoutUVAndTOTP: a passkey without user verification is one
+// factor, so it does not sign in a user who has TOTP on; with user
+// verification it does. Methods list both kinds of factor.
+func TestPasskeyWithoutUVAndTOTP(t *testing.T) {
+	f := newMFAFixture(t, func(c *session.Config) {
+		c.WebAuthn = session.WebAuthnConfig{RPID: rpID, Origins: []string{rpOrigin}}
+	})
+	pf := &passkeyFixture{fixture: f.fixture}
+	noUV := webauthntest.New(webauthntest.Options{})
+	withUV := webauthntest.New(webauthntest.Options{UV: true})
+	pf.enrol(t, f.pre, noUV, "")
+	pf.enrol(t, f.pre, withUV, "")
+	_, err := pf.finish(pf.loginFlow(t, noUV, nil))
+	wantCode(t, err, baton.EInvalidCredentials)
+	g, err := pf.finish(pf.loginFlow(t, withUV, nil))
+	if err != nil || !slices.Equal(g.Claims.AMR, []string{"hwk", "mfa"}) {
+		t.Fatalf("a verified passkey of a TOTP user: %v, %+v", err, g)
+	}
+	_, err = f.svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
+	var m *session.MFARequired
+	if !errors.As(err, &m) || !slices.Equal(m.Methods, []string{"totp", "recovery_code", "passkey"}) {
+		t.Fatalf("methods: %v, %+v", err, m)
+	}
+	// Deleting a passkey of a TOTP user needs no mfa: TOTP stays.
+	list, _ := f.svc.Passkeys(ctx, f.pre.Claims)
+	for _, p := range list {
+		if err := f.svc.DeletePasskey(ctx, f.pre.Claims, p.ID, cl); err != nil {
+			t.Fatalf("DeletePasskey with TOTP on: %v", err)
+		}
+	}
+}
