@@ -165,8 +165,8 @@ func (s *Server) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) err
 
 // passkeyLogin is POST /v1/passkeys/login {"flow_id", "credential",
 // "transport"?}: a token response like login's. Failures count toward the
-// client's failure budget (the account is not known before the answer
-// verifies).
+// client's failure budget, and toward the account's when the credential
+// names a registered passkey.
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	if !s.svc.PasskeysEnabled() {
 		return errPasskeysOff
@@ -194,7 +194,7 @@ func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	cl := s.client(r)
 	var g *session.Grant
-	err = s.limited(r.Context(), "", cl.IP, func() (err error) {
+	err = s.limited(r.Context(), s.svc.PasskeyAccount(r.Context(), cred), cl.IP, func() (err error) {
 		if err := s.spend(r, proof); err != nil {
 			return err
 		}

@@ -252,3 +252,21 @@ func TestPasskeysOff(t *testing.T) {
 		c.do(r.method, r.path, map[string]any{}, at...).want(t, 404, "not_found")
 	}
 }
+
+// TestPasskeyAccountLimit: failures with a registered passkey count toward
+// its account's budget, which password logins share.
+func TestPasskeyAccountLimit(t *testing.T) {
+	srv := batontest.NewServer(t, batontest.Env{"BATON_LIMIT_ACCOUNT_FAILURES": "2/1h", "BATON_LIMIT_IP_FAILURES": "off"}, nil)
+	c := newClient(t, srv)
+	c.register("alice")
+	c.register("bob")
+	a := newAuthenticator(srv, webauthntest.Options{UV: true})
+	c.enrolPasskey(bearer(c.login("alice").str("access_token")), a, "")
+	bad := func(as *webauthntest.Assertion) { as.CorruptSignature = true }
+	for range 2 {
+		c.passkeyLogin(a, bad).want(t, 401, "invalid_credentials")
+	}
+	c.passkeyLogin(a, nil).want(t, 429, "too_many_requests")
+	c.do("POST", "/v1/login", map[string]string{"username": "alice", "password": pw}).want(t, 429, "too_many_requests")
+	c.login("bob")
+}

@@ -547,6 +547,35 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, req PasskeyLoginReques
 	return g, nil
 }
 
+// PasskeyAccount returns the canonical username of the user whose passkey
+// an AuthenticationResponseJSON names ("" when it names none), so that
+// failed passkey sign-ins count toward that account's limits as wrong
+// passwords do. It verifies nothing.
+func (s *Service) PasskeyAccount(ctx context.Context, credentialJSON []byte) string {
+	if s.webauthn == nil {
+		return ""
+	}
+	var c struct {
+		RawID string `json:"rawId"`
+	}
+	if json.Unmarshal(credentialJSON, &c) != nil || len(c.RawID) > 2048 {
+		return ""
+	}
+	id, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(c.RawID, "="))
+	if err != nil || len(id) == 0 {
+		return ""
+	}
+	p, err := s.store.PasskeyByCredentialID(ctx, id)
+	if err != nil {
+		return ""
+	}
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return ""
+	}
+	return u.CanonicalUsername
+}
+
 // usePasskey moves the passkey's signature counter forward by
 // compare-and-set. A counter that did not (a clone, or a replay racing
 // this use) refuses the sign-in and is an audit event.
