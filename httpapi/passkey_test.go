@@ -198,6 +198,7 @@ func TestPasskeyRefusals(t *testing.T) {
 	} {
 		c.do("POST", "/v1/passkeys/login", b).want(t, 400, "invalid_request")
 	}
+	c.do("POST", "/v1/passkeys/login", map[string]any{"flow_id": flow, "credential": map[string]string{"id": strings.Repeat("A", 70<<10)}}).want(t, 413, "request_too_large")
 	c.do("POST", "/v1/passkeys/login", map[string]any{"flow_id": flow, "credential": json.RawMessage(cred)}).want(t, 200, "")
 
 	// Registration: garbage CBOR, wrong origin.

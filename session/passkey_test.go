@@ -277,6 +277,20 @@ func TestPasskeySecondStep(t *testing.T) {
 	if err != nil || re.Session.ID != g.Session.ID || !re.Claims.Fresh || !slices.Contains(re.Claims.AMR, "hwk") {
 		t.Fatalf("reauth with a passkey: %v, %+v", err, re)
 	}
+
+	// Recovery codes go with passkeys too, and then finish a login.
+	codes, err := f.svc.RegenerateRecoveryCodes(ctx, re.Claims, cl)
+	if err != nil || len(codes) != 10 {
+		t.Fatalf("RegenerateRecoveryCodes of a passkey user: %v", err)
+	}
+	_, err = f.svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
+	var cm *session.MFARequired
+	if !errors.As(err, &cm) || !slices.Equal(cm.Methods, []string{"recovery_code", "passkey"}) {
+		t.Fatalf("methods with recovery codes: %v, %+v", err, cm)
+	}
+	if _, err := f.svc.CompleteLogin(ctx, session.MFARequest{Token: cm.Token, RecoveryCode: &codes[0]}, cl); err != nil {
+		t.Fatalf("a recovery code of a passkey user: %v", err)
+	}
 }
 
 // TestPasskeyCounterRegression: a counter that goes backwards refuses the
