@@ -68,6 +68,9 @@ type Limiter interface {
 	// AllowEmailRequest is asked before each forgot-password and
 	// verification request and counts it.
 	AllowEmailRequest(ctx context.Context, ip string) error
+	// AttemptSecondFactor is asked before a second-factor code of the
+	// account is checked, whatever the client's IP; done as for Attempt.
+	AttemptSecondFactor(ctx context.Context, account string) (done func(failed bool), err error)
 }
 
 // Server serves the contract. Create it with New; it is an http.Handler.

@@ -340,3 +340,28 @@ func TestTOTPSealed(t *testing.T) {
 		t.Fatalf("second step with a sealed secret: %v", err)
 	}
 }
+
+// TestMFATokenConcurrentAttempts: however many second steps race with one
+// token, at most five codes are checked against it.
+func TestMFATokenConcurrentAttempts(t *testing.T) {
+	f := newMFAFixture(t, nil)
+	m := f.mfaLogin(t)
+	const n = 20
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func() {
+			<-start
+			_, err := f.complete(m.Token, nil, ptr("aaaaa-aaaaa"))
+			errs <- err
+		}()
+	}
+	close(start)
+	got := map[string]int{}
+	for i := 0; i < n; i++ {
+		got[baton.ErrorCode(<-errs)]++
+	}
+	if got[baton.EInvalidCredentials] > session.MaxMFAFailures || got[baton.EInvalidCredentials]+got[baton.EInvalidGrant] != n {
+		t.Fatalf("%d racing wrong codes: %v, want at most %d checked, the rest invalid_grant", n, got, session.MaxMFAFailures)
+	}
+}
