@@ -277,9 +277,16 @@ func TestMFAPasswordChangedBetweenSteps(t *testing.T) {
 // too, and its fresh token has mfa; removing TOTP needs such a token.
 func TestMFAReauthAndDisable(t *testing.T) {
 	f := newMFAFixture(t, nil)
-	// The enrolment's token is fresh but has no mfa.
+	// The enrolment's token is fresh but has no mfa: it can neither
+	// remove the factor, replace it, nor mint recovery codes.
 	if err := f.svc.DisableTOTP(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
 		t.Fatalf("DisableTOTP with a fresh token without mfa: got %v", err)
+	}
+	if _, err := f.svc.BeginTOTP(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
+		t.Fatalf("BeginTOTP (replacing the factor) with a fresh token without mfa: got %v", err)
+	}
+	if _, err := f.svc.RegenerateRecoveryCodes(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
+		t.Fatalf("RegenerateRecoveryCodes with a fresh token without mfa: got %v", err)
 	}
 	m := f.mfaLogin(t)
 	f.clock.Advance(30 * time.Second)
