@@ -57,13 +57,9 @@ func (a *Authenticator) Register(optionsJSON []byte) ([]byte, error) {
 // RegisterWith is Register with a hook that may change the response before
 // it is encoded; edit may be nil.
 func (a *Authenticator) RegisterWith(optionsJSON []byte, edit func(*Attestation)) ([]byte, error) {
-	raw, err := unwrap(optionsJSON)
-	if err != nil {
-		return nil, err
-	}
 	var o creationOptions
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return nil, fmt.Errorf("creation options: %w", err)
+	if err := parseOptions(optionsJSON, &o); err != nil {
+		return nil, err
 	}
 	chal, err := challenge(o.Challenge)
 	if err != nil {
