@@ -28,7 +28,8 @@ type creationOptions struct {
 // Attestation is a registration response before it is encoded. A
 // RegisterWith hook may change any field to build a response a server must
 // refuse; the signature of a packed statement is made after the hook, over
-// what the hook left, unless CorruptSignature is set.
+// what the hook left, unless CorruptSignature is set. The authenticator
+// keeps the credential whatever the hook does.
 type Attestation struct {
 	CredentialID   []byte     // id and rawId; the attested credential data keeps the real one
 	ClientData     ClientData // encoded into clientDataJSON unless ClientDataJSON is set

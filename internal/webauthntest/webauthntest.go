@@ -120,7 +120,7 @@ type Credential struct {
 	Alg        int
 	PublicKey  crypto.PublicKey // *ecdsa.PublicKey or ed25519.PublicKey
 	COSEKey    []byte           // the public key as it appeared in authData
-	Counter    uint32           // the last counter reported
+	Counter    uint32           // the stored signature counter: the last one reported, or what SetCounter set
 }
 
 func (c *credential) export() Credential {
