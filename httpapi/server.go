@@ -150,6 +150,7 @@ func (s *Server) routes() {
 	s.route(p("/v1/password"), map[string]handlerFunc{http.MethodPost: s.changePassword})
 	s.route(p("/v1/login/mfa"), map[string]handlerFunc{http.MethodPost: s.loginMFA})
 	s.route(p("/v1/mfa/totp"), map[string]handlerFunc{http.MethodPost: s.beginTOTP, http.MethodDelete: s.disableTOTP})
+	s.route(p("/v1/mfa/totp/qr"), map[string]handlerFunc{http.MethodGet: s.totpQR})
 	s.route(p("/v1/mfa/totp/confirm"), map[string]handlerFunc{http.MethodPost: s.confirmTOTP})
 	s.route(p("/v1/mfa/recovery-codes"), map[string]handlerFunc{http.MethodPost: s.regenerateRecoveryCodes})
 	s.route(p("/v1/password/forgot"), map[string]handlerFunc{http.MethodPost: s.forgotPassword})

@@ -1,0 +1,48 @@
+package session
+
+import (
+	"context"
+	"encoding/base32"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/token"
+)
+
+// PendingTOTP returns the user's pending TOTP enrolment again — the secret
+// and the otpauth URI BeginTOTP gave — so that a page can show its QR code
+// without the secret ever travelling in a URL. Needs a fresh token, like
+// the enrolment itself. Outcomes: the enrolment; ENotFound when none is
+// pending (never begun, confirmed since, or TOTP turned off).
+func (s *Service) PendingTOTP(ctx context.Context, c *token.Claims) (*TOTPEnrolment, error) {
+	if err := s.RequireFresh(c); err != nil {
+		return nil, err
+	}
+	u, err := s.Me(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.store.TOTP(ctx, u.ID)
+	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Pending == nil {
+		return nil, baton.Errorf(baton.ENotFound, errNoPendingEnrolment)
+	} else if err != nil {
+		return nil, err
+	}
+	secret, err := s.openTOTP(u.ID, st.Pending)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		return nil, err
+	}
+	// The options BeginTOTP generated the key with, so the URI is the same.
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.TOTPIssuer, AccountName: u.Username,
+		Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, Secret: raw})
+	if err != nil {
+		return nil, err
+	}
+	return &TOTPEnrolment{Secret: key.Secret(), URI: key.URL()}, nil
+}
