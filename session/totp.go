@@ -93,14 +93,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string,
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.store.TOTP(ctx, u.ID)
-	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Pending == nil {
+	pending, secret, err := s.pendingTOTP(ctx, u.ID)
+	if err == errNothingPending {
 		return nil, baton.Errorf(baton.EInvalidCode, errNoPendingEnrolment)
 	} else if err != nil {
-		return nil, err
-	}
-	secret, err := s.openTOTP(u.ID, st.Pending)
-	if err != nil {
 		return nil, err
 	}
 	step, ok := matchTOTP(secret, digits, s.Now(), 0)
@@ -111,7 +107,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string,
 	codes, hashes := s.newRecoveryCodes(u.ID)
 	// A compare-and-set on the pending secret: an enrolment restarted
 	// meanwhile (another tab) is not confirmed by this one's code.
-	if err := s.store.ConfirmTOTP(ctx, u.ID, st.Pending, step, hashes, s.Now()); baton.ErrorCode(err) == baton.EConflict {
+	if err := s.store.ConfirmTOTP(ctx, u.ID, pending, step, hashes, s.Now()); baton.ErrorCode(err) == baton.EConflict {
 		return nil, baton.Errorf(baton.EInvalidCode, errNoPendingEnrolment)
 	} else if err != nil {
 		return nil, err

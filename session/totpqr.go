@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/base32"
+	"errors"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -24,14 +25,10 @@ func (s *Service) PendingTOTP(ctx context.Context, c *token.Claims) (*TOTPEnrolm
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.store.TOTP(ctx, u.ID)
-	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Pending == nil {
+	_, secret, err := s.pendingTOTP(ctx, u.ID)
+	if err == errNothingPending {
 		return nil, baton.Errorf(baton.ENotFound, errNoPendingEnrolment)
 	} else if err != nil {
-		return nil, err
-	}
-	secret, err := s.openTOTP(u.ID, st.Pending)
-	if err != nil {
 		return nil, err
 	}
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
@@ -45,4 +42,25 @@ func (s *Service) PendingTOTP(ctx context.Context, c *token.Claims) (*TOTPEnrolm
 		return nil, err
 	}
 	return &TOTPEnrolment{Secret: key.Secret(), URI: key.URL()}, nil
+}
+
+// errNothingPending is pendingTOTP's outcome when no enrolment is pending;
+// each caller answers it with its own code.
+var errNothingPending = errors.New("session: no TOTP enrolment is pending")
+
+// pendingTOTP returns the user's pending TOTP secret as stored (sealed:
+// the value ConfirmTOTP's compare-and-set needs) and opened;
+// errNothingPending when there is none.
+func (s *Service) pendingTOTP(ctx context.Context, userID string) (sealed []byte, secret string, err error) {
+	st, err := s.store.TOTP(ctx, userID)
+	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Pending == nil {
+		return nil, "", errNothingPending
+	} else if err != nil {
+		return nil, "", err
+	}
+	secret, err = s.openTOTP(userID, st.Pending)
+	if err != nil {
+		return nil, "", err
+	}
+	return st.Pending, secret, nil
 }
