@@ -155,7 +155,7 @@ test('enrol an authenticator app on the demo, then sign in with a code and with 
   }
 });
 
-test('turning two-step sign-in off asks for a reauth with the code; then the password alone signs in', async () => {
+test('new recovery codes and turning two-step sign-in off ask for a reauth with the code; then the password alone signs in', async () => {
   const context = await browser.newContext();
   try {
     const page = await openDemo(context, server.url);
@@ -167,13 +167,10 @@ test('turning two-step sign-in off asks for a reauth with the code; then the pas
     await page.getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('button', { name: 'I have saved them' }).click();
 
-    // New recovery codes: a fresh token is enough.
+    // Turning off and new recovery codes need a token that used the
+    // second factor: the page asks to sign in again.
     await page.getByRole('button', { name: 'New recovery codes' }).click();
-    await page.locator('#status').getByText('New recovery codes: the old ones no longer work.').waitFor();
-    assert.equal(await page.locator('#recovery-codes li').count(), 10);
-    await page.getByRole('button', { name: 'I have saved them' }).click();
-
-    // Turning off needs a token that used the second factor.
+    await page.locator('#status.error').getByText('New recovery codes needs a fresh token: reauthenticate with your password (and a code').waitFor();
     await page.getByRole('button', { name: 'Turn off' }).click();
     await page.locator('#status.error').getByText('Turning off two-step sign-in needs a fresh token: sign in again').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement.id), 'reauth-password');
@@ -189,6 +186,11 @@ test('turning two-step sign-in off asks for a reauth with the code; then the pas
     await page.locator('#reauth-mfa-button').click();
     await page.locator('#status').getByText('Reauthenticated with your second factor: your token is fresh.').waitFor();
     assert.equal(await page.locator('#reauth-form').isVisible(), true);
+
+    await page.getByRole('button', { name: 'New recovery codes' }).click();
+    await page.locator('#status').getByText('New recovery codes: the old ones no longer work.').waitFor();
+    assert.equal(await page.locator('#recovery-codes li').count(), 10);
+    await page.getByRole('button', { name: 'I have saved them' }).click();
     await page.getByRole('button', { name: 'Turn off' }).click();
     await page.locator('#status').getByText('Two-step sign-in is off.').waitFor();
     await page.locator('#mfa-state').getByText('Off: your password alone signs you in.').waitFor();

@@ -33,7 +33,8 @@ func qrOf(t *testing.T, uri string) []byte {
 
 // TestTOTPQR: GET /v1/mfa/totp/qr draws the pending enrolment's otpauth
 // URI — the latest one — as a PNG that is never cached; nothing pending is
-// 404; it needs a fresh token of the user.
+// 404; it needs what the enrolment needs (a fresh token of the user, with
+// mfa once TOTP is on).
 func TestTOTPQR(t *testing.T) {
 	clock := batontest.NewClock(time.Now())
 	srv := batontest.NewServer(t, batontest.Env{"BATON_ACCESS_TTL": "1h"}, clock)
@@ -79,5 +80,14 @@ func TestTOTPQR(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.do("POST", "/v1/mfa/totp/confirm", map[string]string{"code": code}, fresh...).want(t, 200, "")
-	c.do("GET", "/v1/mfa/totp/qr", nil, fresh...).want(t, 404, "not_found")
+	// TOTP is on: like a new enrolment, the image is for a token that used
+	// the factor; and with TOTP on and nothing pending, there is none.
+	c.do("GET", "/v1/mfa/totp/qr", nil, fresh...).want(t, 401, "insufficient_user_authentication")
+	m := c.do("POST", "/v1/login", map[string]string{"username": "erin", "password": pw}).want(t, 403, "mfa_required")
+	clock.Advance(30 * time.Second)
+	if code, err = totp.GenerateCode(key.Secret(), clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mfa := bearer(c.do("POST", "/v1/login/mfa", map[string]string{"mfa_token": m.str("mfa_token"), "totp": code}).want(t, 200, "").str("access_token"))
+	c.do("GET", "/v1/mfa/totp/qr", nil, mfa...).want(t, 404, "not_found")
 }

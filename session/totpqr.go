@@ -14,11 +14,12 @@ import (
 
 // PendingTOTP returns the user's pending TOTP enrolment again — the secret
 // and the otpauth URI BeginTOTP gave — so that a page can show its QR code
-// without the secret ever travelling in a URL. Needs a fresh token, like
-// the enrolment itself. Outcomes: the enrolment; ENotFound when none is
+// without the secret ever travelling in a URL. Needs what the enrolment
+// itself needs: a fresh token, with mfa once a second factor is on (else
+// EInsufficientUserAuth). Outcomes: the enrolment; ENotFound when none is
 // pending (never begun, confirmed since, or TOTP turned off).
 func (s *Service) PendingTOTP(ctx context.Context, c *token.Claims) (*TOTPEnrolment, error) {
-	if err := s.RequireFresh(c); err != nil {
+	if err := s.requireFreshFactors(ctx, c); err != nil {
 		return nil, err
 	}
 	u, err := s.Me(ctx, c)

@@ -58,17 +58,28 @@ func TestPendingTOTP(t *testing.T) {
 }
 
 // TestPendingTOTPGoneOnConfirm: once confirmed, nothing is pending; a new
-// enrolment (a new phone) is pending again while the old secret works.
+// enrolment (a new phone) is pending again while the old secret works, and
+// like the enrolment it is for a token that used the factor only.
 func TestPendingTOTPGoneOnConfirm(t *testing.T) {
 	f := newMFAFixture(t, nil)
 	_, err := f.svc.PendingTOTP(ctx, f.pre.Claims)
-	wantCode(t, err, baton.ENotFound)
-	e, err := f.svc.BeginTOTP(ctx, f.pre.Claims, cl)
+	wantCode(t, err, baton.EInsufficientUserAuth)
+	m := f.mfaLogin(t)
+	f.clock.Advance(30 * time.Second)
+	g, err := f.complete(m.Token, ptr(f.code(f.clock.Now())), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.PendingTOTP(ctx, f.pre.Claims)
+	_, err = f.svc.PendingTOTP(ctx, g.Claims)
+	wantCode(t, err, baton.ENotFound)
+	e, err := f.svc.BeginTOTP(ctx, g.Claims, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.PendingTOTP(ctx, g.Claims)
 	if err != nil || got.URI != e.URI {
 		t.Fatalf("got %+v, %v; want %s", got, err, e.URI)
 	}
+	_, err = f.svc.PendingTOTP(ctx, f.pre.Claims)
+	wantCode(t, err, baton.EInsufficientUserAuth)
 }

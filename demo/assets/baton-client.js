@@ -314,7 +314,10 @@ export class BatonClient {
     /**
      * Starts (or restarts) a TOTP enrolment: a new secret for an
      * authenticator app, not in force until {@link confirmTotp}. Needs a
-     * fresh token (`insufficient_user_authentication` otherwise: {@link reauth}).
+     * fresh token, and once a second factor is on one that used it
+     * (`insufficient_user_authentication` otherwise: {@link reauth}, then
+     * {@link completeLogin}). So do {@link totpQrCode}, {@link confirmTotp}
+     * and {@link regenerateRecoveryCodes}.
      */
     async beginTotp() {
         const res = await this.fetch('/v1/mfa/totp', { method: 'POST' });
@@ -325,7 +328,7 @@ export class BatonClient {
     /**
      * The QR code (a PNG) of the pending enrolment's otpauth URI, drawn by
      * the server; show it with `URL.createObjectURL`. Throws `not_found`
-     * when nothing is pending. Needs a fresh token.
+     * when nothing is pending. Needs what {@link beginTotp} needs.
      */
     async totpQrCode() {
         const res = await this.fetch('/v1/mfa/totp/qr');
@@ -341,7 +344,7 @@ export class BatonClient {
     async confirmTotp(code) {
         return this.recoveryCodes('/v1/mfa/totp/confirm', { code });
     }
-    /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token. */
+    /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token that used the factor. */
     async regenerateRecoveryCodes() {
         return this.recoveryCodes('/v1/mfa/recovery-codes');
     }

@@ -484,7 +484,10 @@ export class BatonClient {
   /**
    * Starts (or restarts) a TOTP enrolment: a new secret for an
    * authenticator app, not in force until {@link confirmTotp}. Needs a
-   * fresh token (`insufficient_user_authentication` otherwise: {@link reauth}).
+   * fresh token, and once a second factor is on one that used it
+   * (`insufficient_user_authentication` otherwise: {@link reauth}, then
+   * {@link completeLogin}). So do {@link totpQrCode}, {@link confirmTotp}
+   * and {@link regenerateRecoveryCodes}.
    */
   async beginTotp(): Promise<TotpEnrolment> {
     const res = await this.fetch('/v1/mfa/totp', { method: 'POST' });
@@ -495,7 +498,7 @@ export class BatonClient {
   /**
    * The QR code (a PNG) of the pending enrolment's otpauth URI, drawn by
    * the server; show it with `URL.createObjectURL`. Throws `not_found`
-   * when nothing is pending. Needs a fresh token.
+   * when nothing is pending. Needs what {@link beginTotp} needs.
    */
   async totpQrCode(): Promise<Blob> {
     const res = await this.fetch('/v1/mfa/totp/qr');
@@ -512,7 +515,7 @@ export class BatonClient {
     return this.recoveryCodes('/v1/mfa/totp/confirm', { code });
   }
 
-  /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token. */
+  /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token that used the factor. */
   async regenerateRecoveryCodes(): Promise<string[]> {
     return this.recoveryCodes('/v1/mfa/recovery-codes');
   }

@@ -61,7 +61,9 @@ async function enrolled(transport = 'body') {
   assert.equal(new Set(codes).size, 10);
   for (const rc of codes) assert.match(rc, /^[a-z2-9]{5}-[a-z2-9]{5}$/);
   assert.deepEqual((await c.me()).mfa, { totp: true, passkeys: 0, recovery_codes_left: 10 });
-  await assert.rejects(c.totpQrCode(), is(404, 'not_found'));
+  // With TOTP on, this token (fresh, but from before the factor) cannot
+  // replace or read it.
+  await assert.rejects(c.totpQrCode(), is(401, 'insufficient_user_authentication'));
   return { c, u, secret: e.secret, codes, step };
 }
 
@@ -159,36 +161,50 @@ test('five wrong codes end the step; completeLogin without one says invalid_gran
   }
 });
 
-test('turning TOTP off needs a reauth with the second factor; new recovery codes replace the old', async () => {
+test('turning TOTP off, new recovery codes and a new enrolment need a reauth with the second factor', async () => {
   const { c, u, secret, codes, step } = await enrolled('refresh_cookie');
   try {
     const sid = c.currentSessionId;
     // The enrolment's token is fresh but did not use the factor.
     await assert.rejects(c.disableTotp(), is(401, 'insufficient_user_authentication'));
-    const fresh = await c.regenerateRecoveryCodes();
-    assert.equal(fresh.length, 10);
-    assert.ok(!fresh.some((x) => codes.includes(x)));
-    assert.equal((await c.me()).mfa.recovery_codes_left, 10);
+    await assert.rejects(c.regenerateRecoveryCodes(), is(401, 'insufficient_user_authentication'));
+    await assert.rejects(c.beginTotp(), is(401, 'insufficient_user_authentication'));
     await assert.rejects(c.reauth('not the password'), is(401, 'invalid_credentials'));
     const r = await c.reauth(u.password);
     assert.deepEqual(r, { mfaRequired: true, methods: ['totp', 'recovery_code'], expiresInMs: 300_000 });
     assert.deepEqual(c.pendingSecondFactor, { purpose: 'reauth', methods: ['totp', 'recovery_code'] });
     assert.equal(c.loggedIn, true); // the session goes on meanwhile
-    await assert.rejects(c.completeLogin({ recoveryCode: codes[0] }), is(401, 'invalid_credentials')); // the old set died
+    await assert.rejects(c.completeLogin({ totp: totp(secret, step - 5) }), is(401, 'invalid_credentials'));
     const tr = await c.completeLogin({ totp: totp(secret, step + 1) });
     assert.equal(tr.session_id, sid);
+    assert.equal(c.currentSessionId, sid);
     assert.equal(tr.refresh_token, undefined);
     assert.deepEqual(claims(tr.access_token).amr, ['pwd', 'otp', 'mfa']);
+
+    const fresh = await c.regenerateRecoveryCodes();
+    assert.equal(fresh.length, 10);
+    assert.ok(!fresh.some((x) => codes.includes(x)));
+    assert.equal((await c.me()).mfa.recovery_codes_left, 10);
+    const other = newClient();
+    try {
+      await other.login(u.username, u.password);
+      await assert.rejects(other.completeLogin({ recoveryCode: codes[0] }), is(401, 'invalid_credentials')); // the old set died
+      await other.completeLogin({ recoveryCode: fresh[0] });
+      assert.equal(other.loggedIn, true);
+    } finally {
+      other.close();
+    }
+
     await c.disableTotp();
     assert.deepEqual((await c.me()).mfa, { totp: false, passkeys: 0, recovery_codes_left: 0 });
     await assert.rejects(c.disableTotp(), is(404, 'not_found'));
     await assert.rejects(c.regenerateRecoveryCodes(), is(404, 'not_found'));
     // One step again.
-    const other = newClient();
+    const again = newClient();
     try {
-      assert.match((await other.login(u.username, u.password)).access_token, /^ey/);
+      assert.match((await again.login(u.username, u.password)).access_token, /^ey/);
     } finally {
-      other.close();
+      again.close();
     }
   } finally {
     c.close();
