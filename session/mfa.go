@@ -25,7 +25,8 @@ const (
 	mfaTokenPrefix = "bmf_"
 )
 
-// Second-factor methods, as the mfa_required answer lists them.
+// Second-factor methods, as the mfa_required answer lists them and as
+// EventSecondFactor names the one checked (Detail; metrics count by it).
 const (
 	MethodTOTP         = "totp"
 	MethodRecoveryCode = "recovery_code"
