@@ -47,10 +47,13 @@ func enrolTOTP(t *testing.T, f *fixture, name string, pendingOnly bool) []string
 func TestResetMFA(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	for _, name := range []string{"alice", "bob", "carol"} {
-		if _, err := f.a.AddUser(ctx, session.RegisterRequest{Username: name, Password: pw}); err != nil {
+	users := map[string]*baton.User{}
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		u, err := f.a.AddUser(ctx, session.RegisterRequest{Username: name, Password: pw})
+		if err != nil {
 			t.Fatal(err)
 		}
+		users[name] = u
 	}
 	codes := enrolTOTP(t, f, "alice", false)
 	enrolTOTP(t, f, "bob", true)
@@ -75,6 +78,11 @@ func TestResetMFA(t *testing.T) {
 	if _, m := login("bob"); m != nil {
 		t.Fatal("a pending enrolment asked for a second factor")
 	}
+	// dave: recovery codes without TOTP (a regeneration that raced a
+	// disable), which the reset removes too.
+	if err := f.store.ReplaceRecoveryCodes(ctx, users["dave"].ID, [][]byte{{1}, {2}}, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name        string
@@ -89,6 +97,8 @@ func TestResetMFA(t *testing.T) {
 		{name: "Again", ref: admin.Username("alice"), wantDetail: "admin, nothing to remove", wantRevoked: 1}, // the login after the first
 		{name: "PendingEnrolmentOnly", ref: admin.Username("bob"), wantBefore: session.MFAStatus{TOTPPending: true},
 			wantDetail: "admin", wantRevoked: 2},
+		{name: "CodesWithoutTOTP", ref: admin.UserID(users["dave"].ID), wantBefore: session.MFAStatus{RecoveryCodesLeft: 2},
+			wantDetail: "admin"},
 		{name: "NoFactorStillRevokes", ref: admin.Username("carol"), wantDetail: "admin, nothing to remove", wantRevoked: 1},
 		{name: "UnknownUser", ref: admin.Username("nobody"), wantCode: baton.ENotFound},
 		{name: "UnknownID", ref: admin.UserID("nobody"), wantCode: baton.ENotFound},
