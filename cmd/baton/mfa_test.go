@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/batonauth/baton/postgres/pgtest"
 	bsession "github.com/batonauth/baton/session"
 )
 
@@ -22,24 +20,10 @@ func TestCLIUsersResetMFA(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
-	t.Run("SQLite", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "data")
-		p := startBaton(t, "BATON_DATA_DIR="+dir)
-		testResetMFA(t, p, func(t *testing.T, stdin string, args ...string) cliResult {
-			return runCLI(t, dir, stdin, args...)
-		})
-	})
-	t.Run("PostgreSQL", func(t *testing.T) {
-		url := pgtest.NewDatabase(t)
-		run := func(t *testing.T, stdin string, args ...string) cliResult {
-			return runCLIEnv(t, []string{"BATON_DATABASE_URL=" + url}, stdin, args...)
-		}
-		run(t, "", "migrate").want(t, 0, "migrate")
-		testResetMFA(t, startBaton(t, "BATON_DATABASE_URL="+url), run)
-	})
+	eachStore(t, func(t *testing.T, env []string, run cliRunner) { testResetMFA(t, startBaton(t, env...), run) })
 }
 
-func testResetMFA(t *testing.T, p *proc, run func(t *testing.T, stdin string, args ...string) cliResult) {
+func testResetMFA(t *testing.T, p *proc, run cliRunner) {
 	cli := func(t *testing.T, code int, args ...string) cliResult {
 		t.Helper()
 		return run(t, "", args...).want(t, code, args...)
