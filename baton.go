@@ -144,6 +144,9 @@ const (
 	// ReasonSessionLimit: a login beyond BATON_MAX_SESSIONS_PER_USER ended
 	// the user's least recently used session.
 	ReasonSessionLimit = "session_limit"
+	// ReasonMFAReset: an administrator removed the user's second factors
+	// (baton users reset-mfa).
+	ReasonMFAReset = "mfa_reset"
 )
 
 // Revocation is one entry of the revocation feed.

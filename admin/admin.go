@@ -1,6 +1,6 @@
 // Package admin holds the operations behind baton's admin commands (`baton
 // users|sessions|audit|keys …`): finding users by name or id, locking,
-// deleting, setting passwords and email addresses, revoking sessions, reading the audit log and
+// deleting, setting passwords and email addresses, resetting second factors, revoking sessions, reading the audit log and
 // rotating and retiring signing keys. Every operation is reported to the
 // Observer as a session.Event (so the audit log and metrics see it) and
 // logged.
@@ -209,6 +209,34 @@ func (a *Admin) SetPassword(ctx context.Context, ref UserRef, pw string) (*baton
 		return nil, err
 	}
 	return u, a.svc.SetPassword(ctx, u, pw, a.opt.Client)
+}
+
+// MFA returns the state of the user's second factors (with a pending TOTP
+// enrolment). ENotFound.
+func (a *Admin) MFA(ctx context.Context, ref UserRef) (*baton.User, session.MFAStatus, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, session.MFAStatus{}, err
+	}
+	m, err := a.svc.UserMFA(ctx, u.ID)
+	return u, m, err
+}
+
+// ResetMFA removes every second factor of the user (TOTP, a pending
+// enrolment, recovery codes, passkeys) and revokes every session: the next
+// sign-in is with the password alone, and the user enrols again. A user
+// without factors loses their sessions all the same (Removed says there
+// was nothing). The session engine reports mfa_reset. ENotFound.
+func (a *Admin) ResetMFA(ctx context.Context, ref UserRef) (*baton.User, *session.MFAReset, error) {
+	u, err := a.FindUser(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := a.svc.ResetMFA(ctx, u.ID, a.opt.Client)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, r, nil
 }
 
 // Sessions lists the user's live sessions, most recently used first.

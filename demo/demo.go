@@ -1,7 +1,8 @@
 // Package demo is the demo page that `baton serve` shows at / (unless
 // BATON_DEMO=false): register, log in with any transport, watch the access
 // token count down and refresh itself, call a protected endpoint, manage
-// sessions, reauthenticate, change the password and log out. It runs on the
+// sessions, reauthenticate, change the password, set up two-step sign-in
+// (an authenticator app and recovery codes) and log out. It runs on the
 // TypeScript client (clients/js), whose compiled ES module is committed as
 // assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
 // it, and the client's tests check the committed copy matches a fresh build.
@@ -24,8 +25,9 @@ var assets embed.FS
 
 // ContentSecurityPolicy is sent with every asset: scripts and styles only
 // from the page's own origin (no inline code), API calls only to it, no
-// framing.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+// framing. Images may also be blob: URLs: the TOTP QR code is fetched with
+// the access token and shown from memory.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 var types = map[string]string{

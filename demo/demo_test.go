@@ -68,3 +68,18 @@ func TestNoInlineCode(t *testing.T) {
 		}
 	}
 }
+
+// TestImageSources: images come from the page's origin, data: URLs and
+// blob: URLs (the TOTP QR code, fetched with the token) — no other origin.
+func TestImageSources(t *testing.T) {
+	csp := get(t, demo.Handler(), "GET", "/").Header().Get("Content-Security-Policy")
+	var got string
+	for _, d := range strings.Split(csp, ";") {
+		if f := strings.Fields(d); len(f) > 0 && f[0] == "img-src" {
+			got = strings.Join(f[1:], " ")
+		}
+	}
+	if want := "'self' data: blob:"; got != want {
+		t.Fatalf("img-src %q, want %q", got, want)
+	}
+}

@@ -1,10 +1,14 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/batonauth/baton/batontest"
 )
@@ -74,6 +78,108 @@ func FuzzRequests(f *testing.F) {
 		}
 		if rec.Code == http.StatusOK && strings.Contains(rec.Body.String(), "access_token") && rec.Header().Get("Cache-Control") != "no-store" {
 			t.Fatalf("token response without Cache-Control: no-store")
+		}
+	})
+}
+
+// FuzzLoginMFA posts arbitrary bodies to POST /v1/login/mfa for a user
+// with TOTP on. In a body, $TOKEN becomes a live mfa_token (a fresh first
+// step), $CODE the current TOTP code (the clock moves a step on first, so
+// it is unused) and $RECOVERY one of the user's recovery codes, so the
+// fuzzer reaches the paths behind a live token, not just the parser.
+// Whatever the input: never a 5xx or a panic, errors in the contract's
+// shape, a 401 is invalid_credentials or invalid_grant, and a token
+// response is no-store.
+func FuzzLoginMFA(f *testing.F) {
+	clock := batontest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := batontest.NewServer(f, batontest.Env{
+		"BATON_LIMIT_IP_FAILURES": "off", "BATON_LIMIT_ACCOUNT_FAILURES": "off", "BATON_LIMIT_IP_REGISTRATIONS": "off",
+	}, clock)
+	h := srv.Handler()
+	send := func(path, contentType, body, bearer string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.RemoteAddr = "192.0.2.1:1234"
+		if contentType != "" {
+			req.Header["Content-Type"] = []string{contentType}
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	field := func(rec *httptest.ResponseRecorder, k string) any {
+		var m map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &m)
+		return m[k]
+	}
+	login := `{"username":"fuzz","password":"correct horse battery staple"}`
+	send("/v1/register", "application/json", login, "")
+	at, _ := field(send("/v1/login", "application/json", login, ""), "access_token").(string)
+	secret, _ := field(send("/v1/mfa/totp", "", "", at), "secret").(string)
+	code := func() string {
+		c, err := totp.GenerateCode(secret, clock.Now())
+		if err != nil {
+			f.Fatal(err)
+		}
+		return c
+	}
+	var recovery []string
+	for _, c := range field(send("/v1/mfa/totp/confirm", "application/json", `{"code":"`+code()+`"}`, at), "recovery_codes").([]any) {
+		recovery = append(recovery, c.(string))
+	}
+	for _, s := range []struct{ contentType, body string }{
+		{"application/json", `{"mfa_token":"$TOKEN","totp":"$CODE"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","recovery_code":"$RECOVERY"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":"000000"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":" 12 34-56 "}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":"١٢٣٤٥٦"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","recovery_code":"ABCDE-FGHJK"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":"$CODE","recovery_code":"$RECOVERY"}`},
+		{"application/json", `{"mfa_token":"$TOKEN"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":123456}`},
+		{"application/json", `{"mfa_token":"$TOKEN","passkey":{"id":"x"}}`},
+		{"application/json", `{"mfa_token":"$TOKEN","totp":"` + strings.Repeat("1", 70) + `"}`},
+		{"application/json", `{"mfa_token":"bmf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","totp":"123456"}`},
+		{"application/json", `{"mfa_token":null,"totp":"123456"}`},
+		{"application/json", `{"mfa_token":"$TOKEN","mfa_token":"$TOKEN","totp":"$CODE"}`},
+		{"application/json", `[]`},
+		{"text/plain", `{"mfa_token":"$TOKEN","totp":"$CODE"}`},
+		{"", ``},
+	} {
+		f.Add(s.contentType, s.body)
+	}
+	fill := func(tb testing.TB, body string) string {
+		if strings.Contains(body, "$TOKEN") {
+			tok, _ := field(send("/v1/login", "application/json", login, ""), "mfa_token").(string)
+			if tok == "" {
+				tb.Fatal("no mfa_token from the first step")
+			}
+			body = strings.ReplaceAll(body, "$TOKEN", tok)
+		}
+		if strings.Contains(body, "$CODE") {
+			clock.Advance(30 * time.Second)
+			body = strings.ReplaceAll(body, "$CODE", code())
+		}
+		return strings.ReplaceAll(body, "$RECOVERY", recovery[len(body)%len(recovery)])
+	}
+	// The placeholders work: the first seed signs in.
+	if rec := send("/v1/login/mfa", "application/json", fill(f, `{"mfa_token":"$TOKEN","totp":"$CODE"}`), ""); rec.Code != http.StatusOK {
+		f.Fatalf("a second step with a live token and code: %d %s", rec.Code, rec.Body)
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		body = fill(t, body)
+		rec := send("/v1/login/mfa", contentType, body, "")
+		switch {
+		case rec.Code >= 500:
+			t.Fatalf("%q %q: status %d: %s", contentType, body, rec.Code, rec.Body)
+		case rec.Code >= 400 && !strings.Contains(rec.Body.String(), `"error_description"`):
+			t.Fatalf("error without the contract's shape: %d %s", rec.Code, rec.Body)
+		case rec.Code == http.StatusUnauthorized && field(rec, "error") != "invalid_credentials" && field(rec, "error") != "invalid_grant":
+			t.Fatalf("401 %s, want invalid_credentials or invalid_grant", rec.Body)
+		case rec.Code == http.StatusOK && (field(rec, "access_token") == nil || rec.Header().Get("Cache-Control") != "no-store"):
+			t.Fatalf("200 %s (Cache-Control %q), want a no-store token response", rec.Body, rec.Header().Get("Cache-Control"))
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/session"
 )
 
@@ -90,12 +91,21 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cl := s.client(r)
+	account := s.svc.MFAAccount(r.Context(), *req.Token)
+	perAccount := func(bool) {}
+	if s.opt.Limits != nil {
+		var err error
+		if perAccount, err = s.opt.Limits.AttemptSecondFactor(r.Context(), account); err != nil {
+			return err
+		}
+	}
 	var g *session.Grant
-	err := s.limited(r.Context(), s.svc.MFAAccount(r.Context(), *req.Token), cl.IP, func() (err error) {
+	err := s.limited(r.Context(), account, cl.IP, func() (err error) {
 		g, err = s.svc.CompleteLogin(r.Context(), session.MFARequest{Token: *req.Token, TOTP: req.TOTP, RecoveryCode: req.RecoveryCode,
 			Passkey: rawCredential(req.Passkey)}, cl)
 		return err
 	})
+	perAccount(baton.ErrorCode(err) == baton.EInvalidCredentials)
 	if err != nil {
 		return err
 	}

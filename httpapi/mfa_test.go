@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -145,5 +146,26 @@ func TestTOTPManagement(t *testing.T) {
 	_ = codes
 	if res := c.do("GET", "/v1/mfa/totp", nil, fresh...); res.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET /v1/mfa/totp: %d", res.StatusCode)
+	}
+}
+
+// TestSecondStepAccountLimitAcrossIPs: wrong codes count per account
+// whatever the client's IP, so an attacker who has the password cannot
+// spread TOTP guesses over many addresses.
+func TestSecondStepAccountLimitAcrossIPs(t *testing.T) {
+	clock := batontest.NewClock(time.Now())
+	srv := batontest.NewServer(t, batontest.Env{"BATON_LIMIT_ACCOUNT_FAILURES": "3/1h", "BATON_TRUSTED_PROXIES": "127.0.0.1"}, clock)
+	c := newClient(t, srv)
+	c.register("erin")
+	enrolTOTP(t, c, clock, "erin")
+	from := func(i int) []string { return []string{"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)} }
+	for i := 1; i <= 4; i++ {
+		m := c.do("POST", "/v1/login", map[string]string{"username": "erin", "password": pw}, from(i)...).want(t, 403, "mfa_required")
+		res := c.do("POST", "/v1/login/mfa", map[string]string{"mfa_token": m.str("mfa_token"), "recovery_code": "aaaaa-aaaaa"}, from(i)...)
+		if i <= 3 {
+			res.want(t, 401, "invalid_credentials")
+		} else {
+			res.want(t, 429, "too_many_requests")
+		}
 	}
 }

@@ -201,7 +201,10 @@ func TestPasskeyRefusals(t *testing.T) {
 	c.do("POST", "/v1/passkeys/login", map[string]any{"flow_id": flow, "credential": map[string]string{"id": strings.Repeat("A", 70<<10)}}).want(t, 413, "request_too_large")
 	c.do("POST", "/v1/passkeys/login", map[string]any{"flow_id": flow, "credential": json.RawMessage(cred)}).want(t, 200, "")
 
-	// Registration: garbage CBOR, wrong origin.
+	// Registration: garbage CBOR, wrong origin. A second passkey needs a
+	// token with mfa.
+	c.do("POST", "/v1/passkeys/register/options", nil, at...).want(t, 401, "insufficient_user_authentication")
+	at = bearer(c.passkeyLogin(a, nil).want(t, 200, "").str("access_token"))
 	flow, opts = c.options("/v1/passkeys/register/options", nil, at...)
 	reg, _ := newAuthenticator(srv, webauthntest.Options{}).Register(opts)
 	json.Unmarshal(reg, &m)

@@ -68,6 +68,9 @@ type Limiter interface {
 	// AllowEmailRequest is asked before each forgot-password and
 	// verification request and counts it.
 	AllowEmailRequest(ctx context.Context, ip string) error
+	// AttemptSecondFactor is asked before a second-factor code of the
+	// account is checked, whatever the client's IP; done as for Attempt.
+	AttemptSecondFactor(ctx context.Context, account string) (done func(failed bool), err error)
 }
 
 // Server serves the contract. Create it with New; it is an http.Handler.
@@ -147,6 +150,7 @@ func (s *Server) routes() {
 	s.route(p("/v1/password"), map[string]handlerFunc{http.MethodPost: s.changePassword})
 	s.route(p("/v1/login/mfa"), map[string]handlerFunc{http.MethodPost: s.loginMFA})
 	s.route(p("/v1/mfa/totp"), map[string]handlerFunc{http.MethodPost: s.beginTOTP, http.MethodDelete: s.disableTOTP})
+	s.route(p("/v1/mfa/totp/qr"), map[string]handlerFunc{http.MethodGet: s.totpQR})
 	s.route(p("/v1/mfa/totp/confirm"), map[string]handlerFunc{http.MethodPost: s.confirmTOTP})
 	s.route(p("/v1/mfa/recovery-codes"), map[string]handlerFunc{http.MethodPost: s.regenerateRecoveryCodes})
 	s.route(p("/v1/passkeys"), map[string]handlerFunc{http.MethodGet: s.passkeys})

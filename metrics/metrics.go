@@ -1,5 +1,6 @@
 // Package metrics exposes baton's Prometheus metrics: HTTP requests per
-// route and status, refresh and login outcomes, security events, active
+// route and status, refresh and login outcomes, second-step attempts,
+// security events, active
 // sessions, the revoked-session set, revocation-feed lag, store latency,
 // the audit queue and build information.
 //
@@ -12,7 +13,9 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/batonauth/baton/session"
@@ -41,6 +44,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	refresh  *prometheus.CounterVec
 	logins   *prometheus.CounterVec
+	mfa      *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	mail     *prometheus.CounterVec
 
@@ -48,6 +52,11 @@ type Metrics struct {
 	loginOK          prometheus.Counter
 	loginFailed      prometheus.Counter
 }
+
+// mfaMethods are the label values of baton_mfa_attempts_total{method};
+// anything else a second_factor event names is counted as "other", so
+// the label set stays bounded.
+var mfaMethods = []string{session.MethodTOTP, session.MethodRecoveryCode, session.MethodPasskey}
 
 // statusText holds the label value of every status code, so observing a
 // request does not format a number.
@@ -78,8 +87,12 @@ func New(reg *prometheus.Registry, version string) *Metrics {
 		}, []string{"outcome"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_logins_total",
-			Help: "Password logins by outcome (ok, failed).",
+			Help: "Logins by outcome (ok, failed); a right password that needs a second step counts once, when that step finishes.",
 		}, []string{"outcome"}),
+		mfa: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_mfa_attempts_total",
+			Help: "Second steps of logins and reauths (POST /v1/login/mfa) by method (totp, recovery_code, passkey) and outcome (ok, failed).",
+		}, []string{"method", "outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_auth_events_total",
 			Help: "Security events by type and outcome.",
@@ -94,7 +107,7 @@ func New(reg *prometheus.Registry, version string) *Metrics {
 		Help: "Build information; the value is always 1.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(m.duration, m.requests, m.refresh, m.logins, m.events, m.mail, build,
+	reg.MustRegister(m.duration, m.requests, m.refresh, m.logins, m.mfa, m.events, m.mail, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.refreshByOutcome = make(map[string]prometheus.Counter)
@@ -104,6 +117,11 @@ func New(reg *prometheus.Registry, version string) *Metrics {
 	}
 	m.loginOK = m.logins.WithLabelValues("ok")
 	m.loginFailed = m.logins.WithLabelValues("failed")
+	// Every series from the start, so a rate of failures is 0, not absent.
+	for _, method := range mfaMethods {
+		m.mfa.WithLabelValues(method, session.OutcomeOK)
+		m.mfa.WithLabelValues(method, session.OutcomeFailed)
+	}
 	return m
 }
 
@@ -138,11 +156,26 @@ func (m *Metrics) ObserveEvent(e session.Event) {
 	m.events.WithLabelValues(e.Type, e.Outcome).Inc()
 	switch e.Type {
 	case session.EventLogin:
-		if e.Outcome == session.OutcomeOK {
+		switch e.Outcome {
+		case session.OutcomeOK:
 			m.loginOK.Inc()
-		} else {
+		case session.OutcomeMFARequired:
+			// Not an outcome yet: the second step's login event is.
+		default:
 			m.loginFailed.Inc()
 		}
+	case session.EventSecondFactor:
+		// The detail names the method, and for a refused passkey why
+		// ("passkey: …").
+		method := "other"
+		if name, _, _ := strings.Cut(e.Detail, ":"); slices.Contains(mfaMethods, name) {
+			method = name
+		}
+		outcome := session.OutcomeFailed
+		if e.Outcome == session.OutcomeOK {
+			outcome = session.OutcomeOK
+		}
+		m.mfa.WithLabelValues(method, outcome).Inc()
 	case session.EventRefresh:
 		o := e.Outcome
 		switch o {

@@ -266,6 +266,11 @@ type Limits struct {
 	// client IP (nil: unlimited). It counts requests, whether or not a
 	// message goes out, so it tells nobody which accounts exist.
 	EmailRequests *Counter
+	// SecondFactor counts wrong second-factor codes per account from any
+	// IP (nil: unlimited). Whoever reaches the second step has the
+	// password; a per-IP budget alone would let a spread-out attacker try
+	// a million TOTP codes.
+	SecondFactor *Counter
 }
 
 // Attempt is asked before a password check for account, or a refresh
@@ -320,6 +325,27 @@ func (l *Limits) Attempt(ctx context.Context, account, ip string) (done func(fai
 	}, nil
 }
 
+// AttemptSecondFactor is asked before a second-factor code of account is
+// checked; like Attempt it spends a failure up front and done(false)
+// gives it back.
+func (l *Limits) AttemptSecondFactor(ctx context.Context, account string) (done func(failed bool), err error) {
+	if l.SecondFactor == nil || account == "" {
+		return func(bool) {}, nil
+	}
+	spent, err := l.SecondFactor.Take(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	return func(failed bool) {
+		if failed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+		defer cancel()
+		spent.Return(ctx)
+	}, nil
+}
+
 // AllowRegistration counts a registration and refuses past the budget.
 func (l *Limits) AllowRegistration(ctx context.Context, ip string) error {
 	_, err := l.Registrations.Take(ctx, ClientKey(ip))
@@ -341,6 +367,9 @@ func (l *Limits) Share(s baton.RateStore) {
 	l.Account.Share(s, "account")
 	l.IP.Share(s, "ip")
 	l.Registrations.Share(s, "register")
+	if l.SecondFactor != nil {
+		l.SecondFactor.Share(s, "second-factor")
+	}
 	if l.EmailRequests != nil {
 		l.EmailRequests.Share(s, "email-request")
 	}

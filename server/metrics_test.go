@@ -31,6 +31,22 @@ func metricValue(t *testing.T, text, series string) string {
 	return m[1]
 }
 
+// wantSeries checks the value of each series in a /metrics text and,
+// when one differs, logs the whole text.
+func wantSeries(t *testing.T, text string, want map[string]string) {
+	t.Helper()
+	failed := false
+	for series, w := range want {
+		if got := metricValue(t, text, series); got != w {
+			t.Errorf("%s = %q, want %s", series, got, w)
+			failed = true
+		}
+	}
+	if failed {
+		t.Log(text)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	ts := newTestServer(t, nil, nil, server.Options{Version: "v9.9.9"})
 	u := ts.URL
@@ -50,8 +66,7 @@ func TestMetrics(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(r.hdr.Get("Content-Type"), "text/plain") {
 		t.Fatalf("/metrics: %d %q", r.status, r.hdr.Get("Content-Type"))
 	}
-	text := string(r.raw)
-	for series, want := range map[string]string{
+	wantSeries(t, string(r.raw), map[string]string{
 		`baton_refresh_total{outcome="rotated"}`:                                    "2",
 		`baton_refresh_total{outcome="grace_replay"}`:                               "1",
 		`baton_refresh_total{outcome="reuse_revoked"}`:                              "1",
@@ -71,14 +86,7 @@ func TestMetrics(t *testing.T) {
 		`baton_store_errors_total{method="Rotate"}`:                                 "0",
 		`baton_auth_events_total{outcome="revoked",type="reuse_detected"}`:          "1",
 		`baton_audit_events_dropped_total`:                                          "0",
-	} {
-		if got := metricValue(t, text, series); got != want {
-			t.Errorf("%s = %q, want %s", series, got, want)
-		}
-	}
-	if t.Failed() {
-		t.Log(text)
-	}
+	})
 }
 
 func runtimeVersion() string { return runtime.Version() }

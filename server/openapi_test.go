@@ -267,7 +267,10 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-mfa", "password": pw}), 201)
 	mfaAT := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mfa", "password": pw}).str("access_token")
 	c.check("POST", "/v1/mfa/totp", call(t, "POST", u+"/v1/mfa/totp", "", nil), 401)
+	c.check("GET", "/v1/mfa/totp/qr", call(t, "GET", u+"/v1/mfa/totp/qr", mfaAT, nil), 404)
 	secret := c.check("POST", "/v1/mfa/totp", call(t, "POST", u+"/v1/mfa/totp", mfaAT, nil), 200).str("secret")
+	c.check("GET", "/v1/mfa/totp/qr", call(t, "GET", u+"/v1/mfa/totp/qr", mfaAT, nil), 200)
+	c.check("GET", "/v1/mfa/totp/qr", call(t, "GET", u+"/v1/mfa/totp/qr", "", nil), 401)
 	c.check("POST", "/v1/mfa/totp/confirm", call(t, "POST", u+"/v1/mfa/totp/confirm", mfaAT, map[string]string{"code": "12345x"}), 400)
 	code, err := totp.GenerateCode(secret, time.Now())
 	if err != nil {

@@ -180,6 +180,9 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		IP:            ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPFailures), opt.Now),
 		Registrations: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPRegistrations), opt.Now),
 		EmailRequests: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitIPEmailRequests), opt.Now),
+		// Wrong second-factor codes per account, from any IP: the
+		// account budget, without the IP in its key.
+		SecondFactor: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitAccountFailures), opt.Now),
 	}
 	// On PostgreSQL the limits hold across every instance. (raw: the
 	// instrumented store keeps only the capabilities it knows.)

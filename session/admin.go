@@ -101,3 +101,67 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID, reason string,
 	return s.revoke(ctx, revocation{UserID: userID, Reason: reason,
 		Event: Event{Type: EventRevoke, Outcome: OutcomeOK, Client: cl, Detail: detailAdmin}})
 }
+
+// EventMFAReset reports an administrator's removal of a user's second
+// factors (Detail "admin"; ", nothing to remove" when the user had none).
+const EventMFAReset = "mfa_reset"
+
+// MFAReset is what ResetMFA removed and revoked.
+type MFAReset struct {
+	// Removed is the user's second-factor state before the reset.
+	Removed MFAStatus
+	// Revoked lists the sessions the reset revoked.
+	Revoked []string
+}
+
+// ResetMFA removes every second factor of the user — the TOTP secret, a
+// pending enrolment, the recovery codes — and then revokes every session
+// through the one revocation path (reason mfa_reset), so the next sign-in
+// is with the password alone and nobody stays signed in on the strength of
+// a factor the user lost. It is for an administrator helping a user who
+// lost their authenticator; nothing here asks for a fresh token.
+//
+// Sessions are revoked whether or not there was a factor to remove, so the
+// end state is always the same (no factor, no session) and running it
+// again after a failure finishes the job. Factors go first: a session that
+// is still live in between can at most start an enrolment of its own,
+// which the revocation then cuts short; revoking first would let a sign-in
+// with the old factor slip in and survive. ENotFound (no such user).
+func (s *Service) ResetMFA(ctx context.Context, userID string, cl Client) (*MFAReset, error) {
+	if _, err := s.store.UserByID(ctx, userID); err != nil {
+		return nil, err
+	}
+	before, err := s.UserMFA(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DisableTOTP(ctx, userID); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+		return nil, err
+	}
+	// Recovery codes can outlive the TOTP row (a regeneration racing a
+	// disable; later, codes kept for passkeys): an empty set removes them.
+	if err := s.store.ReplaceRecoveryCodes(ctx, userID, nil, s.Now()); err != nil {
+		return nil, err
+	}
+	// Every passkey, also while passkeys are off.
+	ps, err := s.store.Passkeys(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if err := s.store.DeletePasskey(ctx, userID, p.ID); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+			return nil, err
+		}
+	}
+	s.profiles.drop(userID)
+	detail := detailAdmin
+	if !before.Any() {
+		detail += ", nothing to remove"
+	}
+	ids, err := s.revoke(ctx, revocation{UserID: userID, Reason: baton.ReasonMFAReset,
+		Event: Event{Type: EventMFAReset, Outcome: OutcomeOK, Client: cl, Detail: detail}})
+	if err != nil {
+		return nil, err
+	}
+	return &MFAReset{Removed: before, Revoked: ids}, nil
+}

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
@@ -124,6 +127,67 @@ func BenchmarkAuthenticateParallel(b *testing.B) {
 			if _, err := svc.Authenticate(at); err != nil {
 				b.Errorf("Authenticate: %v", err)
 				return
+			}
+		}
+	})
+}
+
+// BenchmarkLogin is a password login of a user without a second factor:
+// the user read, the password hash checked, a session created (one group
+// commit) and its tokens signed. The clock advances 30 s per login, as in
+// BenchmarkLoginSecondStep, so both pay the same store work.
+func BenchmarkLogin(b *testing.B) {
+	clock := batontest.NewClock(time.Now())
+	svc := newBenchService(b, func(c *session.Config) { c.Now = clock.Now })
+	benchLogin(b, svc, "alice")
+	b.ReportAllocs()
+	for b.Loop() {
+		clock.Advance(30 * time.Second)
+		if _, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl); err != nil {
+			b.Fatalf("Login: %v", err)
+		}
+	}
+}
+
+// BenchmarkLoginSecondStep is POST /v1/login/mfa without HTTP: the first
+// step (the password, the mfa_token) is prepared outside the timer; the
+// timed part reads the challenge, checks the factor (three HMACs and a
+// compare-and-set on the time step), spends the mfa_token by
+// compare-and-set, creates the session and signs its tokens. Each
+// iteration moves the clock a 30 s step on, so every code is new.
+func BenchmarkLoginSecondStep(b *testing.B) {
+	b.Run("TOTP", func(b *testing.B) {
+		clock := batontest.NewClock(time.Now())
+		svc := newBenchService(b, func(c *session.Config) { c.Now = clock.Now })
+		g := benchLogin(b, svc, "alice")
+		e, err := svc.BeginTOTP(ctx, g.Claims, cl)
+		if err != nil {
+			b.Fatalf("BeginTOTP: %v", err)
+		}
+		code := func() string {
+			c, err := totp.GenerateCode(e.Secret, clock.Now())
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		}
+		if _, err := svc.ConfirmTOTP(ctx, g.Claims, code(), cl); err != nil {
+			b.Fatalf("ConfirmTOTP: %v", err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			b.StopTimer()
+			clock.Advance(30 * time.Second)
+			_, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
+			var m *session.MFARequired
+			if !errors.As(err, &m) {
+				b.Fatalf("Login: got %v, want mfa_required", err)
+			}
+			req := session.MFARequest{Token: m.Token, TOTP: ptr(code())}
+			b.StartTimer()
+			if _, err := svc.CompleteLogin(ctx, req, cl); err != nil {
+				b.Fatalf("CompleteLogin: %v", err)
 			}
 		}
 	})

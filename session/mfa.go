@@ -21,12 +21,14 @@ import (
 const (
 	// MFATTL is how long an mfa_token works.
 	MFATTL = 5 * time.Minute
-	// MaxMFAFailures wrong codes kill an mfa_token.
+	// MaxMFAFailures wrong codes kill an mfa_token (the challenge's
+	// Failures counts every attempt, the right one included).
 	MaxMFAFailures = 5
 	mfaTokenPrefix = "bmf_"
 )
 
-// Second-factor methods, as the mfa_required answer lists them.
+// Second-factor methods, as the mfa_required answer lists them and as
+// EventSecondFactor names the one checked (Detail; metrics count by it).
 const (
 	MethodTOTP         = "totp"
 	MethodRecoveryCode = "recovery_code"
@@ -165,6 +167,7 @@ func (s *Service) liveMFA(ctx context.Context, tok string) (*baton.Challenge, er
 		return nil, err
 	}
 	if !ch.SpentAt.IsZero() || !s.Now().Before(ch.ExpiresAt) || ch.Failures >= MaxMFAFailures {
+		// Failures counts attempts (see CompleteLogin): five used up.
 		return nil, errDeadMFAToken
 	}
 	return ch, nil
@@ -210,6 +213,15 @@ func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) 
 	if err := json.Unmarshal(ch.Data, &st); err != nil {
 		return nil, err
 	}
+	// Every attempt is counted on the token before its factor is checked,
+	// by an atomic increment: however many race, at most MaxMFAFailures
+	// factors are ever checked against one token.
+	n, err = s.store.FailChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now())
+	if baton.ErrorCode(err) == baton.ENotFound || err == nil && n > MaxMFAFailures {
+		return nil, errDeadMFAToken
+	} else if err != nil {
+		return nil, err
+	}
 	var ok bool
 	var detail string
 	amr := baton.AMR(baton.AMRPassword, baton.AMROTP, baton.AMRMFA)
@@ -223,17 +235,13 @@ func (s *Service) CompleteLogin(ctx context.Context, req MFARequest, cl Client) 
 		return nil, err
 	}
 	if !ok {
-		// Counted on the token (five and it dies) and, by the caller, on
-		// the account's failure budget.
-		if _, err := s.store.FailChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now()); err != nil && baton.ErrorCode(err) != baton.ENotFound {
-			return nil, err
-		}
 		s.emit(ctx, Event{Type: EventSecondFactor, Outcome: OutcomeFailed, UserID: ch.UserID, SessionID: st.SessionID, Client: cl, Detail: detail})
 		return nil, errInvalidCredentials
 	}
 	// The compare-and-set on the token: of two second steps racing with
-	// the same token and valid factors, one gets a session.
-	if _, err := s.store.SpendChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now(), MaxMFAFailures); baton.ErrorCode(err) == baton.ENotFound {
+	// the same token and valid factors, one gets a session. This attempt
+	// is among the counted ones, hence the limit plus one.
+	if _, err := s.store.SpendChallenge(ctx, ch.Hash, baton.ChallengeMFA, s.Now(), MaxMFAFailures+1); baton.ErrorCode(err) == baton.ENotFound {
 		return nil, errDeadMFAToken
 	} else if err != nil {
 		return nil, err

@@ -210,14 +210,15 @@ func (s *Service) takeCeremony(ctx context.Context, kind, challenge string) (*ba
 
 // BeginPasskeyRegistration starts an enrolment for the token's user: the
 // options ask for a discoverable credential, prefer user verification and
-// exclude the user's passkeys. Needs a fresh token. EInvalidRequest when
+// exclude the user's passkeys. Needs a fresh token, with mfa in amr once
+// the user has a second factor (as a TOTP enrolment does). EInvalidRequest when
 // the user has as many passkeys as allowed; ENotFound when passkeys are
 // off.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, c *token.Claims) (*PasskeyFlow, error) {
 	if s.webauthn == nil {
 		return nil, errPasskeysOff
 	}
-	if err := s.RequireFresh(c); err != nil {
+	if err := s.requireFreshFactors(ctx, c); err != nil {
 		return nil, err
 	}
 	u, err := s.Me(ctx, c)
@@ -240,7 +241,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, c *token.Claims)
 
 // FinishPasskeyRegistration verifies the authenticator's answer to the
 // flow's challenge and stores the new passkey. Needs a fresh token of the
-// user who began it. Outcomes: the passkey; EInvalidRequest (a credential
+// user who began it (with mfa once the user has a second factor). Outcomes: the passkey; EInvalidRequest (a credential
 // that is not a RegistrationResponseJSON, a bad name); EInvalidCredentials
 // (unknown, used or expired flow, or an answer that does not verify: wrong
 // origin, RP id, challenge or signature); EInvalidRequest (the limit, or
@@ -249,7 +250,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c *token.Claims
 	if s.webauthn == nil {
 		return nil, errPasskeysOff
 	}
-	if err := s.RequireFresh(c); err != nil {
+	if err := s.requireFreshFactors(ctx, c); err != nil {
 		return nil, err
 	}
 	name, err := passkeyName(name)

@@ -140,9 +140,12 @@ func TestPasskeyEnrolAndLogin(t *testing.T) {
 				p.Flags.BackupEligible != tt.opt.BackupEligible || string(p.CredentialID) != string(a.Credential().ID) {
 				t.Errorf("passkey: %+v", p)
 			}
-			// The same answer again: the challenge was spent.
+			// Now a second factor is on: a fresh token without mfa
+			// enrols no more.
 			_, err = f.svc.FinishPasskeyRegistration(ctx, g.Claims, flow.FlowID, cred, "", cl)
-			wantCode(t, err, baton.EInvalidCredentials)
+			wantCode(t, err, baton.EInsufficientUserAuth)
+			_, err = f.svc.BeginPasskeyRegistration(ctx, g.Claims)
+			wantCode(t, err, baton.EInsufficientUserAuth)
 
 			list, err := f.svc.Passkeys(ctx, g.Claims)
 			if err != nil || len(list) != 1 || list[0].ID != p.ID {
@@ -183,6 +186,12 @@ func TestPasskeyEnrolAndLogin(t *testing.T) {
 			// Replayed: the challenge was spent.
 			_, err = f.finish(lflow.FlowID, assertion)
 			wantCode(t, err, baton.EInvalidCredentials)
+			if tt.wantFresh {
+				// The enrolment's answer again, with a token that may
+				// enrol: its challenge was spent.
+				_, err = f.svc.FinishPasskeyRegistration(ctx, lg.Claims, flow.FlowID, cred, "", cl)
+				wantCode(t, err, baton.EInvalidCredentials)
+			}
 			list, _ = f.svc.Passkeys(ctx, g.Claims)
 			if !list[0].LastUsedAt.Equal(t0.Add(time.Minute)) {
 				t.Errorf("last used: got %v, want %v", list[0].LastUsedAt, t0.Add(time.Minute))
@@ -546,7 +555,15 @@ func TestPasskeyMalformed(t *testing.T) {
 		t.Fatalf("the good answer after malformed ones: %v", err)
 	}
 
-	flow, _ := f.svc.BeginPasskeyRegistration(ctx, g.Claims)
+	pg, err := f.finish(f.loginFlow(t, a, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = pg // with mfa: enrolling another passkey needs it
+	flow, err := f.svc.BeginPasskeyRegistration(ctx, g.Claims)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg, _ := webauthntest.New(webauthntest.Options{}).Register(flow.Options)
 	m := map[string]any{}
 	json.Unmarshal(reg, &m)
@@ -557,7 +574,7 @@ func TestPasskeyMalformed(t *testing.T) {
 		wantCode(t, err, baton.EInvalidRequest)
 	}
 	// A malformed second step leaves the mfa_token alone.
-	_, err := f.svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
+	_, err = f.svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
 	var mr *session.MFARequired
 	if !errors.As(err, &mr) {
 		t.Fatal(err)
@@ -577,7 +594,12 @@ func TestPasskeyDelete(t *testing.T) {
 	g := f.login(t, "alice")
 	a1, a2 := webauthntest.New(webauthntest.Options{UV: true}), webauthntest.New(webauthntest.Options{UV: true})
 	p1 := f.enrol(t, g, a1, "one")
-	p2 := f.enrol(t, g, a2, "two")
+	// A second passkey needs a token with mfa.
+	withMFA, err := f.finish(f.loginFlow(t, a1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := f.enrol(t, withMFA, a2, "two")
 	bobKey := webauthntest.New(webauthntest.Options{})
 	bg := f.login(t, "bob")
 	pb := f.enrol(t, bg, bobKey, "")
@@ -592,7 +614,7 @@ func TestPasskeyDelete(t *testing.T) {
 	// The last second factor needs mfa: the password token has none.
 	wantCode(t, f.svc.DeletePasskey(ctx, g.Claims, p2.ID, cl), baton.EInsufficientUserAuth)
 	// A deleted passkey signs nobody in.
-	_, err := f.finish(f.loginFlow(t, a1, nil))
+	_, err = f.finish(f.loginFlow(t, a1, nil))
 	wantCode(t, err, baton.EInvalidCredentials)
 	pg, err := f.finish(f.loginFlow(t, a2, nil))
 	if err != nil {
@@ -651,9 +673,18 @@ func TestPasskeyWithoutUVAndTOTP(t *testing.T) {
 	pf := &passkeyFixture{fixture: f.fixture}
 	noUV := webauthntest.New(webauthntest.Options{})
 	withUV := webauthntest.New(webauthntest.Options{UV: true})
-	pf.enrol(t, f.pre, noUV, "")
-	pf.enrol(t, f.pre, withUV, "")
-	_, err := pf.finish(pf.loginFlow(t, noUV, nil))
+	// TOTP is on: enrolling needs a token with mfa.
+	_, err := f.svc.BeginPasskeyRegistration(ctx, f.pre.Claims)
+	wantCode(t, err, baton.EInsufficientUserAuth)
+	m0 := f.mfaLogin(t)
+	f.clock.Advance(30 * time.Second)
+	withMFA, err := f.complete(m0.Token, ptr(f.code(f.clock.Now())), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.enrol(t, withMFA, noUV, "")
+	pf.enrol(t, withMFA, withUV, "")
+	_, err = pf.finish(pf.loginFlow(t, noUV, nil))
 	wantCode(t, err, baton.EInvalidCredentials)
 	g, err := pf.finish(pf.loginFlow(t, withUV, nil))
 	if err != nil || !slices.Equal(g.Claims.AMR, []string{"hwk", "mfa"}) {
@@ -670,5 +701,26 @@ func TestPasskeyWithoutUVAndTOTP(t *testing.T) {
 		if err := f.svc.DeletePasskey(ctx, f.pre.Claims, p.ID, cl); err != nil {
 			t.Fatalf("DeletePasskey with TOTP on: %v", err)
 		}
+	}
+}
+
+// TestPasskeyResetMFA: an administrator's reset removes passkeys too, and
+// says how many it removed.
+func TestPasskeyResetMFA(t *testing.T) {
+	f := newPasskeyFixture(t)
+	u := f.user(t, "alice")
+	a := webauthntest.New(webauthntest.Options{UV: true})
+	f.enrol(t, f.login(t, "alice"), a, "")
+	r, err := f.svc.ResetMFA(ctx, u.ID, cl)
+	if err != nil || r.Removed.Passkeys != 1 {
+		t.Fatalf("ResetMFA: %v, %+v", err, r)
+	}
+	if l := f.login(t, "alice"); !slices.Equal(l.Claims.AMR, []string{"pwd"}) {
+		t.Fatalf("amr after the reset: %v", l.Claims.AMR)
+	}
+	_, err = f.finish(f.loginFlow(t, a, nil))
+	wantCode(t, err, baton.EInvalidCredentials)
+	if m, err := f.svc.UserMFA(ctx, u.ID); err != nil || m.Any() {
+		t.Fatalf("after the reset: %+v, %v", m, err)
 	}
 }

@@ -54,7 +54,7 @@ type TOTPEnrolment struct {
 // new pending secret, which replaces a pending one and leaves a confirmed
 // one in force until ConfirmTOTP. Needs a fresh token.
 func (s *Service) BeginTOTP(ctx context.Context, c *token.Claims, cl Client) (*TOTPEnrolment, error) {
-	if err := s.RequireFresh(c); err != nil {
+	if err := s.requireFreshFactors(ctx, c); err != nil {
 		return nil, err
 	}
 	u, err := s.Me(ctx, c)
@@ -82,7 +82,7 @@ func (s *Service) BeginTOTP(ctx context.Context, c *token.Claims, cl Client) (*T
 // Needs a fresh token. Outcomes: the codes; EInvalidCode (wrong, reused or
 // malformed code, or no pending enrolment).
 func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string, cl Client) ([]string, error) {
-	if err := s.RequireFresh(c); err != nil {
+	if err := s.requireFreshFactors(ctx, c); err != nil {
 		return nil, err
 	}
 	digits, err := normalizeTOTP(code)
@@ -93,14 +93,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string,
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.store.TOTP(ctx, u.ID)
-	if baton.ErrorCode(err) == baton.ENotFound || err == nil && st.Pending == nil {
+	pending, secret, err := s.pendingTOTP(ctx, u.ID)
+	if err == errNothingPending {
 		return nil, baton.Errorf(baton.EInvalidCode, errNoPendingEnrolment)
 	} else if err != nil {
-		return nil, err
-	}
-	secret, err := s.openTOTP(u.ID, st.Pending)
-	if err != nil {
 		return nil, err
 	}
 	step, ok := matchTOTP(secret, digits, s.Now(), 0)
@@ -111,7 +107,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string,
 	codes, hashes := s.newRecoveryCodes(u.ID)
 	// A compare-and-set on the pending secret: an enrolment restarted
 	// meanwhile (another tab) is not confirmed by this one's code.
-	if err := s.store.ConfirmTOTP(ctx, u.ID, st.Pending, step, hashes, s.Now()); baton.ErrorCode(err) == baton.EConflict {
+	if err := s.store.ConfirmTOTP(ctx, u.ID, pending, step, hashes, s.Now()); baton.ErrorCode(err) == baton.EConflict {
 		return nil, baton.Errorf(baton.EInvalidCode, errNoPendingEnrolment)
 	} else if err != nil {
 		return nil, err
@@ -140,17 +136,21 @@ func (s *Service) DisableTOTP(ctx context.Context, c *token.Claims, cl Client) e
 }
 
 // RegenerateRecoveryCodes replaces the user's recovery codes by ten new
-// ones. Needs a fresh token; ENotFound when no second factor is on.
+// ones. Needs a fresh token with mfa; ENotFound when no second factor is
+// on.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c *token.Claims, cl Client) ([]string, error) {
-	if err := s.RequireFresh(c); err != nil {
-		return nil, err
-	}
 	on, err := s.hasSecondFactor(ctx, c.Subject)
 	if err != nil {
 		return nil, err
 	}
 	if !on {
+		if err := s.RequireFresh(c); err != nil {
+			return nil, err
+		}
 		return nil, baton.Errorf(baton.ENotFound, "recovery codes go with a second factor, and none is on")
+	}
+	if err := s.requireFreshMFA(c); err != nil {
+		return nil, err
 	}
 	codes, hashes := s.newRecoveryCodes(c.Subject)
 	if err := s.store.ReplaceRecoveryCodes(ctx, c.Subject, hashes, s.Now()); err != nil {
@@ -172,6 +172,21 @@ func (s *Service) requireFreshMFA(c *token.Claims) error {
 		}
 	}
 	return baton.Errorf(baton.EInsufficientUserAuth, "this action needs a recent sign-in with a second factor: call /v1/reauth")
+}
+
+// requireFreshFactors is RequireFresh, and for a user who has a second
+// factor on, requireFreshMFA: replacing a factor or minting recovery codes
+// is as strong as removing one, and must not be open to a fresh token from
+// before the factor existed.
+func (s *Service) requireFreshFactors(ctx context.Context, c *token.Claims) error {
+	if err := s.RequireFresh(c); err != nil {
+		return err
+	}
+	on, err := s.hasSecondFactor(ctx, c.Subject)
+	if err != nil || !on {
+		return err
+	}
+	return s.requireFreshMFA(c)
 }
 
 // hasSecondFactor reports whether the user has a second factor: TOTP on

@@ -277,9 +277,16 @@ func TestMFAPasswordChangedBetweenSteps(t *testing.T) {
 // too, and its fresh token has mfa; removing TOTP needs such a token.
 func TestMFAReauthAndDisable(t *testing.T) {
 	f := newMFAFixture(t, nil)
-	// The enrolment's token is fresh but has no mfa.
+	// The enrolment's token is fresh but has no mfa: it can neither
+	// remove the factor, replace it, nor mint recovery codes.
 	if err := f.svc.DisableTOTP(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
 		t.Fatalf("DisableTOTP with a fresh token without mfa: got %v", err)
+	}
+	if _, err := f.svc.BeginTOTP(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
+		t.Fatalf("BeginTOTP (replacing the factor) with a fresh token without mfa: got %v", err)
+	}
+	if _, err := f.svc.RegenerateRecoveryCodes(ctx, f.pre.Claims, cl); baton.ErrorCode(err) != baton.EInsufficientUserAuth {
+		t.Fatalf("RegenerateRecoveryCodes with a fresh token without mfa: got %v", err)
 	}
 	m := f.mfaLogin(t)
 	f.clock.Advance(30 * time.Second)
@@ -338,5 +345,30 @@ func TestTOTPSealed(t *testing.T) {
 	f.clock.Advance(30 * time.Second)
 	if _, err := f.complete(m.Token, ptr(f.code(f.clock.Now())), nil); err != nil {
 		t.Fatalf("second step with a sealed secret: %v", err)
+	}
+}
+
+// TestMFATokenConcurrentAttempts: however many second steps race with one
+// token, at most five codes are checked against it.
+func TestMFATokenConcurrentAttempts(t *testing.T) {
+	f := newMFAFixture(t, nil)
+	m := f.mfaLogin(t)
+	const n = 20
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func() {
+			<-start
+			_, err := f.complete(m.Token, nil, ptr("aaaaa-aaaaa"))
+			errs <- err
+		}()
+	}
+	close(start)
+	got := map[string]int{}
+	for i := 0; i < n; i++ {
+		got[baton.ErrorCode(<-errs)]++
+	}
+	if got[baton.EInvalidCredentials] > session.MaxMFAFailures || got[baton.EInvalidCredentials]+got[baton.EInvalidGrant] != n {
+		t.Fatalf("%d racing wrong codes: %v, want at most %d checked, the rest invalid_grant", n, got, session.MaxMFAFailures)
 	}
 }

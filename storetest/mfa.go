@@ -195,6 +195,16 @@ func testRecoveryCodes(t *testing.T, s baton.Store) {
 	}
 	_, err = s.UseRecoveryCode(ctx, "u1", codeHashes("a", 3)[2], t0)
 	wantCode(t, err, baton.ENotFound)
+	// An empty set removes them all (an administrator's reset-mfa).
+	if err := s.ReplaceRecoveryCodes(ctx, "u1", nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := codesLeft(t, s, "u1"); n != 0 {
+		t.Errorf("after an empty set: got %d, want 0", n)
+	}
+	if n := codesLeft(t, s, "u2"); n != 10 {
+		t.Errorf("the other user's codes after an empty set: got %d, want 10", n)
+	}
 }
 
 func newChallenge(id, userID string) *baton.Challenge {

@@ -80,6 +80,7 @@ var adminGroups = map[string][]adminCmd{
 		{"delete", "USERNAME | --id ID", "revoke every session and delete the account (the username is free again)", usersDelete},
 		{"set-password", "USERNAME | --id ID --password-stdin", "replace the password and revoke every session", usersSetPassword},
 		{"set-email", "(USERNAME | --id ID) (ADDRESS [--verified] | --remove)", "set the email address (checked as at registration; no message is sent) or remove it; sessions stay", usersSetEmail},
+		{"reset-mfa", "USERNAME | --id ID", "remove every second factor (TOTP, recovery codes, passkeys) and revoke every session: the next sign-in is with the password alone", usersResetMFA},
 	},
 	"sessions": {
 		{"list", "--user USERNAME | --user-id ID", "the user's live sessions, newest first", sessionsList},
@@ -463,15 +464,22 @@ func usersShow(fs *flag.FlagSet) func(context.Context, *adminRun, []string) erro
 		if err != nil {
 			return err
 		}
+		_, mfa, err := a.admin.MFA(ctx, admin.UserID(u.ID))
+		if err != nil {
+			return err
+		}
 		if a.json {
 			return a.printJSON(struct {
 				userJSON
+				MFA      mfaJSON       `json:"mfa"`
 				Sessions []sessionJSON `json:"sessions"`
-			}{toUserJSON(u), toSessionsJSON(ss)})
+			}{toUserJSON(u), toMFAJSON(mfa), toSessionsJSON(ss)})
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\ncreated:\t%s\nlocked:\t%s\nlive sessions:\t%d\n",
-			u.ID, u.Username, emailText(u), ts(u.CreatedAt), ts(u.LockedAt), len(ss))
+		fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\ncreated:\t%s\nlocked:\t%s\n",
+			u.ID, u.Username, emailText(u), ts(u.CreatedAt), ts(u.LockedAt))
+		fmt.Fprintf(tw, "totp:\t%s\nrecovery codes:\t%d left\npasskeys:\t%d\nlive sessions:\t%d\n",
+			totpText(mfa), mfa.RecoveryCodesLeft, mfa.Passkeys, len(ss))
 		tw.Flush()
 		if len(ss) > 0 {
 			fmt.Fprintln(a.stdout)
@@ -561,6 +569,73 @@ func usersSetEmail(fs *flag.FlagSet) func(context.Context, *adminRun, []string) 
 			return nil
 		}
 		fmt.Fprintf(a.stdout, "set the email address of user %s (%s) to %s\n", u.Username, u.ID, emailText(u))
+		return nil
+	}
+}
+
+// mfaJSON is the "mfa" object of users show --json: GET /v1/me's, and
+// whether a TOTP enrolment is pending.
+type mfaJSON struct {
+	TOTP              bool `json:"totp"`
+	TOTPPending       bool `json:"totp_pending"`
+	Passkeys          int  `json:"passkeys"`
+	RecoveryCodesLeft int  `json:"recovery_codes_left"`
+}
+
+func toMFAJSON(m bsession.MFAStatus) mfaJSON {
+	return mfaJSON{TOTP: m.TOTP, TOTPPending: m.TOTPPending, Passkeys: m.Passkeys, RecoveryCodesLeft: m.RecoveryCodesLeft}
+}
+
+// totpText is the totp line of users show.
+func totpText(m bsession.MFAStatus) string {
+	switch {
+	case m.TOTP && m.TOTPPending:
+		return "on (a new enrolment is pending)"
+	case m.TOTP:
+		return "on"
+	case m.TOTPPending:
+		return "off (pending enrolment)"
+	}
+	return "off"
+}
+
+// usersResetMFA removes the user's second factors and revokes every
+// session. A user without any still loses their sessions and the command
+// succeeds (exit 0), saying there was nothing to remove: the end state is
+// the same either way, and a run cut short can simply be repeated.
+func usersResetMFA(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
+	arg := userArg(fs)
+	return func(ctx context.Context, a *adminRun, args []string) error {
+		ref, err := arg(args)
+		if err != nil {
+			return err
+		}
+		u, r, err := a.admin.ResetMFA(ctx, ref)
+		if err != nil {
+			return err
+		}
+		revoked := r.Revoked
+		if revoked == nil {
+			revoked = []string{}
+		}
+		if a.json {
+			return a.printJSON(map[string]any{"user_id": u.ID, "username": u.Username, "removed": toMFAJSON(r.Removed), "revoked": revoked})
+		}
+		if !r.Removed.Any() {
+			fmt.Fprintf(a.stdout, "user %s (%s) had no second factor: nothing to remove; revoked %d session(s)\n", u.Username, u.ID, len(revoked))
+			return nil
+		}
+		m := r.Removed
+		var removed []string
+		if m.TOTP {
+			removed = append(removed, "TOTP")
+		}
+		if m.TOTPPending {
+			removed = append(removed, "a pending TOTP enrolment")
+		}
+		removed = append(removed, fmt.Sprintf("%d recovery code(s)", m.RecoveryCodesLeft), fmt.Sprintf("%d passkey(s)", m.Passkeys))
+		fmt.Fprintf(a.stdout, "reset the second factors of user %s (%s): removed %s; revoked %d session(s)\n",
+			u.Username, u.ID, strings.Join(removed, ", "), len(revoked))
 		return nil
 	}
 }

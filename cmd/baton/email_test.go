@@ -18,23 +18,33 @@ func TestCLIUsersSetEmail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
+	eachStore(t, func(t *testing.T, _ []string, run cliRunner) { testSetEmail(t, run) })
+}
+
+// cliRunner runs the built binary with args on one store, feeding stdin.
+type cliRunner func(t *testing.T, stdin string, args ...string) cliResult
+
+// eachStore runs test on a fresh SQLite data directory and on a fresh,
+// migrated PostgreSQL database: env configures a server on that store,
+// run runs admin commands on it.
+func eachStore(t *testing.T, test func(t *testing.T, env []string, run cliRunner)) {
 	t.Run("SQLite", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
-		testSetEmail(t, func(t *testing.T, stdin string, args ...string) cliResult {
+		test(t, []string{"BATON_DATA_DIR=" + dir}, func(t *testing.T, stdin string, args ...string) cliResult {
 			return runCLI(t, dir, stdin, args...)
 		})
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
-		url := pgtest.NewDatabase(t)
+		env := []string{"BATON_DATABASE_URL=" + pgtest.NewDatabase(t)}
 		run := func(t *testing.T, stdin string, args ...string) cliResult {
-			return runCLIEnv(t, []string{"BATON_DATABASE_URL=" + url}, stdin, args...)
+			return runCLIEnv(t, env, stdin, args...)
 		}
 		run(t, "", "migrate").want(t, 0, "migrate")
-		testSetEmail(t, run)
+		test(t, env, run)
 	})
 }
 
-func testSetEmail(t *testing.T, run func(t *testing.T, stdin string, args ...string) cliResult) {
+func testSetEmail(t *testing.T, run cliRunner) {
 	cli := func(t *testing.T, code int, args ...string) cliResult {
 		t.Helper()
 		return run(t, "", args...).want(t, code, args...)

@@ -230,18 +230,160 @@ export class BatonClient {
         if (!res.ok)
             throw await readError(res);
     }
+    /**
+     * Logs in with the password. Resolves to the token response, or — for a
+     * user with a second factor — to `{mfaRequired: true, methods,
+     * expiresInMs}`: no session yet; call {@link completeLogin} with a code.
+     * Throws `invalid_credentials` for a wrong password.
+     */
     async login(username, password) {
+        this.secondStep = null;
         const t0 = mono();
         const res = await this.raw('/v1/login', {
             method: 'POST',
             json: { username, password, transport: this.transport },
         });
         if (!res.ok)
-            throw await readError(res);
+            return this.secondFactorOrThrow(res, 'login', t0);
         const tr = (await res.json());
         this.rotations = 0;
         await this.apply(tr, t0, res, 'login', true);
         return tr;
+    }
+    /**
+     * Finishes a {@link login} or {@link reauth} that resolved to
+     * `{mfaRequired: true}`, with a code from the authenticator app
+     * (`{totp}`) or a recovery code (`{recoveryCode}`, spent by this use).
+     * Resolves to what the first step would have: a new session's token
+     * response for a login, the fresh token for a reauth.
+     *
+     * A wrong code throws `invalid_credentials` (401) and the step stays
+     * open, so the user can try again (five wrong codes end it); a malformed
+     * one throws `invalid_code` (400). When the step is over — finished,
+     * expired, ended by wrong codes, or never begun — it throws
+     * `invalid_grant` (401): log in again.
+     */
+    async completeLogin(factor) {
+        const step = this.secondStep;
+        if (!step)
+            throw new BatonError(401, 'invalid_grant', 'no sign-in is waiting for a second factor: log in again');
+        const json = { mfa_token: step.token };
+        if ('totp' in factor)
+            json.totp = factor.totp;
+        else
+            json.recovery_code = factor.recoveryCode;
+        const t0 = mono();
+        const res = await this.raw('/v1/login/mfa', { method: 'POST', json });
+        if (!res.ok) {
+            const err = await readError(res);
+            if (this.secondStep === step && (err.code === 'invalid_grant' || err.code === 'invalid_token'))
+                this.secondStep = null;
+            throw err;
+        }
+        if (this.secondStep === step)
+            this.secondStep = null;
+        const tr = (await res.json());
+        if (step.purpose === 'reauth') {
+            // The fresh token is for the session the reauth began in; one that
+            // ended meanwhile is not revived.
+            if (!this.active || tr.session_id !== this.sessionId)
+                throw new NoSessionError();
+            await this.apply(tr, t0, res, 'reauth', true);
+        }
+        else {
+            this.rotations = 0;
+            await this.apply(tr, t0, res, 'login', true);
+        }
+        return tr;
+    }
+    /**
+     * The open second step of a {@link login} or {@link reauth}, or null:
+     * which it finishes and the methods it takes.
+     */
+    get pendingSecondFactor() {
+        const step = this.secondStep;
+        if (!step || mono() >= step.deadline)
+            return null;
+        return { purpose: step.purpose, methods: [...step.methods] };
+    }
+    /** Forgets an open second step (the user went back to the password form). */
+    cancelSecondFactor() {
+        this.secondStep = null;
+    }
+    // -------------------------------------------------------- second factors
+    /**
+     * Starts (or restarts) a TOTP enrolment: a new secret for an
+     * authenticator app, not in force until {@link confirmTotp}. Needs a
+     * fresh token, and once a second factor is on one that used it
+     * (`insufficient_user_authentication` otherwise: {@link reauth}, then
+     * {@link completeLogin}). So do {@link totpQrCode}, {@link confirmTotp}
+     * and {@link regenerateRecoveryCodes}.
+     */
+    async beginTotp() {
+        const res = await this.fetch('/v1/mfa/totp', { method: 'POST' });
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json());
+    }
+    /**
+     * The QR code (a PNG) of the pending enrolment's otpauth URI, drawn by
+     * the server; show it with `URL.createObjectURL`. Throws `not_found`
+     * when nothing is pending. Needs what {@link beginTotp} needs.
+     */
+    async totpQrCode() {
+        const res = await this.fetch('/v1/mfa/totp/qr');
+        if (!res.ok)
+            throw await readError(res);
+        return res.blob();
+    }
+    /**
+     * Turns TOTP on with a code of the pending secret and resolves to the
+     * ten recovery codes, which the server shows this once. Throws
+     * `invalid_code` for a wrong code or when nothing is pending.
+     */
+    async confirmTotp(code) {
+        return this.recoveryCodes('/v1/mfa/totp/confirm', { code });
+    }
+    /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token that used the factor. */
+    async regenerateRecoveryCodes() {
+        return this.recoveryCodes('/v1/mfa/recovery-codes');
+    }
+    /**
+     * Turns TOTP off and deletes the recovery codes. Needs a fresh token
+     * that used the second factor: otherwise `insufficient_user_authentication`
+     * (401) — call {@link reauth} (which then asks for a code) and try again.
+     * `not_found` when TOTP is off.
+     */
+    async disableTotp() {
+        const res = await this.fetch('/v1/mfa/totp', { method: 'DELETE' });
+        if (!res.ok)
+            throw await readError(res);
+    }
+    async recoveryCodes(path, json) {
+        const init = { method: 'POST' };
+        if (json !== undefined) {
+            init.headers = { 'Content-Type': 'application/json' };
+            init.body = JSON.stringify(json);
+        }
+        const res = await this.fetch(path, init);
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json()).recovery_codes;
+    }
+    /** The open second step: the server's mfa_token, never shown to callers. */
+    secondStep = null;
+    /** A failed first step: mfa_required opens the second step; anything else is thrown. */
+    async secondFactorOrThrow(res, purpose, t0) {
+        const err = await readError(res);
+        if (res.status !== 403 || err.code !== 'mfa_required')
+            throw err;
+        const body = (await res.json());
+        if (typeof body.mfa_token !== 'string')
+            throw err;
+        const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m) => m === 'totp' || m === 'recovery_code');
+        const expiresInMs = (typeof body.expires_in === 'number' ? body.expires_in : 300) * 1000;
+        this.secondStep = { token: body.mfa_token, purpose, methods, deadline: t0 + expiresInMs };
+        return { mfaRequired: true, methods: [...methods], expiresInMs };
     }
     /**
      * Takes up a session that exists without this page having logged in: a
@@ -315,12 +457,18 @@ export class BatonClient {
         if (failure)
             throw failure;
     }
-    /** Verifies the password again; the new access token is fresh (API.md, Freshness). */
+    /**
+     * Verifies the password again; the new access token is fresh (API.md,
+     * Freshness). For a user with a second factor it resolves to
+     * `{mfaRequired: true, …}` instead: {@link completeLogin} then gives the
+     * fresh token, which has used the second factor.
+     */
     async reauth(password) {
+        this.secondStep = null;
         const t0 = mono();
         const res = await this.fetch('/v1/reauth', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) });
         if (!res.ok)
-            throw await readError(res);
+            return this.secondFactorOrThrow(res, 'reauth', t0);
         const tr = (await res.json());
         await this.apply(tr, t0, res, 'reauth', true);
         return tr;
@@ -544,6 +692,8 @@ export class BatonClient {
         this.sessionId = null;
         this.absDeadline = null;
         this.rotations = 0;
+        if (this.secondStep?.purpose === 'reauth')
+            this.secondStep = null;
         this.clearTimer();
         if (this.transport === 'body') {
             try {

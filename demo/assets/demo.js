@@ -80,6 +80,9 @@ function showSignedIn() {
 }
 
 function showSignedOut() {
+  closeStep('reauth');
+  hideEnrolment();
+  hideRecoveryCodes();
   $('signed-in').hidden = true;
   $('signed-out').hidden = false;
   clearInterval(countdownTimer);
@@ -110,14 +113,137 @@ async function loadMe() {
   $('who-email').dataset.email = me.email ?? '';
   $('who-email').dataset.verified = String(!!me.email_verified);
   $('verify-line').hidden = !me.email || me.email_verified;
+  showMfa(me.mfa);
   return me;
 }
+
+// Two-step sign-in: the state, enrolment with the QR code the server
+// draws, recovery codes, turning it off.
+function showMfa(mfa) {
+  const on = !!mfa && mfa.totp;
+  $('mfa-state').dataset.totp = String(on);
+  $('mfa-state').textContent = on
+    ? `On: an authenticator app. ${mfa.recovery_codes_left} recovery code${mfa.recovery_codes_left === 1 ? '' : 's'} left.`
+    : 'Off: your password alone signs you in.';
+  $('totp-setup').hidden = on;
+  $('totp-off').hidden = !on;
+  $('recovery-new').hidden = !on;
+}
+
+let qrUrl = null;
+function hideEnrolment() {
+  $('totp-enrol').hidden = true;
+  $('totp-form').reset();
+  $('totp-secret').textContent = '';
+  $('totp-qr').removeAttribute('src');
+  if (qrUrl) URL.revokeObjectURL(qrUrl);
+  qrUrl = null;
+}
+
+function showRecoveryCodes(codes) {
+  const list = $('recovery-codes');
+  list.replaceChildren(
+    ...codes.map((c) => {
+      const li = document.createElement('li');
+      li.textContent = c;
+      return li;
+    }),
+  );
+  $('recovery-box').hidden = false;
+  $('recovery-saved').focus();
+}
+
+function hideRecoveryCodes() {
+  $('recovery-codes').replaceChildren();
+  $('recovery-box').hidden = true;
+}
+
+const freshForMfa = 'reauthenticate with your password (and a code, once two-step sign-in is on), then try again.';
+
+$('totp-setup').addEventListener('click', (ev) => {
+  run(
+    ev.currentTarget,
+    'Setting up an authenticator app',
+    async () => {
+      const e = await client.beginTotp();
+      // The QR code comes from the server, fetched with the token: the
+      // secret never goes into a URL, and the CSP allows no other origin.
+      const png = await client.totpQrCode();
+      hideEnrolment();
+      qrUrl = URL.createObjectURL(png);
+      $('totp-qr').src = qrUrl;
+      $('totp-secret').textContent = e.secret.replace(/(.{4})(?=.)/g, '$1 ');
+      $('totp-secret').dataset.secret = e.secret;
+      $('totp-enrol').hidden = false;
+      $('totp-code').focus();
+      status('Scan the QR code with your authenticator app, then enter the code it shows.');
+      log('began an authenticator app enrolment');
+    },
+    freshForMfa,
+  );
+});
+
+$('totp-cancel').addEventListener('click', () => {
+  hideEnrolment();
+  status('');
+});
+
+$('totp-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  run(
+    $('totp-button'),
+    'Turning on two-step sign-in',
+    async () => {
+      const codes = await client.confirmTotp($('totp-code').value);
+      hideEnrolment();
+      showRecoveryCodes(codes);
+      await loadMe();
+      status('Two-step sign-in is on. Save your recovery codes now: they are not shown again.');
+      log('turned on two-step sign-in');
+    },
+    freshForMfa,
+  );
+});
+
+$('recovery-saved').addEventListener('click', () => {
+  hideRecoveryCodes();
+  status('Recovery codes put away.');
+});
+
+$('recovery-new').addEventListener('click', (ev) => {
+  run(
+    ev.currentTarget,
+    'New recovery codes',
+    async () => {
+      showRecoveryCodes(await client.regenerateRecoveryCodes());
+      await loadMe();
+      status('New recovery codes: the old ones no longer work. Save these now.');
+      log('replaced the recovery codes');
+    },
+    freshForMfa,
+  );
+});
+
+$('totp-off').addEventListener('click', (ev) => {
+  run(
+    ev.currentTarget,
+    'Turning off two-step sign-in',
+    async () => {
+      await client.disableTotp();
+      hideRecoveryCodes();
+      await loadMe();
+      status('Two-step sign-in is off.');
+      log('turned off two-step sign-in');
+    },
+    'sign in again: reauthenticate with your password and a code from your authenticator app, then press Turn off again.',
+  );
+});
 
 function formValue(form, name) {
   return form.elements.namedItem(name).value;
 }
 
-async function run(button, what, fn) {
+async function run(button, what, fn, freshHint = 'reauthenticate with your password, then try again.') {
   button.disabled = true;
   try {
     await fn();
@@ -125,7 +251,8 @@ async function run(button, what, fn) {
     log(`${what} failed: ${describe(err)}`, 'error');
     if (err instanceof BatonError && err.code === 'insufficient_user_authentication') {
       // RFC 9470: the token is too old for this; the session is fine.
-      status(`${what} needs a fresh token: reauthenticate with your password, then try again.`, true);
+      status(`${what} needs a fresh token: ${freshHint}`, true);
+      closeStep('reauth');
       $('reauth-password').focus();
     } else {
       status(`${what} failed: ${describe(err)}`, true);
@@ -154,17 +281,105 @@ $('login-form').addEventListener('submit', (ev) => {
   const t = f.querySelector('input[name=transport]:checked').value;
   run($('login-button'), 'Login', async () => {
     if (!client || client.transport !== t || client.loggedIn) makeClient(t);
-    await client.login(formValue(f, 'username'), formValue(f, 'password'));
-    localStorage.setItem(PREF, t);
-    $('ended').hidden = true;
+    const r = await client.login(formValue(f, 'username'), formValue(f, 'password'));
     f.reset();
     f.querySelector(`#t-${t}`).checked = true;
-    log(`logged in with transport ${t}`);
-    showSignedIn();
-    await loadMe();
-    status(`Logged in as ${$('who-username').textContent}.`);
+    if (r.mfaRequired) {
+      // The password was right; the session waits for the second factor.
+      log('password accepted; a second factor is needed');
+      openStep('login', r.methods);
+      status('Enter the code from your authenticator app.');
+      return;
+    }
+    await loggedIn(t, '');
   });
 });
+
+async function loggedIn(t, how) {
+  localStorage.setItem(PREF, t);
+  $('ended').hidden = true;
+  log(`logged in with transport ${t}${how}`);
+  showSignedIn();
+  await loadMe();
+  status(`Logged in as ${$('who-username').textContent}.`);
+}
+
+// The second step of a login or a reauth: a code from the authenticator
+// app, or a recovery code.
+const steps = {
+  login: { first: 'login-form', what: 'Login', done: () => loggedIn(client.transport, ' and a second factor') },
+  reauth: {
+    first: 'reauth-form',
+    what: 'Reauthentication',
+    done: async () => {
+      status('Reauthenticated with your second factor: your token is fresh.');
+      log('reauthenticated with a second factor');
+    },
+  },
+};
+
+function openStep(kind, methods) {
+  $(steps[kind].first).hidden = true;
+  $(`${kind}-mfa-form`).hidden = false;
+  $(`${kind}-mfa-switch`).hidden = !(methods.includes('totp') && methods.includes('recovery_code'));
+  useRecoveryCode(kind, !methods.includes('totp'));
+}
+
+function useRecoveryCode(kind, on) {
+  const form = $(`${kind}-mfa-form`);
+  form.dataset.method = on ? 'recovery_code' : 'totp';
+  $(`${kind}-mfa-totp`).hidden = on;
+  $(`${kind}-mfa-recovery`).hidden = !on;
+  $(`${kind}-mfa-code`).required = !on;
+  $(`${kind}-mfa-rc`).required = on;
+  $(`${kind}-mfa-switch`).textContent = on ? 'Use a code from your authenticator app instead' : 'Use a recovery code instead';
+  $(on ? `${kind}-mfa-rc` : `${kind}-mfa-code`).focus();
+}
+
+function closeStep(kind) {
+  const form = $(`${kind}-mfa-form`);
+  if (form.hidden) return;
+  form.reset();
+  form.hidden = true;
+  $(steps[kind].first).hidden = false;
+}
+
+for (const kind of Object.keys(steps)) {
+  $(`${kind}-mfa-switch`).addEventListener('click', (ev) => {
+    ev.preventDefault();
+    useRecoveryCode(kind, $(`${kind}-mfa-form`).dataset.method !== 'recovery_code');
+  });
+  $(`${kind}-mfa-cancel`).addEventListener('click', () => {
+    client.cancelSecondFactor();
+    closeStep(kind);
+    status('');
+  });
+  $(`${kind}-mfa-form`).addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const recovery = form.dataset.method === 'recovery_code';
+    const input = $(recovery ? `${kind}-mfa-rc` : `${kind}-mfa-code`);
+    run($(`${kind}-mfa-button`), steps[kind].what, async () => {
+      try {
+        await client.completeLogin(recovery ? { recoveryCode: input.value } : { totp: input.value });
+      } catch (err) {
+        if (!(err instanceof BatonError)) throw err;
+        log(`${steps[kind].what} failed: ${describe(err)}`, 'error');
+        if (!client.pendingSecondFactor) {
+          // Used, expired or ended by wrong codes: the password again.
+          closeStep(kind);
+          status(`${steps[kind].what} failed: that took too long or had too many wrong codes. Enter your password again.`, true);
+          return;
+        }
+        status(err.code === 'invalid_credentials' ? 'That code is wrong or was used already. Try again.' : `That is not a code: ${err.description}`, true);
+        input.select();
+        return;
+      }
+      closeStep(kind);
+      await steps[kind].done();
+    });
+  });
+}
 
 $('forgot-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -273,8 +488,13 @@ $('reauth-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const f = ev.currentTarget;
   run($('reauth-button'), 'Reauthentication', async () => {
-    await client.reauth($('reauth-password').value);
+    const r = await client.reauth($('reauth-password').value);
     f.reset();
+    if (r.mfaRequired) {
+      openStep('reauth', r.methods);
+      status('Enter the code from your authenticator app to finish reauthenticating.');
+      return;
+    }
     status('Reauthenticated: your token is fresh.');
   });
 });

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 )
 
 // requestOptions is the part of a PublicKeyCredentialRequestOptionsJSON
@@ -46,13 +45,9 @@ func (a *Authenticator) Login(optionsJSON []byte) ([]byte, error) {
 // LoginWith is Login with a hook that may change the response before it is
 // signed and encoded; edit may be nil.
 func (a *Authenticator) LoginWith(optionsJSON []byte, edit func(*Assertion)) ([]byte, error) {
-	raw, err := unwrap(optionsJSON)
-	if err != nil {
-		return nil, err
-	}
 	var o requestOptions
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return nil, fmt.Errorf("request options: %w", err)
+	if err := parseOptions(optionsJSON, &o); err != nil {
+		return nil, err
 	}
 	chal, err := challenge(o.Challenge)
 	if err != nil {

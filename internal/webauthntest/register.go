@@ -28,7 +28,8 @@ type creationOptions struct {
 // Attestation is a registration response before it is encoded. A
 // RegisterWith hook may change any field to build a response a server must
 // refuse; the signature of a packed statement is made after the hook, over
-// what the hook left, unless CorruptSignature is set.
+// what the hook left, unless CorruptSignature is set. The authenticator
+// keeps the credential whatever the hook does.
 type Attestation struct {
 	CredentialID   []byte     // id and rawId; the attested credential data keeps the real one
 	ClientData     ClientData // encoded into clientDataJSON unless ClientDataJSON is set
@@ -57,13 +58,9 @@ func (a *Authenticator) Register(optionsJSON []byte) ([]byte, error) {
 // RegisterWith is Register with a hook that may change the response before
 // it is encoded; edit may be nil.
 func (a *Authenticator) RegisterWith(optionsJSON []byte, edit func(*Attestation)) ([]byte, error) {
-	raw, err := unwrap(optionsJSON)
-	if err != nil {
-		return nil, err
-	}
 	var o creationOptions
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return nil, fmt.Errorf("creation options: %w", err)
+	if err := parseOptions(optionsJSON, &o); err != nil {
+		return nil, err
 	}
 	chal, err := challenge(o.Challenge)
 	if err != nil {

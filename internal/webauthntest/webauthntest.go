@@ -120,7 +120,7 @@ type Credential struct {
 	Alg        int
 	PublicKey  crypto.PublicKey // *ecdsa.PublicKey or ed25519.PublicKey
 	COSEKey    []byte           // the public key as it appeared in authData
-	Counter    uint32           // the last counter reported
+	Counter    uint32           // the stored signature counter: the last one reported, or what SetCounter set
 }
 
 func (c *credential) export() Credential {
@@ -272,19 +272,23 @@ func decodeB64(s string) ([]byte, error) {
 	return b64.DecodeString(strings.TrimRight(s, "="))
 }
 
-// unwrap returns the options inside {"publicKey": {...}} (the shape of a
-// CredentialCreationOptions or CredentialRequestOptions) or the bare options.
-func unwrap(optionsJSON []byte) ([]byte, error) {
+// parseOptions decodes the options inside {"publicKey": {...}} (the shape
+// of a CredentialCreationOptions or CredentialRequestOptions) or the bare
+// options into v.
+func parseOptions(optionsJSON []byte, v any) error {
 	var w struct {
 		PublicKey json.RawMessage `json:"publicKey"`
 	}
 	if err := json.Unmarshal(optionsJSON, &w); err != nil {
-		return nil, fmt.Errorf("options: %w", err)
+		return fmt.Errorf("options: %w", err)
 	}
 	if len(w.PublicKey) > 0 && string(w.PublicKey) != "null" {
-		return w.PublicKey, nil
+		optionsJSON = w.PublicKey
 	}
-	return optionsJSON, nil
+	if err := json.Unmarshal(optionsJSON, v); err != nil {
+		return fmt.Errorf("options: %w", err)
+	}
+	return nil
 }
 
 // descriptor is a PublicKeyCredentialDescriptorJSON (§5.10.3).

@@ -62,25 +62,36 @@ func (o creationOptions) json(t *testing.T) []byte {
 	for _, a := range o.algs {
 		params = append(params, map[string]any{"type": "public-key", "alg": a})
 	}
-	excl := []map[string]any{}
-	for _, id := range o.exclude {
-		excl = append(excl, map[string]any{"type": "public-key", "id": b64.EncodeToString(id)})
-	}
 	rp := map[string]any{"name": "Baton"}
 	if o.rpID != "" {
 		rp["id"] = o.rpID
 	}
-	var v any = map[string]any{
+	v := map[string]any{
 		"rp":                     rp,
 		"user":                   map[string]any{"id": b64.EncodeToString(o.userID), "name": "alice", "displayName": "Alice"},
 		"challenge":              b64.EncodeToString(o.chal),
 		"pubKeyCredParams":       params,
-		"excludeCredentials":     excl,
+		"excludeCredentials":     descriptors(o.exclude),
 		"timeout":                60000,
 		"attestation":            "none",
 		"authenticatorSelection": map[string]any{"residentKey": "required", "userVerification": "preferred"},
 	}
-	if o.wrap {
+	return marshalOptions(t, v, o.wrap)
+}
+
+// descriptors lists credential ids as PublicKeyCredentialDescriptorJSON.
+func descriptors(ids [][]byte) []map[string]any {
+	d := []map[string]any{}
+	for _, id := range ids {
+		d = append(d, map[string]any{"type": "public-key", "id": b64.EncodeToString(id)})
+	}
+	return d
+}
+
+// marshalOptions encodes options, inside {"publicKey": ...} when wrap.
+func marshalOptions(t *testing.T, v map[string]any, wrap bool) []byte {
+	t.Helper()
+	if wrap {
 		v = map[string]any{"publicKey": v}
 	}
 	b, err := json.Marshal(v)
@@ -105,21 +116,9 @@ func (o requestOptions) json(t *testing.T) []byte {
 		v["rpId"] = o.rpID
 	}
 	if len(o.allow) > 0 {
-		allow := []map[string]any{}
-		for _, id := range o.allow {
-			allow = append(allow, map[string]any{"type": "public-key", "id": b64.EncodeToString(id)})
-		}
-		v["allowCredentials"] = allow
+		v["allowCredentials"] = descriptors(o.allow)
 	}
-	var w any = v
-	if o.wrap {
-		w = map[string]any{"publicKey": v}
-	}
-	b, err := json.Marshal(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return marshalOptions(t, v, o.wrap)
 }
 
 type clientData struct {
@@ -513,9 +512,13 @@ func TestLogin(t *testing.T) {
 				t.Fatal(err)
 			}
 			var reg registration
-			json.Unmarshal(resp, &reg)
-			rawAO, _ := b64.DecodeString(reg.Response.AttestationObject)
-			obj, _ := cborDecode(rawAO)
+			if err := json.Unmarshal(resp, &reg); err != nil {
+				t.Fatal(err)
+			}
+			obj, err := cborDecode(unb64(t, "attestationObject", reg.Response.AttestationObject))
+			if err != nil {
+				t.Fatal(err)
+			}
 			cred := parseAuthData(t, obj.(map[any]any)["authData"].([]byte))
 
 			for i, want := range tc.wantCounters {
@@ -641,16 +644,14 @@ func TestLoginWith(t *testing.T) {
 	for _, alg := range []int{webauthntest.AlgES256, webauthntest.AlgEdDSA} {
 		t.Run(fmt.Sprint(alg), func(t *testing.T) {
 			a := webauthntest.New(webauthntest.Options{Alg: alg})
-			resp, err := a.Register(creationOptions{rpID: "example.com", userID: []byte("u"), chal: []byte("c"), algs: []int{alg}}.json(t))
-			if err != nil {
+			if _, err := a.Register(creationOptions{rpID: "example.com", userID: []byte("u"), chal: []byte("c"), algs: []int{alg}}.json(t)); err != nil {
 				t.Fatal(err)
 			}
 			key := a.Credential().PublicKey
 			opts := requestOptions{rpID: "example.com", chal: []byte("c")}.json(t)
-			_ = resp
 
 			// The hook's changes are signed, so a server sees one fault only.
-			resp, err = a.LoginWith(opts, func(as *webauthntest.Assertion) {
+			resp, err := a.LoginWith(opts, func(as *webauthntest.Assertion) {
 				as.CredentialID = []byte("other")
 				as.ClientData.Origin = "https://evil.example"
 				as.RPIDHash = sha("evil.example")
@@ -711,7 +712,9 @@ func TestRegisterWith(t *testing.T) {
 				t.Fatal(err)
 			}
 			var r registration
-			json.Unmarshal(resp, &r)
+			if err := json.Unmarshal(resp, &r); err != nil {
+				t.Fatal(err)
+			}
 			parseClientData(t, unb64(t, "clientDataJSON", r.Response.ClientDataJSON), "webauthn.get", []byte("c"), "https://example.com", false)
 			ad := parseAuthData(t, unb64(t, "authenticatorData", r.Response.AuthenticatorData))
 			if !bytes.Equal(ad.rpIDHash, sha("evil.example")) || ad.flags != webauthntest.FlagAT || ad.counter != 9 {
@@ -722,7 +725,9 @@ func TestRegisterWith(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			json.Unmarshal(resp, &r)
+			if err := json.Unmarshal(resp, &r); err != nil {
+				t.Fatal(err)
+			}
 			obj, err := cborDecode(unb64(t, "attestationObject", r.Response.AttestationObject))
 			if err != nil {
 				t.Fatal(err)

@@ -66,6 +66,16 @@ export interface TokenResponse {
   session_id: string;
 }
 
+/** The user's second factors, as `GET /v1/me` shows them. */
+export interface MfaState {
+  /** Whether TOTP (an authenticator app) is on. */
+  totp: boolean;
+  /** How many passkeys the user has registered. */
+  passkeys: number;
+  /** Recovery codes not used yet (0 without a second factor). */
+  recovery_codes_left: number;
+}
+
 export interface User {
   id: string;
   username: string;
@@ -74,6 +84,44 @@ export interface User {
   /** The user's address, or null (API.md, Email addresses). */
   email?: string | null;
   email_verified?: boolean;
+  /** Second factors; in {@link BatonClient.me}'s answer only. */
+  mfa?: MfaState;
+}
+
+/** The second factors a sign-in can be finished with. */
+export type SecondFactorMethod = 'totp' | 'recovery_code';
+
+/**
+ * What {@link BatonClient.login} and {@link BatonClient.reauth} resolve to
+ * when the password was right but the user has a second factor: finish with
+ * {@link BatonClient.completeLogin}. The server's `mfa_token` stays inside
+ * the client.
+ */
+export interface SecondFactorRequired {
+  mfaRequired: true;
+  /** The factors the server accepts, e.g. ['totp', 'recovery_code']. */
+  methods: SecondFactorMethod[];
+  /** How long the second step may take (the server says 5 minutes). */
+  expiresInMs: number;
+}
+
+/**
+ * What {@link BatonClient.login} and {@link BatonClient.reauth} resolve to:
+ * the token response as before (for a user without a second factor
+ * nothing changes), or {@link SecondFactorRequired}. Tell them apart with
+ * `if (r.mfaRequired)`.
+ */
+export type LoginResult = (TokenResponse & { mfaRequired?: false }) | SecondFactorRequired;
+
+/** The factor that finishes a sign-in: a code of the authenticator app, or a recovery code. */
+export type SecondFactor = { totp: string } | { recoveryCode: string };
+
+/** A pending TOTP enrolment (`POST /v1/mfa/totp`): shown once. */
+export interface TotpEnrolment {
+  /** The base32 secret, for typing into an app. */
+  secret: string;
+  /** The `otpauth://totp/…` URI; the QR code of it is {@link BatonClient.totpQrCode}. */
+  otpauth_uri: string;
 }
 
 /** Who asks for a password reset: {@link BatonClient.forgotPassword}. */
@@ -356,17 +404,157 @@ export class BatonClient {
     if (!res.ok) throw await readError(res);
   }
 
-  async login(username: string, password: string): Promise<TokenResponse> {
+  /**
+   * Logs in with the password. Resolves to the token response, or — for a
+   * user with a second factor — to `{mfaRequired: true, methods,
+   * expiresInMs}`: no session yet; call {@link completeLogin} with a code.
+   * Throws `invalid_credentials` for a wrong password.
+   */
+  async login(username: string, password: string): Promise<LoginResult> {
+    this.secondStep = null;
     const t0 = mono();
     const res = await this.raw('/v1/login', {
       method: 'POST',
       json: { username, password, transport: this.transport },
     });
-    if (!res.ok) throw await readError(res);
+    if (!res.ok) return this.secondFactorOrThrow(res, 'login', t0);
     const tr = (await res.json()) as TokenResponse;
     this.rotations = 0;
     await this.apply(tr, t0, res, 'login', true);
     return tr;
+  }
+
+  /**
+   * Finishes a {@link login} or {@link reauth} that resolved to
+   * `{mfaRequired: true}`, with a code from the authenticator app
+   * (`{totp}`) or a recovery code (`{recoveryCode}`, spent by this use).
+   * Resolves to what the first step would have: a new session's token
+   * response for a login, the fresh token for a reauth.
+   *
+   * A wrong code throws `invalid_credentials` (401) and the step stays
+   * open, so the user can try again (five wrong codes end it); a malformed
+   * one throws `invalid_code` (400). When the step is over — finished,
+   * expired, ended by wrong codes, or never begun — it throws
+   * `invalid_grant` (401): log in again.
+   */
+  async completeLogin(factor: SecondFactor): Promise<TokenResponse> {
+    const step = this.secondStep;
+    if (!step) throw new BatonError(401, 'invalid_grant', 'no sign-in is waiting for a second factor: log in again');
+    const json: Record<string, string> = { mfa_token: step.token };
+    if ('totp' in factor) json.totp = factor.totp;
+    else json.recovery_code = factor.recoveryCode;
+    const t0 = mono();
+    const res = await this.raw('/v1/login/mfa', { method: 'POST', json });
+    if (!res.ok) {
+      const err = await readError(res);
+      if (this.secondStep === step && (err.code === 'invalid_grant' || err.code === 'invalid_token')) this.secondStep = null;
+      throw err;
+    }
+    if (this.secondStep === step) this.secondStep = null;
+    const tr = (await res.json()) as TokenResponse;
+    if (step.purpose === 'reauth') {
+      // The fresh token is for the session the reauth began in; one that
+      // ended meanwhile is not revived.
+      if (!this.active || tr.session_id !== this.sessionId) throw new NoSessionError();
+      await this.apply(tr, t0, res, 'reauth', true);
+    } else {
+      this.rotations = 0;
+      await this.apply(tr, t0, res, 'login', true);
+    }
+    return tr;
+  }
+
+  /**
+   * The open second step of a {@link login} or {@link reauth}, or null:
+   * which it finishes and the methods it takes.
+   */
+  get pendingSecondFactor(): { purpose: 'login' | 'reauth'; methods: SecondFactorMethod[] } | null {
+    const step = this.secondStep;
+    if (!step || mono() >= step.deadline) return null;
+    return { purpose: step.purpose, methods: [...step.methods] };
+  }
+
+  /** Forgets an open second step (the user went back to the password form). */
+  cancelSecondFactor(): void {
+    this.secondStep = null;
+  }
+
+  // -------------------------------------------------------- second factors
+
+  /**
+   * Starts (or restarts) a TOTP enrolment: a new secret for an
+   * authenticator app, not in force until {@link confirmTotp}. Needs a
+   * fresh token, and once a second factor is on one that used it
+   * (`insufficient_user_authentication` otherwise: {@link reauth}, then
+   * {@link completeLogin}). So do {@link totpQrCode}, {@link confirmTotp}
+   * and {@link regenerateRecoveryCodes}.
+   */
+  async beginTotp(): Promise<TotpEnrolment> {
+    const res = await this.fetch('/v1/mfa/totp', { method: 'POST' });
+    if (!res.ok) throw await readError(res);
+    return (await res.json()) as TotpEnrolment;
+  }
+
+  /**
+   * The QR code (a PNG) of the pending enrolment's otpauth URI, drawn by
+   * the server; show it with `URL.createObjectURL`. Throws `not_found`
+   * when nothing is pending. Needs what {@link beginTotp} needs.
+   */
+  async totpQrCode(): Promise<Blob> {
+    const res = await this.fetch('/v1/mfa/totp/qr');
+    if (!res.ok) throw await readError(res);
+    return res.blob();
+  }
+
+  /**
+   * Turns TOTP on with a code of the pending secret and resolves to the
+   * ten recovery codes, which the server shows this once. Throws
+   * `invalid_code` for a wrong code or when nothing is pending.
+   */
+  async confirmTotp(code: string): Promise<string[]> {
+    return this.recoveryCodes('/v1/mfa/totp/confirm', { code });
+  }
+
+  /** Replaces the recovery codes by ten new ones (the old die); `not_found` without a second factor. Fresh token that used the factor. */
+  async regenerateRecoveryCodes(): Promise<string[]> {
+    return this.recoveryCodes('/v1/mfa/recovery-codes');
+  }
+
+  /**
+   * Turns TOTP off and deletes the recovery codes. Needs a fresh token
+   * that used the second factor: otherwise `insufficient_user_authentication`
+   * (401) — call {@link reauth} (which then asks for a code) and try again.
+   * `not_found` when TOTP is off.
+   */
+  async disableTotp(): Promise<void> {
+    const res = await this.fetch('/v1/mfa/totp', { method: 'DELETE' });
+    if (!res.ok) throw await readError(res);
+  }
+
+  private async recoveryCodes(path: string, json?: unknown): Promise<string[]> {
+    const init: RequestInit = { method: 'POST' };
+    if (json !== undefined) {
+      init.headers = { 'Content-Type': 'application/json' };
+      init.body = JSON.stringify(json);
+    }
+    const res = await this.fetch(path, init);
+    if (!res.ok) throw await readError(res);
+    return ((await res.json()) as { recovery_codes: string[] }).recovery_codes;
+  }
+
+  /** The open second step: the server's mfa_token, never shown to callers. */
+  private secondStep: { token: string; purpose: 'login' | 'reauth'; methods: SecondFactorMethod[]; deadline: number } | null = null;
+
+  /** A failed first step: mfa_required opens the second step; anything else is thrown. */
+  private async secondFactorOrThrow(res: Response, purpose: 'login' | 'reauth', t0: number): Promise<SecondFactorRequired> {
+    const err = await readError(res);
+    if (res.status !== 403 || err.code !== 'mfa_required') throw err;
+    const body = (await res.json()) as { mfa_token?: unknown; methods?: unknown; expires_in?: unknown };
+    if (typeof body.mfa_token !== 'string') throw err;
+    const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m): m is SecondFactorMethod => m === 'totp' || m === 'recovery_code');
+    const expiresInMs = (typeof body.expires_in === 'number' ? body.expires_in : 300) * 1000;
+    this.secondStep = { token: body.mfa_token, purpose, methods, deadline: t0 + expiresInMs };
+    return { mfaRequired: true, methods: [...methods], expiresInMs };
   }
 
   /**
@@ -432,11 +620,17 @@ export class BatonClient {
     if (failure) throw failure;
   }
 
-  /** Verifies the password again; the new access token is fresh (API.md, Freshness). */
-  async reauth(password: string): Promise<TokenResponse> {
+  /**
+   * Verifies the password again; the new access token is fresh (API.md,
+   * Freshness). For a user with a second factor it resolves to
+   * `{mfaRequired: true, …}` instead: {@link completeLogin} then gives the
+   * fresh token, which has used the second factor.
+   */
+  async reauth(password: string): Promise<LoginResult> {
+    this.secondStep = null;
     const t0 = mono();
     const res = await this.fetch('/v1/reauth', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ password }) });
-    if (!res.ok) throw await readError(res);
+    if (!res.ok) return this.secondFactorOrThrow(res, 'reauth', t0);
     const tr = (await res.json()) as TokenResponse;
     await this.apply(tr, t0, res, 'reauth', true);
     return tr;
@@ -656,6 +850,7 @@ export class BatonClient {
     this.sessionId = null;
     this.absDeadline = null;
     this.rotations = 0;
+    if (this.secondStep?.purpose === 'reauth') this.secondStep = null;
     this.clearTimer();
     if (this.transport === 'body') {
       try {
