@@ -71,3 +71,49 @@ func TestPasskeysOffWarns(t *testing.T) {
 		t.Fatalf("options with passkeys off: %d %s", r.status, r.raw)
 	}
 }
+
+// TestPasskeyMetrics: passkey second steps are counted under
+// method="passkey", refused ones too, and a usernameless sign-in is a
+// login.
+func TestPasskeyMetrics(t *testing.T) {
+	ts := newTestServer(t, nil, nil, server.Options{})
+	u := ts.URL
+	at := loginAs(t, u, "pk-metric").str("access_token")
+	key := webauthntest.New(webauthntest.Options{UV: true, Origin: strings.Replace(u, "127.0.0.1", "localhost", 1)})
+	opts := call(t, "POST", u+"/v1/passkeys/register/options", at, nil)
+	cred, err := key.Register(opts.rawMember("options"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := call(t, "POST", u+"/v1/passkeys/register", at, map[string]any{"flow_id": opts.str("flow_id"), "credential": json.RawMessage(cred)}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	second := func(edit func(*webauthntest.Assertion), want int) {
+		t.Helper()
+		m := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "pk-metric", "password": pw}).str("mfa_token")
+		o := call(t, "POST", u+"/v1/passkeys/login/options", "", map[string]string{"mfa_token": m})
+		a, err := key.LoginWith(o.rawMember("options"), edit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := call(t, "POST", u+"/v1/login/mfa", "", map[string]any{"mfa_token": m, "passkey": json.RawMessage(a)}); r.status != want {
+			t.Fatalf("second step: %d %s, want %d", r.status, r.raw, want)
+		}
+	}
+	second(nil, 200)
+	second(func(a *webauthntest.Assertion) { a.CorruptSignature = true }, 401)
+	o := call(t, "POST", u+"/v1/passkeys/login/options", "", map[string]any{})
+	a, _ := key.Login(o.rawMember("options"))
+	if r := call(t, "POST", u+"/v1/passkeys/login", "", map[string]any{"flow_id": o.str("flow_id"), "credential": json.RawMessage(a)}); r.status != 200 {
+		t.Fatalf("passkey login: %d %s", r.status, r.raw)
+	}
+	wantSeries(t, string(call(t, "GET", u+"/metrics", "", nil).raw), map[string]string{
+		`baton_mfa_attempts_total{method="passkey",outcome="ok"}`:                    "1",
+		`baton_mfa_attempts_total{method="passkey",outcome="failed"}`:                "1",
+		`baton_mfa_attempts_total{method="other",outcome="failed"}`:                  "",
+		`baton_auth_events_total{outcome="ok",type="passkey_added"}`:                 "1",
+		`baton_http_requests_total{route="/v1/passkeys/login",status="200"}`:         "1",
+		`baton_http_requests_total{route="/v1/passkeys/login/options",status="200"}`: "3",
+		`baton_logins_total{outcome="ok"}`:                                           "3",
+	})
+}
