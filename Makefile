@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./token/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./password/
 	$(GO) test -run '^$$' -fuzz FuzzLoginMFA -fuzztime 30s ./httpapi/
+	$(GO) test -run '^$$' -fuzz FuzzPasskeyBodies -fuzztime 30s ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeCodes -fuzztime 30s ./session/
 
 # bench regenerates BENCHMARKS.md (~9 minutes): the micro-benchmarks, then

@@ -18,6 +18,8 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"GET", "/v1/me"}, {"DELETE", "/v1/me"}, {"POST", "/v1/reauth"}, {"POST", "/v1/password"},
 	{"GET", "/v1/sessions"}, {"DELETE", "/v1/sessions/x"}, {"POST", "/oauth/token"}, {"POST", "/oauth/revoke"},
 	{"POST", "/oauth/introspect"}, {"GET", "/v1/revocations?since=1"},
+	{"POST", "/v1/passkeys/register/options"}, {"POST", "/v1/passkeys/register"}, {"GET", "/v1/passkeys"},
+	{"DELETE", "/v1/passkeys/x"}, {"POST", "/v1/passkeys/login/options"}, {"POST", "/v1/passkeys/login"},
 }
 
 // FuzzRequests sends arbitrary bodies, content types and credentials to
