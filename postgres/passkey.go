@@ -37,12 +37,13 @@ func scanPasskey(r pgx.Row) (*baton.Passkey, error) {
 }
 
 // CreatePasskey stores p. The user's row is locked while its passkeys are
-// counted, so concurrent creations cannot pass the limit together.
-// ENotFound; EConflict.
+// counted, so concurrent creations cannot pass the limit together (FOR NO
+// KEY UPDATE: logins creating sessions, whose foreign key takes a key
+// share lock on the row, do not wait for it). ENotFound; EConflict.
 func (db *DB) CreatePasskey(ctx context.Context, p *baton.Passkey) error {
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, p.UserID).Scan(&one); isNoRows(err) {
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, p.UserID).Scan(&one); isNoRows(err) {
 			return baton.Errorf(baton.ENotFound, "user not found")
 		} else if err != nil {
 			return err
