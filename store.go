@@ -324,9 +324,12 @@ type PasskeyStore interface {
 	// PasskeyByCredentialID returns the passkey with the credential id, or
 	// ENotFound.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
-	// DeletePasskey deletes the user's passkey id. ENotFound when the user
-	// has no passkey id (also when another user has).
-	DeletePasskey(ctx context.Context, userID, id string) error
+	// DeletePasskey deletes the user's passkey id. With keepOne it does so
+	// only while the user has another passkey, and returns EConflict
+	// otherwise (of concurrent deletions with keepOne, at least one
+	// passkey stays). ENotFound when the user has no passkey id (also when
+	// another user has).
+	DeletePasskey(ctx context.Context, userID, id string, keepOne bool) error
 	// UsePasskey records a sign-in with the passkey at now whose signature
 	// counter was count: a compare-and-set that succeeds only when count
 	// is after the stored counter, or when both are 0 (an authenticator

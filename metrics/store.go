@@ -541,9 +541,9 @@ func (is *instrumented) PasskeyByCredentialID(ctx context.Context, credentialID 
 	return v, err
 }
 
-func (is *instrumented) DeletePasskey(ctx context.Context, userID, id string) error {
+func (is *instrumented) DeletePasskey(ctx context.Context, userID, id string, keepOne bool) error {
 	t := time.Now()
-	err := is.s.DeletePasskey(ctx, userID, id)
+	err := is.s.DeletePasskey(ctx, userID, id, keepOne)
 	is.done(mDeletePasskey, t, err)
 	return err
 }

@@ -87,16 +87,43 @@ func (db *DB) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*
 	return p, formatError("passkey", err)
 }
 
-// DeletePasskey deletes the user's passkey. ENotFound.
-func (db *DB) DeletePasskey(ctx context.Context, userID, id string) error {
-	n, err := db.update(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
-	if err != nil {
-		return formatError("delete passkey", err)
+// DeletePasskey deletes the user's passkey. With keepOne the user's row
+// is locked while the others are counted, so concurrent deletions cannot
+// take the last one together. ENotFound; EConflict.
+func (db *DB) DeletePasskey(ctx context.Context, userID, id string, keepOne bool) error {
+	if !keepOne {
+		n, err := db.update(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+		if err != nil {
+			return formatError("delete passkey", err)
+		}
+		if n == 0 {
+			return errNoPasskey
+		}
+		return nil
 	}
-	if n == 0 {
-		return errNoPasskey
-	}
-	return nil
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		var others int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, userID).Scan(&others); isNoRows(err) {
+			return errNoPasskey
+		} else if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM passkeys WHERE user_id = $1 AND id <> $2`, userID, id).Scan(&others); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case tag.RowsAffected() == 0:
+			return errNoPasskey
+		case others == 0:
+			return baton.Errorf(baton.EConflict, "the user's last passkey") // rolls the delete back
+		}
+		return nil
+	})
+	return formatError("delete passkey", err)
 }
 
 // UsePasskey moves the counter forward by compare-and-set (the UPDATE's

@@ -149,7 +149,7 @@ func (s *Service) ResetMFA(ctx context.Context, userID string, cl Client) (*MFAR
 		return nil, err
 	}
 	for _, p := range ps {
-		if err := s.store.DeletePasskey(ctx, userID, p.ID); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+		if err := s.store.DeletePasskey(ctx, userID, p.ID, false); err != nil && baton.ErrorCode(err) != baton.ENotFound {
 			return nil, err
 		}
 	}

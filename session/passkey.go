@@ -347,7 +347,9 @@ func (s *Service) Passkeys(ctx context.Context, c *token.Claims) ([]*baton.Passk
 // DeletePasskey removes one of the token's user's passkeys. Needs a fresh
 // token, and one with mfa in amr when it is the user's last second factor
 // (no TOTP and no other passkey): no factor goes without the proof of
-// two. ENotFound for anything not the caller's.
+// two. The store checks "not the last" in the same step as the delete, so
+// concurrent deletions cannot remove the last one between them. ENotFound
+// for anything not the caller's.
 func (s *Service) DeletePasskey(ctx context.Context, c *token.Claims, id string, cl Client) error {
 	if s.webauthn == nil {
 		return errPasskeysOff
@@ -355,31 +357,22 @@ func (s *Service) DeletePasskey(ctx context.Context, c *token.Claims, id string,
 	if err := s.RequireFresh(c); err != nil {
 		return err
 	}
-	ps, err := s.store.Passkeys(ctx, c.Subject)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, p := range ps {
-		found = found || p.ID == id
-	}
-	if !found {
-		return errPasskeyNotFound
-	}
-	if len(ps) == 1 {
+	keepOne := false
+	if s.requireFreshMFA(c) != nil {
 		totp, err := s.totpOn(ctx, c.Subject)
 		if err != nil {
 			return err
 		}
-		if !totp {
-			if err := s.requireFreshMFA(c); err != nil {
-				return err
-			}
-		}
+		keepOne = !totp
 	}
-	if err := s.store.DeletePasskey(ctx, c.Subject, id); baton.ErrorCode(err) == baton.ENotFound {
+	err := s.store.DeletePasskey(ctx, c.Subject, id, keepOne)
+	switch baton.ErrorCode(err) {
+	case "":
+	case baton.ENotFound:
 		return errPasskeyNotFound
-	} else if err != nil {
+	case baton.EConflict:
+		return s.requireFreshMFA(c)
+	default:
 		return err
 	}
 	s.profiles.drop(c.Subject)

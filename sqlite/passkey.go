@@ -12,7 +12,10 @@ import (
 
 const passkeyColumns = `id, user_id, credential_id, public_key, sign_count, aaguid, transports, flags, name, created_at, last_used_at`
 
-var errNoPasskey = baton.Errorf(baton.ENotFound, "no such passkey")
+var (
+	errNoPasskey   = baton.Errorf(baton.ENotFound, "no such passkey")
+	errLastPasskey = baton.Errorf(baton.EConflict, "the user's last passkey")
+)
 
 func splitTransports(s string) []string {
 	if s == "" {
@@ -79,8 +82,9 @@ func (db *DB) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*
 	return p, formatError("passkey", err)
 }
 
-// DeletePasskey deletes the user's passkey. ENotFound.
-func (db *DB) DeletePasskey(ctx context.Context, userID, id string) error {
+// DeletePasskey deletes the user's passkey; the check of keepOne and the
+// delete are one op of the single writer. ENotFound; EConflict.
+func (db *DB) DeletePasskey(ctx context.Context, userID, id string, keepOne bool) error {
 	return db.write(ctx, "delete passkey", func(tx *tx) error {
 		n, err := tx.execN(`DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
 		if err != nil {
@@ -88,6 +92,15 @@ func (db *DB) DeletePasskey(ctx context.Context, userID, id string) error {
 		}
 		if n == 0 {
 			return errNoPasskey
+		}
+		if keepOne {
+			var left int
+			if err := tx.queryRow(`SELECT count(*) FROM passkeys WHERE user_id = ?`, userID).Scan(&left); err != nil {
+				return err
+			}
+			if left == 0 {
+				return errLastPasskey // the op is rolled back
+			}
 		}
 		return nil
 	})

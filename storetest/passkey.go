@@ -68,12 +68,12 @@ func testPasskeys(t *testing.T, s baton.Store) {
 	wantCode(t, err, baton.ENotFound)
 
 	// Another user's passkey is not found, and stays.
-	wantCode(t, s.DeletePasskey(ctx, "u1", other.ID), baton.ENotFound)
-	wantCode(t, s.DeletePasskey(ctx, "u1", "nope"), baton.ENotFound)
-	if err := s.DeletePasskey(ctx, "u1", p1.ID); err != nil {
+	wantCode(t, s.DeletePasskey(ctx, "u1", other.ID, false), baton.ENotFound)
+	wantCode(t, s.DeletePasskey(ctx, "u1", "nope", false), baton.ENotFound)
+	if err := s.DeletePasskey(ctx, "u1", p1.ID, false); err != nil {
 		t.Fatalf("DeletePasskey: %v", err)
 	}
-	wantCode(t, s.DeletePasskey(ctx, "u1", p1.ID), baton.ENotFound)
+	wantCode(t, s.DeletePasskey(ctx, "u1", p1.ID, false), baton.ENotFound)
 	_, err = s.PasskeyByCredentialID(ctx, p1.CredentialID)
 	wantCode(t, err, baton.ENotFound)
 	if _, err := s.PasskeyByCredentialID(ctx, other.CredentialID); err != nil {
@@ -144,7 +144,7 @@ func testPasskeyLimit(t *testing.T, s baton.Store) {
 	}
 	// The bound is per user; a deletion makes room.
 	mustCreatePasskey(t, s, newPasskey("other", "u2"))
-	if err := s.DeletePasskey(ctx, "u1", "p0"); err != nil {
+	if err := s.DeletePasskey(ctx, "u1", "p0", false); err != nil {
 		t.Fatal(err)
 	}
 	mustCreatePasskey(t, s, newPasskey("again", "u1"))
@@ -162,4 +162,36 @@ func testPasskeyDeleteUser(t *testing.T, s baton.Store) {
 	wantCode(t, err, baton.ENotFound)
 	mustCreateUser(t, s, "u1")
 	mustCreatePasskey(t, s, p)
+}
+
+// testPasskeyKeepOne: a deletion that must keep one passkey refuses the
+// last, also when several race.
+func testPasskeyKeepOne(t *testing.T, s baton.Store) {
+	mustCreateUser(t, s, "u1")
+	mustCreateUser(t, s, "u2")
+	mustCreatePasskey(t, s, newPasskey("only", "u1"))
+	wantCode(t, s.DeletePasskey(ctx, "u1", "only", true), baton.EConflict)
+	wantCode(t, s.DeletePasskey(ctx, "u1", "nope", true), baton.ENotFound)
+	mustCreatePasskey(t, s, newPasskey("other", "u2"))
+	wantCode(t, s.DeletePasskey(ctx, "u1", "other", true), baton.ENotFound)
+	if got, _ := s.Passkeys(ctx, "u1"); len(got) != 1 {
+		t.Fatalf("after refused deletions: %d passkeys, want 1", len(got))
+	}
+	const n = 6
+	for i := range n - 1 {
+		mustCreatePasskey(t, s, newPasskey(fmt.Sprintf("p%d", i), "u1"))
+	}
+	ids := []string{"only", "p0", "p1", "p2", "p3", "p4"}
+	errs := concurrently(n, func(i int) error { return s.DeletePasskey(ctx, "u1", ids[i], true) })
+	if got := codes(errs); got[""] != n-1 || got[baton.EConflict] != 1 {
+		t.Errorf("%d concurrent deletions keeping one: got %v, want %d successes", n, got, n-1)
+	}
+	if got, _ := s.Passkeys(ctx, "u1"); len(got) != 1 {
+		t.Errorf("after the race: %d passkeys, want 1", len(got))
+	}
+	// Without keepOne the last goes.
+	got, _ := s.Passkeys(ctx, "u1")
+	if err := s.DeletePasskey(ctx, "u1", got[0].ID, false); err != nil {
+		t.Fatalf("DeletePasskey of the last without keepOne: %v", err)
+	}
 }

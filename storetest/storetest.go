@@ -152,6 +152,7 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Passkeys", testPasskeys},
 		{"Passkeys/Counter", testPasskeyCounter},
 		{"Passkeys/Limit", testPasskeyLimit},
+		{"Passkeys/KeepOne", testPasskeyKeepOne},
 		{"Passkeys/DeleteUser", testPasskeyDeleteUser},
 	}
 	for _, tt := range tests {
