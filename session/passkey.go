@@ -41,10 +41,10 @@ const (
 	MaxPasskeyName = 64
 
 	flowPrefix = "bpk_"
-	// flowChallengeLen is the base64url length of the library's 32-byte
-	// challenges.
-	flowChallengeLen = 43
 )
+
+// flowChallengeLen is the base64url length of the library's challenges.
+var flowChallengeLen = base64.RawURLEncoding.EncodedLen(protocol.ChallengeLength)
 
 var (
 	errPasskeysOff       = baton.Errorf(baton.ENotFound, "passkeys are not enabled on this server")
@@ -52,7 +52,7 @@ var (
 	errMalformedPasskey  = baton.Errorf(baton.EInvalidRequest, "credential is not a valid WebAuthn response")
 	errPasskeyNotFound   = baton.Errorf(baton.ENotFound, "no such passkey")
 	errPasskeyRegistered = baton.Errorf(baton.EInvalidCredentials, "the passkey could not be registered: start again with new options")
-	errTooManyPasskeys   = baton.Errorf(baton.EInvalidRequest, "the passkey is registered already, or this account has as many passkeys as allowed (20): delete one first")
+	errTooManyPasskeys   = baton.Errorf(baton.EInvalidRequest, "the passkey is registered already, or this account has as many passkeys as allowed (%d): delete one first", baton.MaxPasskeysPerUser)
 )
 
 // WebAuthnConfig is the relying party.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -722,5 +723,39 @@ func TestPasskeyResetMFA(t *testing.T) {
 	wantCode(t, err, baton.EInvalidCredentials)
 	if m, err := f.svc.UserMFA(ctx, u.ID); err != nil || m.Any() {
 		t.Fatalf("after the reset: %+v, %v", m, err)
+	}
+}
+
+// TestPasskeyLimit: a user has at most baton.MaxPasskeysPerUser passkeys.
+func TestPasskeyLimit(t *testing.T) {
+	f := newPasskeyFixture(t)
+	u := f.user(t, "alice")
+	a := webauthntest.New(webauthntest.Options{UV: true})
+	f.enrol(t, f.login(t, "alice"), a, "")
+	g, err := f.finish(f.loginFlow(t, a, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := f.svc.BeginPasskeyRegistration(ctx, g.Claims) // room for one more, begun before the rest
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < baton.MaxPasskeysPerUser; i++ {
+		if err := f.store.CreatePasskey(ctx, &baton.Passkey{ID: fmt.Sprint("p", i), UserID: u.ID, CredentialID: []byte(fmt.Sprint("c", i)),
+			PublicKey: []byte("k"), AAGUID: make([]byte, 16), Name: "x", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = f.svc.BeginPasskeyRegistration(ctx, g.Claims)
+	wantCode(t, err, baton.EInvalidRequest)
+	// A ceremony begun before the limit was reached stores nothing.
+	cred, err := webauthntest.New(webauthntest.Options{}).Register(flow.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.FinishPasskeyRegistration(ctx, g.Claims, flow.FlowID, cred, "", cl)
+	wantCode(t, err, baton.EInvalidRequest)
+	if list, _ := f.svc.Passkeys(ctx, g.Claims); len(list) != baton.MaxPasskeysPerUser {
+		t.Fatalf("passkeys: %d, want %d", len(list), baton.MaxPasskeysPerUser)
 	}
 }
