@@ -40,6 +40,17 @@ func writeFlow(w http.ResponseWriter, f *session.PasskeyFlow) {
 	}{f.FlowID, f.Options})
 }
 
+// passkeysOn answers 404 for h while passkeys are off (no RP id), before
+// any authentication.
+func (s *Server) passkeysOn(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !s.svc.PasskeysEnabled() {
+			return errPasskeysOff
+		}
+		return h(w, r)
+	}
+}
+
 // rawCredential is a credential member as the engine takes it: nil when
 // absent or null.
 func rawCredential(m json.RawMessage) []byte {
@@ -52,9 +63,6 @@ func rawCredential(m json.RawMessage) []byte {
 // passkeyRegisterOptions is POST /v1/passkeys/register/options (fresh
 // token).
 func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	c, err := s.authenticate(w, r)
 	if err != nil {
 		return err
@@ -74,9 +82,6 @@ func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) 
 // passkeyRegister is POST /v1/passkeys/register {"flow_id", "credential",
 // "name"?} (fresh token): the new passkey.
 func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	c, err := s.authenticate(w, r)
 	if err != nil {
 		return err
@@ -103,9 +108,6 @@ func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) error {
 
 // passkeys is GET /v1/passkeys.
 func (s *Server) passkeys(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	c, err := s.authenticate(w, r)
 	if err != nil {
 		return err
@@ -125,9 +127,6 @@ func (s *Server) passkeys(w http.ResponseWriter, r *http.Request) error {
 // deletePasskey is DELETE /v1/passkeys/{id} (fresh token; with mfa for
 // the last second factor).
 func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	c, err := s.authenticate(w, r)
 	if err != nil {
 		return err
@@ -146,9 +145,6 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
 // passkeyLoginOptions is POST /v1/passkeys/login/options {} (usernameless)
 // or {"mfa_token"} (the second step of a login).
 func (s *Server) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	var req struct {
 		MFAToken *string `json:"mfa_token"`
 	}
@@ -168,9 +164,6 @@ func (s *Server) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) err
 // client's failure budget, and toward the account's when the credential
 // names a registered passkey.
 func (s *Server) passkeyLogin(w http.ResponseWriter, r *http.Request) error {
-	if !s.svc.PasskeysEnabled() {
-		return errPasskeysOff
-	}
 	var req struct {
 		FlowID     *string         `json:"flow_id"`
 		Credential json.RawMessage `json:"credential"`
