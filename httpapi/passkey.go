@@ -151,6 +151,13 @@ func (s *Server) passkeyLoginOptions(w http.ResponseWriter, r *http.Request) err
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	// A usernameless start stores a challenge for anyone who asks; the
+	// second-step form needs a live mfa_token (a password) already.
+	if req.MFAToken == nil && s.opt.Limits != nil {
+		if err := s.opt.Limits.AllowCeremony(r.Context(), s.client(r).IP); err != nil {
+			return err
+		}
+	}
 	f, err := s.svc.BeginPasskeyLogin(r.Context(), str(req.MFAToken))
 	if err != nil {
 		return err

@@ -274,3 +274,18 @@ func TestPasskeyAccountLimit(t *testing.T) {
 	c.do("POST", "/v1/login", map[string]string{"username": "alice", "password": pw}).want(t, 429, "too_many_requests")
 	c.login("bob")
 }
+
+// TestPasskeyOptionsLimit: usernameless sign-in options store a challenge
+// for anyone, so they are limited per client IP (four times the IP's
+// failure budget); the second-step form is not (it needs a password).
+func TestPasskeyOptionsLimit(t *testing.T) {
+	srv := batontest.NewServer(t, batontest.Env{"BATON_LIMIT_IP_FAILURES": "2/1h"}, nil)
+	c := newClient(t, srv)
+	for i := 0; i < 8; i++ {
+		c.do("POST", "/v1/passkeys/login/options", map[string]string{}).want(t, 200, "")
+	}
+	res := c.do("POST", "/v1/passkeys/login/options", map[string]string{}).want(t, 429, "too_many_requests")
+	if res.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}

@@ -71,6 +71,9 @@ type Limiter interface {
 	// AttemptSecondFactor is asked before a second-factor code of the
 	// account is checked, whatever the client's IP; done as for Attempt.
 	AttemptSecondFactor(ctx context.Context, account string) (done func(failed bool), err error)
+	// AllowCeremony is asked before an unauthenticated sign-in ceremony
+	// stores a challenge (passkey sign-in options) and counts it.
+	AllowCeremony(ctx context.Context, ip string) error
 }
 
 // Server serves the contract. Create it with New; it is an http.Handler.

@@ -271,6 +271,10 @@ type Limits struct {
 	// password; a per-IP budget alone would let a spread-out attacker try
 	// a million TOTP codes.
 	SecondFactor *Counter
+	// Ceremonies counts the unauthenticated starts of sign-in ceremonies
+	// that store a challenge (passkey sign-in options) per client IP
+	// (nil: unlimited), so nobody can fill the challenge table.
+	Ceremonies *Counter
 }
 
 // Attempt is asked before a password check for account, or a refresh
@@ -346,6 +350,16 @@ func (l *Limits) AttemptSecondFactor(ctx context.Context, account string) (done 
 	}, nil
 }
 
+// AllowCeremony counts the start of an unauthenticated sign-in ceremony
+// and refuses past the budget.
+func (l *Limits) AllowCeremony(ctx context.Context, ip string) error {
+	if l.Ceremonies == nil {
+		return nil
+	}
+	_, err := l.Ceremonies.Take(ctx, ClientKey(ip))
+	return err
+}
+
 // AllowRegistration counts a registration and refuses past the budget.
 func (l *Limits) AllowRegistration(ctx context.Context, ip string) error {
 	_, err := l.Registrations.Take(ctx, ClientKey(ip))
@@ -369,6 +383,9 @@ func (l *Limits) Share(s baton.RateStore) {
 	l.Registrations.Share(s, "register")
 	if l.SecondFactor != nil {
 		l.SecondFactor.Share(s, "second-factor")
+	}
+	if l.Ceremonies != nil {
+		l.Ceremonies.Share(s, "ceremony")
 	}
 	if l.EmailRequests != nil {
 		l.EmailRequests.Share(s, "email-request")

@@ -183,6 +183,10 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 		// Wrong second-factor codes per account, from any IP: the
 		// account budget, without the IP in its key.
 		SecondFactor: ratelimit.NewCounter(ratelimit.Rule(cfg.LimitAccountFailures), opt.Now),
+		// Passkey sign-in options per client IP: four times the IP's
+		// failure budget, so honest sign-ins never meet it and a flood
+		// cannot fill the challenge table.
+		Ceremonies: ratelimit.NewCounter(ratelimit.Rule(config.Limit{Count: 4 * cfg.LimitIPFailures.Count, Window: cfg.LimitIPFailures.Window}), opt.Now),
 	}
 	// On PostgreSQL the limits hold across every instance. (raw: the
 	// instrumented store keeps only the capabilities it knows.)
