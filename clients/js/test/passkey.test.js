@@ -3,8 +3,11 @@
 // PublicKeyCredential.parseCreationOptionsFromJSON / toJSON, what a failed
 // navigator.credentials call becomes (PasskeyError), and the requests
 // against a real baton with a stand-in for navigator.credentials that
-// records what the browser would be given. The ceremonies themselves, with
-// a real (virtual) authenticator, are e2e/passkey.test.js.
+// records what the browser would be given, and with a software
+// authenticator (test/webauthn.js: a real P-256 key, answers without
+// toJSON, so the client's own conversion is what the server checks). The
+// browser's side, with Chromium's virtual authenticator, is
+// e2e/passkey.test.js.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
@@ -21,10 +24,12 @@ import {
   passkeyErrorFrom,
 } from '../dist/index.js';
 import { startBaton, CookieJar, newUser } from './harness.js';
+import { softAuthenticator } from './webauthn.js';
 
 let server;
 before(async () => {
-  server = await startBaton();
+  // The issuer names the real port: a page's origin is checked against it.
+  server = await startBaton({}, { issuerFromPort: true });
 });
 after(async () => {
   await server?.stop();
@@ -262,5 +267,86 @@ test('completeLogin({passkey: true}) without an open second step is invalid_gran
   const { c } = newClient(auth);
   await assert.rejects(c.completeLogin({ passkey: true }), is(401, 'invalid_grant'));
   assert.equal(auth.calls.length, 0);
+  c.close();
+});
+
+/** The payload of a JWT (the access token), to read amr. */
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+
+/** The origin a page of this server's relying party has: localhost, not the loopback IP. */
+const pageOrigin = () => server.url.replace('127.0.0.1', 'localhost');
+
+test('a software authenticator: enrol, sign in without a username, finish a password login and a reauth, remove', async () => {
+  const auth = softAuthenticator(pageOrigin());
+  const { c } = newClient(auth);
+  const u = newUser();
+  await c.register(u.username, u.password);
+  await c.login(u.username, u.password);
+  const pk = await c.addPasskey('Node');
+  assert.equal(pk.name, 'Node');
+  assert.equal(pk.last_used_at, null);
+  assert.deepEqual(await c.listPasskeys(), [pk]);
+  assert.deepEqual((await c.me()).mfa, { totp: false, passkeys: 1, recovery_codes_left: 0 });
+  // The same authenticator again: excluded by the options, so refused by
+  // the authenticator, and also by the server since a second factor is
+  // on and this token did not use it.
+  await assert.rejects(c.addPasskey('Again'), is(401, 'insufficient_user_authentication'));
+  await c.logout();
+
+  // No username: any passkey of the site; the session is hwk + mfa.
+  const tr = await c.loginWithPasskey();
+  assert.equal(c.loggedIn, true);
+  assert.deepEqual(claims(tr.access_token).amr, ['hwk', 'mfa']);
+  assert.equal((await c.me()).username, u.username);
+  const [used] = await c.listPasskeys();
+  assert.notEqual(used.last_used_at, null);
+  await assert.rejects(c.addPasskey('Again'), reason('already_registered'));
+  await c.logout();
+
+  // The password now asks for the passkey; a dismissed prompt keeps the step.
+  const r = await c.login(u.username, u.password);
+  assert.deepEqual(r, { mfaRequired: true, methods: ['passkey'], expiresInMs: 300_000 });
+  auth.refuse('get');
+  await assert.rejects(c.completeLogin({ passkey: true }), reason('cancelled'));
+  assert.deepEqual(c.pendingSecondFactor, { purpose: 'login', methods: ['passkey'] });
+  const second = await c.completeLogin({ passkey: true });
+  assert.deepEqual(claims(second.access_token).amr, ['pwd', 'hwk', 'mfa']);
+  assert.equal(c.pendingSecondFactor, null);
+  // The second step's options name this user's passkey (and only it).
+  const last = auth.calls.at(-1);
+  assert.deepEqual(last.publicKey.allowCredentials.map((d) => bufferToBase64url(d.id)), [auth.held[0].id]);
+
+  // A reauth asks for it too and gives a fresh token of this session.
+  const sid = c.currentSessionId;
+  assert.equal((await c.reauth(u.password)).mfaRequired, true);
+  const fresh = await c.completeLogin({ passkey: true });
+  assert.equal(fresh.session_id, sid);
+  assert.equal(claims(fresh.access_token).fresh, true);
+
+  // Removing the last second factor with this token (it used the
+  // passkey); then the password alone signs in and the passkey does not.
+  await c.removePasskey(pk.id);
+  assert.deepEqual(await c.listPasskeys(), []);
+  await assert.rejects(c.removePasskey(pk.id), is(404, 'not_found'));
+  await c.logout();
+  await assert.rejects(c.loginWithPasskey(), is(401, 'invalid_credentials'));
+  assert.equal(c.loggedIn, false);
+  assert.equal((await c.login(u.username, u.password)).mfaRequired, undefined);
+  c.close();
+});
+
+test('cookies: loginWithPasskey opens a cookie session', async () => {
+  const auth = softAuthenticator(pageOrigin());
+  const { c } = newClient(auth, 'cookies');
+  const u = newUser();
+  await c.register(u.username, u.password);
+  await c.login(u.username, u.password);
+  await c.addPasskey();
+  await c.logout();
+  const tr = await c.loginWithPasskey();
+  assert.equal(tr.access_token, undefined);
+  assert.equal((await c.me()).username, u.username);
+  const { sessions } = await (await c.fetch('/v1/sessions')).json();
+  assert.deepEqual(sessions.find((s) => s.current).amr, ['hwk', 'mfa']);
   c.close();
 });
