@@ -1,24 +1,25 @@
 // Passkeys on the demo page in headless Chromium, with a virtual
 // authenticator from the DevTools protocol (WebAuthn domain: CTAP2, a
 // platform authenticator that holds discoverable credentials and verifies
-// the user). The page is served at http://localhost:<port>: WebAuthn takes
-// no IP address as an RP ID, and baton's relying party is "localhost" for
-// a loopback issuer. Enrol a passkey, sign in with it without a username
+// the user). baton runs as `make run` does, with the default loopback
+// issuer (http://127.0.0.1:<port>), and the page is opened at
+// http://localhost:<port>: WebAuthn takes no IP address as an RP ID, so
+// the relying party is then "localhost", and that origin must also pass
+// the cookie transports' Origin check. Enrol a passkey, sign in with it without a username
 // (the session's amr is hwk+mfa), use it as the second step after the
 // password for a user with TOTP, remove it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, startBaton, openDemo, registerAndLogin, artifactPath } from './helpers.js';
-import { freePort } from '../clients/js/test/harness.js';
 import { totp, stepOf, awayFromStepEdge } from '../clients/js/test/totp.js';
 
 let server;
 let browser;
 let url;
 before(async () => {
-  const port = await freePort();
-  url = `http://localhost:${port}`;
-  server = await startBaton({ BATON_ADDR: `127.0.0.1:${port}`, BATON_ISSUER: url });
+  server = await startBaton({}, { issuerFromPort: true });
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  url = server.url.replace('127.0.0.1', 'localhost');
   browser = await launch();
 });
 after(async () => {
@@ -114,6 +115,9 @@ test('add a passkey on the demo, sign in with it without a username, then remove
     await page.locator('#status.error').getByText('Adding a passkey failed: already_registered').waitFor();
     assert.equal(await row.count(), 1);
     assert.equal((await credentials(auth)).length, 1);
+    // The cookie session refreshes from this origin (the Origin check).
+    await page.getByRole('button', { name: 'Refresh now' }).click();
+    await page.locator('#log').getByText('access token refreshed by this tab').waitFor();
 
     // The password alone now asks for the passkey as the second step.
     await logOut(page);
