@@ -411,10 +411,13 @@ export class BatonClient {
             return err;
         };
         if ('passkey' in factor) {
-            const res = await this.raw('/v1/passkeys/login/options', { method: 'POST', json: { mfa_token: step.token } });
-            if (!res.ok)
-                throw closeOn(await readError(res));
-            const flow = (await res.json());
+            let flow;
+            try {
+                flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: { mfa_token: step.token } }));
+            }
+            catch (e) {
+                throw e instanceof BatonError ? closeOn(e) : e;
+            }
             json.passkey = await this.ceremony('get', flow.options, factor.signal);
         }
         else if ('totp' in factor) {
@@ -518,7 +521,7 @@ export class BatonClient {
      * server refuses (`invalid_credentials`, `too_many_passkeys`, …).
      */
     async addPasskey(name, opts = {}) {
-        const flow = await this.passkeyFlow('/v1/passkeys/register/options', {});
+        const flow = await this.passkeyFlow(this.fetch('/v1/passkeys/register/options', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
         const credential = await this.ceremony('create', flow.options, opts.signal);
         const json = { flow_id: flow.flow_id, credential };
         if (name !== undefined && name !== '')
@@ -557,7 +560,7 @@ export class BatonClient {
      * (`autocomplete="username webauthn"`).
      */
     async loginWithPasskey(opts = {}) {
-        const flow = await this.passkeyFlow('/v1/passkeys/login/options', {});
+        const flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: {} }));
         const credential = await this.ceremony('get', flow.options, opts.signal, opts.mediation);
         this.secondStep = null;
         const t0 = mono();
@@ -569,10 +572,9 @@ export class BatonClient {
         await this.apply(tr, t0, res, 'login', true);
         return tr;
     }
-    /** The first half of a ceremony: enrolment's with the session, sign-in's without. */
-    async passkeyFlow(path, json) {
-        const init = { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) };
-        const res = path.includes('/register/') ? await this.fetch(path, init) : await this.raw(path, { method: 'POST', json });
+    /** The answer to the first half of a ceremony: its flow id and the options for the browser. */
+    async passkeyFlow(pending) {
+        const res = await pending;
         if (!res.ok)
             throw await readError(res);
         return (await res.json());
