@@ -192,6 +192,14 @@ test('with TOTP on: adding a passkey needs a reauth with the code; then the pass
     await page.getByRole('button', { name: 'Use a passkey' }).click();
     await page.locator('#who-username').getByText(u.username).waitFor();
     assert.deepEqual((await sessions(page)).find((s) => s.current).amr, ['pwd', 'hwk', 'mfa']);
+
+    // A reauth takes the passkey too.
+    await page.locator('#reauth-password').fill(u.password);
+    await page.getByRole('button', { name: 'Reauthenticate' }).click();
+    await page.locator('#reauth-mfa-passkey').waitFor();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.locator('#status').getByText('Reauthenticated with your second factor: your token is fresh.').waitFor();
+    assert.equal(await page.locator('#reauth-form').isVisible(), true);
     assert.deepEqual(unexpected(page), []);
   } finally {
     await context.close();
