@@ -2,7 +2,10 @@
 // BATON_DEMO=false): register, log in with any transport, watch the access
 // token count down and refresh itself, call a protected endpoint, manage
 // sessions, reauthenticate, change the password, set up two-step sign-in
-// (an authenticator app and recovery codes) and log out. It runs on the
+// (an authenticator app and recovery codes), add passkeys and sign in with
+// one (no username), and log out. Passkeys need the page at
+// http://localhost:<port>, not 127.0.0.1: WebAuthn takes no IP address as
+// the relying party. It runs on the
 // TypeScript client (clients/js), whose compiled ES module is committed as
 // assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
 // it, and the client's tests check the committed copy matches a fresh build.

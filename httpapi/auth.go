@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/httpauth"
@@ -78,7 +81,7 @@ func (s *Server) checkCSRF(r *http.Request, sessionID string) error {
 }
 
 func (s *Server) allowedOrigin(origin string) bool {
-	if origin == s.issuer.Scheme+"://"+s.issuer.Host {
+	if origin == s.issuer.Scheme+"://"+s.issuer.Host || origin == loopbackAlias(s.issuer) {
 		return true
 	}
 	for _, o := range s.opt.CORSOrigins {
@@ -121,4 +124,22 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 		}
 	}
 	return c, nil
+}
+
+// loopbackAlias is the issuer's origin under the name localhost when the
+// issuer is a loopback address (as by default), else "". It is the same
+// listener, and the name pages must use for passkeys, since WebAuthn takes
+// no IP address as the relying party (config: the RP id is then
+// localhost): the demo at http://localhost:8080 with the default issuer
+// http://127.0.0.1:8080 must pass the Origin check with its cookies.
+func loopbackAlias(issuer *url.URL) string {
+	addr, err := netip.ParseAddr(issuer.Hostname())
+	if err != nil || !addr.IsLoopback() {
+		return ""
+	}
+	host := "localhost"
+	if p := issuer.Port(); p != "" {
+		host = net.JoinHostPort(host, p)
+	}
+	return issuer.Scheme + "://" + host
 }

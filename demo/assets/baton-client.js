@@ -24,6 +24,17 @@ export class MemoryStorage {
         this.token = token;
     }
 }
+/** Thrown when the browser's side of a passkey ceremony fails; see {@link PasskeyFailure}. */
+export class PasskeyError extends Error {
+    reason;
+    cause;
+    constructor(reason, message, cause) {
+        super(message);
+        this.reason = reason;
+        this.cause = cause;
+        this.name = 'PasskeyError';
+    }
+}
 /** An error answer of the server: `{error, error_description}`. */
 export class BatonError extends Error {
     status;
@@ -67,6 +78,127 @@ async function readError(res) {
     }
     return new BatonError(res.status, code, description);
 }
+const B64URL = /^[A-Za-z0-9_-]*$/;
+/** Base64url without padding (RFC 4648 §5), as WebAuthn's JSON forms use it. */
+export function bufferToBase64url(data) {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let bin = '';
+    // Chunks keep String.fromCharCode's argument list short.
+    for (let i = 0; i < bytes.length; i += 0x8000)
+        bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+/** Decodes base64url (correct padding tolerated); throws TypeError on anything else. */
+export function base64urlToBuffer(s) {
+    if (typeof s !== 'string')
+        throw new TypeError('base64url: not a string');
+    const t = s.replace(/={1,2}$/, '');
+    // Padding, when present, must be the padding of t.
+    const padded = t.length !== s.length && (s.length % 4 !== 0 || t.length % 4 === 0);
+    if (!B64URL.test(t) || t.length % 4 === 1 || padded)
+        throw new TypeError('base64url: not base64url');
+    const bin = atob(t.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (t.length % 4)) % 4));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++)
+        out[i] = bin.charCodeAt(i);
+    return out.buffer;
+}
+const pkc = () => globalThis.PublicKeyCredential;
+function descriptors(list) {
+    if (!Array.isArray(list))
+        return undefined;
+    return list.map((d) => ({ ...d, id: base64urlToBuffer(d.id) }));
+}
+/**
+ * The server's `PublicKeyCredentialCreationOptionsJSON` as
+ * navigator.credentials.create takes it: the browser's own
+ * `PublicKeyCredential.parseCreationOptionsFromJSON` where there is one,
+ * else the binary members (challenge, user.id, excludeCredentials[].id)
+ * decoded here.
+ */
+export function creationOptionsFromJSON(json) {
+    const native = pkc()?.parseCreationOptionsFromJSON;
+    if (typeof native === 'function')
+        return native.call(pkc(), json);
+    const out = { ...json, challenge: base64urlToBuffer(json.challenge), user: { ...json.user, id: base64urlToBuffer(json.user?.id) } };
+    if (json.excludeCredentials !== undefined)
+        out.excludeCredentials = descriptors(json.excludeCredentials);
+    return out;
+}
+/** Likewise for `PublicKeyCredentialRequestOptionsJSON` (challenge, allowCredentials[].id). */
+export function requestOptionsFromJSON(json) {
+    const native = pkc()?.parseRequestOptionsFromJSON;
+    if (typeof native === 'function')
+        return native.call(pkc(), json);
+    const out = { ...json, challenge: base64urlToBuffer(json.challenge) };
+    if (json.allowCredentials !== undefined)
+        out.allowCredentials = descriptors(json.allowCredentials);
+    return out;
+}
+/**
+ * A credential as the server takes it (`RegistrationResponseJSON` or
+ * `AuthenticationResponseJSON`): `credential.toJSON()` where the browser
+ * has it, else built here from the binary members.
+ */
+export function credentialToJSON(cred) {
+    const c = cred;
+    if (typeof c.toJSON === 'function')
+        return c.toJSON();
+    const r = c.response ?? {};
+    const b = (x) => (x instanceof ArrayBuffer || ArrayBuffer.isView(x) ? bufferToBase64url(x) : undefined);
+    const call = (name) => {
+        try {
+            return typeof r[name] === 'function' ? r[name]() : undefined;
+        }
+        catch {
+            return undefined; // e.g. getPublicKey for an algorithm the browser cannot export
+        }
+    };
+    const response = { clientDataJSON: b(r.clientDataJSON) };
+    if (r.attestationObject !== undefined) {
+        response.attestationObject = b(r.attestationObject);
+        response.authenticatorData = b(call('getAuthenticatorData'));
+        response.transports = call('getTransports') ?? [];
+        response.publicKey = b(call('getPublicKey'));
+        response.publicKeyAlgorithm = call('getPublicKeyAlgorithm');
+    }
+    else {
+        response.authenticatorData = b(r.authenticatorData);
+        response.signature = b(r.signature);
+        response.userHandle = r.userHandle ? b(r.userHandle) : null;
+    }
+    for (const k of Object.keys(response))
+        if (response[k] === undefined)
+            delete response[k];
+    return {
+        id: c.id,
+        rawId: b(c.rawId) ?? c.id,
+        type: c.type ?? 'public-key',
+        authenticatorAttachment: c.authenticatorAttachment ?? null,
+        clientExtensionResults: typeof c.getClientExtensionResults === 'function' ? c.getClientExtensionResults() : {},
+        response,
+    };
+}
+/** What a failure of navigator.credentials means to the caller (see {@link PasskeyFailure}). */
+export function passkeyErrorFrom(e, signal) {
+    if (e instanceof PasskeyError)
+        return e;
+    const name = e?.name;
+    const msg = String(e?.message ?? e);
+    if (signal?.aborted || name === 'AbortError')
+        return new PasskeyError('aborted', 'the passkey prompt was aborted', e);
+    switch (name) {
+        case 'NotAllowedError':
+            return new PasskeyError('cancelled', 'the passkey prompt was cancelled or timed out, or no passkey was available', e);
+        case 'InvalidStateError':
+            return new PasskeyError('already_registered', 'this authenticator already has a passkey for this account', e);
+        case 'NotSupportedError':
+            return new PasskeyError('unsupported', 'this browser or authenticator does not support these passkey options', e);
+        case 'SecurityError':
+            return new PasskeyError('security', `this page's origin does not fit the server's relying party: ${msg}`, e);
+    }
+    return new PasskeyError('failed', `the passkey ceremony failed: ${msg}`, e);
+}
 /** Thrown by calls that need a session when there is none. */
 export class NoSessionError extends Error {
     reason;
@@ -89,6 +221,7 @@ export class BatonClient {
     lockTimeoutMs;
     useWebLocks;
     channel;
+    webauthn;
     tabId = randomId();
     // Session state: all in memory.
     accessToken = null;
@@ -128,6 +261,7 @@ export class BatonClient {
         this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
         const nav = globalThis.navigator;
         this.useWebLocks = !opts.disableWebLocks && !!nav?.locks;
+        this.webauthn = opts.credentials;
         const crossTab = opts.crossTab ?? true;
         if (crossTab && typeof BroadcastChannel === 'function') {
             this.channel = new BroadcastChannel(this.lockName);
@@ -253,33 +387,49 @@ export class BatonClient {
     /**
      * Finishes a {@link login} or {@link reauth} that resolved to
      * `{mfaRequired: true}`, with a code from the authenticator app
-     * (`{totp}`) or a recovery code (`{recoveryCode}`, spent by this use).
-     * Resolves to what the first step would have: a new session's token
-     * response for a login, the fresh token for a reauth.
+     * (`{totp}`), a recovery code (`{recoveryCode}`, spent by this use), or
+     * one of the user's passkeys (`{passkey: true}`, when `methods` has
+     * `passkey`: the browser asks the user for it). Resolves to what the
+     * first step would have: a new session's token response for a login, the
+     * fresh token for a reauth.
      *
-     * A wrong code throws `invalid_credentials` (401) and the step stays
-     * open, so the user can try again (five wrong codes end it); a malformed
-     * one throws `invalid_code` (400). When the step is over — finished,
-     * expired, ended by wrong codes, or never begun — it throws
-     * `invalid_grant` (401): log in again.
+     * A wrong code or passkey throws `invalid_credentials` (401) and the step
+     * stays open, so the user can try again (five wrong answers end it); a
+     * malformed code throws `invalid_code` (400). When the step is over —
+     * finished, expired, ended by wrong codes, or never begun — it throws
+     * `invalid_grant` (401): log in again. A passkey prompt the user
+     * dismisses throws {@link PasskeyError} and the step stays open.
      */
     async completeLogin(factor) {
         const step = this.secondStep;
         if (!step)
             throw new BatonError(401, 'invalid_grant', 'no sign-in is waiting for a second factor: log in again');
         const json = { mfa_token: step.token };
-        if ('totp' in factor)
-            json.totp = factor.totp;
-        else
-            json.recovery_code = factor.recoveryCode;
-        const t0 = mono();
-        const res = await this.raw('/v1/login/mfa', { method: 'POST', json });
-        if (!res.ok) {
-            const err = await readError(res);
+        const closeOn = (err) => {
             if (this.secondStep === step && (err.code === 'invalid_grant' || err.code === 'invalid_token'))
                 this.secondStep = null;
-            throw err;
+            return err;
+        };
+        if ('passkey' in factor) {
+            let flow;
+            try {
+                flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: { mfa_token: step.token } }));
+            }
+            catch (e) {
+                throw e instanceof BatonError ? closeOn(e) : e;
+            }
+            json.passkey = await this.ceremony('get', flow.options, factor.signal);
         }
+        else if ('totp' in factor) {
+            json.totp = factor.totp;
+        }
+        else {
+            json.recovery_code = factor.recoveryCode;
+        }
+        const t0 = mono();
+        const res = await this.raw('/v1/login/mfa', { method: 'POST', json });
+        if (!res.ok)
+            throw closeOn(await readError(res));
         if (this.secondStep === step)
             this.secondStep = null;
         const tr = (await res.json());
@@ -359,6 +509,100 @@ export class BatonClient {
         if (!res.ok)
             throw await readError(res);
     }
+    // -------------------------------------------------------------- passkeys
+    /**
+     * Registers a passkey on this device (or a security key, or a phone) for
+     * the user: the server's options, the browser's prompt, the answer back.
+     * `name` labels it in {@link listPasskeys} (the server picks one when
+     * omitted). Needs what {@link beginTotp} needs: a fresh token, and once a
+     * second factor is on, one that used it (`insufficient_user_authentication`
+     * otherwise). Throws {@link PasskeyError} when the browser's side fails
+     * (`cancelled`, `already_registered`, …) and {@link BatonError} when the
+     * server refuses (`invalid_credentials`, `too_many_passkeys`, …).
+     */
+    async addPasskey(name, opts = {}) {
+        const flow = await this.passkeyFlow(this.fetch('/v1/passkeys/register/options', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+        const credential = await this.ceremony('create', flow.options, opts.signal);
+        const json = { flow_id: flow.flow_id, credential };
+        if (name !== undefined && name !== '')
+            json.name = name;
+        const res = await this.fetch('/v1/passkeys/register', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json());
+    }
+    /** The user's passkeys (`GET /v1/passkeys`); `not_found` when the server has passkeys off. */
+    async listPasskeys() {
+        const res = await this.fetch('/v1/passkeys');
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json()).passkeys;
+    }
+    /**
+     * Removes one of the user's passkeys. Needs a fresh token; removing the
+     * last second factor (no TOTP, no other passkey) needs one that used it,
+     * as {@link disableTotp} does. `not_found` for anything not the user's.
+     */
+    async removePasskey(id) {
+        const res = await this.fetch(`/v1/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' });
+        if (!res.ok)
+            throw await readError(res);
+    }
+    /**
+     * Signs in with a passkey and no username: the browser offers the
+     * passkeys it holds for this site and the user picks one. The session
+     * uses this client's transport. With user verification (a PIN or a
+     * biometric) the tokens are fresh and `amr` is `["hwk", "mfa"]`.
+     * Throws {@link PasskeyError} when the browser's side fails (`cancelled`
+     * covers "no passkey here" too) and `invalid_credentials` (401) for
+     * anything the server refuses (an unknown or removed passkey among them).
+     * `mediation: 'conditional'` runs it as the autofill of a username field
+     * (`autocomplete="username webauthn"`).
+     */
+    async loginWithPasskey(opts = {}) {
+        const flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: {} }));
+        const credential = await this.ceremony('get', flow.options, opts.signal, opts.mediation);
+        this.secondStep = null;
+        const t0 = mono();
+        const res = await this.raw('/v1/passkeys/login', { method: 'POST', json: { flow_id: flow.flow_id, credential, transport: this.transport } });
+        if (!res.ok)
+            throw await readError(res);
+        const tr = (await res.json());
+        this.rotations = 0;
+        await this.apply(tr, t0, res, 'login', true);
+        return tr;
+    }
+    /** The answer to the first half of a ceremony: its flow id and the options for the browser. */
+    async passkeyFlow(pending) {
+        const res = await pending;
+        if (!res.ok)
+            throw await readError(res);
+        return (await res.json());
+    }
+    /** Runs navigator.credentials (or the configured stand-in) and returns the answer as the server takes it. */
+    async ceremony(kind, options, signal, mediation) {
+        const creds = this.webauthn ?? globalThis.navigator?.credentials;
+        if (!creds || typeof creds[kind] !== 'function')
+            throw new PasskeyError('unsupported', 'this browser has no WebAuthn (navigator.credentials)');
+        let cred;
+        try {
+            if (kind === 'create') {
+                cred = await creds.create({ publicKey: creationOptionsFromJSON(options), signal });
+            }
+            else {
+                const req = { publicKey: requestOptionsFromJSON(options), signal };
+                if (mediation)
+                    req.mediation = mediation;
+                cred = await creds.get(req);
+            }
+        }
+        catch (e) {
+            throw passkeyErrorFrom(e, signal);
+        }
+        if (!cred)
+            throw new PasskeyError('cancelled', 'the browser gave no passkey');
+        return credentialToJSON(cred);
+    }
     async recoveryCodes(path, json) {
         const init = { method: 'POST' };
         if (json !== undefined) {
@@ -380,7 +624,7 @@ export class BatonClient {
         const body = (await res.json());
         if (typeof body.mfa_token !== 'string')
             throw err;
-        const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m) => m === 'totp' || m === 'recovery_code');
+        const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m) => m === 'totp' || m === 'recovery_code' || m === 'passkey');
         const expiresInMs = (typeof body.expires_in === 'number' ? body.expires_in : 300) * 1000;
         this.secondStep = { token: body.mfa_token, purpose, methods, deadline: t0 + expiresInMs };
         return { mfaRequired: true, methods: [...methods], expiresInMs };

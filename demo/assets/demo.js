@@ -1,7 +1,7 @@
 // The demo page's script: UI glue around the baton client (baton-client.js,
 // the compiled @batonauth/client). No inline script: the page's CSP forbids
 // it.
-import { BatonClient, MemoryStorage, BatonError, NoSessionError } from './baton-client.js';
+import { BatonClient, MemoryStorage, BatonError, NoSessionError, PasskeyError } from './baton-client.js';
 
 const $ = (id) => document.getElementById(id);
 const baseUrl = new URL('.', document.baseURI).href.replace(/\/$/, '');
@@ -39,6 +39,7 @@ function status(text, isError = false) {
 function describe(err) {
   if (err instanceof BatonError) return `${err.code}: ${err.description}`;
   if (err instanceof NoSessionError) return err.message;
+  if (err instanceof PasskeyError) return `${err.reason}: ${err.message}`;
   return String(err && err.message ? err.message : err);
 }
 
@@ -89,6 +90,7 @@ function showSignedOut() {
   countdownTimer = null;
   $('countdown').textContent = '…';
   $('sessions-table').hidden = true;
+  $('passkeys-body').replaceChildren();
 }
 
 let lastShown = '';
@@ -114,6 +116,7 @@ async function loadMe() {
   $('who-email').dataset.verified = String(!!me.email_verified);
   $('verify-line').hidden = !me.email || me.email_verified;
   showMfa(me.mfa);
+  await listPasskeys();
   return me;
 }
 
@@ -121,14 +124,105 @@ async function loadMe() {
 // draws, recovery codes, turning it off.
 function showMfa(mfa) {
   const on = !!mfa && mfa.totp;
+  const passkeys = (mfa && mfa.passkeys) || 0;
+  const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const codes = mfa && mfa.recovery_codes_left ? ` ${plural(mfa.recovery_codes_left, 'recovery code')} left.` : '';
   $('mfa-state').dataset.totp = String(on);
+  // A passkey is a second factor too: with one, the password alone no
+  // longer signs in.
   $('mfa-state').textContent = on
-    ? `On: an authenticator app. ${mfa.recovery_codes_left} recovery code${mfa.recovery_codes_left === 1 ? '' : 's'} left.`
-    : 'Off: your password alone signs you in.';
+    ? `On: an authenticator app.${codes}${passkeys ? ` Passkeys: ${passkeys}.` : ''}`
+    : passkeys
+      ? `On: ${plural(passkeys, 'passkey')}.${codes}`
+      : 'Off: your password alone signs you in.';
   $('totp-setup').hidden = on;
   $('totp-off').hidden = !on;
-  $('recovery-new').hidden = !on;
+  $('recovery-new').hidden = !on && !passkeys;
 }
+
+// Passkeys: the list (names, when added, when last used), adding one on
+// this device, removing one.
+async function listPasskeys() {
+  let list;
+  try {
+    list = await client.listPasskeys();
+  } catch (err) {
+    if (err instanceof BatonError && err.code === 'not_found') {
+      // The server has passkeys off (an issuer at a non-loopback IP address).
+      $('passkeys-card').hidden = true;
+      $('passkey-login').hidden = true;
+      return;
+    }
+    throw err;
+  }
+  $('passkeys-card').hidden = false;
+  const when = (t) => (t ? new Date(t).toLocaleString() : 'never');
+  $('passkeys-body').replaceChildren(
+    ...list.map((p) => {
+      const tr = document.createElement('tr');
+      tr.dataset.id = p.id;
+      for (const text of [p.name, when(p.created_at), when(p.last_used_at)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.children[2].className = 'last-used';
+      const td = document.createElement('td');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'secondary';
+      b.textContent = 'Remove';
+      b.setAttribute('aria-label', `Remove passkey ${p.name}`);
+      b.addEventListener('click', () =>
+        run(
+          b,
+          'Removing the passkey',
+          async () => {
+            await client.removePasskey(p.id);
+            await loadMe();
+            status(`Removed the passkey ${p.name}.`);
+            log(`removed the passkey ${p.name}`);
+          },
+          freshForMfa,
+        ),
+      );
+      td.append(b);
+      tr.append(td);
+      return tr;
+    }),
+  );
+  $('passkeys-table').hidden = list.length === 0;
+  $('passkeys-state').textContent = list.length
+    ? `${list.length} passkey${list.length === 1 ? '' : 's'}: each signs you in without a password, or stands in for the code after your password.`
+    : 'None yet. A passkey signs you in without a password, with your device\'s screen lock.';
+}
+
+$('passkey-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const f = ev.currentTarget;
+  run(
+    $('passkey-add'),
+    'Adding a passkey',
+    async () => {
+      let p;
+      try {
+        p = await client.addPasskey($('passkey-name').value.trim() || undefined);
+      } catch (err) {
+        if (err instanceof PasskeyError && err.reason === 'cancelled') {
+          status('No passkey was added: the prompt was dismissed or timed out.', true);
+          log('adding a passkey: the prompt was dismissed');
+          return;
+        }
+        throw err;
+      }
+      f.reset();
+      await loadMe();
+      status(`Added the passkey ${p.name}.`);
+      log(`added the passkey ${p.name}`);
+    },
+    freshForMfa,
+  );
+});
 
 let qrUrl = null;
 function hideEnrolment() {
@@ -288,10 +382,35 @@ $('login-form').addEventListener('submit', (ev) => {
       // The password was right; the session waits for the second factor.
       log('password accepted; a second factor is needed');
       openStep('login', r.methods);
-      status('Enter the code from your authenticator app.');
+      status(stepPrompt(r.methods));
       return;
     }
     await loggedIn(t, '');
+  });
+});
+
+$('passkey-login').addEventListener('click', (ev) => {
+  const t = $('login-form').querySelector('input[name=transport]:checked').value;
+  run(ev.currentTarget, 'Passkey sign-in', async () => {
+    if (!client || client.transport !== t || client.loggedIn) makeClient(t);
+    try {
+      await client.loginWithPasskey();
+    } catch (err) {
+      if (err instanceof PasskeyError && err.reason === 'cancelled') {
+        // Browsers say the same for "dismissed" and "no passkey here".
+        status('No passkey was used: the prompt was dismissed, or this device has no passkey for this site.', true);
+        log('passkey sign-in: no passkey chosen');
+        return;
+      }
+      if (err instanceof BatonError && err.code === 'invalid_credentials') {
+        status('That passkey was not accepted: it may have been removed from your account.', true);
+        log(`Passkey sign-in failed: ${describe(err)}`, 'error');
+        return;
+      }
+      throw err;
+    }
+    closeStep('login');
+    await loggedIn(t, ' and a passkey');
   });
 });
 
@@ -321,11 +440,29 @@ const steps = {
 function openStep(kind, methods) {
   $(steps[kind].first).hidden = true;
   $(`${kind}-mfa-form`).hidden = false;
+  const codes = methods.includes('totp') || methods.includes('recovery_code');
   $(`${kind}-mfa-switch`).hidden = !(methods.includes('totp') && methods.includes('recovery_code'));
-  useRecoveryCode(kind, !methods.includes('totp'));
+  $(`${kind}-mfa-passkey-line`).hidden = !methods.includes('passkey');
+  // Only a passkey: no code fields, no Continue.
+  $(`${kind}-mfa-button`).hidden = !codes;
+  useRecoveryCode(kind, !methods.includes('totp'), codes);
+  if (!codes) {
+    $(`${kind}-mfa-totp`).hidden = true;
+    $(`${kind}-mfa-recovery`).hidden = true;
+    $(`${kind}-mfa-code`).required = false;
+    $(`${kind}-mfa-rc`).required = false;
+    $(`${kind}-mfa-passkey`).focus();
+  }
 }
 
-function useRecoveryCode(kind, on) {
+/** What a step's prompt says, by the methods it takes. */
+function stepPrompt(methods) {
+  if (!methods.includes('passkey')) return 'Enter the code from your authenticator app.';
+  if (methods.includes('totp')) return 'Enter the code from your authenticator app, or use a passkey.';
+  return 'Use your passkey to finish signing in.';
+}
+
+function useRecoveryCode(kind, on, focus = true) {
   const form = $(`${kind}-mfa-form`);
   form.dataset.method = on ? 'recovery_code' : 'totp';
   $(`${kind}-mfa-totp`).hidden = on;
@@ -333,7 +470,7 @@ function useRecoveryCode(kind, on) {
   $(`${kind}-mfa-code`).required = !on;
   $(`${kind}-mfa-rc`).required = on;
   $(`${kind}-mfa-switch`).textContent = on ? 'Use a code from your authenticator app instead' : 'Use a recovery code instead';
-  $(on ? `${kind}-mfa-rc` : `${kind}-mfa-code`).focus();
+  if (focus) $(on ? `${kind}-mfa-rc` : `${kind}-mfa-code`).focus();
 }
 
 function closeStep(kind) {
@@ -359,25 +496,40 @@ for (const kind of Object.keys(steps)) {
     const form = ev.currentTarget;
     const recovery = form.dataset.method === 'recovery_code';
     const input = $(recovery ? `${kind}-mfa-rc` : `${kind}-mfa-code`);
-    run($(`${kind}-mfa-button`), steps[kind].what, async () => {
-      try {
-        await client.completeLogin(recovery ? { recoveryCode: input.value } : { totp: input.value });
-      } catch (err) {
-        if (!(err instanceof BatonError)) throw err;
-        log(`${steps[kind].what} failed: ${describe(err)}`, 'error');
-        if (!client.pendingSecondFactor) {
-          // Used, expired or ended by wrong codes: the password again.
-          closeStep(kind);
-          status(`${steps[kind].what} failed: that took too long or had too many wrong codes. Enter your password again.`, true);
-          return;
-        }
-        status(err.code === 'invalid_credentials' ? 'That code is wrong or was used already. Try again.' : `That is not a code: ${err.description}`, true);
-        input.select();
+    finishStep(kind, $(`${kind}-mfa-button`), recovery ? { recoveryCode: input.value } : { totp: input.value }, input);
+  });
+  $(`${kind}-mfa-passkey`).addEventListener('click', (ev) => finishStep(kind, ev.currentTarget, { passkey: true }, null));
+}
+
+function finishStep(kind, button, factor, input) {
+  run(button, steps[kind].what, async () => {
+    try {
+      await client.completeLogin(factor);
+    } catch (err) {
+      if (err instanceof PasskeyError) {
+        // Nothing reached the server: the step stays open.
+        status(err.reason === 'cancelled' ? 'No passkey was used: the prompt was dismissed or timed out. Try again.' : `The passkey did not work here: ${describe(err)}`, true);
+        log(`${steps[kind].what}: ${describe(err)}`, 'error');
         return;
       }
-      closeStep(kind);
-      await steps[kind].done();
-    });
+      if (!(err instanceof BatonError)) throw err;
+      log(`${steps[kind].what} failed: ${describe(err)}`, 'error');
+      if (!client.pendingSecondFactor) {
+        // Used, expired or ended by wrong codes: the password again.
+        closeStep(kind);
+        status(`${steps[kind].what} failed: that took too long or had too many wrong codes. Enter your password again.`, true);
+        return;
+      }
+      if (!input) {
+        status('That passkey was not accepted. Try again, or another way.', true);
+        return;
+      }
+      status(err.code === 'invalid_credentials' ? 'That code is wrong or was used already. Try again.' : `That is not a code: ${err.description}`, true);
+      input.select();
+      return;
+    }
+    closeStep(kind);
+    await steps[kind].done();
   });
 }
 
@@ -492,7 +644,7 @@ $('reauth-form').addEventListener('submit', (ev) => {
     f.reset();
     if (r.mfaRequired) {
       openStep('reauth', r.methods);
-      status('Enter the code from your authenticator app to finish reauthenticating.');
+      status(r.methods.includes('passkey') && !r.methods.includes('totp') ? 'Use your passkey to finish reauthenticating.' : 'Enter the code from your authenticator app to finish reauthenticating.');
       return;
     }
     status('Reauthenticated: your token is fresh.');

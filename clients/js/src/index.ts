@@ -89,7 +89,7 @@ export interface User {
 }
 
 /** The second factors a sign-in can be finished with. */
-export type SecondFactorMethod = 'totp' | 'recovery_code';
+export type SecondFactorMethod = 'totp' | 'recovery_code' | 'passkey';
 
 /**
  * What {@link BatonClient.login} and {@link BatonClient.reauth} resolve to
@@ -113,8 +113,57 @@ export interface SecondFactorRequired {
  */
 export type LoginResult = (TokenResponse & { mfaRequired?: false }) | SecondFactorRequired;
 
-/** The factor that finishes a sign-in: a code of the authenticator app, or a recovery code. */
-export type SecondFactor = { totp: string } | { recoveryCode: string };
+/**
+ * The factor that finishes a sign-in: a code of the authenticator app, a
+ * recovery code, or one of the user's passkeys (`{passkey: true}`: the
+ * client asks the browser, which asks the user).
+ */
+export type SecondFactor = { totp: string } | { recoveryCode: string } | { passkey: true; signal?: AbortSignal };
+
+/** A registered passkey (`GET /v1/passkeys`). */
+export interface Passkey {
+  id: string;
+  name: string;
+  created_at: string;
+  /** null until it first signs in. */
+  last_used_at: string | null;
+}
+
+/**
+ * Why the browser's side of a passkey ceremony failed (nothing reached
+ * the server, or the server's options were unusable):
+ * - `cancelled`: the user dismissed the prompt, it timed out, or no
+ *   passkey of this site is on the device (browsers report all three the
+ *   same way, on purpose: `NotAllowedError`).
+ * - `already_registered`: this authenticator already holds a passkey of
+ *   this account (`InvalidStateError` at enrolment).
+ * - `aborted`: the caller's AbortSignal fired.
+ * - `unsupported`: no WebAuthn here (no `navigator.credentials`, or
+ *   `NotSupportedError`).
+ * - `security`: the page's origin does not fit the server's relying party
+ *   (`SecurityError`: e.g. the page at 127.0.0.1 while the RP ID is
+ *   localhost).
+ * - `failed`: anything else.
+ */
+export type PasskeyFailure = 'cancelled' | 'already_registered' | 'aborted' | 'unsupported' | 'security' | 'failed';
+
+/** Thrown when the browser's side of a passkey ceremony fails; see {@link PasskeyFailure}. */
+export class PasskeyError extends Error {
+  constructor(
+    readonly reason: PasskeyFailure,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'PasskeyError';
+  }
+}
+
+/** What navigator.credentials offers that passkeys need; replaceable for tests. */
+export interface PasskeyCredentials {
+  create(options: CredentialCreationOptions): Promise<Credential | null>;
+  get(options: CredentialRequestOptions): Promise<Credential | null>;
+}
 
 /** A pending TOTP enrolment (`POST /v1/mfa/totp`): shown once. */
 export interface TotpEnrolment {
@@ -181,6 +230,8 @@ export interface BatonClientOptions {
   lockTimeoutMs?: number;
   /** Force the BroadcastChannel election even where Web Locks exist (tests). */
   disableWebLocks?: boolean;
+  /** What runs passkey ceremonies; navigator.credentials by default. */
+  credentials?: PasskeyCredentials;
 }
 
 type Listener<T> = (value: T) => void;
@@ -231,6 +282,124 @@ async function readError(res: Response): Promise<BatonError> {
   return new BatonError(res.status, code, description);
 }
 
+// ------------------------------------------------------------- WebAuthn JSON
+
+type JSONObject = Record<string, any>;
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Base64url without padding (RFC 4648 §5), as WebAuthn's JSON forms use it. */
+export function bufferToBase64url(data: ArrayBuffer | ArrayBufferView): string {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let bin = '';
+  // Chunks keep String.fromCharCode's argument list short.
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Decodes base64url (correct padding tolerated); throws TypeError on anything else. */
+export function base64urlToBuffer(s: string): ArrayBuffer {
+  if (typeof s !== 'string') throw new TypeError('base64url: not a string');
+  const t = s.replace(/={1,2}$/, '');
+  // Padding, when present, must be the padding of t.
+  const padded = t.length !== s.length && (s.length % 4 !== 0 || t.length % 4 === 0);
+  if (!B64URL.test(t) || t.length % 4 === 1 || padded) throw new TypeError('base64url: not base64url');
+  const bin = atob(t.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (t.length % 4)) % 4));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out.buffer;
+}
+
+const pkc = (): JSONObject | undefined => (globalThis as { PublicKeyCredential?: JSONObject }).PublicKeyCredential;
+
+function descriptors(list: unknown): PublicKeyCredentialDescriptor[] | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return list.map((d: JSONObject) => ({ ...d, id: base64urlToBuffer(d.id) }) as PublicKeyCredentialDescriptor);
+}
+
+/**
+ * The server's `PublicKeyCredentialCreationOptionsJSON` as
+ * navigator.credentials.create takes it: the browser's own
+ * `PublicKeyCredential.parseCreationOptionsFromJSON` where there is one,
+ * else the binary members (challenge, user.id, excludeCredentials[].id)
+ * decoded here.
+ */
+export function creationOptionsFromJSON(json: JSONObject): PublicKeyCredentialCreationOptions {
+  const native = pkc()?.parseCreationOptionsFromJSON;
+  if (typeof native === 'function') return native.call(pkc(), json);
+  const out: JSONObject = { ...json, challenge: base64urlToBuffer(json.challenge), user: { ...json.user, id: base64urlToBuffer(json.user?.id) } };
+  if (json.excludeCredentials !== undefined) out.excludeCredentials = descriptors(json.excludeCredentials);
+  return out as PublicKeyCredentialCreationOptions;
+}
+
+/** Likewise for `PublicKeyCredentialRequestOptionsJSON` (challenge, allowCredentials[].id). */
+export function requestOptionsFromJSON(json: JSONObject): PublicKeyCredentialRequestOptions {
+  const native = pkc()?.parseRequestOptionsFromJSON;
+  if (typeof native === 'function') return native.call(pkc(), json);
+  const out: JSONObject = { ...json, challenge: base64urlToBuffer(json.challenge) };
+  if (json.allowCredentials !== undefined) out.allowCredentials = descriptors(json.allowCredentials);
+  return out as PublicKeyCredentialRequestOptions;
+}
+
+/**
+ * A credential as the server takes it (`RegistrationResponseJSON` or
+ * `AuthenticationResponseJSON`): `credential.toJSON()` where the browser
+ * has it, else built here from the binary members.
+ */
+export function credentialToJSON(cred: Credential): JSONObject {
+  const c = cred as unknown as JSONObject;
+  if (typeof c.toJSON === 'function') return c.toJSON();
+  const r: JSONObject = c.response ?? {};
+  const b = (x: unknown): string | undefined => (x instanceof ArrayBuffer || ArrayBuffer.isView(x) ? bufferToBase64url(x as ArrayBuffer) : undefined);
+  const call = (name: string): unknown => {
+    try {
+      return typeof r[name] === 'function' ? r[name]() : undefined;
+    } catch {
+      return undefined; // e.g. getPublicKey for an algorithm the browser cannot export
+    }
+  };
+  const response: JSONObject = { clientDataJSON: b(r.clientDataJSON) };
+  if (r.attestationObject !== undefined) {
+    response.attestationObject = b(r.attestationObject);
+    response.authenticatorData = b(call('getAuthenticatorData'));
+    response.transports = call('getTransports') ?? [];
+    response.publicKey = b(call('getPublicKey'));
+    response.publicKeyAlgorithm = call('getPublicKeyAlgorithm');
+  } else {
+    response.authenticatorData = b(r.authenticatorData);
+    response.signature = b(r.signature);
+    response.userHandle = r.userHandle ? b(r.userHandle) : null;
+  }
+  for (const k of Object.keys(response)) if (response[k] === undefined) delete response[k];
+  return {
+    id: c.id,
+    rawId: b(c.rawId) ?? c.id,
+    type: c.type ?? 'public-key',
+    authenticatorAttachment: c.authenticatorAttachment ?? null,
+    clientExtensionResults: typeof c.getClientExtensionResults === 'function' ? c.getClientExtensionResults() : {},
+    response,
+  };
+}
+
+/** What a failure of navigator.credentials means to the caller (see {@link PasskeyFailure}). */
+export function passkeyErrorFrom(e: unknown, signal?: AbortSignal): PasskeyError {
+  if (e instanceof PasskeyError) return e;
+  const name = (e as { name?: unknown })?.name;
+  const msg = String((e as { message?: unknown })?.message ?? e);
+  if (signal?.aborted || name === 'AbortError') return new PasskeyError('aborted', 'the passkey prompt was aborted', e);
+  switch (name) {
+    case 'NotAllowedError':
+      return new PasskeyError('cancelled', 'the passkey prompt was cancelled or timed out, or no passkey was available', e);
+    case 'InvalidStateError':
+      return new PasskeyError('already_registered', 'this authenticator already has a passkey for this account', e);
+    case 'NotSupportedError':
+      return new PasskeyError('unsupported', 'this browser or authenticator does not support these passkey options', e);
+    case 'SecurityError':
+      return new PasskeyError('security', `this page's origin does not fit the server's relying party: ${msg}`, e);
+  }
+  return new PasskeyError('failed', `the passkey ceremony failed: ${msg}`, e);
+}
+
 /** Thrown by calls that need a session when there is none. */
 export class NoSessionError extends Error {
   constructor(readonly reason?: SessionEndReason) {
@@ -252,6 +421,7 @@ export class BatonClient {
   private readonly lockTimeoutMs: number;
   private readonly useWebLocks: boolean;
   private readonly channel: BroadcastChannel | null;
+  private readonly webauthn?: PasskeyCredentials;
   private readonly tabId = randomId();
 
   // Session state: all in memory.
@@ -295,6 +465,7 @@ export class BatonClient {
     this.lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
     const nav = (globalThis as { navigator?: { locks?: unknown } }).navigator;
     this.useWebLocks = !opts.disableWebLocks && !!nav?.locks;
+    this.webauthn = opts.credentials;
     const crossTab = opts.crossTab ?? true;
     if (crossTab && typeof BroadcastChannel === 'function') {
       this.channel = new BroadcastChannel(this.lockName);
@@ -427,29 +598,43 @@ export class BatonClient {
   /**
    * Finishes a {@link login} or {@link reauth} that resolved to
    * `{mfaRequired: true}`, with a code from the authenticator app
-   * (`{totp}`) or a recovery code (`{recoveryCode}`, spent by this use).
-   * Resolves to what the first step would have: a new session's token
-   * response for a login, the fresh token for a reauth.
+   * (`{totp}`), a recovery code (`{recoveryCode}`, spent by this use), or
+   * one of the user's passkeys (`{passkey: true}`, when `methods` has
+   * `passkey`: the browser asks the user for it). Resolves to what the
+   * first step would have: a new session's token response for a login, the
+   * fresh token for a reauth.
    *
-   * A wrong code throws `invalid_credentials` (401) and the step stays
-   * open, so the user can try again (five wrong codes end it); a malformed
-   * one throws `invalid_code` (400). When the step is over — finished,
-   * expired, ended by wrong codes, or never begun — it throws
-   * `invalid_grant` (401): log in again.
+   * A wrong code or passkey throws `invalid_credentials` (401) and the step
+   * stays open, so the user can try again (five wrong answers end it); a
+   * malformed code throws `invalid_code` (400). When the step is over —
+   * finished, expired, ended by wrong codes, or never begun — it throws
+   * `invalid_grant` (401): log in again. A passkey prompt the user
+   * dismisses throws {@link PasskeyError} and the step stays open.
    */
   async completeLogin(factor: SecondFactor): Promise<TokenResponse> {
     const step = this.secondStep;
     if (!step) throw new BatonError(401, 'invalid_grant', 'no sign-in is waiting for a second factor: log in again');
-    const json: Record<string, string> = { mfa_token: step.token };
-    if ('totp' in factor) json.totp = factor.totp;
-    else json.recovery_code = factor.recoveryCode;
+    const json: Record<string, unknown> = { mfa_token: step.token };
+    const closeOn = (err: BatonError): BatonError => {
+      if (this.secondStep === step && (err.code === 'invalid_grant' || err.code === 'invalid_token')) this.secondStep = null;
+      return err;
+    };
+    if ('passkey' in factor) {
+      let flow: { options: JSONObject };
+      try {
+        flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: { mfa_token: step.token } }));
+      } catch (e) {
+        throw e instanceof BatonError ? closeOn(e) : e;
+      }
+      json.passkey = await this.ceremony('get', flow.options, factor.signal);
+    } else if ('totp' in factor) {
+      json.totp = factor.totp;
+    } else {
+      json.recovery_code = factor.recoveryCode;
+    }
     const t0 = mono();
     const res = await this.raw('/v1/login/mfa', { method: 'POST', json });
-    if (!res.ok) {
-      const err = await readError(res);
-      if (this.secondStep === step && (err.code === 'invalid_grant' || err.code === 'invalid_token')) this.secondStep = null;
-      throw err;
-    }
+    if (!res.ok) throw closeOn(await readError(res));
     if (this.secondStep === step) this.secondStep = null;
     const tr = (await res.json()) as TokenResponse;
     if (step.purpose === 'reauth') {
@@ -531,6 +716,96 @@ export class BatonClient {
     if (!res.ok) throw await readError(res);
   }
 
+  // -------------------------------------------------------------- passkeys
+
+  /**
+   * Registers a passkey on this device (or a security key, or a phone) for
+   * the user: the server's options, the browser's prompt, the answer back.
+   * `name` labels it in {@link listPasskeys} (the server picks one when
+   * omitted). Needs what {@link beginTotp} needs: a fresh token, and once a
+   * second factor is on, one that used it (`insufficient_user_authentication`
+   * otherwise). Throws {@link PasskeyError} when the browser's side fails
+   * (`cancelled`, `already_registered`, …) and {@link BatonError} when the
+   * server refuses (`invalid_credentials`, `too_many_passkeys`, …).
+   */
+  async addPasskey(name?: string, opts: { signal?: AbortSignal } = {}): Promise<Passkey> {
+    const flow = await this.passkeyFlow(this.fetch('/v1/passkeys/register/options', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }));
+    const credential = await this.ceremony('create', flow.options, opts.signal);
+    const json: Record<string, unknown> = { flow_id: flow.flow_id, credential };
+    if (name !== undefined && name !== '') json.name = name;
+    const res = await this.fetch('/v1/passkeys/register', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(json) });
+    if (!res.ok) throw await readError(res);
+    return (await res.json()) as Passkey;
+  }
+
+  /** The user's passkeys (`GET /v1/passkeys`); `not_found` when the server has passkeys off. */
+  async listPasskeys(): Promise<Passkey[]> {
+    const res = await this.fetch('/v1/passkeys');
+    if (!res.ok) throw await readError(res);
+    return ((await res.json()) as { passkeys: Passkey[] }).passkeys;
+  }
+
+  /**
+   * Removes one of the user's passkeys. Needs a fresh token; removing the
+   * last second factor (no TOTP, no other passkey) needs one that used it,
+   * as {@link disableTotp} does. `not_found` for anything not the user's.
+   */
+  async removePasskey(id: string): Promise<void> {
+    const res = await this.fetch(`/v1/passkeys/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    if (!res.ok) throw await readError(res);
+  }
+
+  /**
+   * Signs in with a passkey and no username: the browser offers the
+   * passkeys it holds for this site and the user picks one. The session
+   * uses this client's transport. With user verification (a PIN or a
+   * biometric) the tokens are fresh and `amr` is `["hwk", "mfa"]`.
+   * Throws {@link PasskeyError} when the browser's side fails (`cancelled`
+   * covers "no passkey here" too) and `invalid_credentials` (401) for
+   * anything the server refuses (an unknown or removed passkey among them).
+   * `mediation: 'conditional'` runs it as the autofill of a username field
+   * (`autocomplete="username webauthn"`).
+   */
+  async loginWithPasskey(opts: { signal?: AbortSignal; mediation?: CredentialMediationRequirement } = {}): Promise<TokenResponse> {
+    const flow = await this.passkeyFlow(this.raw('/v1/passkeys/login/options', { method: 'POST', json: {} }));
+    const credential = await this.ceremony('get', flow.options, opts.signal, opts.mediation);
+    this.secondStep = null;
+    const t0 = mono();
+    const res = await this.raw('/v1/passkeys/login', { method: 'POST', json: { flow_id: flow.flow_id, credential, transport: this.transport } });
+    if (!res.ok) throw await readError(res);
+    const tr = (await res.json()) as TokenResponse;
+    this.rotations = 0;
+    await this.apply(tr, t0, res, 'login', true);
+    return tr;
+  }
+
+  /** The answer to the first half of a ceremony: its flow id and the options for the browser. */
+  private async passkeyFlow(pending: Promise<Response>): Promise<{ flow_id: string; options: JSONObject }> {
+    const res = await pending;
+    if (!res.ok) throw await readError(res);
+    return (await res.json()) as { flow_id: string; options: JSONObject };
+  }
+
+  /** Runs navigator.credentials (or the configured stand-in) and returns the answer as the server takes it. */
+  private async ceremony(kind: 'create' | 'get', options: JSONObject, signal?: AbortSignal, mediation?: CredentialMediationRequirement): Promise<JSONObject> {
+    const creds = this.webauthn ?? (globalThis as { navigator?: { credentials?: PasskeyCredentials } }).navigator?.credentials;
+    if (!creds || typeof creds[kind] !== 'function') throw new PasskeyError('unsupported', 'this browser has no WebAuthn (navigator.credentials)');
+    let cred: Credential | null;
+    try {
+      if (kind === 'create') {
+        cred = await creds.create({ publicKey: creationOptionsFromJSON(options), signal });
+      } else {
+        const req: CredentialRequestOptions = { publicKey: requestOptionsFromJSON(options), signal };
+        if (mediation) req.mediation = mediation;
+        cred = await creds.get(req);
+      }
+    } catch (e) {
+      throw passkeyErrorFrom(e, signal);
+    }
+    if (!cred) throw new PasskeyError('cancelled', 'the browser gave no passkey');
+    return credentialToJSON(cred);
+  }
+
   private async recoveryCodes(path: string, json?: unknown): Promise<string[]> {
     const init: RequestInit = { method: 'POST' };
     if (json !== undefined) {
@@ -551,7 +826,7 @@ export class BatonClient {
     if (res.status !== 403 || err.code !== 'mfa_required') throw err;
     const body = (await res.json()) as { mfa_token?: unknown; methods?: unknown; expires_in?: unknown };
     if (typeof body.mfa_token !== 'string') throw err;
-    const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m): m is SecondFactorMethod => m === 'totp' || m === 'recovery_code');
+    const methods = (Array.isArray(body.methods) ? body.methods : []).filter((m): m is SecondFactorMethod => m === 'totp' || m === 'recovery_code' || m === 'passkey');
     const expiresInMs = (typeof body.expires_in === 'number' ? body.expires_in : 300) * 1000;
     this.secondStep = { token: body.mfa_token, purpose, methods, deadline: t0 + expiresInMs };
     return { mfaRequired: true, methods: [...methods], expiresInMs };
