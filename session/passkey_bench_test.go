@@ -1,10 +1,7 @@
-//go:build unix
-
 package session
 
 import (
 	"encoding/json"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,19 +114,19 @@ func mustJSON(b *testing.B, v any) []byte {
 }
 
 // cpuClock is the process's CPU time at a benchmark's start.
-type cpuClock struct{ start time.Duration }
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+type cpuClock struct {
+	start time.Duration
+	ok    bool
 }
 
-func startCPU(b *testing.B) cpuClock { return cpuClock{processCPU(b)} }
+func startCPU(*testing.B) cpuClock {
+	d, ok := ProcessCPU()
+	return cpuClock{d, ok}
+}
 
 // report adds cpu-µs/op; call it right after the b.Loop loop.
 func (c cpuClock) report(b *testing.B) {
-	b.ReportMetric(float64(processCPU(b)-c.start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	if d, ok := ProcessCPU(); ok && c.ok {
+		b.ReportMetric(float64(d-c.start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	}
 }
