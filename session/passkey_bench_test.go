@@ -120,13 +120,13 @@ type cpuClock struct {
 }
 
 func startCPU(*testing.B) cpuClock {
-	d, ok := ProcessCPU()
+	d, _, ok := ProcessCPU()
 	return cpuClock{d, ok}
 }
 
 // report adds cpu-µs/op; call it right after the b.Loop loop.
 func (c cpuClock) report(b *testing.B) {
-	if d, ok := ProcessCPU(); ok && c.ok {
+	if d, _, ok := ProcessCPU(); ok && c.ok {
 		b.ReportMetric(float64(d-c.start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 	}
 }
