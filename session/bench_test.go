@@ -183,6 +183,17 @@ func newCPUMeter(b *testing.B) *cpuMeter {
 	return &cpuMeter{b: b, ok: ok}
 }
 
+// stoppedCPUMeter is newCPUMeter for a benchmark that times parts of each
+// iteration with start and stop: set-up so far is forgotten, allocations
+// are reported, and the timer is stopped until the first start.
+func stoppedCPUMeter(b *testing.B) *cpuMeter {
+	b.ReportAllocs()
+	m := newCPUMeter(b)
+	b.ResetTimer()
+	b.StopTimer()
+	return m
+}
+
 // start starts the timer, then the meter.
 func (m *cpuMeter) start() {
 	m.b.StartTimer()
@@ -230,18 +241,9 @@ func BenchmarkLoginSecondStep(b *testing.B) {
 		if _, err := svc.ConfirmTOTP(ctx, g.Claims, code(), cl); err != nil {
 			b.Fatalf("ConfirmTOTP: %v", err)
 		}
-		b.ReportAllocs()
-		cpu := newCPUMeter(b)
-		b.ResetTimer()
-		b.StopTimer()
+		cpu := stoppedCPUMeter(b)
 		for range b.N {
-			clock.Advance(30 * time.Second)
-			_, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
-			var m *session.MFARequired
-			if !errors.As(err, &m) {
-				b.Fatalf("Login: got %v, want mfa_required", err)
-			}
-			req := session.MFARequest{Token: m.Token, TOTP: ptr(code())}
+			req := session.MFARequest{Token: benchFirstStep(b, svc, clock), TOTP: ptr(code())}
 			cpu.start()
 			if _, err := svc.CompleteLogin(ctx, req, cl); err != nil {
 				b.Fatalf("CompleteLogin: %v", err)
@@ -252,6 +254,19 @@ func BenchmarkLoginSecondStep(b *testing.B) {
 	})
 	b.Run("Passkey", func(b *testing.B) { benchmarkLoginSecondStepPasskey(b, false) })
 	b.Run("PasskeyWithOptions", func(b *testing.B) { benchmarkLoginSecondStepPasskey(b, true) })
+}
+
+// benchFirstStep moves the clock a 30 s step on (a new TOTP code) and
+// returns the mfa_token of alice's password step.
+func benchFirstStep(b *testing.B, svc *session.Service, clock *batontest.Clock) string {
+	b.Helper()
+	clock.Advance(30 * time.Second)
+	_, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
+	var m *session.MFARequired
+	if !errors.As(err, &m) {
+		b.Fatalf("Login: got %v, want mfa_required", err)
+	}
+	return m.Token
 }
 
 // benchPasskeyService is newBenchService with passkeys on, on clock, and a
@@ -279,7 +294,7 @@ func benchPasskeyService(b *testing.B, clock *batontest.Clock) (*session.Service
 	return svc, a
 }
 
-// BenchmarkLoginSecondStepPasskey is BenchmarkLoginSecondStep with a
+// benchmarkLoginSecondStepPasskey is BenchmarkLoginSecondStep with a
 // passkey assertion (b.Run'd from there). The mfa_token, the options
 // (their challenge stored) and the authenticator's signature are prepared
 // outside the timer; the timed part is POST /v1/login/mfa: parse the
@@ -292,21 +307,13 @@ func benchPasskeyService(b *testing.B, clock *batontest.Clock) (*session.Service
 func benchmarkLoginSecondStepPasskey(b *testing.B, withOptions bool) {
 	clock := batontest.NewClock(time.Now())
 	svc, a := benchPasskeyService(b, clock)
-	b.ReportAllocs()
-	cpu := newCPUMeter(b)
-	b.ResetTimer()
-	b.StopTimer()
+	cpu := stoppedCPUMeter(b)
 	for range b.N {
-		clock.Advance(30 * time.Second)
-		_, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: pw}, cl)
-		var m *session.MFARequired
-		if !errors.As(err, &m) {
-			b.Fatalf("Login: got %v, want mfa_required", err)
-		}
+		mfaToken := benchFirstStep(b, svc, clock)
 		if withOptions {
 			cpu.start()
 		}
-		flow, err := svc.BeginPasskeyLogin(ctx, m.Token)
+		flow, err := svc.BeginPasskeyLogin(ctx, mfaToken)
 		if err != nil {
 			b.Fatalf("BeginPasskeyLogin: %v", err)
 		}
@@ -318,7 +325,7 @@ func benchmarkLoginSecondStepPasskey(b *testing.B, withOptions bool) {
 			b.Fatalf("authenticator Login: %v", err)
 		}
 		cpu.start()
-		if _, err := svc.CompleteLogin(ctx, session.MFARequest{Token: m.Token, Passkey: cred}, cl); err != nil {
+		if _, err := svc.CompleteLogin(ctx, session.MFARequest{Token: mfaToken, Passkey: cred}, cl); err != nil {
 			b.Fatalf("CompleteLogin: %v", err)
 		}
 		cpu.stop()
@@ -334,10 +341,7 @@ func benchmarkLoginSecondStepPasskey(b *testing.B, withOptions bool) {
 func BenchmarkPasskeyLogin(b *testing.B) {
 	clock := batontest.NewClock(time.Now())
 	svc, a := benchPasskeyService(b, clock)
-	b.ReportAllocs()
-	cpu := newCPUMeter(b)
-	b.ResetTimer()
-	b.StopTimer()
+	cpu := stoppedCPUMeter(b)
 	for range b.N {
 		clock.Advance(30 * time.Second)
 		cpu.start()
