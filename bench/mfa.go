@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
@@ -156,7 +155,7 @@ func (m *mfaRig) assignUsers(vus []*vu) {
 	}
 }
 
-var errNoFreshUser = errors.New("every user of this virtual user has signed in within this TOTP step: raise -users")
+var errNoFreshUser = errors.New("no user left unused in this TOTP step: raise -users")
 
 // nextUser returns v's next user in round-robin order; for TOTP, the next
 // one not used in the current step (and marks it used).
@@ -214,8 +213,11 @@ func (t *target) passwordStep(ctx context.Context, v *vu, user int) (string, int
 	return r.MFAToken, status, nil
 }
 
-// tokenStep is a last step: 200 with a token response.
-func tokenStep(v *vu, status int, err error) (int, error) {
+// finish posts the last request of a sign-in, which must answer 200
+// with a token response.
+func (t *target) finish(ctx context.Context, v *vu, stage, path, body string) (int, error) {
+	v.stage = stage
+	status, err := t.do(ctx, v, http.MethodPost, path, body, "")
 	if err != nil || status != http.StatusOK {
 		return status, err
 	}
@@ -247,10 +249,8 @@ func (m *mfaRig) loginTOTP(ctx context.Context, t *target, v *vu) (op, int, erro
 	if err != nil {
 		return opLoginTOTP, 0, err
 	}
-	v.stage = "totp"
-	status, err = t.do(ctx, v, http.MethodPost, "/v1/login/mfa",
-		`{"mfa_token":`+jsonString(mfaToken)+`,"totp":`+jsonString(code)+`}`, "")
-	status, err = tokenStep(v, status, err)
+	status, err = t.finish(ctx, v, "totp", "/v1/login/mfa",
+		`{"mfa_token":`+jsonString(mfaToken)+`,"totp":`+jsonString(code)+`}`)
 	return opLoginTOTP, status, err
 }
 
@@ -273,41 +273,43 @@ func (t *target) passkeyOptions(ctx context.Context, v *vu, mfaToken string) (*f
 	return &f, status, nil
 }
 
+// assertion asks for request options (for the second step of mfaToken,
+// or usernameless without one) and has user's authenticator answer them.
+func (m *mfaRig) assertion(ctx context.Context, t *target, v *vu, user int, mfaToken string) (string, []byte, int, error) {
+	f, status, err := t.passkeyOptions(ctx, v, mfaToken)
+	if f == nil {
+		return "", nil, status, err
+	}
+	a, err := m.auths[user].Login(f.Options)
+	if err != nil {
+		return "", nil, 0, fmt.Errorf("authenticator: %w", err)
+	}
+	return f.FlowID, a, status, nil
+}
+
 func (m *mfaRig) loginPasskey2FA(ctx context.Context, t *target, v *vu) (op, int, error) {
 	user, _ := v.nextUser(0)
 	mfaToken, status, err := t.passwordStep(ctx, v, user)
 	if mfaToken == "" {
 		return opLoginPasskey2FA, status, err
 	}
-	f, status, err := t.passkeyOptions(ctx, v, mfaToken)
-	if f == nil {
+	_, assertion, status, err := m.assertion(ctx, t, v, user, mfaToken)
+	if assertion == nil {
 		return opLoginPasskey2FA, status, err
 	}
-	assertion, err := m.auths[user].Login(f.Options)
-	if err != nil {
-		return opLoginPasskey2FA, 0, fmt.Errorf("authenticator: %w", err)
-	}
-	v.stage = "passkey second step"
-	status, err = t.do(ctx, v, http.MethodPost, "/v1/login/mfa",
-		`{"mfa_token":`+jsonString(mfaToken)+`,"passkey":`+string(assertion)+`}`, "")
-	status, err = tokenStep(v, status, err)
+	status, err = t.finish(ctx, v, "passkey second step", "/v1/login/mfa",
+		`{"mfa_token":`+jsonString(mfaToken)+`,"passkey":`+string(assertion)+`}`)
 	return opLoginPasskey2FA, status, err
 }
 
 func (m *mfaRig) passkeyLogin(ctx context.Context, t *target, v *vu) (op, int, error) {
 	user, _ := v.nextUser(0)
-	f, status, err := t.passkeyOptions(ctx, v, "")
-	if f == nil {
+	flowID, assertion, status, err := m.assertion(ctx, t, v, user, "")
+	if assertion == nil {
 		return opPasskey, status, err
 	}
-	assertion, err := m.auths[user].Login(f.Options)
-	if err != nil {
-		return opPasskey, 0, fmt.Errorf("authenticator: %w", err)
-	}
-	v.stage = "passkey sign-in"
-	status, err = t.do(ctx, v, http.MethodPost, "/v1/passkeys/login",
-		`{"flow_id":`+jsonString(f.FlowID)+`,"credential":`+string(assertion)+`}`, "")
-	status, err = tokenStep(v, status, err)
+	status, err = t.finish(ctx, v, "passkey sign-in", "/v1/passkeys/login",
+		`{"flow_id":`+jsonString(flowID)+`,"credential":`+string(assertion)+`}`)
 	return opPasskey, status, err
 }
 
@@ -349,16 +351,11 @@ func seedFactors(ctx context.Context, b *backend, f *factorSeed) error {
 		_, err = conn.Exec(ctx, `ANALYZE totp, passkeys`)
 		return err
 	}
-	db, err := sql.Open("sqlite", filepath.Join(b.dataDir, "baton.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	db, tx, err := beginSeedSQLite(ctx, filepath.Join(b.dataDir, "baton.db"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
 	defer tx.Rollback()
 	us := now.UnixMicro()
 	for i, s := range f.totpSecrets {
@@ -373,11 +370,7 @@ func seedFactors(ctx context.Context, b *backend, f *factorSeed) error {
 			return fmt.Errorf("seed passkeys: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	return commitSeedSQLite(ctx, db, tx)
 }
 
 // runMFA runs a second-factor scenario o.runs times on one server, each
