@@ -78,3 +78,74 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median even: got %v, want 2 (integer mean of 2 and 3)", got)
 	}
 }
+
+// TestTOTPUsers checks the rule login-totp lives by: virtual users share
+// no user, and no (user, step) pair is handed out twice.
+func TestTOTPUsers(t *testing.T) {
+	const users, c = 10, 3
+	m := &mfaRig{scenario: "login-totp", users: users}
+	vus := make([]*vu, c)
+	for i := range vus {
+		vus[i] = &vu{id: i}
+	}
+	m.assignUsers(vus)
+	owner := map[int]int{}
+	for _, v := range vus {
+		for _, u := range v.pool {
+			if prev, ok := owner[u]; ok {
+				t.Fatalf("user %d belongs to virtual users %d and %d", u, prev, v.id)
+			}
+			owner[u] = v.id
+		}
+	}
+	if len(owner) != users {
+		t.Fatalf("%d users assigned, want %d", len(owner), users)
+	}
+	type pair struct {
+		user int
+		step int64
+	}
+	seen := map[pair]bool{}
+	tests := []struct {
+		step  int64
+		calls int // calls to nextUser for virtual user 0 (users 0, 3, 6, 9)
+		fresh int // how many of them find a user
+	}{
+		{step: 100, calls: 6, fresh: 4},
+		{step: 101, calls: 2, fresh: 2},
+		{step: 101, calls: 3, fresh: 2},
+		{step: 102, calls: 4, fresh: 4},
+	}
+	v := vus[0]
+	for _, tt := range tests {
+		got := 0
+		for range tt.calls {
+			u, err := v.nextUser(tt.step)
+			if err != nil {
+				if err != errNoFreshUser {
+					t.Fatalf("step %d: %v", tt.step, err)
+				}
+				continue
+			}
+			got++
+			if owner[u] != 0 {
+				t.Errorf("virtual user 0 got user %d of virtual user %d", u, owner[u])
+			}
+			p := pair{u, tt.step}
+			if seen[p] {
+				t.Errorf("user %d handed out twice in step %d", u, tt.step)
+			}
+			seen[p] = true
+		}
+		if got != tt.fresh {
+			t.Errorf("step %d: %d users for %d calls, want %d", tt.step, got, tt.calls, tt.fresh)
+		}
+	}
+	// Passkey scenarios take no step: plain round-robin.
+	w := vus[1]
+	for i, want := range []int{1, 4, 7, 1} {
+		if u, err := w.nextUser(0); err != nil || u != want {
+			t.Errorf("round-robin call %d: got %d, %v, want %d", i, u, err, want)
+		}
+	}
+}

@@ -27,11 +27,14 @@ const (
 	opLogin op = iota
 	opRefresh
 	opMe
+	opLoginTOTP
+	opLoginPasskey2FA
+	opPasskey
 	opHello
 	nOps
 )
 
-var opNames = [nOps]string{"login", "refresh", "me", "hello"}
+var opNames = [nOps]string{"login", "refresh", "me", "login-totp", "login-passkey-2fa", "passkey", "hello"}
 
 // newClient is the load generator's client: keep-alive connections, at
 // least one idle connection per virtual user so none is ever re-dialled.
@@ -56,6 +59,15 @@ type vu struct {
 	rt   string // refresh token: each virtual user keeps its own chain
 	rng  *rand.Rand
 	buf  bytes.Buffer
+	// stage names the request of a multi-request op in flight, for the
+	// error table ("" for single-request ops).
+	stage string
+	// pool, next and lastStep are the second-factor scenarios' users of
+	// this virtual user, the round-robin position, and the TOTP step each
+	// was last signed in at.
+	pool     []int
+	next     int
+	lastStep []int64
 }
 
 // sample is what one virtual user measured.
@@ -112,19 +124,23 @@ func (t *target) do(ctx context.Context, v *vu, method, path, body, bearer strin
 
 // errKey names a failed request for the error table: op, status and the
 // body's error code.
-func errKey(o op, status int, err error, body []byte) string {
+func errKey(o op, stage string, status int, err error, body []byte) string {
+	name := opNames[o]
+	if stage != "" {
+		name += " (" + stage + ")"
+	}
 	if err != nil {
 		msg := err.Error()
-		if len(msg) > 60 {
-			msg = msg[len(msg)-60:]
+		if len(msg) > 80 {
+			msg = msg[len(msg)-80:]
 		}
-		return opNames[o] + " transport: " + msg
+		return name + " error: " + msg
 	}
 	var e struct {
 		Error string `json:"error"`
 	}
 	_ = json.Unmarshal(body, &e)
-	return fmt.Sprintf("%s %d %s", opNames[o], status, e.Error)
+	return fmt.Sprintf("%s %d %s", name, status, e.Error)
 }
 
 func jsonString(s string) string {
@@ -218,6 +234,7 @@ func runVUs(ctx context.Context, t *target, vus []*vu, st step, w window) []*sam
 				if !start.Before(w.end) {
 					return
 				}
+				v.stage = ""
 				o, status, err := st(ctx, t, v)
 				lat := time.Since(start)
 				if start.Before(w.start) {
@@ -227,7 +244,7 @@ func runVUs(ctx context.Context, t *target, vus []*vu, st step, w window) []*sam
 					continue
 				}
 				if err != nil || status < 200 || status >= 300 {
-					s.fail(errKey(o, status, err, v.buf.Bytes()))
+					s.fail(errKey(o, v.stage, status, err, v.buf.Bytes()))
 					if o == opRefresh {
 						// The chain is broken: start a new session (its
 						// hash costs the measured window some CPU, which

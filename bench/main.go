@@ -14,13 +14,16 @@
 //	go run ./bench -scenario flood                                # 32 login clients + 8 /v1/me clients
 //	go run ./bench -scenario coldstart                            # exec to /readyz 200 on an existing data dir
 //	go run ./bench -scenario verify -c 2                          # in-process token verification
+//	go run ./bench -scenario login-totp -c 16 -d 10s              # password + TOTP, beside a plain login
 //	go run ./bench -scenario refresh -profile /tmp/prof           # CPU and alloc profiles (benchmark build)
 //	go run ./bench -url http://127.0.0.1:8080 -scenario me        # an already running server (loopback only)
 //	go run ./bench -report BENCHMARKS.md -micro micro.txt         # the whole matrix, rewriting BENCHMARKS.md
 //
 // Scenarios: login, refresh (each virtual user keeps its own rotation
 // chain), me (GET /v1/me), mixed (1 login : 100 refreshes : 2,000 /v1/me),
-// flood, coldstart, verify. Everything is bounded by -d and stops by
+// flood, coldstart, verify; login-totp, login-passkey-2fa (password, then
+// the second step) and passkey (usernameless), each op one whole sign-in,
+// each run followed by a plain login on the same server for the ratio. Everything is bounded by -d and stops by
 // itself; only 127.0.0.1 targets are accepted.
 package main
 
@@ -59,7 +62,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify")
+	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify | login-totp | login-passkey-2fa | passkey")
 	flag.IntVar(&o.c, "c", 16, "concurrency: virtual users, each one request at a time (flood: login clients)")
 	flag.IntVar(&o.meC, "me-c", 8, "flood: concurrent GET /v1/me clients beside the login flood")
 	flag.DurationVar(&o.d, "d", 5*time.Second, "measured duration of each run")
@@ -69,7 +72,7 @@ func main() {
 	flag.StringVar(&o.url, "url", "", "target server (127.0.0.1 only); empty: build and start baton on a fresh data dir")
 	flag.StringVar(&o.store, "store", "sqlite", "store of the started server: sqlite | postgres")
 	flag.StringVar(&o.dbURL, "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL server for -store postgres; a database of its own is created and dropped")
-	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user)")
+	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user; login-totp, login-passkey-2fa, passkey: 6,000 with the factor)")
 	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL before the server starts (started server only)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU and alloc profiles of the server (starts the benchmark build bench/cmd/batonprof)")
 	flag.StringVar(&o.bin, "bin", "", "baton binary to start instead of building ./cmd/baton (A/B comparisons of two builds)")
@@ -107,7 +110,7 @@ func main() {
 
 func (o *options) check() error {
 	switch o.scenario {
-	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify":
+	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify", "login-totp", "login-passkey-2fa", "passkey":
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)
 	}

@@ -35,7 +35,7 @@ type rig struct {
 
 // newRig starts (unless -url) a baton server on a fresh store seeded with
 // users (and o.sessions filler sessions), and the hello server.
-func newRig(ctx context.Context, o options, users int, vuTokens []string) (_ *rig, err error) {
+func newRig(ctx context.Context, o options, users int, vuTokens []string, factors *factorSeed) (_ *rig, err error) {
 	r := &rig{o: o, url: o.url, client: newClient(o.c + o.meC)}
 	defer func() {
 		if err != nil {
@@ -66,6 +66,9 @@ func newRig(ctx context.Context, o options, users int, vuTokens []string) (_ *ri
 		if err = seed(ctx, r.b, users, o.sessions, vuTokens); err != nil {
 			return nil, err
 		}
+		if err = seedFactors(ctx, r.b, factors); err != nil {
+			return nil, err
+		}
 		o.logf("seeded in %s", time.Since(t0).Round(time.Millisecond))
 		if r.srv, err = startServer(ctx, r.b, r.bin, o.profile != ""); err != nil {
 			return nil, err
@@ -73,6 +76,9 @@ func newRig(ctx context.Context, o options, users int, vuTokens []string) (_ *ri
 		r.url = r.srv.url
 		o.logf("server %s ready in %s", r.url, r.srv.readyAt.Sub(r.srv.startedAt).Round(time.Millisecond))
 	} else {
+		if factors != nil {
+			return nil, fmt.Errorf("-scenario %s seeds its factors by SQL: it needs a server the tool starts (no -url)", o.scenario)
+		}
 		// An external server: register the users through the API (each
 		// costs the server a hash; 409 means they exist from a previous
 		// run).
@@ -128,6 +134,10 @@ type runResult struct {
 	// them, so other engineers' PostgreSQL tests count too); only with
 	// -store postgres.
 	pgCPU time.Duration
+	// login is, for the second-factor scenarios, a plain password login
+	// run on the same server right after, by users without a factor: the
+	// denominator of the ratios.
+	login *runResult
 }
 
 // total is the throughput over every op of the scenario (not hello).
@@ -278,6 +288,9 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 	if users <= 0 {
 		users = vusN
 	}
+	if isMFAScenario(o.scenario) {
+		return runMFA(ctx, o)
+	}
 	st, needSession := scenarioStep(o)
 	// A server the tool starts gets its virtual users' sessions by SQL;
 	// an external one through a login each.
@@ -292,7 +305,7 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 			vuTokens[i] = rt
 		}
 	}
-	r, err := newRig(ctx, o, users, vuTokens)
+	r, err := newRig(ctx, o, users, vuTokens, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -532,19 +545,22 @@ func (s *scenarioResult) print(w io.Writer) {
 		fmt.Fprintf(w, ", %s seeded sessions", commas(int64(o.sessions)))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s %8s\n", "op", "req/s", "p50", "p90", "p99", "max", "÷hello")
+	fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s %8s\n", "op", "req/s", "p50", "p90", "p99", "max", "÷hello")
 	for op := range opHello {
 		if med(s.runs, func(r runResult) float64 { return float64(r.per[op].n) }) == 0 {
 			continue
 		}
 		x := s.op(op)
-		fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s %7.1f%%\n", opNames[op], fmtRate(x.rps), fmtDur(x.p50), fmtDur(x.p90), fmtDur(x.p99), fmtDur(x.max), 100*x.ratio)
+		fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s %7.1f%%\n", opNames[op], fmtRate(x.rps), fmtDur(x.p50), fmtDur(x.p90), fmtDur(x.p99), fmtDur(x.max), 100*x.ratio)
 	}
 	if o.scenario == "mixed" {
-		fmt.Fprintf(w, "%-8s %10s %49.1f%%\n", "total", fmtRate(s.totalRPS()), 100*s.totalRatio())
+		fmt.Fprintf(w, "%-18s %10s %49.1f%%\n", "total", fmtRate(s.totalRPS()), 100*s.totalRatio())
 	}
 	h := s.hello()
-	fmt.Fprintf(w, "%-8s %10s %9s %9s %9s %9s\n", "hello", fmtRate(h.rps), fmtDur(h.p50), fmtDur(h.p90), fmtDur(h.p99), fmtDur(h.max))
+	if s.runs[0].login != nil {
+		s.printLogin(w)
+	}
+	fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s\n", "hello", fmtRate(h.rps), fmtDur(h.p50), fmtDur(h.p90), fmtDur(h.p99), fmtDur(h.max))
 	if s.o.url == "" {
 		fmt.Fprintf(w, "server: %.2f CPU-s/s, %s CPU per request, peak RSS %.1f MB; load tool %.2f CPU-s/s; other processes %.2f CPU-s/s\n",
 			s.cpuUse(), fmtDur(s.cpuPerReq()), s.peakRSSMB(), s.toolCPUUse(), s.otherCPUUse())

@@ -56,19 +56,11 @@ func vuSession(i, users int) (sid, uid string) {
 }
 
 func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, sessions int, vuTokens []string) error {
-	// Seeding is set-up, not the server: synchronous=OFF and a large cache
-	// make a million rows take seconds. The file is checkpointed and closed
-	// before the server opens it with its own (FULL) settings.
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
+	db, tx, err := beginSeedSQLite(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
 	defer tx.Rollback()
 	us := now.UnixMicro()
 	if users > 0 {
@@ -112,10 +104,34 @@ func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, se
 			return fmt.Errorf("seed virtual users' sessions: %w", err)
 		}
 	}
+	return commitSeedSQLite(ctx, db, tx)
+}
+
+// beginSeedSQLite opens the store file for seeding and begins the one
+// transaction. Seeding is set-up, not the server: synchronous=OFF and a
+// large cache make a million rows take seconds.
+func beginSeedSQLite(ctx context.Context, path string) (*sql.DB, *sql.Tx, error) {
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-262144)")
+	if err != nil {
+		return nil, nil, err
+	}
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, tx, nil
+}
+
+// commitSeedSQLite commits and checkpoints, so the server (which the
+// caller starts after closing db) opens the file with its own (FULL)
+// settings and an empty WAL.
+func commitSeedSQLite(ctx context.Context, db *sql.DB, tx *sql.Tx) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
 

@@ -168,6 +168,10 @@ func (b *backend) env(extra ...string) []string {
 		"BATON_LIMIT_ACCOUNT_FAILURES=off",
 		"BATON_LIMIT_IP_FAILURES=off",
 		"BATON_LIMIT_IP_REGISTRATIONS=off",
+		// The relying party of the seeded passkeys (mfa.go): the
+		// loopback default would be http://localhost:<port of 127.0.0.1:0>.
+		"BATON_WEBAUTHN_RP_ID="+benchRPID,
+		"BATON_WEBAUTHN_ORIGINS="+benchOrigin,
 	)
 	if b.pgURL != "" {
 		env = append(env, "BATON_DATABASE_URL="+b.pgURL)
