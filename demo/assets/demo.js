@@ -227,6 +227,8 @@ $('passkey-form').addEventListener('submit', (ev) => {
 let qrUrl = null;
 function hideEnrolment() {
   $('totp-enrol').hidden = true;
+  // The set-up button comes back unless two-step sign-in is on.
+  $('totp-setup').hidden = $('mfa-state').dataset.totp === 'true';
   $('totp-form').reset();
   $('totp-secret').textContent = '';
   $('totp-qr').removeAttribute('src');
@@ -269,6 +271,7 @@ $('totp-setup').addEventListener('click', (ev) => {
       $('totp-secret').textContent = e.secret.replace(/(.{4})(?=.)/g, '$1 ');
       $('totp-secret').dataset.secret = e.secret;
       $('totp-enrol').hidden = false;
+      $('totp-setup').hidden = true;
       $('totp-code').focus();
       status('Scan the QR code with your authenticator app, then enter the code it shows.');
       log('began an authenticator app enrolment');
