@@ -58,7 +58,7 @@ func TestRenderEvery(t *testing.T) {
 	const link = "https://auth.example.com/account/verify-email#token=bt_vfy_a-b_c&x=1"
 	d := mail.Data{
 		Username: `<script>alert("u")</script>`, Email: "old@example.com", NewEmail: `new"<b>"@example.com`,
-		Link: link, ValidFor: 72 * time.Hour, Relay: "relay:25",
+		Link: link, ValidFor: 72 * time.Hour, Relay: "relay:25", Change: `passkey <i>added</i>`,
 	}
 	tests := []struct {
 		name     string
@@ -70,6 +70,7 @@ func TestRenderEvery(t *testing.T) {
 		{mail.PasswordChanged, false, `Hello <script>alert("u")</script>,`},
 		{mail.ConfirmEmail, true, `use new"<b>"@example.com from now on`},
 		{mail.EmailChanged, false, `to new"<b>"@example.com`},
+		{mail.SecurityChange, false, "account: passkey <i>added</i>."},
 		{mail.Test, false, "sent through relay:25"},
 	}
 	for _, tt := range tests {
@@ -84,7 +85,7 @@ func TestRenderEvery(t *testing.T) {
 			if !strings.Contains(m.Text, tt.want) {
 				t.Errorf("text part lacks %q:\n%s", tt.want, m.Text)
 			}
-			if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<b>") {
+			if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<b>") || strings.Contains(m.HTML, "<i>") {
 				t.Errorf("html part holds unescaped data:\n%s", m.HTML)
 			}
 			gotLink := mail.LinkLine(m.Text)
