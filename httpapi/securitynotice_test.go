@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/internal/webauthntest"
 	"github.com/batonauth/baton/mail/smtptest"
+	"github.com/batonauth/baton/session"
 )
 
 // newMailRigClock is newMailRig on a test clock (TOTP codes are computed
@@ -89,8 +91,9 @@ func TestTOTPNotices(t *testing.T) {
 	r.relay.Await(t, 4, r.drain)
 }
 
-// TestPasskeyNotices: adding and removing a passkey each send a notice; a
-// user without an address gets none, and the change still succeeds.
+// TestPasskeyNotices: adding and removing a passkey, and an
+// administrator's reset, each send a notice; a user without an address
+// gets none, and the change still succeeds.
 func TestPasskeyNotices(t *testing.T) {
 	clock := batontest.NewClock(time.Now())
 	r := newMailRigClock(t, clock)
@@ -107,7 +110,22 @@ func TestPasskeyNotices(t *testing.T) {
 	c.do("DELETE", "/v1/passkeys/"+p.str("id"), nil, pat...).want(t, 204, "")
 	r.notice(t, 3, addr, "passkey removed")
 
+	// An administrator's reset of the second factors: one notice, and
+	// none for a reset with nothing to remove.
+	c.enrolPasskey(bearer(c.login(addr).str("access_token")), a, "")
+	r.relay.Await(t, 4, r.drain)
+	u, err := r.srv.Store.UserByName(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := r.srv.Service.ResetMFA(context.Background(), u.ID, session.Client{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.notice(t, 5, addr, "every second factor removed by an administrator (every session signed out)")
+
 	c.register("moe")
 	c.enrolPasskey(bearer(c.login("moe").str("access_token")), newAuthenticator(r.srv, webauthntest.Options{}), "")
-	r.relay.Await(t, 3, r.drain)
+	r.relay.Await(t, 5, r.drain)
 }
