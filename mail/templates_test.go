@@ -136,3 +136,26 @@ func TestNewTemplatesBrand(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderSecurityChange: the notice names the change and the brand in
+// both parts, and says what to do if it was not the user.
+func TestRenderSecurityChange(t *testing.T) {
+	tpl, err := mail.NewTemplates("Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tpl.Render(mail.SecurityChange, mail.Data{Username: "kim", Email: "kim@example.com", Change: "passkey removed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "Security change on your Acme account: passkey removed" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	for part, body := range map[string]string{"text": strings.Join(strings.Fields(m.Text), " "), "html": m.HTML} {
+		for _, want := range []string{"Hello kim,", "your Acme account", "passkey removed", "reset your password at once", "whoever runs Acme"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s part lacks %q:\n%s", part, want, body)
+			}
+		}
+	}
+}
