@@ -14,14 +14,18 @@ import (
 	"github.com/batonauth/baton/session"
 )
 
-// newMailRigClock is newMailRig on a test clock (TOTP codes are computed
-// from it).
-func newMailRigClock(t *testing.T, clock *batontest.Clock) *mailRig {
+// newNoticeRig is newMailRig on a test clock (TOTP codes are computed
+// from it) with the user addr registered and its verification message
+// delivered.
+func newNoticeRig(t *testing.T, clock *batontest.Clock, addr string) *mailRig {
 	t.Helper()
 	relay := smtptest.Start(t, smtptest.Options{})
 	srv := batontest.NewServer(t, batontest.Env{"BATON_SMTP_URL": "smtp+plain://" + relay.Addr(),
 		"BATON_MAIL_FROM": "noreply@auth.example"}, clock)
-	return &mailRig{srv: srv, relay: relay, c: newClient(t, srv)}
+	r := &mailRig{srv: srv, relay: relay, c: newClient(t, srv)}
+	r.c.do("POST", "/v1/register", map[string]string{"username": addr, "password": pw}).want(t, 201, "")
+	r.relay.Await(t, 1, r.drain)
+	return r
 }
 
 // notice waits for the n-th message and checks it is a security notice to
@@ -57,11 +61,9 @@ func (r *mailRig) notice(t *testing.T, n int, to, change string, secrets ...stri
 // recovery code.
 func TestTOTPNotices(t *testing.T) {
 	clock := batontest.NewClock(time.Now())
-	r := newMailRigClock(t, clock)
-	c := r.c
 	const addr = "kim@example.com"
-	c.do("POST", "/v1/register", map[string]string{"username": addr, "password": pw}).want(t, 201, "")
-	r.relay.Await(t, 1, r.drain) // the verification message
+	r := newNoticeRig(t, clock, addr)
+	c := r.c
 
 	secret, codes := enrolTOTP(t, c, clock, addr)
 	secrets := append([]string{secret}, codes...)
@@ -96,11 +98,9 @@ func TestTOTPNotices(t *testing.T) {
 // gets none, and the change still succeeds.
 func TestPasskeyNotices(t *testing.T) {
 	clock := batontest.NewClock(time.Now())
-	r := newMailRigClock(t, clock)
-	c := r.c
 	const addr = "lee@example.com"
-	c.do("POST", "/v1/register", map[string]string{"username": addr, "password": pw}).want(t, 201, "")
-	r.relay.Await(t, 1, r.drain)
+	r := newNoticeRig(t, clock, addr)
+	c := r.c
 
 	a := newAuthenticator(r.srv, webauthntest.Options{Alg: webauthntest.AlgES256, UV: true})
 	p := c.enrolPasskey(bearer(c.login(addr).str("access_token")), a, "Laptop")
