@@ -20,10 +20,11 @@ const (
 	PasswordChanged = "password-changed" // Username
 	ConfirmEmail    = "confirm-email"    // Link, ValidFor, NewEmail (to the new address)
 	EmailChanged    = "email-changed"    // Username, NewEmail (to the old address)
+	SecurityChange  = "security-change"  // Username, Change (a second factor added or removed)
 	Test            = "test"             // Relay
 )
 
-var names = []string{VerifyEmail, ResetPassword, PasswordChanged, ConfirmEmail, EmailChanged, Test}
+var names = []string{VerifyEmail, ResetPassword, PasswordChanged, ConfirmEmail, EmailChanged, SecurityChange, Test}
 
 //go:embed templates
 var templateFS embed.FS
@@ -39,6 +40,9 @@ type Data struct {
 	Link     string
 	ValidFor time.Duration
 	Relay    string // the test message: the relay it went through
+	// Change names a security change in plain words ("passkey added"),
+	// never a secret.
+	Change string
 }
 
 // Templates render baton's messages.

@@ -58,7 +58,7 @@ func TestRenderEvery(t *testing.T) {
 	const link = "https://auth.example.com/account/verify-email#token=bt_vfy_a-b_c&x=1"
 	d := mail.Data{
 		Username: `<script>alert("u")</script>`, Email: "old@example.com", NewEmail: `new"<b>"@example.com`,
-		Link: link, ValidFor: 72 * time.Hour, Relay: "relay:25",
+		Link: link, ValidFor: 72 * time.Hour, Relay: "relay:25", Change: `passkey <i>added</i>`,
 	}
 	tests := []struct {
 		name     string
@@ -70,6 +70,7 @@ func TestRenderEvery(t *testing.T) {
 		{mail.PasswordChanged, false, `Hello <script>alert("u")</script>,`},
 		{mail.ConfirmEmail, true, `use new"<b>"@example.com from now on`},
 		{mail.EmailChanged, false, `to new"<b>"@example.com`},
+		{mail.SecurityChange, false, "account: passkey <i>added</i>."},
 		{mail.Test, false, "sent through relay:25"},
 	}
 	for _, tt := range tests {
@@ -84,7 +85,7 @@ func TestRenderEvery(t *testing.T) {
 			if !strings.Contains(m.Text, tt.want) {
 				t.Errorf("text part lacks %q:\n%s", tt.want, m.Text)
 			}
-			if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<b>") {
+			if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<b>") || strings.Contains(m.HTML, "<i>") {
 				t.Errorf("html part holds unescaped data:\n%s", m.HTML)
 			}
 			gotLink := mail.LinkLine(m.Text)
@@ -132,6 +133,29 @@ func TestNewTemplatesBrand(t *testing.T) {
 	for _, brand := range []string{"", "a\r\nBcc: x@example.com"} {
 		if _, err := mail.NewTemplates(brand); err == nil {
 			t.Errorf("brand %q accepted", brand)
+		}
+	}
+}
+
+// TestRenderSecurityChange: the notice names the change and the brand in
+// both parts, and says what to do if it was not the user.
+func TestRenderSecurityChange(t *testing.T) {
+	tpl, err := mail.NewTemplates("Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tpl.Render(mail.SecurityChange, mail.Data{Username: "kim", Email: "kim@example.com", Change: "passkey removed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "Security change on your Acme account: passkey removed" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	for part, body := range map[string]string{"text": strings.Join(strings.Fields(m.Text), " "), "html": m.HTML} {
+		for _, want := range []string{"Hello kim,", "your Acme account", "passkey removed", "reset your password at once", "whoever runs Acme"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s part lacks %q:\n%s", part, want, body)
+			}
 		}
 	}
 }

@@ -163,5 +163,9 @@ func (s *Service) ResetMFA(ctx context.Context, userID string, cl Client) (*MFAR
 	if err != nil {
 		return nil, err
 	}
+	// A notice only when a factor went: a reset of nothing changed nothing.
+	if before.Any() {
+		s.securityNotice(ctx, userID, changeMFAReset)
+	}
 	return &MFAReset{Removed: before, Revoked: ids}, nil
 }

@@ -310,6 +310,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, c *token.Claims
 	}
 	s.profiles.drop(u.ID)
 	s.emit(ctx, Event{Type: EventPasskeyAdded, Outcome: OutcomeOK, UserID: u.ID, SessionID: c.SessionID, Client: cl})
+	s.securityNotice(ctx, u.ID, changePasskeyAdded)
 	return p, nil
 }
 
@@ -377,6 +378,7 @@ func (s *Service) DeletePasskey(ctx context.Context, c *token.Claims, id string,
 	}
 	s.profiles.drop(c.Subject)
 	s.emit(ctx, Event{Type: EventPasskeyRemoved, Outcome: OutcomeOK, UserID: c.Subject, SessionID: c.SessionID, Client: cl})
+	s.securityNotice(ctx, c.Subject, changePasskeyRemoved)
 	return nil
 }
 

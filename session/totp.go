@@ -114,6 +114,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c *token.Claims, code string,
 	}
 	s.profiles.drop(u.ID)
 	s.emit(ctx, Event{Type: EventTOTPEnabled, Outcome: OutcomeOK, UserID: u.ID, SessionID: c.SessionID, Client: cl})
+	s.securityNotice(ctx, u.ID, changeTOTPOn)
 	return codes, nil
 }
 
@@ -132,6 +133,7 @@ func (s *Service) DisableTOTP(ctx context.Context, c *token.Claims, cl Client) e
 	}
 	s.profiles.drop(c.Subject)
 	s.emit(ctx, Event{Type: EventTOTPDisabled, Outcome: OutcomeOK, UserID: c.Subject, SessionID: c.SessionID, Client: cl})
+	s.securityNotice(ctx, c.Subject, changeTOTPOff)
 	return nil
 }
 
@@ -158,6 +160,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c *token.Claims, 
 	}
 	s.profiles.drop(c.Subject)
 	s.emit(ctx, Event{Type: EventRecoveryCodes, Outcome: OutcomeOK, UserID: c.Subject, SessionID: c.SessionID, Client: cl})
+	s.securityNotice(ctx, c.Subject, changeRecoveryCodes)
 	return codes, nil
 }
 
