@@ -242,9 +242,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 
 // memoryMargin is what the server needs beside the password hashes: its
 // live heap under load is 1–2 MB (measured with gctrace during a login
-// flood), the rest covers stacks, runtime metadata and one hash finishing
-// while the next starts.
-const memoryMargin = 24 << 20
+// flood and 64-client refreshes), the rest covers stacks, runtime metadata
+// and a hash's garbage buffer awaiting collection while the next one
+// starts. With 24 MiB a 32-client flood logged in at 22–26/s against 24–37/s
+// without a limit (each new buffer had been handed back to the OS and was
+// faulted in again); with 32 MiB at 25–42/s, within the noise of the
+// shared machine, and RSS 5 s after the flood stays near 87 MB.
+const memoryMargin = 32 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized from the
 // worst case of the password hasher, unless the operator set GOMEMLIMIT
