@@ -244,10 +244,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 // live heap under load is 1–2 MB (measured with gctrace during a login
 // flood and 64-client refreshes), the rest covers stacks, runtime metadata
 // and a hash's garbage buffer awaiting collection while the next one
-// starts. With 24 MiB a 32-client flood logged in at 22–26/s against 24–37/s
-// without a limit (each new buffer had been handed back to the OS and was
-// faulted in again); with 32 MiB at 25–42/s, within the noise of the
-// shared machine, and RSS 5 s after the flood stays near 87 MB.
+// starts. The limit is not free: in interleaved runs of a 32-client flood
+// on two cores, logins went from a median 37/s without a limit (29–42) to
+// 27/s with a 32 MiB margin (25–42) and 25/s with 24 MiB (22–26), /v1/me
+// beside them by about as much: buffers the scavenger returned are faulted
+// in again (measured over 8 s of a flood: 70,000 minor page faults and 3×
+// the system CPU, against 100 faults without the limit). What it buys: RSS 5 s after
+// the flood near 87 MB instead of 111, and a peak near 90 MB instead of
+// 147. A larger margin leaves RSS after a flood above 100 MB.
 const memoryMargin = 32 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized from the
