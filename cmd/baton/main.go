@@ -248,10 +248,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 // on two cores, logins went from a median 37/s without a limit (29–42) to
 // 27/s with a 32 MiB margin (25–42) and 25/s with 24 MiB (22–26), /v1/me
 // beside them by about as much: buffers the scavenger returned are faulted
-// in again (measured over 8 s of a flood: 70,000 minor page faults and 3×
-// the system CPU, against 100 faults without the limit). What it buys: RSS 5 s after
-// the flood near 87 MB instead of 111, and a peak near 90 MB instead of
-// 147. A larger margin leaves RSS after a flood above 100 MB.
+// in again (over 8 s of a flood: 70,000 minor page faults and 3× the
+// system CPU, against 100 faults without the limit). What it buys: RSS 5 s
+// after the flood near 87 MB instead of 111, a peak near 90 MB instead of
+// 147. With a 42 MiB margin RSS after the flood was 97 MB, too close to
+// the 100 MB it must stay under.
 const memoryMargin = 32 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized from the
