@@ -1,7 +1,8 @@
 // Command bench is baton's load tool: it drives a baton server over real
 // HTTP with a stdlib client and reports throughput, latency percentiles,
 // errors by status and (when it started the server itself) the server's CPU
-// time and peak RSS. Every HTTP figure comes with the throughput of a
+// time and peak RSS (after a flood also its RSS 5 s later, once the runtime
+// could return the heap). Every HTTP figure comes with the throughput of a
 // trivial net/http "hello" server measured in the same run, with the same
 // client and concurrency, so results read as a fraction of what this
 // machine's HTTP stack can do at all.

@@ -125,7 +125,11 @@ type runResult struct {
 	d         time.Duration
 	serverCPU time.Duration // during the window; 0 when unknown
 	peakRSSKB int64         // VmHWM of the server at the end (reset at the window start)
-	toolCPU   time.Duration // this process, during the window
+	// afterRSSKB is the server's VmRSS rssSettle after the load stopped
+	// (flood only): what the flood leaves resident once the runtime has
+	// had time to return the heap.
+	afterRSSKB int64
+	toolCPU    time.Duration // this process, during the window
 	// otherCPU is the CPU time every other process on the machine (other
 	// engineers' tests, PostgreSQL) used during the window: busy time from
 	// /proc/stat minus the server's and this tool's.
@@ -206,6 +210,10 @@ func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, 
 	res.per, res.errs, res.relogins = merge(samples, d)
 	if r.srv != nil {
 		res.peakRSSKB, _ = procStatusKB(r.srv.pid(), "VmHWM")
+		if r.o.scenario == "flood" {
+			time.Sleep(rssSettle)
+			res.afterRSSKB, _ = procStatusKB(r.srv.pid(), "VmRSS")
+		}
 		if profile != "" && r.srv.pprofURL != "" {
 			r.fetchProfile(ctx, "/debug/pprof/allocs", profile+"-allocs.pprof")
 		}
@@ -458,12 +466,32 @@ func (s *scenarioResult) toolCPUUse() float64 {
 	return med(s.runs, func(r runResult) float64 { return r.toolCPU.Seconds() / r.d.Seconds() })
 }
 
+// rssSettle is how long after a flood the server's RSS is sampled: a few
+// seconds, so the figure is what stays resident, not what the last hashes
+// held, yet well before the runtime's 2-minute forced GC would hide a heap
+// that is never returned otherwise.
+const rssSettle = 5 * time.Second
+
+// afterRSSMB is the median RSS after the load stopped (flood only).
+func (s *scenarioResult) afterRSSMB() float64 {
+	return float64(med(s.runs, func(r runResult) int64 { return r.afterRSSKB })) / 1024
+}
+
 func (s *scenarioResult) peakRSSMB() float64 {
 	var m int64
 	for _, r := range s.runs {
 		m = max(m, r.peakRSSKB)
 	}
 	return float64(m) / 1024
+}
+
+// rssRuns lists an RSS figure of every run, in MB, to show the noise.
+func (s *scenarioResult) rssRuns(f func(runResult) int64) string {
+	xs := make([]string, len(s.runs))
+	for i, r := range s.runs {
+		xs[i] = fmt.Sprintf("%.1f", float64(f(r))/1024)
+	}
+	return strings.Join(xs, ", ")
 }
 
 func (s *scenarioResult) errors() (map[string]int, int, int) {
@@ -564,6 +592,10 @@ func (s *scenarioResult) print(w io.Writer) {
 	if s.o.url == "" {
 		fmt.Fprintf(w, "server: %.2f CPU-s/s, %s CPU per request, peak RSS %.1f MB; load tool %.2f CPU-s/s; other processes %.2f CPU-s/s\n",
 			s.cpuUse(), fmtDur(s.cpuPerReq()), s.peakRSSMB(), s.toolCPUUse(), s.otherCPUUse())
+		if s.o.scenario == "flood" {
+			fmt.Fprintf(w, "server RSS %s after the flood: %.1f MB (median; runs: %s; peaks: %s)\n", rssSettle, s.afterRSSMB(),
+				s.rssRuns(func(r runResult) int64 { return r.afterRSSKB }), s.rssRuns(func(r runResult) int64 { return r.peakRSSKB }))
+		}
 		if s.o.store == "postgres" {
 			fmt.Fprintf(w, "postgres processes: %.2f CPU-s/s (not counted in other processes)\n", s.pgCPUUse())
 		}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"testing"
+
+	"github.com/batonauth/baton/password"
+)
+
+// TestSetMemoryLimit: without GOMEMLIMIT, serve sets a soft limit of one
+// argon2id buffer per core plus the margin; an operator's GOMEMLIMIT (which
+// the runtime applied at start) is left alone.
+func TestSetMemoryLimit(t *testing.T) {
+	orig := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
+	const operator = 300 << 20
+	hashes := int64(runtime.NumCPU()) * int64(password.DefaultParams.Memory) * 1024
+	for _, tc := range []struct {
+		name   string
+		env    string
+		before int64 // the limit in force when serve starts
+		want   int64
+	}{
+		{"Unset", "", math.MaxInt64, hashes + memoryMargin},
+		{"OperatorWins", "300MiB", operator, operator},
+		{"OperatorOff", "off", math.MaxInt64, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetMemoryLimit(tc.before)
+			got := setMemoryLimit(func(k string) string {
+				if k == "GOMEMLIMIT" {
+					return tc.env
+				}
+				return ""
+			})
+			if inForce := debug.SetMemoryLimit(-1); got != tc.want || inForce != tc.want {
+				t.Fatalf("setMemoryLimit returned %d, limit in force %d; want %d", got, inForce, tc.want)
+			}
+		})
+	}
+}
