@@ -127,9 +127,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var mfa *session.MFARequired
 	if errors.As(err, &mfa) {
-		// The password was right: the answer carries a one-time secret.
-		status = http.StatusForbidden
-		body.Error = baton.EMFARequired
+		// The password was right: the answer (403 mfa_required, from the
+		// code above) carries the second step's one-time secret.
 		body.MFAToken, body.Methods, body.ExpiresIn = mfa.Token, mfa.Methods, int(mfa.ExpiresIn.Seconds())
 	}
 	if code == baton.EInvalidGrant || code == baton.EInvalidCredentials || code == baton.EUnauthorized || code == baton.ETokenExpired || code == baton.EInvalidToken || mfa != nil {

@@ -3,10 +3,10 @@ package session
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -84,8 +84,7 @@ func (s *Service) secondStep(ctx context.Context, u *baton.User, st mfaState) er
 		return err
 	}
 	now := s.Now()
-	h := sha256.Sum256([]byte(tok))
-	if err := s.store.CreateChallenge(ctx, &baton.Challenge{ID: newID(), Hash: h[:], Kind: baton.ChallengeMFA,
+	if err := s.store.CreateChallenge(ctx, &baton.Challenge{ID: newID(), Hash: hashSecret(tok), Kind: baton.ChallengeMFA,
 		UserID: u.ID, Data: data, CreatedAt: now, ExpiresAt: now.Add(MFATTL)}); err != nil {
 		return err
 	}
@@ -150,17 +149,12 @@ func (s *Service) MFAAccount(ctx context.Context, tok string) string {
 	return u.CanonicalUsername
 }
 
-func hashMFAToken(tok string) []byte {
-	h := sha256.Sum256([]byte(tok))
-	return h[:]
-}
-
 // liveMFA returns the live challenge of an mfa_token, or errDeadMFAToken.
 func (s *Service) liveMFA(ctx context.Context, tok string) (*baton.Challenge, error) {
 	if !strings.HasPrefix(tok, mfaTokenPrefix) || len(tok) != len(mfaTokenPrefix)+43 {
 		return nil, errDeadMFAToken
 	}
-	ch, err := s.store.Challenge(ctx, hashMFAToken(tok), baton.ChallengeMFA)
+	ch, err := s.store.Challenge(ctx, hashSecret(tok), baton.ChallengeMFA)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return nil, errDeadMFAToken
 	} else if err != nil {
@@ -288,7 +282,7 @@ func (s *Service) checkFactor(ctx context.Context, userID string, isTOTP bool, c
 			return false, "", err
 		}
 		s.profiles.drop(userID)
-		s.emit(ctx, Event{Type: EventRecoveryCodeUsed, Outcome: OutcomeOK, UserID: userID, Detail: recoveryLeft(left)})
+		s.emit(ctx, Event{Type: EventRecoveryCodeUsed, Outcome: OutcomeOK, UserID: userID, Detail: fmt.Sprintf("%d recovery codes left", left)})
 		return true, MethodRecoveryCode, nil
 	}
 	st, err := s.store.TOTP(ctx, userID)
@@ -312,11 +306,6 @@ func (s *Service) checkFactor(ctx context.Context, userID string, isTOTP bool, c
 		return false, "", err
 	}
 	return true, MethodTOTP, nil
-}
-
-func recoveryLeft(n int) string {
-	b, _ := json.Marshal(map[string]int{"left": n})
-	return "recovery codes " + string(b)
 }
 
 // finishReauth is the second step of a reauth: the session's auth time

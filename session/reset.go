@@ -132,7 +132,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string, cl
 	if err := checkLinkToken(tok, baton.LinkResetPassword); err != nil {
 		return err
 	}
-	hash := hashLinkToken(tok)
+	hash := hashSecret(tok)
 	l, err := s.store.LinkByHash(ctx, hash)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return errInvalidLink

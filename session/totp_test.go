@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,7 +191,17 @@ func TestTOTPSteps(t *testing.T) {
 }
 
 func TestRecoveryCodes(t *testing.T) {
-	f := newMFAFixture(t, nil)
+	var mu sync.Mutex
+	var used []string // the audit detail of each recovery code used
+	f := newMFAFixture(t, func(c *session.Config) {
+		c.Observer = func(e session.Event) {
+			if e.Type == session.EventRecoveryCodeUsed {
+				mu.Lock()
+				used = append(used, e.Detail)
+				mu.Unlock()
+			}
+		}
+	})
 	// Each works once, typed in any case with spaces.
 	typed := strings.ToUpper(strings.ReplaceAll(f.codes[0], "-", " "))
 	m := f.mfaLogin(t)
@@ -214,6 +225,11 @@ func TestRecoveryCodes(t *testing.T) {
 	if p, _ := f.svc.Profile(ctx, g.Claims); p.MFA.RecoveryCodesLeft != 8 {
 		t.Fatalf("codes left: %d, want 8", p.MFA.RecoveryCodesLeft)
 	}
+	mu.Lock()
+	if !slices.Equal(used, []string{"9 recovery codes left", "8 recovery codes left"}) {
+		t.Fatalf("recovery_code_used events: %q, want the count left after each use", used)
+	}
+	mu.Unlock()
 	// A new set: the old ones die.
 	fresh := f.mfaLogin(t)
 	g, err = f.complete(fresh.Token, nil, &f.codes[2])

@@ -55,7 +55,7 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string, cl Client) (*bato
 	if err := checkLinkToken(tok, baton.LinkVerifyEmail, baton.LinkChangeEmail); err != nil {
 		return nil, err
 	}
-	u, err := s.store.RedeemEmailLink(ctx, hashLinkToken(tok), s.Now())
+	u, err := s.store.RedeemEmailLink(ctx, hashSecret(tok), s.Now())
 	if err != nil {
 		return nil, err
 	}

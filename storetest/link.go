@@ -49,15 +49,22 @@ func mustRedeem(t *testing.T, s baton.Store, l *baton.Link, now time.Time) *bato
 	if err != nil {
 		t.Fatalf("RedeemEmailLink(%q): got %v, want nil", l.ID, err)
 	}
+	wantStoredUser(t, s, u, "RedeemEmailLink("+l.ID+")")
+	return u
+}
+
+// wantStoredUser checks that the user a write returned (op names it) is
+// the one the store now holds, in UTC.
+func wantStoredUser(t *testing.T, s baton.Store, u *baton.User, op string) {
+	t.Helper()
 	wantUTC(t, u)
 	stored, err := s.UserByID(ctx, u.ID)
 	if err != nil {
 		t.Fatalf("UserByID(%q): got %v, want nil", u.ID, err)
 	}
 	if d := diff(stored, u); d != "" {
-		t.Errorf("RedeemEmailLink(%q) returned a user unlike the stored one (-stored +returned):\n%s", l.ID, d)
+		t.Errorf("%s returned a user unlike the stored one (-stored +returned):\n%s", op, d)
 	}
-	return u
 }
 
 // wantInvalid redeems the link at now, expects EInvalidLink, and checks

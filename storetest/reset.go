@@ -18,14 +18,7 @@ func mustReset(t *testing.T, s baton.Store, l *baton.Link, now time.Time, notice
 	if err != nil {
 		t.Fatalf("ResetPassword(%q): got %v, want nil", l.ID, err)
 	}
-	wantUTC(t, u)
-	stored, err := s.UserByID(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("UserByID(%q): got %v, want nil", u.ID, err)
-	}
-	if d := diff(stored, u); d != "" {
-		t.Errorf("ResetPassword(%q) returned a user unlike the stored one (-stored +returned):\n%s", l.ID, d)
-	}
+	wantStoredUser(t, s, u, "ResetPassword("+l.ID+")")
 	return u
 }
 
