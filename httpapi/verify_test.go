@@ -67,7 +67,7 @@ func TestEmailVerification(t *testing.T) {
 		c.do("POST", "/v1/email/verify", map[string]string{"token": bad}).want(t, 400, "invalid_link")
 	}
 	v := c.do("POST", "/v1/email/verify", map[string]string{"token": tok}).want(t, 200, "")
-	if v.body["email"] != "Alice@Example.com" || v.body["email_verified"] != true {
+	if v.body["email"] != "Alice@Example.com" || v.body["email_verified"] != true || v.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("verify answer: %s", v.raw)
 	}
 	c.do("POST", "/v1/email/verify", map[string]string{"token": tok}).want(t, 400, "invalid_link")
