@@ -68,6 +68,15 @@ type Session struct {
 
 	Transport string
 	ClientID  string
+	// Scope is the space-separated scope a session issued through the
+	// authorization code flow was granted (it always holds openid); empty
+	// for every other session. Refreshes may narrow it per access token,
+	// never widen it.
+	Scope string
+	// Parent is the single-sign-on session (TransportSSO) that issued
+	// this session through the code flow; empty otherwise. Ending the
+	// single-sign-on session at /oauth/logout ends its children.
+	Parent    string
 	UserAgent string
 	IP        string
 	// Binding is the RFC 7638 thumbprint of the key the session's tokens are
