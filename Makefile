@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/baton
 
-.PHONY: run build test test-go vet fuzz bench bench-micro bench-load clean test-js e2e demo js-deps e2e-deps
+.PHONY: run build test test-go vet fuzz bench bench-micro bench-load clean test-js e2e demo js-deps e2e-deps rp rp-deps
 
 run:
 	$(GO) run ./cmd/baton serve
@@ -26,7 +26,7 @@ vet: $(STATICCHECK)
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: vet test-go test-js e2e
+test: vet test-go test-js e2e rp
 
 # The TypeScript client (clients/js) and the browser tests (e2e) install
 # their npm dev dependencies from the committed lock files; the browser is
@@ -54,6 +54,22 @@ demo: js-deps
 # The demo page in headless Chromium (each file starts its own server).
 e2e: e2e-deps
 	cd e2e && $(NPM) test
+
+# baton as the OpenID provider of relying parties nobody here wrote
+# (rp/): openid-client in Node, a SPA on oidc-client-ts in headless
+# Chromium, and oauth2-proxy in front of an app. oauth2-proxy is built
+# once from the Go module proxy into bin/ (ignored), and kept.
+OAUTH2_PROXY_VERSION := v7.15.6
+OAUTH2_PROXY := bin/oauth2-proxy-$(OAUTH2_PROXY_VERSION)/oauth2-proxy
+
+$(OAUTH2_PROXY):
+	GOBIN=$(abspath $(@D)) $(GO) install github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION)
+
+rp-deps: e2e-deps $(OAUTH2_PROXY)
+	cd rp && $(NPM_CI)
+
+rp: rp-deps
+	cd rp && BATON_OAUTH2_PROXY=$(abspath $(OAUTH2_PROXY)) $(NPM) test
 
 # Each fuzz target for a short while (the seed corpora already run in test).
 fuzz:

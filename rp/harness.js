@@ -1,0 +1,189 @@
+// Shared by the relying-party tests: a baton provider whose clients are
+// registered the way an operator registers them (`baton clients add …
+// --json` on the same store), users registered over the API, a scripted
+// user agent that signs in on baton's own HTML pages (fetch + a cookie
+// jar, no JavaScript).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildBaton, startBaton, startMailSink, newUser, CookieJar, freePort, repoRoot, sleep, waitFor } from '../clients/js/test/harness.js';
+
+export { startMailSink, newUser, CookieJar, freePort, repoRoot, sleep, waitFor };
+// The system Chromium, as the demo's browser tests drive it (with e2e's
+// playwright-core: make rp-deps installs e2e's dependencies too).
+export { launch } from '../e2e/helpers.js';
+
+const run = promisify(execFile);
+
+/**
+ * Starts `baton serve` on its own SQLite store (BATON_DATA_DIR) with the
+ * issuer naming its real address, as an OpenID provider is configured.
+ * Returns the server plus:
+ *  - addClient(name, flags): runs `baton clients add name …flags --json`
+ *    against the same store and returns its JSON ({client_id,
+ *    client_secret?});
+ *  - register(user?): POST /v1/register, returns the user with its id.
+ */
+export async function startProvider(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'baton-rp-data-'));
+  const serverEnv = { BATON_DATA_DIR: dataDir, ...env };
+  let server;
+  try {
+    server = await startBaton(serverEnv, { issuerFromPort: true });
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    ...server,
+    issuer: server.url,
+    dataDir,
+    async addClient(name, flags = []) {
+      const args = ['clients', 'add', name, ...flags, '--json'];
+      let out;
+      try {
+        out = await run(buildBaton(), args, { env: { ...process.env, ...serverEnv, BATON_ISSUER: server.url }, cwd: repoRoot });
+      } catch (e) {
+        throw new Error(`baton ${args.join(' ')} failed (${e.code}):\n${e.stdout}\n${e.stderr}`);
+      }
+      try {
+        return JSON.parse(out.stdout);
+      } catch {
+        throw new Error(`baton ${args.join(' ')} printed no JSON object:\n${out.stdout}\n${out.stderr}`);
+      }
+    },
+    async register(user = newUser(), extra = {}) {
+      const res = await fetch(server.url + '/v1/register', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: user.username, password: user.password, ...extra }),
+      });
+      const body = await res.json();
+      if (res.status !== 201) throw new Error(`POST /v1/register → ${res.status} ${JSON.stringify(body)}`);
+      return { ...user, ...body };
+    },
+    stop: async () => {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const entities = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+function unescapeHTML(s) {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (m, e) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
+    return entities[e.toLowerCase()] ?? m;
+  });
+}
+
+function attributes(tag) {
+  const out = {};
+  const re = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+  // Skip the tag name itself.
+  const body = tag.replace(/^<\w+/, '').replace(/\/?>$/, '');
+  for (const m of body.matchAll(re)) out[m[1].toLowerCase()] = unescapeHTML(m[2] ?? m[3] ?? m[4] ?? '');
+  return out;
+}
+
+/**
+ * The forms of an HTML page as a browser sees them: action (resolved
+ * against the page's URL; the page itself when absent), method, the
+ * inputs by name and the named submit buttons.
+ */
+export function parseForms(html, pageURL) {
+  const forms = [];
+  for (const m of html.matchAll(/<form\b[^>]*>[\s\S]*?<\/form>/gi)) {
+    const open = attributes(m[0].match(/^<form\b[^>]*>/i)[0]);
+    const inputs = {};
+    const buttons = [];
+    for (const t of m[0].matchAll(/<(input|button)\b[^>]*>/gi)) {
+      const a = attributes(t[0]);
+      if (!a.name) continue;
+      const type = (a.type ?? (t[1].toLowerCase() === 'button' ? 'submit' : 'text')).toLowerCase();
+      if (type === 'submit') buttons.push({ name: a.name, value: a.value ?? '' });
+      else if ((type === 'checkbox' || type === 'radio') && !('checked' in a)) continue;
+      else inputs[a.name] = { type, value: a.value ?? (type === 'checkbox' ? 'on' : '') };
+    }
+    forms.push({ action: new URL(open.action || pageURL, pageURL), method: (open.method || 'get').toLowerCase(), inputs, buttons });
+  }
+  return forms;
+}
+
+/**
+ * Plays a user agent without JavaScript from url until baton redirects to
+ * redirectUri (not fetched): follows redirects, fills the sign-in form
+ * (username, password; the hidden request and csrf ride along) and
+ * answers the consent form with decision. Returns {url, pages}: the URL
+ * baton redirected to and the paths of the pages shown on the way, in
+ * order. Form posts carry the Origin a browser sends.
+ */
+export async function userAgent(jar, url, { user, redirectUri, decision = 'allow', maxHops = 20 }) {
+  const fetch = jar.fetch();
+  const target = new URL(redirectUri);
+  const pages = [];
+  let next = new URL(url);
+  let init = { method: 'GET' };
+  for (let hop = 0; hop < maxHops; hop++) {
+    if (next.origin === target.origin && next.pathname === target.pathname) return { url: next, pages };
+    const res = await fetch(next, { ...init, redirect: 'manual' });
+    if (res.status >= 300 && res.status < 400) {
+      const loc = res.headers.get('location');
+      if (!loc) throw new Error(`${init.method} ${next} → ${res.status} without Location`);
+      next = new URL(loc, next);
+      init = { method: 'GET' };
+      continue;
+    }
+    const html = await res.text();
+    if (res.status !== 200) throw new Error(`${init.method} ${next} → ${res.status}:\n${html.slice(0, 2000)}`);
+    pages.push(next.pathname);
+    const forms = parseForms(html, next);
+    const login = forms.find((f) => f.inputs.password);
+    const consent = forms.find((f) => f.buttons.some((b) => b.name === 'decision'));
+    let form;
+    const fields = new URLSearchParams();
+    if (login) {
+      if (!user) throw new Error(`${next.pathname} asks for a password, and no user was given`);
+      form = login;
+      for (const [k, v] of Object.entries(form.inputs)) fields.set(k, v.value);
+      fields.set('username', user.username);
+      fields.set('password', user.password);
+    } else if (consent) {
+      form = consent;
+      for (const [k, v] of Object.entries(form.inputs)) fields.set(k, v.value);
+      fields.set('decision', decision);
+    } else {
+      throw new Error(`${next} shows no sign-in or consent form:\n${html.slice(0, 2000)}`);
+    }
+    if (form.method !== 'post') throw new Error(`the form of ${next.pathname} has method ${form.method}, want post`);
+    next = form.action;
+    init = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: new URL(url).origin },
+      body: fields.toString(),
+    };
+  }
+  throw new Error(`no redirect to ${redirectUri} after ${maxHops} hops; pages: ${pages.join(', ')}`);
+}
+
+/** The payload of a JWT, unverified (for asserting on claims). */
+export function jwtPayload(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+}
+
+/** The protected header of a JWT. */
+export function jwtHeader(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString());
+}
+
+/** Records a page's script errors and console errors. */
+export function watchErrors(page) {
+  page.errors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  return page;
+}
