@@ -39,6 +39,7 @@ function startUpstream() {
       `<!doctype html><title>upstream</title><h1>The app</h1>` +
         `<p>email: <span id="email">${esc(req.headers['x-forwarded-email'])}</span></p>` +
         `<p>user: <span id="user">${esc(req.headers['x-forwarded-user'])}</span></p>` +
+        `<p>username: <span id="username">${esc(req.headers['x-forwarded-preferred-username'])}</span></p>` +
         `<p>path: <span id="path">${esc(req.url)}</span></p>`,
     );
   });
@@ -93,6 +94,7 @@ let op;
 let upstream;
 let proxy;
 let proxyURL;
+let clientID;
 let browser;
 before(async () => {
   ensureOAuth2Proxy();
@@ -102,7 +104,14 @@ before(async () => {
   const port = await freePort();
   // localhost, not 127.0.0.1: the app and baton are different sites, as in production.
   proxyURL = `http://localhost:${port}`;
-  const client = await op.addClient('oauth2-proxy', ['--redirect-uri', `${proxyURL}/oauth2/callback`, '--first-party']);
+  const client = await op.addClient('oauth2-proxy', [
+    '--redirect-uri',
+    `${proxyURL}/oauth2/callback`,
+    '--post-logout-redirect-uri',
+    `${proxyURL}/`,
+    '--first-party',
+  ]);
+  clientID = client.client_id;
   proxy = await startProxy(port, [
     '--provider=oidc',
     `--oidc-issuer-url=${op.issuer}`,
@@ -117,6 +126,8 @@ before(async () => {
     '--code-challenge-method=S256',
     '--pass-user-headers=true',
     '--skip-provider-button=true',
+    // Signing out may continue to baton's end-session endpoint.
+    `--whitelist-domain=${new URL(op.issuer).host}`,
   ]);
   browser = await launch();
 });
@@ -154,11 +165,21 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     await page.waitForURL(proxyURL + '/hello?x=1', { timeout: 15_000 });
     assert.equal(await page.locator('#email').textContent(), user.email);
     assert.equal(await page.locator('#user').textContent(), user.id);
+    assert.equal(await page.locator('#username').textContent(), user.username);
     assert.deepEqual(page.errors, []);
     // The proxy's cookie carries the session: another page needs no sign-in.
     await page.goto(proxyURL + '/again');
     assert.equal(await page.locator('#path').textContent(), '/again');
     assert.equal(await page.locator('#email').textContent(), user.email);
+
+    // Signing out of the proxy and on through baton's end-session
+    // endpoint ends both sessions: back at the app, baton asks for the
+    // password again.
+    const endSession = new URL(op.issuer + '/oauth/logout');
+    endSession.searchParams.set('client_id', clientID);
+    endSession.searchParams.set('post_logout_redirect_uri', proxyURL + '/');
+    await page.goto(`${proxyURL}/oauth2/sign_out?rd=${encodeURIComponent(endSession.href)}`);
+    await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
   } catch (e) {
     e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
     throw e;
