@@ -139,7 +139,7 @@ test('PAR + code flow: baton /login, then openid-client validates the callback a
   assert.deepEqual(at.scope.split(' ').sort(), ['email', 'offline_access', 'openid', 'profile']);
 });
 
-test('the authorization request without PAR works too; a second client rides the SSO session', async () => {
+test('the authorization request without PAR works too; the same browser again gets a code from the SSO session, with no page', async () => {
   const config = await discover(rp);
   const jar = new CookieJar();
   const first = await codeFlow(config, { jar, par: false });
