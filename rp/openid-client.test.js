@@ -8,6 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
+import { createServer } from 'node:http';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startProvider, userAgent, CookieJar, jwtPayload, jwtHeader } from './harness.js';
 
 // The RP's registered URIs. baton only redirects there; the test reads
@@ -302,4 +304,62 @@ test('RP-initiated logout refuses an unregistered post_logout_redirect_uri', asy
   const res = await jar.fetch()(url, { redirect: 'manual' });
   const loc = res.headers.get('location');
   assert.ok(!loc || !loc.startsWith('https://evil.example.com'), `redirected to ${loc}`);
+});
+
+/**
+ * A back-channel logout endpoint (OpenID Connect Back-Channel Logout 1.0)
+ * that collects the logout tokens POSTed to it.
+ */
+function startLogoutReceiver() {
+  const tokens = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      tokens.push({ contentType: req.headers['content-type'], method: req.method, form: new URLSearchParams(body) });
+      res.writeHead(200, { 'Cache-Control': 'no-store' });
+      res.end();
+    });
+  });
+  return new Promise((r) =>
+    server.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${server.address().port}/backchannel-logout`, tokens, stop: () => new Promise((c) => server.close(c)) })),
+  );
+}
+
+test('back-channel logout: the RP receives a logout token it can validate as the spec says (§2.6)', async () => {
+  const receiver = await startLogoutReceiver();
+  try {
+    const client = await op.addClient('bcl-rp', ['--redirect-uri', REDIRECT, '--post-logout-redirect-uri', SIGNED_OUT, '--first-party', '--backchannel-logout-uri', receiver.url]);
+    const config = await discover(client);
+    assert.equal(config.serverMetadata().backchannel_logout_supported, true);
+    assert.equal(config.serverMetadata().backchannel_logout_session_supported, true);
+    const jar = new CookieJar();
+    const { tokens } = await codeFlow(config, { jar });
+    const id = tokens.claims();
+    const res = await jar.fetch()(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: SIGNED_OUT }), { redirect: 'manual' });
+    assert.ok([302, 303].includes(res.status), `GET /oauth/logout → ${res.status}`);
+    // Delivery is asynchronous (durable, retried): wait for it.
+    const until = Date.now() + 15_000;
+    while (receiver.tokens.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(receiver.tokens.length, 1, 'one logout token for the one session');
+    const got = receiver.tokens[0];
+    assert.equal(got.method, 'POST');
+    assert.match(got.contentType, /^application\/x-www-form-urlencoded/);
+    const logoutToken = got.form.get('logout_token');
+    assert.ok(logoutToken, 'logout_token form field');
+    const { payload, protectedHeader } = await jwtVerify(logoutToken, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri)), {
+      issuer: op.issuer,
+      audience: client.client_id,
+      requiredClaims: ['iat', 'exp', 'jti'],
+      maxTokenAge: '2m',
+    });
+    assert.equal(protectedHeader.alg, 'RS256', 'signed like the client\'s ID tokens');
+    assert.equal(protectedHeader.typ, 'logout+jwt');
+    assert.deepEqual(payload.events, { 'http://schemas.openid.net/event/backchannel-logout': {} });
+    assert.equal(payload.sub, id.sub);
+    assert.equal(payload.sid, id.sid, 'the sid of the ID token, so the RP finds its session');
+    assert.equal(payload.nonce, undefined, 'a logout token has no nonce');
+  } finally {
+    await receiver.stop();
+  }
 });
