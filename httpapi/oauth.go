@@ -22,6 +22,15 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.opt.ProviderPages != nil {
+		c, err := s.registeredClient(r, p)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			return s.clientToken(w, r, c, p)
+		}
+	}
 	// The grant type and its fields first, then the proof, which is spent
 	// only past the failure limits (password) or once the refresh token
 	// turned out to be of a session bound to its key (refresh_token).
@@ -227,26 +236,8 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 
 // metadata is RFC 8414 authorization-server metadata.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
-	iss := s.svc.Config().Issuer
-	base := iss
-	if len(base) > 0 && base[len(base)-1] == '/' {
-		base = base[:len(base)-1]
-	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                        iss,
-		"token_endpoint":                                base + "/oauth/token",
-		"revocation_endpoint":                           base + "/oauth/revoke",
-		"introspection_endpoint":                        base + "/oauth/introspect",
-		"jwks_uri":                                      base + "/.well-known/jwks.json",
-		"grant_types_supported":                         []string{"password", "refresh_token"},
-		"response_types_supported":                      []string{},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"dpop_signing_alg_values_supported":             strings.Fields(httpauth.DPoPAlgs),
-		"service_documentation":                         "https://github.com/batonauth/baton",
-	})
+	writeJSON(w, http.StatusOK, s.metadataDocument())
 	return nil
 }
 

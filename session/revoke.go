@@ -13,7 +13,13 @@ import (
 // same transaction, or the user's live sessions beyond the Keep most
 // recently used (UserID, Keep).
 type revocation struct {
-	SessionID  string
+	SessionID string
+	// Tree, with SessionID, also revokes the sessions SessionID issued
+	// (a single-sign-on session's children).
+	Tree bool
+	// ConsentOf, with UserID, withdraws the user's consent for this
+	// client and revokes the user's sessions of it.
+	ConsentOf  string
 	UserID     string
 	Except     string
 	DeleteUser bool
@@ -43,6 +49,17 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 	rv := baton.Revoke{Now: now, Until: s.revokedUntil(now), Reason: r.Reason}
 	var ids []string
 	switch {
+	case r.SessionID != "" && r.Tree:
+		var err error
+		if ids, err = s.store.RevokeSessionTree(ctx, r.SessionID, rv); err != nil {
+			return nil, err
+		}
+		s.revoked.add(r.SessionID, rv.Until)
+	case r.ConsentOf != "":
+		var err error
+		if ids, err = s.store.DeleteConsent(ctx, r.UserID, r.ConsentOf, rv); err != nil {
+			return nil, err
+		}
 	case r.SessionID != "":
 		ok, err := s.store.RevokeSession(ctx, r.SessionID, rv)
 		if err != nil {
