@@ -154,6 +154,19 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Passkeys/Limit", testPasskeyLimit},
 		{"Passkeys/KeepOne", testPasskeyKeepOne},
 		{"Passkeys/DeleteUser", testPasskeyDeleteUser},
+
+		{"OIDC/Client/RoundTrip", withOIDC(testClientRoundTrip)},
+		{"OIDC/Client/Paging", withOIDC(testClientsPaging)},
+		{"OIDC/Client/Update", withOIDC(testClientUpdate)},
+		{"OIDC/Client/Secret", withOIDC(testClientSecret)},
+		{"OIDC/Client/Delete", withOIDC(testClientDelete)},
+		{"OIDC/Consent/Grant", withOIDC(testConsentGrant)},
+		{"OIDC/Consent/List", withOIDC(testConsentsList)},
+		{"OIDC/Consent/Delete", withOIDC(testConsentDelete)},
+		{"OIDC/RevokeSessionTree", withOIDC(testRevokeSessionTree)},
+		{"OIDC/SessionScopeParent", withOIDC(testSessionScopeParent)},
+		{"OIDC/BackchannelLogout", withOIDC(testBackchannelLogout)},
+		{"OIDC/CodeFlowChallenges", withOIDC(testCodeFlowChallenges)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
