@@ -228,7 +228,16 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	// Short enough that a key rotated in is seen well before it signs, long
 	// enough to spare the server a request per verification.
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	cache := "public, max-age=300"
+	// The ID-token keys are made on first need; this is the first need, so
+	// that they are published before anything signs with them. When they
+	// cannot be made (the store is down), the keys already loaded are
+	// still right for every token signed so far, but not worth caching.
+	if _, err := s.svc.IDSigner(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "the ID-token keys could not be made", "err", err)
+		cache = "no-store"
+	}
+	w.Header().Set("Cache-Control", cache)
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	_, err := w.Write(s.svc.Keyring().JWKS())
 	return err

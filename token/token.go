@@ -73,6 +73,9 @@ type Claims struct {
 	// ClientID is the OAuth client the token was issued to; omitted when
 	// empty.
 	ClientID string
+	// Scope is the space-separated scopes granted (RFC 9068 §2.2.3);
+	// omitted when empty. Verify returns it as sent.
+	Scope string
 	// Fresh is true only on tokens minted straight from a password
 	// verification (API.md, Freshness).
 	Fresh bool
