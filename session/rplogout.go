@@ -39,8 +39,12 @@ func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLo
 	out := &RPLogout{}
 	clientID := req.ClientID
 	if req.IDTokenHint != "" {
-		claims, err := s.VerifyIDToken(ctx, req.IDTokenHint)
-		if err != nil {
+		claims, _, err := s.VerifyIDToken(req.IDTokenHint)
+		// The same keys sign logout tokens (events) and, for EdDSA,
+		// access tokens (fresh): neither is an ID token.
+		_, isLogout := claims["events"]
+		_, isAccess := claims["fresh"]
+		if err != nil || isLogout || isAccess {
 			return nil, pageError(baton.EInvalidRequest, "the id_token_hint is not an ID token baton issued")
 		}
 		iss, _ := claims["iss"].(string)
