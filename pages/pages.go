@@ -34,11 +34,12 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // lookFiles are the assets other pages may serve under the same names.
-var lookFiles = []string{"baton.css", "favicon.svg"}
+var lookFiles = []string{"baton.css", "favicon.svg", "baton-client.js"}
 
-// Look returns the files that give baton's pages their look — the
-// stylesheet baton.css and the icon favicon.svg — for another page (the
-// demo) to serve beside its own.
+// Look returns the files baton's pages share with another page (the demo)
+// to serve beside its own: the stylesheet baton.css and the icon
+// favicon.svg, which give them one look, and baton-client.js, the compiled
+// client (clients/js) whose WebAuthn helpers the passkey sign-in uses.
 func Look() fs.FS {
 	sub, err := fs.Sub(files, "assets")
 	if err != nil {

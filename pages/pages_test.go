@@ -222,10 +222,10 @@ func TestNoSignIn(t *testing.T) {
 	}
 }
 
-// TestLook: the demo may serve the stylesheet and the icon, and nothing
-// else of the pages.
+// TestLook: the demo may serve the stylesheet, the icon and the client,
+// and nothing else of the pages.
 func TestLook(t *testing.T) {
-	for _, name := range []string{"baton.css", "favicon.svg"} {
+	for _, name := range []string{"baton.css", "favicon.svg", "baton-client.js"} {
 		if _, err := fs.ReadFile(pages.Look(), name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
