@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/batonauth/baton"
-	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/session"
 )
 

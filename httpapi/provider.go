@@ -284,6 +284,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	s.opt.ProviderPages.Login(w, status, pages.LoginPage{
 		Action: s.basePath + "/login", Request: tok, CSRF: s.svc.FormToken(tok, s.browser(w, r)),
 		ClientName: pend.Client.Name, Username: username, Error: msg, Passkeys: s.svc.PasskeysEnabled(),
+		RedirectURI: pend.Params.RedirectURI,
 	})
 }
 
@@ -291,6 +292,7 @@ func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, stat
 	s.opt.ProviderPages.SecondFactor(w, status, pages.SecondFactorPage{
 		Action: s.basePath + "/login", Request: tok, CSRF: s.svc.FormToken(tok, s.browser(w, r)),
 		ClientName: pend.Client.Name, MFAToken: mfaToken, Methods: methods, Error: msg,
+		RedirectURI: pend.Params.RedirectURI,
 	})
 }
 
@@ -323,7 +325,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.opt.ProviderPages.Consent(w, http.StatusOK, pages.ConsentPage{
 			Action: s.basePath + "/consent", Request: tok, CSRF: s.svc.FormToken(tok, s.browser(w, r)),
-			ClientName: pend.Client.Name, Scopes: pend.Scopes,
+			ClientName: pend.Client.Name, Scopes: pend.Scopes, RedirectURI: pend.Params.RedirectURI,
 		})
 		return nil
 	}
@@ -372,6 +374,7 @@ func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 		s.opt.ProviderPages.LogoutConfirm(w, http.StatusOK, pages.LogoutPage{
 			Action: s.basePath + "/oauth/logout", CSRF: s.svc.FormToken("logout", s.browser(w, r)), ClientName: name,
 			IDTokenHint: req.IDTokenHint, ClientID: req.ClientID, PostLogoutRedirectURI: req.PostLogoutRedirectURI, State: req.State,
+			RedirectURI: lo.Redirect,
 		})
 		return nil
 	}
