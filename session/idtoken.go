@@ -12,13 +12,21 @@ import (
 // The OpenID provider's signatures: ID tokens and back-channel logout
 // tokens, signed with the algorithm each client chose.
 
-// idKeyMakers make the ID-token keys IDSigner ensures, by algorithm.
-var idKeyMakers = []struct {
-	alg     string
-	makeKey func(now, activateAt time.Time) (*baton.Key, error)
-}{
-	{baton.AlgRS256, token.NewRSAKey},
-	{baton.AlgES256, token.NewECKey},
+// idKeyAlgs are the algorithms whose keys IDSigner makes on first need;
+// the Ed25519 key of EdDSA is made at start.
+var idKeyAlgs = [...]string{baton.AlgRS256, baton.AlgES256}
+
+// newKey makes a signing key for alg.
+func newKey(alg string, now, activateAt time.Time) (*baton.Key, error) {
+	switch alg {
+	case baton.AlgEdDSA:
+		return token.NewSigningKey(now, activateAt)
+	case baton.AlgRS256:
+		return token.NewRSAKey(now, activateAt)
+	case baton.AlgES256:
+		return token.NewECKey(now, activateAt)
+	}
+	return nil, baton.Errorf(baton.EInvalidRequest, "no signing key for the algorithm %q: EdDSA, RS256 or ES256", alg)
 }
 
 // IDSigner returns the signer of ID tokens and logout tokens once it can
@@ -33,8 +41,8 @@ var idKeyMakers = []struct {
 // before anything signs with it. After that it costs one atomic load.
 //
 // Like every key, the new ones are sealed with the master key; like the
-// first Ed25519 key, they sign at once. Rotation is `baton keys rotate
-// --alg`.
+// first Ed25519 key, they sign at once. Rotation is AddKey (`baton keys
+// rotate --alg`).
 func (s *Service) IDSigner(ctx context.Context) (*token.IDSigner, error) {
 	if s.canSignIDTokens() {
 		return s.ids, nil
@@ -48,26 +56,26 @@ func (s *Service) IDSigner(ctx context.Context) (*token.IDSigner, error) {
 		return nil, err
 	}
 	made := false
-	for _, m := range idKeyMakers {
-		if s.ids.CanSign(m.alg) {
+	for _, alg := range idKeyAlgs {
+		if s.ids.CanSign(alg) {
 			continue
 		}
 		// A key made by a call whose store write failed is kept for the
 		// next: the JWKS endpoint calls this unauthenticated, and must not
 		// generate an RSA key per request while the store refuses them.
-		k := s.unstoredIDKeys[m.alg]
+		k := s.unstoredIDKeys[alg]
 		if k == nil {
 			now := s.Now()
 			var err error
-			if k, err = m.makeKey(now, now); err != nil {
+			if k, err = newKey(alg, now, now); err != nil {
 				return nil, err
 			}
-			s.unstoredIDKeys[m.alg] = k
+			s.unstoredIDKeys[alg] = k
 		}
 		if err := s.ensureKey(ctx, k); err != nil {
 			return nil, err
 		}
-		delete(s.unstoredIDKeys, m.alg)
+		delete(s.unstoredIDKeys, alg)
 		made = true
 	}
 	if made {
@@ -84,8 +92,8 @@ func (s *Service) IDSigner(ctx context.Context) (*token.IDSigner, error) {
 // canSignIDTokens reports whether the lazily made keys are loaded; the
 // Ed25519 key is made at start.
 func (s *Service) canSignIDTokens() bool {
-	for _, m := range idKeyMakers {
-		if !s.ids.CanSign(m.alg) {
+	for _, alg := range idKeyAlgs {
+		if !s.ids.CanSign(alg) {
 			return false
 		}
 	}

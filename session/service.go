@@ -340,12 +340,20 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	return nil
 }
 
-// AddSigningKey stores a new signing key, sealed with the master key when
-// one is configured. It is published in the JWKS at once (after the next
-// key reload of each instance) and signs from activateAt on, so resource
-// servers that cache the JWKS know it before they meet its tokens.
+// AddSigningKey stores a new Ed25519 signing key (AddKey with EdDSA).
 func (s *Service) AddSigningKey(ctx context.Context, activateAt time.Time) (*baton.Key, error) {
-	k, err := token.NewSigningKey(s.Now(), activateAt.UTC().Truncate(time.Microsecond))
+	return s.AddKey(ctx, baton.AlgEdDSA, activateAt)
+}
+
+// AddKey stores a new signing key for alg: baton.AlgEdDSA (the Ed25519
+// key of access tokens and EdDSA ID tokens), AlgRS256 or AlgES256 (ID
+// tokens); EInvalidRequest for another. The key is sealed with the master
+// key when one is configured. It is published in the JWKS at once (after
+// the next key reload of each instance) and signs from activateAt on, so
+// resource servers and relying parties that cache the JWKS know it before
+// they meet its tokens.
+func (s *Service) AddKey(ctx context.Context, alg string, activateAt time.Time) (*baton.Key, error) {
+	k, err := newKey(alg, s.Now(), activateAt.UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return nil, err
 	}
