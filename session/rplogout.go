@@ -38,15 +38,11 @@ type RPLogout struct {
 func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLogout, error) {
 	out := &RPLogout{}
 	clientID := req.ClientID
-	if req.IDTokenHint != "" {
-		claims, _, err := s.VerifyIDToken(req.IDTokenHint)
-		// The same keys sign logout tokens (events) and, for EdDSA,
-		// access tokens (fresh): neither is an ID token.
-		_, isLogout := claims["events"]
-		_, isAccess := claims["fresh"]
-		if err != nil || isLogout || isAccess {
-			return nil, pageError(baton.EInvalidRequest, "the id_token_hint is not an ID token baton issued")
-		}
+	// Only typ JWT verifies: a logout token or an access token signed by
+	// the same keys is no hint. A hint that does not verify — also one
+	// whose key was retired and purged since — counts as none: the user
+	// is then asked to confirm, and a redirect needs client_id.
+	if claims, _, err := s.VerifyIDToken(req.IDTokenHint); req.IDTokenHint != "" && err == nil {
 		iss, _ := claims["iss"].(string)
 		sid, _ := claims["sid"].(string)
 		sub, _ := claims["sub"].(string)
