@@ -14,26 +14,6 @@ import (
 // back-channel logout tokens enqueued by every revocation, and the code
 // flow's one-time secrets (authorization codes, pushed requests).
 
-// oidcStore is a store with the provider's storage.
-type oidcStore interface {
-	baton.Store
-	baton.ClientStore
-	baton.ConsentStore
-	baton.ProviderSessionStore
-}
-
-// withOIDC runs fn on stores that have the provider's storage and skips
-// the others.
-func withOIDC(fn func(t *testing.T, s oidcStore)) func(*testing.T, baton.Store) {
-	return func(t *testing.T, s baton.Store) {
-		p, ok := s.(oidcStore)
-		if !ok {
-			t.Skipf("%T has no OpenID provider storage yet", s)
-		}
-		fn(t, p)
-	}
-}
-
 // newClient returns a confidential client with every field set, each
 // distinct so swapped columns show.
 func newClient(id string) *baton.OAuthClient {
@@ -72,14 +52,14 @@ func newPublicClient(id string) *baton.OAuthClient {
 	}
 }
 
-func mustCreateClient(t *testing.T, s oidcStore, c *baton.OAuthClient) {
+func mustCreateClient(t *testing.T, s baton.Store, c *baton.OAuthClient) {
 	t.Helper()
 	if err := s.CreateClient(ctx, c); err != nil {
 		t.Fatalf("CreateClient(%q): got %v, want nil", c.ID, err)
 	}
 }
 
-func mustClient(t *testing.T, s oidcStore, id string) *baton.OAuthClient {
+func mustClient(t *testing.T, s baton.Store, id string) *baton.OAuthClient {
 	t.Helper()
 	c, err := s.Client(ctx, id)
 	if err != nil {
@@ -89,7 +69,7 @@ func mustClient(t *testing.T, s oidcStore, id string) *baton.OAuthClient {
 	return c
 }
 
-func mustGrant(t *testing.T, s oidcStore, userID, clientID string, at time.Time, scopes ...string) {
+func mustGrant(t *testing.T, s baton.Store, userID, clientID string, at time.Time, scopes ...string) {
 	t.Helper()
 	if err := s.GrantConsent(ctx, &baton.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, GrantedAt: at}); err != nil {
 		t.Fatalf("GrantConsent(%q, %q): got %v, want nil", userID, clientID, err)
@@ -103,7 +83,7 @@ func clientSession(userID, id, clientID string) *baton.Session {
 	return sess
 }
 
-func testClientRoundTrip(t *testing.T, s oidcStore) {
+func testClientRoundTrip(t *testing.T, s baton.Store) {
 	for _, c := range []*baton.OAuthClient{newClient("conf"), newPublicClient("pub")} {
 		mustCreateClient(t, s, c)
 		got := mustClient(t, s, c.ID)
@@ -123,7 +103,7 @@ func testClientRoundTrip(t *testing.T, s oidcStore) {
 	wantCode(t, err, baton.ENotFound)
 }
 
-func testClientsPaging(t *testing.T, s oidcStore) {
+func testClientsPaging(t *testing.T, s baton.Store) {
 	// Created out of order; listed by id in byte order ("B" before "a").
 	for _, id := range []string{"c", "a", "B", "b", "d"} {
 		mustCreateClient(t, s, newPublicClient(id))
@@ -158,7 +138,7 @@ func testClientsPaging(t *testing.T, s oidcStore) {
 	}
 }
 
-func testClientUpdate(t *testing.T, s oidcStore) {
+func testClientUpdate(t *testing.T, s baton.Store) {
 	orig := newClient("c1")
 	mustCreateClient(t, s, orig)
 	other := newClient("c2")
@@ -199,7 +179,7 @@ func testClientUpdate(t *testing.T, s oidcStore) {
 	wantCode(t, err, baton.ENotFound)
 }
 
-func testClientSecret(t *testing.T, s oidcStore) {
+func testClientSecret(t *testing.T, s baton.Store) {
 	c := newClient("c1")
 	mustCreateClient(t, s, c)
 	at := t0.Add(time.Hour)
@@ -225,7 +205,7 @@ func testClientSecret(t *testing.T, s oidcStore) {
 // testClientDelete: deleting a client revokes its unrevoked sessions of
 // every user, and its consents go; other clients' sessions and consents
 // stay.
-func testClientDelete(t *testing.T, s oidcStore) {
+func testClientDelete(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	mustCreateUser(t, s, "u2")
 	mustCreateClient(t, s, newClient("c1"))
@@ -272,7 +252,7 @@ func testClientDelete(t *testing.T, s oidcStore) {
 	mustCreateClient(t, s, newPublicClient("c1"))
 }
 
-func testConsentGrant(t *testing.T, s oidcStore) {
+func testConsentGrant(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	mustCreateClient(t, s, newClient("c1"))
 	wantCode(t, s.GrantConsent(ctx, &baton.Consent{UserID: "nobody", ClientID: "c1", Scopes: []string{"openid"}, GrantedAt: t0}), baton.ENotFound)
@@ -321,7 +301,34 @@ func testConsentGrant(t *testing.T, s oidcStore) {
 	wantCode(t, err, baton.ENotFound)
 }
 
-func testConsentsList(t *testing.T, s oidcStore) {
+// testConsentGrantConcurrent: concurrent grants for one user and client,
+// the first included, each add their scopes; none is lost.
+func testConsentGrantConcurrent(t *testing.T, s baton.Store) {
+	mustCreateUser(t, s, "u1")
+	mustCreateClient(t, s, newClient("c1"))
+	const n = 16
+	want := []string{baton.ScopeOpenID}
+	for i := range n {
+		want = append(want, name("scope", i))
+	}
+	slices.Sort(want)
+	errs := concurrently(n, func(i int) error {
+		return s.GrantConsent(ctx, &baton.Consent{UserID: "u1", ClientID: "c1",
+			Scopes: []string{name("scope", i), baton.ScopeOpenID}, GrantedAt: t0.Add(time.Duration(i) * time.Second)})
+	})
+	if got := codes(errs); got[""] != n {
+		t.Fatalf("%d concurrent grants: got %v, want all nil", n, got)
+	}
+	got, err := s.Consent(ctx, "u1", "c1")
+	if err != nil {
+		t.Fatalf("Consent: got %v, want nil", err)
+	}
+	if d := diff(want, got.Scopes); d != "" {
+		t.Errorf("scopes after %d concurrent grants (-want +got):\n%s", n, d)
+	}
+}
+
+func testConsentsList(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	mustCreateUser(t, s, "u2")
 	for _, id := range []string{"a", "b", "c", "d"} {
@@ -374,7 +381,7 @@ func testConsentsList(t *testing.T, s oidcStore) {
 
 // testConsentDelete: withdrawing a consent revokes the user's sessions of
 // that client, and no other session.
-func testConsentDelete(t *testing.T, s oidcStore) {
+func testConsentDelete(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	mustCreateUser(t, s, "u2")
 	mustCreateClient(t, s, newClient("c1"))
@@ -416,7 +423,7 @@ func testConsentDelete(t *testing.T, s oidcStore) {
 
 // testRevokeSessionTree: the single-sign-on session and the sessions it
 // issued are revoked together; others are not.
-func testRevokeSessionTree(t *testing.T, s oidcStore) {
+func testRevokeSessionTree(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	sso := func(id string) *baton.Session {
 		sess := newSession("u1", id, t0)
@@ -484,7 +491,7 @@ func testRevokeSessionTree(t *testing.T, s oidcStore) {
 
 // testSessionScopeParent: a code-flow session's scope and parent come back
 // from every read of sessions.
-func testSessionScopeParent(t *testing.T, s oidcStore) {
+func testSessionScopeParent(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	sess := newSession("u1", "s1", t0)
 	sess.Scope, sess.Parent = "openid profile offline_access", "sso-1"
@@ -522,7 +529,7 @@ type backchannelCase struct {
 	reason string
 	// revoke revokes what it should with r; revoked are the sessions of
 	// the client with a back-channel URI that it revokes.
-	revoke  func(t *testing.T, s oidcStore, p string, r baton.Revoke)
+	revoke  func(t *testing.T, s baton.Store, p string, r baton.Revoke)
 	revoked []string
 }
 
@@ -532,7 +539,7 @@ type backchannelCase struct {
 // sessions p-a and p-b of p-bc, p-c of p-plain, p-d of an unregistered
 // client id, and p-e of p-bc revoked before, each issued by p-sso. It
 // claims the logout token of p-e and returns the URI.
-func backchannelSessions(t *testing.T, s oidcStore, p string) string {
+func backchannelSessions(t *testing.T, s baton.Store, p string) string {
 	t.Helper()
 	mustCreateUser(t, s, p+"-u")
 	bc := newClient(p + "-bc")
@@ -561,7 +568,7 @@ func backchannelSessions(t *testing.T, s oidcStore, p string) string {
 // checks that they are exactly the logout tokens of sessions (of user and
 // client, sent to uri), created and due at now, each with an id of its
 // own.
-func wantBackchannel(t *testing.T, s oidcStore, now time.Time, uri, user, client string, sessions []string) {
+func wantBackchannel(t *testing.T, s baton.Store, now time.Time, uri, user, client string, sessions []string) {
 	t.Helper()
 	ms := mustClaim(t, s, baton.OutboxBackchannelLogout, now, 365*day, 100)
 	var got []string
@@ -596,41 +603,41 @@ func wantBackchannel(t *testing.T, s oidcStore, now time.Time, uri, user, client
 // revocation, one logout token for each session it revokes whose client
 // has a back-channel logout URI, and none for other sessions or for
 // sessions revoked before.
-func testBackchannelLogout(t *testing.T, s oidcStore) {
+func testBackchannelLogout(t *testing.T, s baton.Store) {
 	cases := []backchannelCase{
-		{"RevokeSession", baton.ReasonLogout, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"RevokeSession", baton.ReasonLogout, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			for _, id := range []string{"a", "b", "c", "d", "e"} {
 				if _, err := s.RevokeSession(ctx, p+"-"+id, r); err != nil {
 					t.Fatalf("RevokeSession(%q): got %v, want nil", id, err)
 				}
 			}
 		}, []string{"a", "b"}},
-		{"RevokeUserSessions", baton.ReasonPasswordChange, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"RevokeUserSessions", baton.ReasonPasswordChange, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.RevokeUserSessions(ctx, p+"-u", p+"-b", r); err != nil {
 				t.Fatalf("RevokeUserSessions: got %v, want nil", err)
 			}
 		}, []string{"a"}},
-		{"RevokeExcessSessions", baton.ReasonSessionLimit, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"RevokeExcessSessions", baton.ReasonSessionLimit, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.RevokeExcessSessions(ctx, p+"-u", 0, r); err != nil {
 				t.Fatalf("RevokeExcessSessions: got %v, want nil", err)
 			}
 		}, []string{"a", "b"}},
-		{"DeleteUser", baton.ReasonAccountDeleted, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"DeleteUser", baton.ReasonAccountDeleted, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.DeleteUser(ctx, p+"-u", r); err != nil {
 				t.Fatalf("DeleteUser: got %v, want nil", err)
 			}
 		}, []string{"a", "b"}},
-		{"RevokeSessionTree", baton.ReasonRPLogout, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"RevokeSessionTree", baton.ReasonRPLogout, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.RevokeSessionTree(ctx, p+"-sso", r); err != nil {
 				t.Fatalf("RevokeSessionTree: got %v, want nil", err)
 			}
 		}, []string{"a", "b"}},
-		{"DeleteConsent", baton.ReasonConsentWithdrawn, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"DeleteConsent", baton.ReasonConsentWithdrawn, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.DeleteConsent(ctx, p+"-u", p+"-bc", r); err != nil {
 				t.Fatalf("DeleteConsent: got %v, want nil", err)
 			}
 		}, []string{"a", "b"}},
-		{"DeleteClient", baton.ReasonClientDeleted, func(t *testing.T, s oidcStore, p string, r baton.Revoke) {
+		{"DeleteClient", baton.ReasonClientDeleted, func(t *testing.T, s baton.Store, p string, r baton.Revoke) {
 			if _, err := s.DeleteClient(ctx, p+"-bc", r); err != nil {
 				t.Fatalf("DeleteClient: got %v, want nil", err)
 			}
@@ -655,7 +662,7 @@ func testBackchannelLogout(t *testing.T, s oidcStore) {
 
 // testCodeFlowChallenges: authorization codes and pushed authorization
 // requests are challenges of their own kinds, spent once.
-func testCodeFlowChallenges(t *testing.T, s oidcStore) {
+func testCodeFlowChallenges(t *testing.T, s baton.Store) {
 	mustCreateUser(t, s, "u1")
 	code := newChallenge("code", "u1")
 	code.Kind, code.ExpiresAt = baton.ChallengeCode, t0.Add(time.Minute)
