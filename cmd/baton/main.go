@@ -50,7 +50,8 @@ Usage:
         [--access-ttl D] [--refresh-ttl D] [--refresh-idle-ttl D] [--require-par]
                                        register an OpenID client: prints its client_id and,
                                        unless --public, its secret (shown once)
-  baton clients list|show ID           registered clients (never their secrets)
+  baton clients list [--limit N] [--after ID]
+  baton clients show ID                a client's registration (never its secret)
   baton clients update ID [flags]      change a client's registration (the flags of add, --name)
   baton clients delete ID              delete a client and revoke every session issued to it
   baton clients rotate-secret ID       a new secret for a confidential client (the old one stops working)
