@@ -233,7 +233,7 @@ func addClient(t *testing.T, s *batontest.Server, spec session.ClientSpec) (*bat
 func TestOIDCGoRelyingParty(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	uid := registerUser(t, s.URL, "alice", "alice@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "Go RP", FirstParty: true})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Go RP", FirstParty: true})
 	r := newRP(t, s.URL, c, secret)
 	b := newBrowser(t)
 
@@ -382,7 +382,7 @@ func TestOIDCGoRelyingParty(t *testing.T) {
 func TestOIDCEdDSAClient(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "bob", "bob@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "EdDSA RP", FirstParty: true, IDTokenAlg: baton.AlgEdDSA})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "EdDSA RP", FirstParty: true, IDTokenAlg: baton.AlgEdDSA})
 	r := newRP(t, s.URL, c, secret, oidc.EdDSA)
 	f := newFlow()
 	_, idt, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "bob", pw), f)

@@ -171,7 +171,7 @@ func TestOIDCBackchannelLogout(t *testing.T) {
 func TestOIDCConsent(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "dave", "dave@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "Third Party"})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Third Party"})
 	r := newRP(t, s.URL, c, secret)
 	b := newBrowser(t)
 
@@ -230,8 +230,8 @@ func TestOIDCConsent(t *testing.T) {
 func TestOIDCTokenBinding(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "erin", "erin@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "A", FirstParty: true})
-	other, otherSecret := addClient(t, s.Server, session.ClientSpec{Name: "B", FirstParty: true})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "A", FirstParty: true})
+	other, otherSecret := addClient(t, s, session.ClientSpec{Name: "B", FirstParty: true})
 	r := newRP(t, s.URL, c, secret)
 	f := newFlow()
 	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "erin", pw), f)
@@ -270,7 +270,7 @@ func TestOIDCTokenBinding(t *testing.T) {
 
 func TestOIDCClientCredentials(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials},
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials},
 		Scopes: []string{"reports.read", "reports.write"}, RedirectURIs: []string{}})
 	r := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret), "grant_type=client_credentials&scope=reports.read")
 	if r.status != http.StatusOK || r.str("scope") != "reports.read" || r.str("refresh_token") != "" || r.str("id_token") != "" {
@@ -311,7 +311,7 @@ func jwtClaims(t *testing.T, tok string) map[string]any {
 func TestOIDCPushedRequests(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "frank", "frank@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "PAR only", FirstParty: true, RequirePAR: true})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "PAR only", FirstParty: true, RequirePAR: true})
 	r := newRP(t, s.URL, c, secret)
 	f := newFlow()
 	// Not pushed: refused at the redirect URI.
@@ -347,7 +347,7 @@ func TestOIDCRPLogout(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "gina", "gina@example.com")
 	const after = "http://127.0.0.1:9/signed-out"
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "Logout RP", FirstParty: true, PostLogoutRedirectURIs: []string{after}})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Logout RP", FirstParty: true, PostLogoutRedirectURIs: []string{after}})
 	r := newRP(t, s.URL, c, secret)
 	b := newBrowser(t)
 	f := newFlow()
@@ -392,7 +392,7 @@ func TestOIDCRPLogout(t *testing.T) {
 func TestOIDCPagesCSRF(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "hank", "hank@example.com")
-	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "CSRF RP", FirstParty: true})
+	c, secret := addClient(t, s, session.ClientSpec{Name: "CSRF RP", FirstParty: true})
 	r := newRP(t, s.URL, c, secret)
 	victim := newBrowser(t)
 	p := victim.get(r.authURL(newFlow()))

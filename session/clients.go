@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -82,8 +83,7 @@ func invalidClientSpec(format string, args ...any) error {
 // scopes, duplicate scopes and grant types dropped. EInvalidRequest with a
 // message naming the rule broken.
 func checkClientSpec(spec ClientSpec) (*baton.OAuthClient, error) {
-	c := &baton.OAuthClient{FirstParty: spec.FirstParty, RequirePAR: spec.RequirePAR,
-		AccessTTL: spec.AccessTTL, RefreshTTL: spec.RefreshTTL, RefreshIdleTTL: spec.RefreshIdleTTL}
+	c := &baton.OAuthClient{FirstParty: spec.FirstParty, RequirePAR: spec.RequirePAR}
 	var err error
 	if c.Name, err = checkClientName(spec.Name); err != nil {
 		return nil, err
@@ -121,6 +121,10 @@ func checkClientSpec(spec ClientSpec) (*baton.OAuthClient, error) {
 	if err := checkClientLifetimes(spec); err != nil {
 		return nil, err
 	}
+	// Stores keep microseconds: what is returned is what is stored.
+	c.AccessTTL = spec.AccessTTL.Truncate(time.Microsecond)
+	c.RefreshTTL = spec.RefreshTTL.Truncate(time.Microsecond)
+	c.RefreshIdleTTL = spec.RefreshIdleTTL.Truncate(time.Microsecond)
 	return c, nil
 }
 
@@ -439,4 +443,167 @@ func clientAuthOK(c *baton.OAuthClient, secret string, hash []byte, method strin
 		return !c.Public() && secret != "" && match
 	}
 	return false
+}
+
+// AddClient validates spec, stores a new client with a random client_id,
+// and returns it with its secret (empty for a public client): the secret
+// is shown once, only its SHA-256 is stored. A client's access-token
+// lifetime longer than the server's raises the store's longest one first
+// (MaxAccessTTL), so revocations outlive the client's tokens on every
+// instance. EInvalidRequest.
+func (s *Service) AddClient(ctx context.Context, spec ClientSpec) (*baton.OAuthClient, string, error) {
+	c, err := checkClientSpec(spec)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.coverAccessTTL(ctx, c.AccessTTL); err != nil {
+		return nil, "", err
+	}
+	var secret string
+	if !spec.Public {
+		if secret, err = newClientSecret(); err != nil {
+			return nil, "", err
+		}
+		c.SecretHash = hashSecret(secret)
+	}
+	c.ID = newID()
+	c.CreatedAt = s.Now()
+	c.UpdatedAt = c.CreatedAt
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return nil, "", err
+	}
+	return c, secret, nil
+}
+
+// coverAccessTTL makes the store's longest access-token lifetime at least
+// d (see raiseMaxAccessTTL): before a client's longer tokens exist, a
+// revocation must be remembered for as long as they live.
+func (s *Service) coverAccessTTL(ctx context.Context, d time.Duration) error {
+	if d <= s.MaxAccessTTL() {
+		return nil
+	}
+	v, err := s.store.RaiseSetting(ctx, settingMaxAccessTTL, d.Microseconds())
+	if err != nil {
+		return fmt.Errorf("record the client's access TTL: %w", err)
+	}
+	s.maxAccessTTL.Store(int64(time.Duration(v) * time.Microsecond))
+	return nil
+}
+
+// clientSpecOf is the spec c was registered (or last updated) with.
+func clientSpecOf(c *baton.OAuthClient) ClientSpec {
+	return ClientSpec{Name: c.Name, RedirectURIs: slices.Clone(c.RedirectURIs), PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, Public: c.Public(), FirstParty: c.FirstParty, RequirePAR: c.RequirePAR,
+		Scopes: slices.Clone(c.Scopes), GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg,
+		AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL, RefreshIdleTTL: c.RefreshIdleTTL}
+}
+
+// UpdateClient reads the client, lets apply change its spec, validates the
+// result and stores it; the secret stays. A client does not turn public or
+// confidential (delete it and add it again): its secret, or the lack of
+// one, is what its deployments hold. Concurrent updates of one client:
+// the last one stored wins whole. EInvalidRequest; ENotFound.
+func (s *Service) UpdateClient(ctx context.Context, id string, apply func(*ClientSpec)) (*baton.OAuthClient, error) {
+	old, err := s.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	spec := clientSpecOf(old)
+	apply(&spec)
+	if spec.Public != old.Public() {
+		return nil, invalidClientSpec("a client cannot change between public and confidential; delete it and add it again")
+	}
+	c, err := checkClientSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.coverAccessTTL(ctx, c.AccessTTL); err != nil {
+		return nil, err
+	}
+	c.ID, c.SecretHash, c.CreatedAt, c.UpdatedAt = old.ID, old.SecretHash, old.CreatedAt, s.Now()
+	if err := s.store.UpdateClient(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RotateClientSecret gives a confidential client a new secret, returned
+// once; the old one stops working at once, on every instance (nothing
+// caches clients). EInvalidRequest for a public client; ENotFound.
+func (s *Service) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	c, err := s.Client(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Public() {
+		return "", invalidClientSpec("client %s is public: it has no secret to rotate", c.ID)
+	}
+	secret, err := newClientSecret()
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.SetClientSecret(ctx, c.ID, hashSecret(secret), s.Now()); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// EventClientDeleted reports a client's deletion (Detail names it); its
+// sessions were revoked with reason client_deleted.
+const EventClientDeleted = "client_deleted"
+
+// DeleteClient deletes the client with its consents, and revokes every
+// session issued to it (all users) through the one revocation path, which
+// audits it. ENotFound (nothing changes).
+func (s *Service) DeleteClient(ctx context.Context, id string, cl Client) error {
+	if id == "" || len(id) > maxClientID {
+		return baton.Errorf(baton.ENotFound, "no client %q", cut(id, maxClientID))
+	}
+	_, err := s.revoke(ctx, revocation{ClientID: id, DeleteClient: true, Reason: baton.ReasonClientDeleted,
+		Event: Event{Type: EventClientDeleted, Outcome: OutcomeOK, Client: cl, Detail: detailAdmin + ", client " + id}})
+	return err
+}
+
+// Client returns the client. ENotFound (callers map it to their answer).
+func (s *Service) Client(ctx context.Context, id string) (*baton.OAuthClient, error) {
+	if id == "" || len(id) > maxClientID {
+		return nil, baton.Errorf(baton.ENotFound, "no client %q", cut(id, maxClientID))
+	}
+	return s.store.Client(ctx, id)
+}
+
+// maxClientsPage bounds a page of Clients.
+const maxClientsPage = 1000
+
+// Clients lists clients ordered by ID, those after the id after, at most
+// limit (1 to 1000; other values mean 1000).
+func (s *Service) Clients(ctx context.Context, after string, limit int) ([]*baton.OAuthClient, error) {
+	if limit <= 0 || limit > maxClientsPage {
+		limit = maxClientsPage
+	}
+	return s.store.Clients(ctx, after, limit)
+}
+
+// AuthenticateClient checks a token-endpoint client authentication;
+// method is AuthClientSecretBasic, AuthClientSecretPost or AuthNone. An
+// unknown client, a wrong or missing secret, a public client sending a
+// secret or a confidential one sending none, an unknown method: all are
+// EInvalidClient (401 invalid_client), after the same work — one store
+// read and one constant-time comparison of SHA-256 hashes — whether or not
+// the client exists.
+func (s *Service) AuthenticateClient(ctx context.Context, id, secret, method string) (*baton.OAuthClient, error) {
+	hash := hashSecret(secret)
+	var c *baton.OAuthClient
+	if id != "" && len(id) <= maxClientID {
+		var err error
+		if c, err = s.store.Client(ctx, id); baton.ErrorCode(err) == baton.ENotFound {
+			c = nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if !clientAuthOK(c, secret, hash, method) {
+		return nil, errInvalidClient
+	}
+	return c, nil
 }

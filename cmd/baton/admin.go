@@ -96,6 +96,14 @@ var adminGroups = map[string][]adminCmd{
 		{"retire", "ID [--force]", "stop signing with a key; it leaves the JWKS once every token it signed expired", keysRetire},
 		{"reseal", "[--old-key-stdin]", "re-seal every key from the old master key (" + oldKeyEnv + " or standard input) to BATON_MASTER_KEY in one transaction; then restart every server with the new one", keysReseal},
 	},
+	"clients": {
+		{"add", "NAME --redirect-uri URI... [flags]", "register an OpenID client; prints its client_id and, for a confidential client, its secret (shown once: only its hash is stored)", clientsAdd},
+		{"list", "[--limit N] [--after ID]", "list clients by id", clientsList},
+		{"show", "ID", "show a client's registration (never its secret)", clientsShow},
+		{"update", "ID [--name NAME] [flags of add]", "change a client's registration: only the flags given change; a list flag replaces its list (an empty value empties it); the secret stays", clientsUpdate},
+		{"delete", "ID", "delete a client and its consents, and revoke every session issued to it", clientsDelete},
+		{"rotate-secret", "ID", "give a confidential client a new secret (shown once); the old one stops working at once", clientsRotateSecret},
+	},
 }
 
 func groupUsage(group string) string {
