@@ -47,7 +47,9 @@ func (s *Server) browser(w http.ResponseWriter, r *http.Request) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, s.cookie(cookieFlow, v, s.cookieRoot(), 0, true, http.SameSiteLaxMode))
+	// A session cookie: it lives as long as the browser's window does.
+	http.SetCookie(w, &http.Cookie{Name: cookieFlow, Value: v, Path: s.cookieRoot(), HttpOnly: true,
+		Secure: s.opt.CookieSecure, SameSite: http.SameSiteLaxMode})
 	return v
 }
 

@@ -80,15 +80,30 @@ func (b *rpBrowser) get(u string) page {
 	return b.do(req)
 }
 
-var hiddenInput = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*>`)
-var attr = regexp.MustCompile(`(name|value)="([^"]*)"`)
+var (
+	formTag     = regexp.MustCompile(`(?s)<form[^>]*>.*?</form>`)
+	hiddenInput = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*>`)
+	attr        = regexp.MustCompile(`(name|value)="([^"]*)"`)
+)
 
-// submit posts the page's form that holds field, with its hidden inputs
-// and the values given.
+// submit posts the page's first form that has a field named by one of
+// values' keys, with its hidden inputs and the values given, as a browser
+// would.
 func (b *rpBrowser) submit(p page, values map[string]string) page {
 	b.t.Helper()
+	chosen := ""
+	for _, f := range formTag.FindAllString(p.body, -1) {
+		for k := range values {
+			if strings.Contains(f, `name="`+k+`"`) && chosen == "" {
+				chosen = f
+			}
+		}
+	}
+	if chosen == "" {
+		b.t.Fatalf("no form with the fields %v on %s: %.400s", values, p.url, p.body)
+	}
 	form := url.Values{}
-	for _, in := range hiddenInput.FindAllString(p.body, -1) {
+	for _, in := range hiddenInput.FindAllString(chosen, -1) {
 		var name, value string
 		for _, m := range attr.FindAllStringSubmatch(in, -1) {
 			if m[1] == "name" {
@@ -160,7 +175,7 @@ func (r *rp) authURL(f flow, extra ...oauth2.AuthCodeOption) string {
 func signIn(t *testing.T, b *rpBrowser, authURL, username, password string) url.Values {
 	t.Helper()
 	p := b.get(authURL)
-	if p.location == "" {
+	if p.location == "" && !strings.HasSuffix(p.url.Path, "/consent") {
 		if !strings.HasSuffix(p.url.Path, "/login") || p.status != http.StatusOK {
 			t.Fatalf("expected the sign-in page, got %d %s: %.300s", p.status, p.url, p.body)
 		}

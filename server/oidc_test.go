@@ -240,30 +240,25 @@ func TestOIDCTokenBinding(t *testing.T) {
 	}
 	// Another client, and the first-party API, get invalid_grant — not
 	// reuse: the token still works for its own client afterwards.
-	if r := call(t, "POST", s.URL+"/oauth/token", basic(other.ID, otherSecret),
-		"grant_type=refresh_token&refresh_token="+url.QueryEscape(tok.RefreshToken)); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+	if r := clientCall(t, s.URL+"/oauth/token", other.ID, otherSecret, "grant_type=refresh_token&refresh_token="+url.QueryEscape(tok.RefreshToken)); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
 		t.Fatalf("another client's refresh: %d %s", r.status, r.raw)
 	}
 	if r := call(t, "POST", s.URL+"/v1/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}); r.status != http.StatusUnauthorized {
 		t.Fatalf("first-party refresh of a client's token: %d %s", r.status, r.raw)
 	}
-	narrowed := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret),
-		"grant_type=refresh_token&scope=openid&refresh_token="+url.QueryEscape(tok.RefreshToken))
+	narrowed := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=refresh_token&scope=openid&refresh_token="+url.QueryEscape(tok.RefreshToken))
 	if narrowed.status != http.StatusOK || narrowed.str("scope") != "openid" || narrowed.str("id_token") != "" {
 		t.Fatalf("narrowed refresh: %d %s", narrowed.status, narrowed.raw)
 	}
 	// Narrowing is per access token: the next refresh may ask for all.
-	wide := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret),
-		"grant_type=refresh_token&refresh_token="+url.QueryEscape(narrowed.str("refresh_token")))
+	wide := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=refresh_token&refresh_token="+url.QueryEscape(narrowed.str("refresh_token")))
 	if wide.status != http.StatusOK || !strings.Contains(wide.str("scope"), "email") {
 		t.Fatalf("refresh after narrowing: %d %s", wide.status, wide.raw)
 	}
-	if r := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret),
-		"grant_type=refresh_token&scope=openid+admin&refresh_token="+url.QueryEscape(wide.str("refresh_token"))); r.str("error") != "invalid_scope" {
+	if r := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=refresh_token&scope=openid+admin&refresh_token="+url.QueryEscape(wide.str("refresh_token"))); r.str("error") != "invalid_scope" {
 		t.Fatalf("widened refresh: %d %s", r.status, r.raw)
 	}
-	if r := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret),
-		"grant_type=password&username=erin&password="+url.QueryEscape(pw)); r.str("error") != "unauthorized_client" {
+	if r := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=password&username=erin&password="+url.QueryEscape(pw)); r.str("error") != "unauthorized_client" {
 		t.Fatalf("password grant for a registered client: %d %s", r.status, r.raw)
 	}
 }
@@ -272,7 +267,7 @@ func TestOIDCClientCredentials(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	c, secret := addClient(t, s, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials},
 		Scopes: []string{"reports.read", "reports.write"}, RedirectURIs: []string{}})
-	r := call(t, "POST", s.URL+"/oauth/token", basic(c.ID, secret), "grant_type=client_credentials&scope=reports.read")
+	r := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=client_credentials&scope=reports.read")
 	if r.status != http.StatusOK || r.str("scope") != "reports.read" || r.str("refresh_token") != "" || r.str("id_token") != "" {
 		t.Fatalf("client_credentials: %d %s", r.status, r.raw)
 	}
@@ -280,13 +275,13 @@ func TestOIDCClientCredentials(t *testing.T) {
 	if claims["sub"] != c.ID || claims["client_id"] != c.ID || claims["scope"] != "reports.read" {
 		t.Fatalf("claims: %v", claims)
 	}
-	for _, tc := range []struct{ body, auth, code string }{
-		{"grant_type=client_credentials&scope=openid", basic(c.ID, secret), "invalid_scope"},
-		{"grant_type=client_credentials&scope=admin", basic(c.ID, secret), "invalid_scope"},
-		{"grant_type=client_credentials", basic(c.ID, "wrong"), "invalid_client"},
-		{"grant_type=authorization_code&code=bac_x&code_verifier=" + strings.Repeat("a", 43), basic(c.ID, secret), "unauthorized_client"},
+	for _, tc := range []struct{ body, secret, code string }{
+		{"grant_type=client_credentials&scope=openid", secret, "invalid_scope"},
+		{"grant_type=client_credentials&scope=admin", secret, "invalid_scope"},
+		{"grant_type=client_credentials", "wrong", "invalid_client"},
+		{"grant_type=authorization_code&code=bac_x&code_verifier=" + strings.Repeat("a", 43), secret, "unauthorized_client"},
 	} {
-		if r := call(t, "POST", s.URL+"/oauth/token", tc.auth, tc.body); r.str("error") != tc.code {
+		if r := clientCall(t, s.URL+"/oauth/token", c.ID, tc.secret, tc.body); r.str("error") != tc.code {
 			t.Errorf("%s: %d %s, want %s", tc.body, r.status, r.raw, tc.code)
 		}
 	}
@@ -321,7 +316,7 @@ func TestOIDCPushedRequests(t *testing.T) {
 	}
 	authURL, _ := url.Parse(r.authURL(f))
 	form := authURL.Query()
-	pushed := call(t, "POST", s.URL+"/oauth/par", basic(c.ID, secret), form.Encode())
+	pushed := clientCall(t, s.URL+"/oauth/par", c.ID, secret, form.Encode())
 	if pushed.status != http.StatusCreated || !strings.HasPrefix(pushed.str("request_uri"), "urn:ietf:params:oauth:request_uri:") {
 		t.Fatalf("PAR: %d %s", pushed.status, pushed.raw)
 	}
@@ -334,11 +329,11 @@ func TestOIDCPushedRequests(t *testing.T) {
 	if p := b.get(byRef); p.location != "" || p.status != http.StatusBadRequest {
 		t.Fatalf("request_uri used twice: %d %s", p.status, p.location)
 	}
-	if r := call(t, "POST", s.URL+"/oauth/par", basic(c.ID, "wrong"), form.Encode()); r.status != http.StatusUnauthorized {
+	if r := clientCall(t, s.URL+"/oauth/par", c.ID, "wrong", form.Encode()); r.status != http.StatusUnauthorized {
 		t.Fatalf("PAR with a wrong secret: %d", r.status)
 	}
 	form.Set("code_challenge_method", "plain")
-	if r := call(t, "POST", s.URL+"/oauth/par", basic(c.ID, secret), form.Encode()); r.str("error") != "invalid_request" {
+	if r := clientCall(t, s.URL+"/oauth/par", c.ID, secret, form.Encode()); r.str("error") != "invalid_request" {
 		t.Fatalf("PAR without S256: %d %s", r.status, r.raw)
 	}
 }
@@ -408,4 +403,11 @@ func TestOIDCPagesCSRF(t *testing.T) {
 			t.Fatal("a single-sign-on cookie was set")
 		}
 	}
+}
+
+// clientCall posts a form to a token-endpoint-like URL with the client's
+// HTTP Basic authentication.
+func clientCall(t *testing.T, u, id, secret, form string) reply {
+	t.Helper()
+	return call(t, "POST", u, "", form, "Authorization", basic(id, secret))
 }
