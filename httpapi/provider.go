@@ -115,6 +115,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 		s.providerError(w, r, err)
 		return nil
 	}
+	if sso == nil && s.opt.Limits != nil {
+		// Without a session the request is stored for the sign-in page:
+		// anyone can ask, so it is counted per client IP like the other
+		// unauthenticated ceremonies, and a flood cannot fill the store.
+		if err := s.opt.Limits.AllowCeremony(r.Context(), s.client(r).IP); err != nil {
+			s.providerError(w, r, err)
+			return nil
+		}
+	}
 	out, err := s.svc.Authorize(r.Context(), p, sso)
 	s.proceed(w, r, out, err)
 	return nil

@@ -411,3 +411,19 @@ func clientCall(t *testing.T, u, id, secret, form string) reply {
 	t.Helper()
 	return call(t, "POST", u, "", form, "Authorization", basic(id, secret))
 }
+
+// TestOIDCAuthorizeFlood: every anonymous authorization request stores a
+// pending request for the sign-in page, so they are limited per client IP
+// (four times the IP's failure budget, as passkey sign-in options are).
+func TestOIDCAuthorizeFlood(t *testing.T) {
+	s := batontest.NewServer(t, batontest.Env{"BATON_LIMIT_IP_FAILURES": "2/1h"}, nil)
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Flooded", FirstParty: true})
+	r := newRP(t, s.URL, c, secret)
+	statuses := map[int]int{}
+	for i := 0; i < 10; i++ {
+		statuses[newBrowser(t).get(r.authURL(newFlow())).status]++
+	}
+	if statuses[http.StatusOK] != 8 || statuses[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("statuses %v: want 8 sign-in pages, then 429", statuses)
+	}
+}
