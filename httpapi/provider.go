@@ -12,6 +12,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/pages"
 	"github.com/batonauth/baton/session"
+	"github.com/batonauth/baton/token"
 )
 
 // The OpenID provider's browser side: /oauth/authorize, baton's sign-in
@@ -334,9 +335,15 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 			http.Redirect(w, r, s.basePath+"/login?request="+url.QueryEscape(tok), http.StatusSeeOther)
 			return nil
 		}
+		// The page names the account, so whoever grants sees as whom.
+		u, err := s.svc.Me(r.Context(), &token.Claims{Subject: sso.UserID})
+		if err != nil {
+			s.providerError(w, r, err)
+			return nil
+		}
 		s.opt.ProviderPages.Consent(w, http.StatusOK, pages.ConsentPage{
 			Action: s.basePath + "/consent", Request: tok, CSRF: s.svc.FormToken(tok, s.browser(w, r)),
-			ClientName: pend.Client.Name, Scopes: pend.Scopes, RedirectURI: pend.Params.RedirectURI,
+			ClientName: pend.Client.Name, Scopes: pend.Scopes, RedirectURI: pend.Params.RedirectURI, Username: u.Username,
 		})
 		return nil
 	}
