@@ -41,15 +41,16 @@ e2e-deps:
 	cd e2e && $(NPM_CI)
 
 # Builds the client and runs its tests against the real binary; they also
-# check that the demo's committed copy (demo/assets/baton-client.js)
-# matches this build.
+# check that the committed copy (pages/assets/baton-client.js) matches this
+# build.
 test-js: js-deps
 	cd clients/js && $(NPM) test
 
-# Rebuilds the client and copies it into the demo page's embedded assets.
+# Rebuilds the client and copies it into the embedded assets of baton's
+# pages, which serve it to their own scripts and to the demo page.
 demo: js-deps
 	cd clients/js && $(NPM) run build
-	cp clients/js/dist/index.js demo/assets/baton-client.js
+	cp clients/js/dist/index.js pages/assets/baton-client.js
 
 # The demo page in headless Chromium (each file starts its own server).
 e2e: e2e-deps

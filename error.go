@@ -40,6 +40,16 @@ const (
 	EEmailNotVerified     = "email_not_verified"
 	EInvalidCode          = "invalid_code"
 	EMFARequired          = "mfa_required"
+
+	// The OpenID provider's codes (RFC 6749 §4.1.2.1 and §5.2, OpenID
+	// Connect Core §3.1.2.6, RFC 9126 §2.3).
+	EInvalidScope            = "invalid_scope"
+	EUnauthorizedClient      = "unauthorized_client"
+	EAccessDenied            = "access_denied"
+	EUnsupportedResponseType = "unsupported_response_type"
+	ELoginRequired           = "login_required"
+	EConsentRequired         = "consent_required"
+	EInvalidRequestURI       = "invalid_request_uri"
 )
 
 // Error is baton's one error type: a code from the contract's vocabulary, a

@@ -25,6 +25,9 @@ type Store interface {
 	MFAStore
 	ChallengeStore
 	PasskeyStore
+	ClientStore
+	ConsentStore
+	ProviderSessionStore
 
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error

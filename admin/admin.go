@@ -1,14 +1,16 @@
 // Package admin holds the operations behind baton's admin commands (`baton
-// users|sessions|audit|keys …`): finding users by name or id, locking,
-// deleting, setting passwords and email addresses, resetting second factors, revoking sessions, reading the audit log and
-// rotating and retiring signing keys. Every operation is reported to the
-// Observer as a session.Event (so the audit log and metrics see it) and
-// logged.
+// users|sessions|audit|keys|clients …`): finding users by name or id,
+// locking, deleting, setting passwords and email addresses, resetting
+// second factors, revoking sessions, reading the audit log, rotating and
+// retiring signing keys, and registering OpenID clients. Every operation
+// is reported to the Observer as a session.Event (so the audit log and
+// metrics see it) and logged.
 //
 // The operations work on the same store as a running server. A server
 // picks up what they change through its periodic revocation sync (within a
 // second), its profile cache (a user's address, within seconds) and key
-// reload (KeyReloadInterval, 30s by default).
+// reload (KeyReloadInterval, 30s by default); clients at their next use
+// (nothing caches them).
 package admin
 
 import (

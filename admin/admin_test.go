@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"slices"
@@ -195,6 +196,86 @@ func TestKeys(t *testing.T) {
 	for _, want := range []string{admin.EventKeyRotate, admin.EventKeyRetire, admin.EventKeyDelete} {
 		if !slices.Contains(got, want) {
 			t.Errorf("events %v lack %s", got, want)
+		}
+	}
+}
+
+// TestIDTokenKeys: the RSA and P-256 keys a server makes on first need
+// are signing keys to `baton keys`: listed with a signing state, rotated
+// with RotateKeyFor, retired and purged like the Ed25519 key.
+func TestIDTokenKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.svc.IDSigner(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.a.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]string{} // use → id
+	for _, k := range keys {
+		switch k.Use {
+		case baton.KeyUseSigningRSA, baton.KeyUseSigningEC:
+			if k.State != admin.KeySigning {
+				t.Fatalf("%s key state %s, want signing", k.Use, k.State)
+			}
+			first[k.Use] = k.ID
+		}
+	}
+	if len(first) != 2 {
+		t.Fatalf("keys %+v lack the ID-token keys", keys)
+	}
+	for use, alg := range map[string]string{baton.KeyUseSigningRSA: baton.AlgRS256, baton.KeyUseSigningEC: baton.AlgES256} {
+		if _, err := f.a.RetireKey(ctx, first[use], false); baton.ErrorCode(err) != baton.EInvalidRequest {
+			t.Fatalf("retired the only %s key: %v", use, err)
+		}
+		next, err := f.a.RotateKeyFor(ctx, alg, 10*time.Minute)
+		if err != nil || next.State != admin.KeyPending || next.Use != use || next.Algorithm != alg {
+			t.Fatalf("RotateKeyFor(%s): %+v %v", alg, next, err)
+		}
+	}
+	if _, err := f.a.RotateKeyFor(ctx, "HS256", 0); baton.ErrorCode(err) != baton.EInvalidRequest {
+		t.Fatalf("RotateKeyFor(HS256): %v", err)
+	}
+	// The Ed25519 key is another use: rotating it leaves its own alone.
+	f.clock.Advance(10 * time.Minute)
+	keys, _ = f.a.Keys(ctx)
+	states := map[string]string{}
+	for _, k := range keys {
+		states[k.ID] = k.State
+	}
+	for use, id := range first {
+		if states[id] != admin.KeyPublished {
+			t.Fatalf("after its successor activated, the first %s key is %s", use, states[id])
+		}
+		r, err := f.a.RetireKey(ctx, id, false)
+		if err != nil || r.State != admin.KeyRetired || !r.RemoveAfter.Equal(r.RetiredAt.Add(admin.RetiredKeyKeep(f.svc))) {
+			t.Fatalf("RetireKey(%s): %+v %v", use, r, err)
+		}
+	}
+	tok, err := f.svc.SignIDToken(ctx, baton.AlgES256, map[string]any{"sub": "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.VerifyIDToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(admin.RetiredKeyKeep(f.svc) + time.Second)
+	gone, err := f.a.PurgeRetiredKeys(ctx)
+	slices.Sort(gone)
+	want := []string{first[baton.KeyUseSigningRSA], first[baton.KeyUseSigningEC]}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(gone, want) {
+		t.Fatalf("purged %v %v, want %v", gone, err, want)
+	}
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.Unmarshal(f.svc.Keyring().JWKS(), &set); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range set.Keys {
+		if slices.Contains(want, k.Kid) {
+			t.Fatalf("the purged key %s is still published", k.Kid)
 		}
 	}
 }

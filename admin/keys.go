@@ -1,20 +1,19 @@
 package admin
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/seal"
 	"github.com/batonauth/baton/session"
+	"github.com/batonauth/baton/token"
 )
 
 // Key states, as `baton keys list` shows them.
 const (
-	KeySigning   = "signing"   // the signing key a server picks at its next key reload
+	KeySigning   = "signing"   // the signing key of its use a server picks at its next key reload
 	KeyPending   = "pending"   // published, signs once ActivateAt has passed
 	KeyPublished = "published" // active but superseded by a newer key; still published
 	KeyRetired   = "retired"   // no longer signs; published until RemoveAfter
@@ -40,7 +39,8 @@ type KeyInfo struct {
 // signed before BATON_ACCESS_TTL was lowered lives that long) and the
 // verification leeway, plus one key-reload interval, because a server
 // keeps signing with a key retired by another process until its next
-// reload.
+// reload. The ID-token keys keep as long: an ID token lives no longer than
+// the access token issued with it.
 func RetiredKeyKeep(svc *session.Service) time.Duration {
 	cfg := svc.Config()
 	return svc.MaxAccessTTL() + cfg.Leeway + cfg.KeyReloadInterval
@@ -56,13 +56,12 @@ func (a *Admin) Keys(ctx context.Context) ([]KeyInfo, error) {
 }
 
 func describeKeys(keys []*baton.Key, now time.Time, keep time.Duration) []KeyInfo {
-	signer := chooseSigner(keys, now)
 	out := make([]KeyInfo, 0, len(keys))
 	for _, k := range keys {
 		ki := KeyInfo{ID: k.ID, Use: k.Use, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt,
 			ActivateAt: k.ActivateAt, RetiredAt: k.RetiredAt}
 		switch {
-		case k.Use != baton.KeyUseSigning:
+		case !token.IsSigningUse(k.Use):
 			ki.State = KeySecret
 			if !k.RetiredAt.IsZero() {
 				ki.State = KeyRetired
@@ -70,7 +69,7 @@ func describeKeys(keys []*baton.Key, now time.Time, keep time.Duration) []KeyInf
 		case !k.RetiredAt.IsZero():
 			ki.State = KeyRetired
 			ki.RemoveAfter = k.RetiredAt.Add(keep)
-		case k == signer:
+		case k == token.SigningKey(keys, k.Use, now):
 			ki.State = KeySigning
 		case k.ActivateAt.After(now):
 			ki.State = KeyPending
@@ -82,48 +81,31 @@ func describeKeys(keys []*baton.Key, now time.Time, keep time.Duration) []KeyInf
 	return out
 }
 
-// chooseSigner applies the keyring's rule (token.Keyring.SetKeys): the
-// newest unretired signing key whose ActivateAt has passed, else the
-// oldest unretired one.
-func chooseSigner(keys []*baton.Key, now time.Time) *baton.Key {
-	var sig []*baton.Key
-	for _, k := range keys {
-		if k.Use == baton.KeyUseSigning && k.RetiredAt.IsZero() && len(k.Secret) > 0 {
-			sig = append(sig, k)
-		}
-	}
-	slices.SortFunc(sig, func(a, b *baton.Key) int {
-		return cmp.Or(a.ActivateAt.Compare(b.ActivateAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	var chosen *baton.Key
-	for _, k := range sig {
-		if !k.ActivateAt.After(now) {
-			chosen = k
-		}
-	}
-	if chosen == nil && len(sig) > 0 {
-		chosen = sig[0]
-	}
-	return chosen
+// RotateKey inserts a new Ed25519 signing key (RotateKeyFor with EdDSA).
+func (a *Admin) RotateKey(ctx context.Context, prepublish time.Duration) (KeyInfo, error) {
+	return a.RotateKeyFor(ctx, baton.AlgEdDSA, prepublish)
 }
 
-// RotateKey inserts a new Ed25519 signing key that is published at once
-// (servers publish it at their next key reload) and starts signing
-// prepublish later, at the first key reload after that. prepublish should
-// exceed the JWKS cache lifetime (max-age=300) plus the key-reload interval,
-// so resource servers have fetched the key before any token uses it.
-func (a *Admin) RotateKey(ctx context.Context, prepublish time.Duration) (KeyInfo, error) {
+// RotateKeyFor inserts a new signing key for alg — baton.AlgEdDSA (access
+// tokens and EdDSA ID tokens), AlgRS256 or AlgES256 (ID tokens) — that is
+// published at once (servers publish it at their next key reload) and
+// starts signing prepublish later, at the first key reload after that.
+// prepublish should exceed the JWKS cache lifetime (max-age=300) plus the
+// key-reload interval, so resource servers and relying parties have
+// fetched the key before any token uses it. EInvalidRequest for another
+// algorithm.
+func (a *Admin) RotateKeyFor(ctx context.Context, alg string, prepublish time.Duration) (KeyInfo, error) {
 	if prepublish < 0 {
 		return KeyInfo{}, baton.Errorf(baton.EInvalidRequest, "the pre-publication delay must not be negative")
 	}
 	now := a.svc.Now()
-	// AddSigningKey seals the key with the master key when one is set.
-	k, err := a.svc.AddSigningKey(ctx, now.Add(prepublish))
+	// AddKey seals the key with the master key when one is set.
+	k, err := a.svc.AddKey(ctx, alg, now.Add(prepublish))
 	if err != nil {
 		return KeyInfo{}, err
 	}
 	a.emit(ctx, session.Event{Type: EventKeyRotate, Outcome: session.OutcomeOK,
-		Detail: fmt.Sprintf("kid=%s activate_at=%s", k.ID, fmtTime(k.ActivateAt))})
+		Detail: fmt.Sprintf("kid=%s alg=%s activate_at=%s", k.ID, k.Algorithm, fmtTime(k.ActivateAt))})
 	keys, err := a.store.Keys(ctx)
 	if err != nil {
 		return KeyInfo{}, err
@@ -136,12 +118,14 @@ func (a *Admin) RotateKey(ctx context.Context, prepublish time.Duration) (KeyInf
 	return KeyInfo{}, baton.Errorf(baton.EInternal, "the new key %s vanished", k.ID)
 }
 
-// RetireKey retires a signing key: it stops signing (at each server's next
-// key reload) and stays published until RemoveAfter, when housekeeping
-// deletes it (PurgeRetiredKeys). Retiring the last unretired signing key,
-// or leaving only keys that are not active yet, is refused unless force:
-// rotate first. ENotFound for an unknown id or a key that is not a
-// signing key.
+// RetireKey retires a signing key (of access tokens or ID tokens): it
+// stops signing (at each server's next key reload) and stays published
+// until RemoveAfter, when housekeeping deletes it (PurgeRetiredKeys).
+// Retiring the last unretired key of its use, or leaving only keys of that
+// use that are not active yet, is refused unless force: rotate first. (An
+// ID-token key retired with force is replaced by a new one, active at
+// once, at the next need.) ENotFound for an unknown id or a key that is
+// not a signing key.
 func (a *Admin) RetireKey(ctx context.Context, id string, force bool) (KeyInfo, error) {
 	keys, err := a.store.Keys(ctx)
 	if err != nil {
@@ -149,13 +133,17 @@ func (a *Admin) RetireKey(ctx context.Context, id string, force bool) (KeyInfo, 
 	}
 	now := a.svc.Now()
 	var target *baton.Key
+	for _, k := range keys {
+		if k.ID == id && token.IsSigningUse(k.Use) {
+			target = k
+		}
+	}
+	if target == nil {
+		return KeyInfo{}, baton.Errorf(baton.ENotFound, "no signing key %q", id)
+	}
 	others, activeOthers := 0, 0
 	for _, k := range keys {
-		if k.Use != baton.KeyUseSigning {
-			continue
-		}
-		if k.ID == id {
-			target = k
+		if k.Use != target.Use || k == target {
 			continue
 		}
 		if k.RetiredAt.IsZero() {
@@ -165,15 +153,12 @@ func (a *Admin) RetireKey(ctx context.Context, id string, force bool) (KeyInfo, 
 			}
 		}
 	}
-	if target == nil {
-		return KeyInfo{}, baton.Errorf(baton.ENotFound, "no signing key %q", id)
-	}
 	if !target.RetiredAt.IsZero() {
 		return KeyInfo{}, baton.Errorf(baton.EConflict, "key %s is already retired", id)
 	}
 	if !force {
 		if others == 0 {
-			return KeyInfo{}, baton.Errorf(baton.EInvalidRequest, "key %s is the only signing key: run `baton keys rotate` first", id)
+			return KeyInfo{}, baton.Errorf(baton.EInvalidRequest, "key %s is the only %s signing key: run `baton keys rotate --alg %s` first", id, target.Algorithm, target.Algorithm)
 		}
 		if activeOthers == 0 {
 			return KeyInfo{}, baton.Errorf(baton.EInvalidRequest, "no other signing key is active yet, so the pending one would sign before resource servers fetched it: wait for its activation (or use --force)")
@@ -192,8 +177,9 @@ func (a *Admin) RetireKey(ctx context.Context, id string, force bool) (KeyInfo, 
 	return describeKeys([]*baton.Key{target}, now, keep)[0], nil
 }
 
-// PurgeRetiredKeys deletes the signing keys retired more than keep before
-// now — every token they signed has expired — so they leave the JWKS at
+// PurgeRetiredKeys deletes the signing keys (of access tokens and ID
+// tokens) retired more than keep before now — every token they signed has
+// expired — so they leave the JWKS at
 // each server's next key reload. It returns the ids it deleted. HMAC keys
 // are never deleted here.
 func PurgeRetiredKeys(ctx context.Context, store baton.KeyStore, now time.Time, keep time.Duration) ([]string, error) {
@@ -203,7 +189,7 @@ func PurgeRetiredKeys(ctx context.Context, store baton.KeyStore, now time.Time, 
 	}
 	var gone []string
 	for _, k := range keys {
-		if k.Use != baton.KeyUseSigning || k.RetiredAt.IsZero() || !now.After(k.RetiredAt.Add(keep)) {
+		if !token.IsSigningUse(k.Use) || k.RetiredAt.IsZero() || !now.After(k.RetiredAt.Add(keep)) {
 			continue
 		}
 		if err := store.DeleteKey(ctx, k.ID); err != nil && baton.ErrorCode(err) != baton.ENotFound {

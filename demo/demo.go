@@ -6,11 +6,11 @@
 // one (no username), and log out. Passkeys need the page at
 // http://localhost:<port>, not 127.0.0.1: WebAuthn takes no IP address as
 // the relying party. It runs on the
-// TypeScript client (clients/js), whose compiled ES module is committed as
-// assets/baton-client.js so `go build` needs no npm; `make demo` rebuilds
-// it, and the client's tests check the committed copy matches a fresh build.
-// The stylesheet baton.css and the icon are baton's pages' (pages.Look), so
-// the demo and those pages look the same.
+// TypeScript client (clients/js), whose compiled ES module baton's pages
+// embed (pages.Look, baton-client.js) so `go build` needs no npm; `make
+// demo` rebuilds it, and the client's tests check the committed copy
+// matches a fresh build. The stylesheet baton.css and the icon are baton's
+// pages' too (pages.Look), so the demo and those pages look the same.
 package demo
 
 import (

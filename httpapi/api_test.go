@@ -284,13 +284,26 @@ func TestWellKnown(t *testing.T) {
 	srv := batontest.NewServer(t, nil, nil)
 	c := newClient(t, srv)
 	j := c.do("GET", "/.well-known/jwks.json", nil).want(t, 200, "")
+	// The Ed25519 key of access tokens, then the RSA and P-256 keys of ID
+	// tokens, which the first JWKS request makes.
 	keys, _ := j.body["keys"].([]any)
-	if len(keys) != 1 {
+	if len(keys) != 3 {
 		t.Fatalf("jwks: %s", j.raw)
 	}
-	k := keys[0].(map[string]any)
-	if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["kid"] == "" || k["alg"] != "EdDSA" {
-		t.Fatalf("jwk: %v", k)
+	for i, want := range []map[string]any{
+		{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig"},
+		{"kty": "RSA", "e": "AQAB", "alg": "RS256", "use": "sig"},
+		{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig"},
+	} {
+		k := keys[i].(map[string]any)
+		for name, v := range want {
+			if k[name] != v || k["kid"] == "" {
+				t.Fatalf("jwk %d: %v, want %v", i, k, want)
+			}
+		}
+	}
+	if cc := j.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("Cache-Control %q", cc)
 	}
 	m := c.do("GET", "/.well-known/oauth-authorization-server", nil).want(t, 200, "")
 	for k, want := range map[string]string{
@@ -307,7 +320,7 @@ func TestWellKnown(t *testing.T) {
 	// The kid in the header of an access token is the one published.
 	c.register("alice")
 	l := c.login("alice")
-	if h := decodeHeader(t, l.str("access_token")); h["kid"] != k["kid"] || h["typ"] != "at+jwt" || h["alg"] != "EdDSA" {
+	if h := decodeHeader(t, l.str("access_token")); h["kid"] != keys[0].(map[string]any)["kid"] || h["typ"] != "at+jwt" || h["alg"] != "EdDSA" {
 		t.Fatalf("header: %v", h)
 	}
 	c.do("GET", "/healthz", nil).want(t, 200, "")

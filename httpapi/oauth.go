@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/batonauth/baton"
-	"github.com/batonauth/baton/httpauth"
 	"github.com/batonauth/baton/session"
 )
 
@@ -21,6 +19,15 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) error {
 	p, err := readParams(r)
 	if err != nil {
 		return err
+	}
+	if s.opt.ProviderPages != nil {
+		c, err := s.registeredClient(r, p)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			return s.clientToken(w, r, c, p)
+		}
 	}
 	// The grant type and its fields first, then the proof, which is spent
 	// only past the failure limits (password) or once the refresh token
@@ -219,7 +226,16 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	// Short enough that a key rotated in is seen well before it signs, long
 	// enough to spare the server a request per verification.
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	cache := "public, max-age=300"
+	// The ID-token keys are made on first need; this is the first need, so
+	// that they are published before anything signs with them. When they
+	// cannot be made (the store is down), the keys already loaded are
+	// still right for every token signed so far, but not worth caching.
+	if _, err := s.svc.IDSigner(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "the ID-token keys could not be made", "err", err)
+		cache = "no-store"
+	}
+	w.Header().Set("Cache-Control", cache)
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	_, err := w.Write(s.svc.Keyring().JWKS())
 	return err
@@ -227,26 +243,8 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 
 // metadata is RFC 8414 authorization-server metadata.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
-	iss := s.svc.Config().Issuer
-	base := iss
-	if len(base) > 0 && base[len(base)-1] == '/' {
-		base = base[:len(base)-1]
-	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                        iss,
-		"token_endpoint":                                base + "/oauth/token",
-		"revocation_endpoint":                           base + "/oauth/revoke",
-		"introspection_endpoint":                        base + "/oauth/introspect",
-		"jwks_uri":                                      base + "/.well-known/jwks.json",
-		"grant_types_supported":                         []string{"password", "refresh_token"},
-		"response_types_supported":                      []string{},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"dpop_signing_alg_values_supported":             strings.Fields(httpauth.DPoPAlgs),
-		"service_documentation":                         "https://github.com/batonauth/baton",
-	})
+	writeJSON(w, http.StatusOK, s.metadataDocument())
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/dpop"
+	"github.com/batonauth/baton/pages"
 	"github.com/batonauth/baton/session"
 )
 
@@ -47,6 +48,11 @@ type Options struct {
 	// Pages, when set, serves baton's own pages under /account/ (the
 	// links in its messages open them), with or without the demo.
 	Pages http.Handler
+	// ProviderPages, when set, renders the OpenID provider's pages and
+	// turns the provider on: /oauth/authorize, /login, /consent,
+	// /oauth/par, /oauth/userinfo, /oauth/logout, discovery and the
+	// consents API.
+	ProviderPages *pages.Provider
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// Observe, when set, is called after every request with its route
@@ -174,6 +180,15 @@ func (s *Server) routes() {
 	s.route(p("/oauth/revoke"), map[string]handlerFunc{http.MethodPost: s.oauthRevoke})
 	s.route(p("/oauth/introspect"), map[string]handlerFunc{http.MethodPost: s.oauthIntrospect})
 	s.route(p("/.well-known/jwks.json"), map[string]handlerFunc{http.MethodGet: s.jwks})
+	s.route(p("/oauth/authorize"), map[string]handlerFunc{http.MethodGet: s.page(s.authorize), http.MethodPost: s.page(s.authorize)})
+	s.route(p("/oauth/par"), map[string]handlerFunc{http.MethodPost: s.providerOn(s.par)})
+	s.route(p("/oauth/userinfo"), map[string]handlerFunc{http.MethodGet: s.providerOn(s.userinfo), http.MethodPost: s.providerOn(s.userinfo)})
+	s.route(p("/oauth/logout"), map[string]handlerFunc{http.MethodGet: s.page(s.rpLogout), http.MethodPost: s.page(s.rpLogout)})
+	s.route(p("/login"), map[string]handlerFunc{http.MethodGet: s.page(s.signInPage), http.MethodPost: s.page(s.signInPage)})
+	s.route(p("/consent"), map[string]handlerFunc{http.MethodGet: s.page(s.consentPage), http.MethodPost: s.page(s.consentPage)})
+	s.route(p("/v1/consents"), map[string]handlerFunc{http.MethodGet: s.providerOn(s.consents)})
+	s.route(p("/v1/consents/{client_id}"), map[string]handlerFunc{http.MethodDelete: s.providerOn(s.withdrawConsent)})
+	s.route(p("/.well-known/openid-configuration"), map[string]handlerFunc{http.MethodGet: s.providerOn(s.openIDConfiguration)})
 	s.route("/.well-known/oauth-authorization-server"+s.basePath, map[string]handlerFunc{http.MethodGet: s.metadata})
 	if s.basePath != "" {
 		s.route(p("/.well-known/oauth-authorization-server"), map[string]handlerFunc{http.MethodGet: s.metadata})
@@ -349,5 +364,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func oauthEndpoint(r *http.Request) bool {
-	return strings.HasSuffix(r.URL.Path, "/oauth/token")
+	return strings.HasSuffix(r.URL.Path, "/oauth/token") || strings.HasSuffix(r.URL.Path, "/oauth/par")
 }

@@ -111,9 +111,11 @@ func (e *Error) Permanent() bool {
 	return false
 }
 
-// IsPermanent reports whether err is an *Error that is Permanent.
+// IsPermanent reports whether err is an error that is Permanent.
+// Other jobs of the outbox (back-channel logout) say so with a
+// Permanent method of their own errors.
 func IsPermanent(err error) bool {
-	var e *Error
+	var e interface{ Permanent() bool }
 	return errors.As(err, &e) && e.Permanent()
 }
 

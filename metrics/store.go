@@ -68,6 +68,17 @@ const (
 	mPasskeyByCredentialID
 	mDeletePasskey
 	mUsePasskey
+	mCreateClient
+	mClient
+	mClients
+	mUpdateClient
+	mSetClientSecret
+	mDeleteClient
+	mGrantConsent
+	mConsent
+	mConsents
+	mDeleteConsent
+	mRevokeSessionTree
 	mCount
 )
 
@@ -80,6 +91,8 @@ var methodNames = [mCount]string{
 	"CreateLink", "RedeemEmailLink", "LinkByHash", "ResetPassword", "SetEmail",
 	"TOTP", "SetPendingTOTP", "ConfirmTOTP", "UseTOTPStep", "DisableTOTP", "ReplaceRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "CreateChallenge", "Challenge", "FailChallenge", "SpendChallenge",
 	"CreatePasskey", "Passkeys", "PasskeyByCredentialID", "DeletePasskey", "UsePasskey",
+	"CreateClient", "Client", "Clients", "UpdateClient", "SetClientSecret", "DeleteClient",
+	"GrantConsent", "Consent", "Consents", "DeleteConsent", "RevokeSessionTree",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -553,4 +566,81 @@ func (is *instrumented) UsePasskey(ctx context.Context, id string, count uint32,
 	err := is.s.UsePasskey(ctx, id, count, now)
 	is.done(mUsePasskey, t, err)
 	return err
+}
+
+func (is *instrumented) CreateClient(ctx context.Context, c *baton.OAuthClient) error {
+	t := time.Now()
+	err := is.s.CreateClient(ctx, c)
+	is.done(mCreateClient, t, err)
+	return err
+}
+
+func (is *instrumented) Client(ctx context.Context, id string) (*baton.OAuthClient, error) {
+	t := time.Now()
+	v, err := is.s.Client(ctx, id)
+	is.done(mClient, t, err)
+	return v, err
+}
+
+func (is *instrumented) Clients(ctx context.Context, after string, limit int) ([]*baton.OAuthClient, error) {
+	t := time.Now()
+	v, err := is.s.Clients(ctx, after, limit)
+	is.done(mClients, t, err)
+	return v, err
+}
+
+func (is *instrumented) UpdateClient(ctx context.Context, c *baton.OAuthClient) error {
+	t := time.Now()
+	err := is.s.UpdateClient(ctx, c)
+	is.done(mUpdateClient, t, err)
+	return err
+}
+
+func (is *instrumented) SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error {
+	t := time.Now()
+	err := is.s.SetClientSecret(ctx, id, hash, now)
+	is.done(mSetClientSecret, t, err)
+	return err
+}
+
+func (is *instrumented) DeleteClient(ctx context.Context, id string, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	v, err := is.s.DeleteClient(ctx, id, r)
+	is.done(mDeleteClient, t, err)
+	return v, err
+}
+
+func (is *instrumented) GrantConsent(ctx context.Context, c *baton.Consent) error {
+	t := time.Now()
+	err := is.s.GrantConsent(ctx, c)
+	is.done(mGrantConsent, t, err)
+	return err
+}
+
+func (is *instrumented) Consent(ctx context.Context, userID, clientID string) (*baton.Consent, error) {
+	t := time.Now()
+	v, err := is.s.Consent(ctx, userID, clientID)
+	is.done(mConsent, t, err)
+	return v, err
+}
+
+func (is *instrumented) Consents(ctx context.Context, userID string, limit int) ([]*baton.Consent, error) {
+	t := time.Now()
+	v, err := is.s.Consents(ctx, userID, limit)
+	is.done(mConsents, t, err)
+	return v, err
+}
+
+func (is *instrumented) DeleteConsent(ctx context.Context, userID, clientID string, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	v, err := is.s.DeleteConsent(ctx, userID, clientID, r)
+	is.done(mDeleteConsent, t, err)
+	return v, err
+}
+
+func (is *instrumented) RevokeSessionTree(ctx context.Context, id string, r baton.Revoke) ([]string, error) {
+	t := time.Now()
+	v, err := is.s.RevokeSessionTree(ctx, id, r)
+	is.done(mRevokeSessionTree, t, err)
+	return v, err
 }

@@ -1,14 +1,18 @@
 // Package pages is baton's own HTML pages, served by baton whatever else
-// is mounted: /account/verify-email and /account/reset-password, which the
-// links in baton's messages open. The one-time token travels in the URL's
-// fragment, so it never reaches a server log or a Referer; the page's
-// script reads it, clears it from the address bar and posts it to the API.
+// is mounted. The account pages (Handler) are /account/verify-email and
+// /account/reset-password, which the links in baton's messages open. The
+// one-time token travels in the URL's fragment, so it never reaches a
+// server log or a Referer; the page's script reads it, clears it from the
+// address bar and posts it to the API. The OpenID provider's pages
+// (Provider: sign-in, second factor, consent, logout) are rendered for
+// each request by its handlers, and are forms that work without
+// JavaScript, but for passkeys.
 //
 // Pages are html/template files on one layout, with their scripts and the
 // stylesheet embedded beside them; nothing is inline, so the
 // Content-Security-Policy allows scripts, styles and requests from the
-// server's own origin only. The demo page shares the stylesheet and icon
-// (Look), so both look the same.
+// server's own origin only. The demo page shares the stylesheet, the icon
+// and the compiled client (Look), so both look the same.
 package pages
 
 import (
@@ -34,11 +38,12 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // lookFiles are the assets other pages may serve under the same names.
-var lookFiles = []string{"baton.css", "favicon.svg"}
+var lookFiles = []string{"baton.css", "favicon.svg", "baton-client.js"}
 
-// Look returns the files that give baton's pages their look — the
-// stylesheet baton.css and the icon favicon.svg — for another page (the
-// demo) to serve beside its own.
+// Look returns the files baton's pages share with another page (the demo)
+// to serve beside its own: the stylesheet baton.css and the icon
+// favicon.svg, which give them one look, and baton-client.js, the compiled
+// client (clients/js) whose WebAuthn helpers the passkey sign-in uses.
 func Look() fs.FS {
 	sub, err := fs.Sub(files, "assets")
 	if err != nil {
@@ -72,8 +77,8 @@ type Options struct {
 	SignIn string
 }
 
-// page is one of the pages: its path below the base and the values its
-// template fills in.
+// page is one of the account pages: its path below the base, its
+// template and the values the layout fills in.
 type page struct {
 	Path, Template, Title, Script string
 }
@@ -83,6 +88,9 @@ var accountPages = []page{
 	{Path: "/account/reset-password", Template: "reset-password.html", Title: "Choose a new password", Script: "reset-password.js"},
 }
 
+// accountNoScript is what the account pages say with JavaScript off.
+const accountNoScript = "This page needs JavaScript: it reads the link's code in your browser, so that the code never reaches a server log."
+
 // assetsPath is where the pages' scripts, stylesheet and icon are served,
 // below the base.
 const assetsPath = "/account/assets/"
@@ -91,6 +99,67 @@ var types = map[string]string{
 	".js":  "text/javascript; charset=utf-8",
 	".css": "text/css; charset=utf-8",
 	".svg": "image/svg+xml",
+}
+
+// view is what the layout fills in: the page's title and script (none
+// when Script is empty), where the pages live, and the page's own values
+// (Page) for its "content" template.
+type view struct {
+	Title, Script string
+	// NoScript is shown when JavaScript is off, on a page that needs it.
+	NoScript string
+	// SignIn is the path of a sign-in page to offer; empty offers none.
+	SignIn              string
+	Brand, Base, Assets string
+	Page                any
+}
+
+// site is where the pages live and what they show for opt: the brand, the
+// issuer's path (the base every path is below), and the layout.
+type site struct {
+	brand, base, assets string
+	layout              *template.Template
+}
+
+func newSite(opt Options) (*site, error) {
+	if opt.Brand == "" {
+		opt.Brand = "baton"
+	}
+	iss, err := url.Parse(opt.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("pages: issuer: %w", err)
+	}
+	base := strings.TrimSuffix(iss.Path, "/")
+	layout, err := template.ParseFS(files, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	return &site{brand: opt.Brand, base: base, assets: base + assetsPath, layout: layout}, nil
+}
+
+// parse returns the layout with the named templates, the first of which
+// defines the page's "content".
+func (s *site) parse(names ...string) (*template.Template, error) {
+	t, err := s.layout.Clone()
+	for _, n := range names {
+		if err == nil {
+			t, err = t.ParseFS(files, "templates/"+n)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pages: %s: %w", names[0], err)
+	}
+	return t, nil
+}
+
+// render executes t for v, filled in with where the pages live.
+func (s *site) render(t *template.Template, v view) ([]byte, error) {
+	v.Brand, v.Base, v.Assets = s.brand, s.base, s.assets
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // Handler serves the pages. Mount it at the issuer's path + "/account/";
@@ -104,43 +173,29 @@ type Handler struct {
 
 // New renders the pages for opt.
 func New(opt Options) (*Handler, error) {
-	if opt.Brand == "" {
-		opt.Brand = "baton"
-	}
-	iss, err := url.Parse(opt.Issuer)
+	s, err := newSite(opt)
 	if err != nil {
-		return nil, fmt.Errorf("pages: issuer: %w", err)
+		return nil, err
 	}
-	base := strings.TrimSuffix(iss.Path, "/")
 	assets, err := fs.Sub(files, "assets")
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{rendered: map[string][]byte{}, assets: assets, prefix: base + assetsPath}
-	layout, err := template.ParseFS(files, "templates/layout.html")
-	if err != nil {
-		return nil, err
-	}
+	h := &Handler{rendered: map[string][]byte{}, assets: assets, prefix: s.assets}
 	for _, p := range accountPages {
-		t, err := layout.Clone()
-		if err == nil {
-			t, err = t.ParseFS(files, "templates/"+p.Template)
+		t, err := s.parse(p.Template)
+		if err != nil {
+			return nil, err
 		}
+		v := view{Title: p.Title, Script: p.Script, NoScript: accountNoScript}
+		if opt.SignIn != "" {
+			v.SignIn = s.base + opt.SignIn
+		}
+		b, err := s.render(t, v)
 		if err != nil {
 			return nil, fmt.Errorf("pages: %s: %w", p.Template, err)
 		}
-		data := struct {
-			page
-			Brand, Base, Assets, SignIn string
-		}{page: p, Brand: opt.Brand, Base: base, Assets: h.prefix}
-		if opt.SignIn != "" {
-			data.SignIn = base + opt.SignIn
-		}
-		var b bytes.Buffer
-		if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
-			return nil, fmt.Errorf("pages: %s: %w", p.Template, err)
-		}
-		h.rendered[base+p.Path] = b.Bytes()
+		h.rendered[s.base+p.Path] = b
 	}
 	return h, nil
 }
@@ -178,17 +233,21 @@ func (f File) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" is not allowed here")
 		return
 	}
-	h := w.Header()
+	f.setHeaders(w.Header())
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(f.Body)
+}
+
+// setHeaders sets the headers of f's answer.
+func (f File) setHeaders(h http.Header) {
 	h.Set("Content-Type", f.ContentType)
 	h.Set("Content-Security-Policy", f.CSP)
 	h.Set("Cache-Control", f.CacheControl)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if r.Method == http.MethodHead {
-		return
-	}
-	_, _ = w.Write(f.Body)
 }
 
 // NotFound answers 404 with a JSON error body, as the API does for an

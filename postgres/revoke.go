@@ -31,27 +31,53 @@ func lockRevocationFeed(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// revokeSessions revokes the unrevoked sessions matching where and appends
-// a revocation entry for each, in the caller's transaction, which must hold
-// lockRevocationFeed. In where, $1 is r.Now; extra arguments are $4 on.
-// The revocations trigger notifies listeners on commit. It returns the
-// revoked ids in id order, which is also their feed order.
+// revokeSessions revokes the unrevoked sessions matching where, appends a
+// revocation entry for each, and enqueues the back-channel logout tokens of
+// those whose client is registered with a back-channel logout URI (a
+// session of an unregistered client id, as v1's first-party clients send,
+// gets none), all in the caller's transaction, which must hold
+// lockRevocationFeed. Every revoking operation comes through here, so none
+// can forget the tokens: they commit with the revocation. In where, $1 is
+// r.Now; extra arguments are $4 on. The revocations trigger notifies
+// listeners on commit. It returns the revoked ids in id order, which is
+// also their feed order.
 func revokeSessions(ctx context.Context, tx pgx.Tx, where string, r baton.Revoke, args ...any) ([]string, error) {
 	rows, err := tx.Query(ctx, `WITH revoked AS (
 		UPDATE sessions SET revoked_at = $1, revoke_reason = $2
 		WHERE revoked_at IS NULL AND `+where+`
-		RETURNING id
+		RETURNING id, user_id, client_id
 	), entries AS (
 		INSERT INTO revocations (session_id, revoked_at, until)
 		SELECT id, $1, $3 FROM revoked ORDER BY id COLLATE "C"
 		RETURNING seq, session_id
 	)
-	SELECT session_id FROM entries ORDER BY seq`,
+	SELECT e.session_id, r.user_id, r.client_id, coalesce(c.backchannel_logout_uri, '')
+	FROM entries e JOIN revoked r ON r.id = e.session_id
+		LEFT JOIN clients c ON c.id = r.client_id COLLATE "C"
+	ORDER BY e.seq`,
 		append([]any{ts(r.Now), r.Reason, ts(r.Until)}, args...)...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, pgx.RowTo[string])
+	var (
+		ids                       []string
+		logouts                   []*baton.OutboxMessage
+		id, userID, clientID, uri string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &userID, &clientID, &uri}, func() error {
+		ids = append(ids, id)
+		if uri != "" {
+			logouts = append(logouts, baton.NewBackchannelLogout(uri, id, userID, clientID, r.Now))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := insertOutboxes(ctx, tx, logouts); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // RevokeSession revokes the session and appends its revocation entry in one

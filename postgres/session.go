@@ -11,7 +11,8 @@ import (
 )
 
 const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at,
-	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen, s.amr`
+	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen, s.amr,
+	s.scope, s.parent`
 
 // sessionScan holds the scan destinations of sessionColumns, so that a row
 // with more columns (RefreshToken) can append its own.
@@ -23,7 +24,8 @@ type sessionScan struct {
 
 func (x *sessionScan) dest() []any {
 	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.exp, &x.idle, &x.auth,
-		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen, &x.amr}
+		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen, &x.amr,
+		&x.s.Scope, &x.s.Parent}
 }
 
 // session returns the scanned session; it fails when the stored amr is
@@ -65,8 +67,9 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16 FOR SHARE
 		), s AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
-				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr)
-			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 FROM u
+				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr,
+				scope, parent)
+			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19 FROM u
 			RETURNING id, created_at
 		), t AS (
 			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
@@ -75,7 +78,7 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 		SELECT count(*) FROM t`,
 			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),
 			ts(s.AuthTime), s.Transport, s.ClientID, clean(s.UserAgent), clean(s.IP), s.Binding,
-			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen, amr).Scan(&inserted)
+			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen, amr, s.Scope, s.Parent).Scan(&inserted)
 	})
 	if err != nil {
 		return formatError("create session", err)

@@ -28,16 +28,20 @@ func kidOf(t *testing.T, jwt string) string {
 	return hdr.Kid
 }
 
+// jwksKids returns the kids of the published Ed25519 keys, those of
+// access tokens.
 func jwksKids(t *testing.T, url string) []string {
 	t.Helper()
 	r := call(t, "GET", url+"/.well-known/jwks.json", "", nil)
-	var set struct{ Keys []struct{ Kid string } }
+	var set struct{ Keys []struct{ Kid, Kty string } }
 	if err := json.Unmarshal(r.raw, &set); err != nil {
 		t.Fatalf("jwks: %v %s", err, r.raw)
 	}
 	var kids []string
 	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
+		if k.Kty == "OKP" {
+			kids = append(kids, k.Kid)
+		}
 	}
 	return kids
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/admin"
 	"github.com/batonauth/baton/audit"
+	"github.com/batonauth/baton/backchannel"
 	"github.com/batonauth/baton/config"
 	"github.com/batonauth/baton/dpop"
 	"github.com/batonauth/baton/httpapi"
@@ -226,6 +227,11 @@ func NewWithStore(ctx context.Context, cfg *config.Config, store baton.Store, op
 	if cfg.Demo {
 		hopt.Demo = opt.Demo
 	}
+	if hopt.ProviderPages, err = pages.NewProvider(pages.Options{Brand: cfg.BrandName, Issuer: cfg.Issuer}); err != nil {
+		svc.Close()
+		_ = aw.Close(context.Background())
+		return nil, err
+	}
 	if hopt.Pages, err = newPages(cfg, hopt.Demo != nil); err != nil {
 		svc.Close()
 		_ = aw.Close(context.Background())
@@ -264,7 +270,10 @@ func newDispatcher(cfg *config.Config, store baton.Store, svc *session.Service, 
 		}
 	}
 	return mail.NewDispatcher(mail.DispatcherOptions{Store: store, Sender: sender, Templates: tpl, Link: svc.LinkURL, Now: now, Logger: log,
-		Jobs: map[string]func(context.Context, *baton.OutboxMessage) error{baton.OutboxForgot: svc.ProcessForgot},
+		Jobs: map[string]func(context.Context, *baton.OutboxMessage) error{
+			baton.OutboxForgot:            svc.ProcessForgot,
+			baton.OutboxBackchannelLogout: (&backchannel.Sender{Token: svc.LogoutToken}).Deliver,
+		},
 		Observe: func(d mail.Delivery) {
 			m.ObserveMail(d.Outcome)
 			svc.ObserveDelivery(context.Background(), d)

@@ -18,6 +18,13 @@ const (
 	EventPasswordChange  = "password_change"
 	EventAccountDeleted  = "account_deleted"
 	EventImplicitRefresh = "implicit_refresh"
+
+	// The OpenID provider's events.
+	EventAuthorize         = "authorize"          // a code was issued (Detail: the client)
+	EventConsent           = "consent"            // a consent given (ok) or refused (failed)
+	EventCodeExchange      = "code_exchange"      // a code redeemed, or refused
+	EventClientCredentials = "client_credentials" // a client_credentials token
+	EventRPLogout          = "rp_logout"          // RP-initiated logout
 )
 
 // Refresh outcomes (Event.Outcome of EventRefresh).

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -35,13 +36,31 @@ func seconds(d time.Duration) int64 {
 // grant mints an access token for sess. Its lifetime is capped by the
 // session's absolute expiry, so no token outlives its session.
 func (s *Service) grant(sess *baton.Session, now time.Time, fresh bool, clientID, refresh string) (*Grant, error) {
+	return s.mint(sess, now, fresh, clientID, refresh, sess.Scope, s.cfg.AccessTTL)
+}
+
+// grantScoped is grant for a registered client's token: scope (the
+// session's or narrower) and the client's access-token lifetime. A
+// lifetime longer than any configured so far is recorded first, so the
+// revocations of its session outlive its tokens on every instance.
+func (s *Service) grantScoped(ctx context.Context, sess *baton.Session, now time.Time, fresh bool, clientID, refresh, scope string, ttl time.Duration) (*Grant, error) {
+	if ttl > s.MaxAccessTTL() {
+		if _, err := s.store.RaiseSetting(ctx, settingMaxAccessTTL, ttl.Microseconds()); err != nil {
+			return nil, err
+		}
+		s.maxAccessTTL.Store(int64(ttl))
+	}
+	return s.mint(sess, now, fresh, clientID, refresh, scope, ttl)
+}
+
+func (s *Service) mint(sess *baton.Session, now time.Time, fresh bool, clientID, refresh, scope string, ttl time.Duration) (*Grant, error) {
 	if clientID == "" {
 		clientID = sess.ClientID
 	}
 	// JWT dates are whole seconds: count the lifetime from the truncated
 	// issue time so expires_in is exactly the access TTL.
 	iat := now.Truncate(time.Second)
-	exp := minTime(iat.Add(s.cfg.AccessTTL), sess.ExpiresAt.Truncate(time.Second))
+	exp := minTime(iat.Add(ttl), sess.ExpiresAt.Truncate(time.Second))
 	c := &token.Claims{
 		Issuer:    s.cfg.Issuer,
 		Subject:   sess.UserID,
@@ -56,6 +75,7 @@ func (s *Service) grant(sess *baton.Session, now time.Time, fresh bool, clientID
 		Fresh:     fresh,
 		JKT:       sess.Binding,
 		AMR:       sess.AMR,
+		Scope:     scope,
 	}
 	at, err := s.keys.Sign(c)
 	if err != nil {

@@ -23,6 +23,22 @@ var errInvalidCredentials = baton.Errorf(baton.EInvalidCredentials, "the usernam
 // passwords and locked accounts all give EInvalidCredentials after the same
 // amount of hashing, so the answer reveals nothing.
 func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Grant, error) {
+	transport, err := normalizeTransport(req.Transport)
+	if err != nil {
+		return nil, err
+	}
+	return s.login(ctx, req, transport, cl)
+}
+
+// SignIn is a password sign-in on baton's own page: like Login, but the
+// session it creates (after a second step, when the user has a factor) is
+// the browser's single-sign-on session (baton.TransportSSO), whose
+// refresh token becomes the baton_sso cookie.
+func (s *Service) SignIn(ctx context.Context, username, password string, cl Client) (*Grant, error) {
+	return s.login(ctx, LoginRequest{Username: username, Password: password}, baton.TransportSSO, cl)
+}
+
+func (s *Service) login(ctx context.Context, req LoginRequest, transport string, cl Client) (*Grant, error) {
 	u, err := s.checkPassword(ctx, req.Username, req.Password)
 	if err != nil {
 		// The audit trail names the targeted account when it exists; the
@@ -42,10 +58,6 @@ func (s *Service) Login(ctx context.Context, req LoginRequest, cl Client) (*Gran
 		// The password was right, so saying why reveals nothing new.
 		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: u.ID, Client: cl, Detail: baton.EEmailNotVerified})
 		return nil, baton.Errorf(baton.EEmailNotVerified, "the account's email address is not verified yet")
-	}
-	transport, err := normalizeTransport(req.Transport)
-	if err != nil {
-		return nil, err
 	}
 	if err := s.secondStep(ctx, u, mfaState{Purpose: mfaLogin, Transport: transport, ClientID: req.ClientID, Binding: req.Binding}); err != nil {
 		if _, ok := err.(*MFARequired); ok {
@@ -123,9 +135,13 @@ func (s *Service) createSession(ctx context.Context, u *baton.User, amr []string
 // when fresh is set (a passkey without user verification verified
 // possession, not the user).
 func (s *Service) openSession(ctx context.Context, u *baton.User, amr []string, fresh bool, transport, clientID, binding string, cl Client) (*Grant, error) {
-	transport, err := normalizeTransport(transport)
-	if err != nil {
-		return nil, err
+	// The single-sign-on transport comes from baton's own pages only;
+	// the API's entry points have refused it already.
+	if transport != baton.TransportSSO {
+		var err error
+		if transport, err = normalizeTransport(transport); err != nil {
+			return nil, err
+		}
 	}
 	now := s.Now()
 	sess := &baton.Session{

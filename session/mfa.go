@@ -331,3 +331,25 @@ func (s *Service) finishReauth(ctx context.Context, userID string, st mfaState, 
 	s.emit(ctx, Event{Type: EventReauth, Outcome: OutcomeOK, UserID: userID, SessionID: sess.ID, Client: cl, Detail: "mfa"})
 	return s.grant(sess, now, true, st.ClientID, "")
 }
+
+// LooksLikeTOTP reports whether code has the shape of a TOTP code (six
+// digits, spaces and dashes aside) rather than a recovery code: baton's
+// sign-in page has one field for both.
+func LooksLikeTOTP(code string) bool {
+	_, err := normalizeTOTP(code)
+	return err == nil
+}
+
+// MFAMethods returns the second factors a live mfa_token can finish with
+// (nil when it is not live), for a page shown again after a wrong code.
+func (s *Service) MFAMethods(ctx context.Context, tok string) []string {
+	ch, err := s.liveMFA(ctx, tok)
+	if err != nil {
+		return nil
+	}
+	m, err := s.methods(ctx, ch.UserID)
+	if err != nil {
+		return nil
+	}
+	return m
+}

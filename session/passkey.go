@@ -440,16 +440,26 @@ type PasskeyLoginRequest struct {
 // or expired challenge, a counter that went backwards, a locked user);
 // EEmailNotVerified as at login.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, req PasskeyLoginRequest, cl Client) (*Grant, error) {
+	transport, err := normalizeTransport(req.Transport)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishPasskeyLogin(ctx, req, transport, cl)
+}
+
+// PasskeySignIn is a usernameless passkey sign-in on baton's own page: its
+// session is the browser's single-sign-on session (see SignIn).
+func (s *Service) PasskeySignIn(ctx context.Context, flowID string, credential []byte, cl Client) (*Grant, error) {
+	return s.finishPasskeyLogin(ctx, PasskeyLoginRequest{FlowID: flowID, Credential: credential}, baton.TransportSSO, cl)
+}
+
+func (s *Service) finishPasskeyLogin(ctx context.Context, req PasskeyLoginRequest, transport string, cl Client) (*Grant, error) {
 	if s.webauthn == nil {
 		return nil, errPasskeysOff
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(req.Credential)
 	if err != nil {
 		return nil, errMalformedPasskey
-	}
-	transport, err := normalizeTransport(req.Transport)
-	if err != nil {
-		return nil, err
 	}
 	fail := func(userID, detail string) error {
 		s.emit(ctx, Event{Type: EventLogin, Outcome: OutcomeFailed, UserID: userID, Client: cl, Detail: "passkey: " + detail})

@@ -11,13 +11,23 @@ import (
 // (SessionID), or every session of a user but one (UserID, Except), or a
 // user's deletion (UserID, DeleteUser), which revokes every session in the
 // same transaction, or the user's live sessions beyond the Keep most
-// recently used (UserID, Keep).
+// recently used (UserID, Keep), or a client's deletion (ClientID,
+// DeleteClient), which revokes every session of the client, of every
+// user, in the transaction that deletes it.
 type revocation struct {
-	SessionID  string
-	UserID     string
-	Except     string
-	DeleteUser bool
-	Keep       int
+	SessionID string
+	// Tree, with SessionID, also revokes the sessions SessionID issued
+	// (a single-sign-on session's children).
+	Tree bool
+	// ConsentOf, with UserID, withdraws the user's consent for this
+	// client and revokes the user's sessions of it.
+	ConsentOf    string
+	UserID       string
+	Except       string
+	DeleteUser   bool
+	Keep         int
+	ClientID     string
+	DeleteClient bool
 	// Reason is stored with the revoked sessions (baton.Reason*).
 	Reason string
 	// Event is the audit event of the cause; revoke fills in the user and
@@ -26,8 +36,8 @@ type revocation struct {
 }
 
 // revoke is the one revocation path: logout, reuse detection, password
-// change, account deletion, lock and admin revocations all go through it,
-// so none can skip a step. In order of durability:
+// change, account deletion, lock, admin revocations and client deletion
+// all go through it, so none can skip a step. In order of durability:
 //  1. the store revokes the sessions and appends their revocation-feed
 //     entries in one transaction (on PostgreSQL the same transaction
 //     notifies the other instances: the publication is as durable as the
@@ -43,6 +53,17 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 	rv := baton.Revoke{Now: now, Until: s.revokedUntil(now), Reason: r.Reason}
 	var ids []string
 	switch {
+	case r.SessionID != "" && r.Tree:
+		var err error
+		if ids, err = s.store.RevokeSessionTree(ctx, r.SessionID, rv); err != nil {
+			return nil, err
+		}
+		s.revoked.add(r.SessionID, rv.Until)
+	case r.ConsentOf != "":
+		var err error
+		if ids, err = s.store.DeleteConsent(ctx, r.UserID, r.ConsentOf, rv); err != nil {
+			return nil, err
+		}
 	case r.SessionID != "":
 		ok, err := s.store.RevokeSession(ctx, r.SessionID, rv)
 		if err != nil {
@@ -60,6 +81,11 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 		}
 		if len(ids) == 0 {
 			return nil, nil // under the cap: nothing happened, nothing to audit
+		}
+	case r.DeleteClient:
+		var err error
+		if ids, err = s.store.DeleteClient(ctx, r.ClientID, rv); err != nil {
+			return nil, err
 		}
 	case r.DeleteUser:
 		var err error

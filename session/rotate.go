@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"crypto/subtle"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -21,6 +23,15 @@ type RefreshRequest struct {
 	// Precondition, when set, is checked against the token's session before
 	// anything changes (the HTTP layer's CSRF check for cookies).
 	Precondition func(*baton.Session) error
+	// OAuthClient is the registered client that authenticated at the
+	// token endpoint; nil for baton's first-party clients. A session
+	// issued through the code flow refreshes only for its own client, and
+	// a registered client only its own sessions: another client's token
+	// is invalid_grant, not reuse.
+	OAuthClient *baton.OAuthClient
+	// Scope, when set, narrows the new access token's scope to a subset
+	// of the session's (RFC 6749 §6); EInvalidScope otherwise.
+	Scope string
 	// ProofJKT is the thumbprint of the key of the request's verified DPoP
 	// proof, if any. A session bound to a key (RFC 9449 §5) refreshes only
 	// with a proof of that key, so a stolen refresh token is useless.
@@ -38,6 +49,10 @@ type presented struct {
 	sess *baton.Session
 	next string // successor(raw): HMAC(rotation key, raw)
 	now  time.Time
+	// scope and ttl are the new access token's (the client's lifetime),
+	// idle the session's idle lifetime.
+	scope     string
+	ttl, idle time.Duration
 }
 
 // Refresh runs the state machine of docs/design.md: rotate an unspent token,
@@ -108,6 +123,16 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "access token of another session"})
 		return nil, baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session")
 	}
+	if sess.Transport == baton.TransportSSO {
+		// A browser's single-sign-on session is never refreshed: its
+		// token is a cookie of baton's pages, not a refresh token.
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
+		return nil, errInvalidGrant
+	}
+	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
+	if err := s.clientBinding(ctx, p, req, cl); err != nil {
+		return nil, err
+	}
 	if req.Precondition != nil {
 		if err := req.Precondition(sess); err != nil {
 			return nil, err
@@ -124,8 +149,42 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: outcome, UserID: sess.UserID, SessionID: sess.ID, Client: cl})
 		return nil, errInvalidGrant
 	}
-	return &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess,
-		next: token.Successor(s.secrets.Load().rotation, req.RefreshToken), now: now}, nil
+	p.next, p.now = token.Successor(s.secrets.Load().rotation, req.RefreshToken), now
+	return p, nil
+}
+
+// clientBinding checks that the refresh token is presented by the client
+// it was issued to, and sets what that client's tokens get.
+func (s *Service) clientBinding(ctx context.Context, p *presented, req RefreshRequest, cl Client) error {
+	c, sess := req.OAuthClient, p.sess
+	issued := sess.Scope != "" // through the code flow, to a registered client
+	if issued != (c != nil) || c != nil && subtle.ConstantTimeCompare([]byte(c.ID), []byte(sess.ClientID)) != 1 {
+		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "another client's refresh token"})
+		return baton.Errorf(baton.EInvalidGrant, "the refresh token was issued to another client")
+	}
+	if c == nil {
+		return nil
+	}
+	if req.Scope != "" {
+		scopes, ok := parseScope(req.Scope)
+		if !ok {
+			return baton.Errorf(baton.EInvalidScope, "the scope is malformed")
+		}
+		granted := strings.Fields(sess.Scope)
+		for _, sc := range scopes {
+			if !slices.Contains(granted, sc) {
+				return baton.Errorf(baton.EInvalidScope, "the scope %s was not granted to this refresh token", sc)
+			}
+		}
+		p.scope = strings.Join(scopes, " ")
+	}
+	if c.AccessTTL > 0 {
+		p.ttl = c.AccessTTL
+	}
+	if c.RefreshIdleTTL > 0 {
+		p.idle = c.RefreshIdleTTL
+	}
+	return nil
 }
 
 // boundTo reports whether a request with a DPoP proof of the key jkt ("" for
@@ -138,7 +197,7 @@ func boundTo(sess *baton.Session, jkt string) bool {
 // rotate spends an unspent token by compare-and-set and answers its
 // successor. EConflict: a concurrent request spent it first.
 func (s *Service) rotate(ctx context.Context, p *presented, clientID string, cl Client) (*Grant, error) {
-	idle := minTime(p.now.Add(s.cfg.IdleTTL), p.sess.ExpiresAt)
+	idle := minTime(p.now.Add(p.idle), p.sess.ExpiresAt)
 	err := s.store.Rotate(ctx, baton.Rotation{
 		SessionID:     p.sess.ID,
 		OldHash:       p.hash,
@@ -154,7 +213,7 @@ func (s *Service) rotate(ctx context.Context, p *presented, clientID string, cl 
 	p.sess.LastUsedAt = p.now
 	p.sess.IdleExpiresAt = idle
 	s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeOK, UserID: p.sess.UserID, SessionID: p.sess.ID, Client: cl})
-	return s.grant(p.sess, p.now, false, clientID, p.next)
+	return s.grantScoped(ctx, p.sess, p.now, false, clientID, p.next, p.scope, p.ttl)
 }
 
 // graceReplay answers the same successor again when a spent token comes
@@ -174,7 +233,7 @@ func (s *Service) graceReplay(ctx context.Context, p *presented, clientID string
 		return nil, nil
 	}
 	s.emit(ctx, Event{Type: EventGraceReplay, Outcome: OutcomeOK, UserID: p.sess.UserID, SessionID: p.sess.ID, Client: cl})
-	return s.grant(p.sess, p.now, false, clientID, p.next)
+	return s.grantScoped(ctx, p.sess, p.now, false, clientID, p.next, p.scope, p.ttl)
 }
 
 // reuseDetected handles a spent token presented again: someone holds a

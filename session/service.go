@@ -164,6 +164,15 @@ type Service struct {
 	webauthn *webauthn.WebAuthn
 	// keyIDs is the key set last loaded, to notice changes.
 	keyIDs atomic.Pointer[string]
+	// reloadMu serialises ReloadKeys, so a reload that read the store
+	// earlier never replaces what a later one loaded.
+	reloadMu sync.Mutex
+	// ids signs ID tokens and logout tokens; its RSA and P-256 keys are
+	// made on first need (IDSigner), under idKeysMu, which also guards
+	// unstoredIDKeys: keys made whose storing failed, by algorithm.
+	ids            *token.IDSigner
+	idKeysMu       sync.Mutex
+	unstoredIDKeys map[string]*baton.Key
 
 	// secrets holds the HMAC keys read from the store.
 	secrets atomic.Pointer[secrets]
@@ -191,13 +200,15 @@ func New(ctx context.Context, store baton.Store, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg:      cfg,
-		store:    store,
-		keys:     token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
-		revoked:  newRevokedSet(),
-		profiles: newProfileCache(100_000),
-		verified: newVerifiedCache(50_000),
-		stop:     make(chan struct{}),
+		cfg:            cfg,
+		store:          store,
+		keys:           token.NewKeyring(token.Options{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}),
+		ids:            token.NewIDSigner(),
+		unstoredIDKeys: map[string]*baton.Key{},
+		revoked:        newRevokedSet(),
+		profiles:       newProfileCache(100_000),
+		verified:       newVerifiedCache(50_000),
+		stop:           make(chan struct{}),
 	}
 	wa, err := newWebAuthn(cfg.WebAuthn)
 	if err != nil {
@@ -236,35 +247,49 @@ func (s *Service) Config() Config { return s.cfg }
 // precision (what every store keeps).
 func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
+// ensureKeys creates the keys every server needs at once: the Ed25519
+// signing key and the HMAC keys. The ID-token keys wait for IDSigner.
 func (s *Service) ensureKeys(ctx context.Context) error {
 	now := s.Now()
 	sig, err := token.NewSigningKey(now, now)
 	if err != nil {
 		return err
 	}
-	if sig, err = seal.Seal(s.cfg.MasterKey, sig); err != nil {
+	if err := s.ensureKey(ctx, sig); err != nil {
 		return err
-	}
-	if _, err := s.store.EnsureKey(ctx, sig); err != nil {
-		return fmt.Errorf("ensure signing key: %w", err)
 	}
 	for _, use := range []string{baton.KeyUseRotation, baton.KeyUseCSRF} {
 		k, err := token.NewSecretKey(use, now)
 		if err != nil {
 			return err
 		}
-		if k, err = seal.Seal(s.cfg.MasterKey, k); err != nil {
+		if err := s.ensureKey(ctx, k); err != nil {
 			return err
-		}
-		if _, err := s.store.EnsureKey(ctx, k); err != nil {
-			return fmt.Errorf("ensure %s key: %w", use, err)
 		}
 	}
 	return nil
 }
 
-// ReloadKeys re-reads the keys from the store.
+// ensureKey stores k, sealed with the master key, unless the store has an
+// unretired key of its use (baton.KeyStore.EnsureKey, atomic across
+// processes).
+func (s *Service) ensureKey(ctx context.Context, k *baton.Key) error {
+	sealed, err := seal.Seal(s.cfg.MasterKey, k)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.EnsureKey(ctx, sealed); err != nil {
+		return fmt.Errorf("ensure %s key: %w", k.Use, err)
+	}
+	return nil
+}
+
+// ReloadKeys re-reads the keys from the store: the access tokens' keyring
+// and the ID signer both, so keys rotated by another instance or the admin
+// CLI show up in each.
 func (s *Service) ReloadKeys(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	keys, err := s.store.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("load keys: %w", err)
@@ -274,7 +299,13 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 			return fmt.Errorf("load key %s: %w", k.ID, err)
 		}
 	}
-	if err := s.keys.SetKeys(keys, s.Now()); err != nil {
+	// The keyring publishes before the ID signer signs: a new key is in
+	// the JWKS by the time an ID token names it.
+	now := s.Now()
+	if err := s.keys.SetKeys(keys, now); err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	if err := s.ids.SetKeys(keys, now); err != nil {
 		return fmt.Errorf("load keys: %w", err)
 	}
 	// A changed key set empties the verified-token cache, so tokens of a
@@ -309,12 +340,20 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 	return nil
 }
 
-// AddSigningKey stores a new signing key, sealed with the master key when
-// one is configured. It is published in the JWKS at once (after the next
-// key reload of each instance) and signs from activateAt on, so resource
-// servers that cache the JWKS know it before they meet its tokens.
+// AddSigningKey stores a new Ed25519 signing key (AddKey with EdDSA).
 func (s *Service) AddSigningKey(ctx context.Context, activateAt time.Time) (*baton.Key, error) {
-	k, err := token.NewSigningKey(s.Now(), activateAt.UTC().Truncate(time.Microsecond))
+	return s.AddKey(ctx, baton.AlgEdDSA, activateAt)
+}
+
+// AddKey stores a new signing key for alg: baton.AlgEdDSA (the Ed25519
+// key of access tokens and EdDSA ID tokens), AlgRS256 or AlgES256 (ID
+// tokens); EInvalidRequest for another. The key is sealed with the master
+// key when one is configured. It is published in the JWKS at once (after
+// the next key reload of each instance) and signs from activateAt on, so
+// resource servers and relying parties that cache the JWKS know it before
+// they meet its tokens.
+func (s *Service) AddKey(ctx context.Context, alg string, activateAt time.Time) (*baton.Key, error) {
+	k, err := newKey(alg, s.Now(), activateAt.UTC().Truncate(time.Microsecond))
 	if err != nil {
 		return nil, err
 	}

@@ -6,20 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/batonauth/baton"
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
-	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr`
+	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr, scope, parent`
 
 // sessionDest returns the scan destinations of sessionColumns in s.
 func sessionDest(s *baton.Session) []any {
 	return []any{&s.ID, &s.UserID, scanTime{&s.CreatedAt}, scanTime{&s.LastUsedAt},
 		scanTime{&s.ExpiresAt}, scanTime{&s.IdleExpiresAt}, scanTime{&s.AuthTime},
 		&s.Transport, &s.ClientID, &s.UserAgent, &s.IP, &s.Binding,
-		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen, scanAMR{&s.AMR}}
+		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen, scanAMR{&s.AMR}, &s.Scope, &s.Parent}
 }
 
 // scanAMR reads the amr column (baton.FormatAMR's form), refusing what
@@ -58,12 +59,12 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 	}
 	return db.write(ctx, "create session", func(tx *tx) error {
 		n, err := tx.execN(`INSERT INTO sessions (`+sessionColumns+`)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)`,
 			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
 			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
 			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
-			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.UserID, s.CredentialGen)
+			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.Scope, s.Parent, s.UserID, s.CredentialGen)
 		if err != nil {
 			return err
 		}
@@ -189,21 +190,19 @@ func (db *DB) Sessions(ctx context.Context, userID string, now time.Time, page b
 func (db *DB) RevokeSession(ctx context.Context, id string, r baton.Revoke) (bool, error) {
 	var revoked bool
 	err := db.write(ctx, "revoke session", func(tx *tx) error {
-		n, err := tx.execN(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-			WHERE id = ? AND revoked_at IS NULL`, timeArg(r.Now), r.Reason, id)
+		ids, err := revokeWhere(tx, `id = ?`, r, id)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			var one int
-			err := tx.queryRow(`SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return errSessionNotFound
-			}
-			return err
+		if revoked = len(ids) > 0; revoked {
+			return nil
 		}
-		revoked = true
-		return appendRevocation(tx, id, r)
+		var one int
+		err = tx.queryRow(`SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errSessionNotFound
+		}
+		return err
 	})
 	if err != nil {
 		return false, err
@@ -263,23 +262,26 @@ func revokeSessions(tx *tx, userID, except string, r baton.Revoke) ([]string, er
 }
 
 // revokeWhere revokes the unrevoked sessions matching where (whose
-// placeholders args fill) and appends their revocation entries, in id
-// order.
+// placeholders args fill), appends their revocation entries, in id order,
+// and enqueues the back-channel logout tokens of those whose client has a
+// back-channel logout URI. Every revoking operation comes through here, so
+// none can forget the tokens (invariant: the message commits with the
+// revocation that causes it).
 func revokeWhere(tx *tx, where string, r baton.Revoke, args ...any) ([]string, error) {
 	rows, err := tx.query(`UPDATE sessions SET revoked_at = ?, revoke_reason = ?
-		WHERE revoked_at IS NULL AND `+where+` RETURNING id`,
+		WHERE revoked_at IS NULL AND `+where+` RETURNING id, user_id, client_id`,
 		append([]any{timeArg(r.Now), r.Reason}, args...)...)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var revoked []revokedSession
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var s revokedSession
+		if err := rows.Scan(&s.id, &s.userID, &s.clientID); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		ids = append(ids, id)
+		revoked = append(revoked, s)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
@@ -287,13 +289,49 @@ func revokeWhere(tx *tx, where string, r baton.Revoke, args ...any) ([]string, e
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		if err := appendRevocation(tx, id, r); err != nil {
+	slices.SortFunc(revoked, func(a, b revokedSession) int { return strings.Compare(a.id, b.id) })
+	ids := make([]string, 0, len(revoked))
+	for _, s := range revoked {
+		if err := appendRevocation(tx, s.id, r); err != nil {
 			return nil, err
 		}
+		ids = append(ids, s.id)
+	}
+	if err := enqueueBackchannelLogouts(tx, revoked, r.Now); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	return ids, nil
+}
+
+// revokedSession is what revokeWhere needs of a session it revoked.
+type revokedSession struct{ id, userID, clientID string }
+
+// enqueueBackchannelLogouts stores a logout token message for each revoked
+// session whose client is registered with a back-channel logout URI. A
+// session of an unregistered client id (v1's first-party clients send any)
+// gets none. Each client is looked up once.
+func enqueueBackchannelLogouts(tx *tx, revoked []revokedSession, now time.Time) error {
+	uris := make(map[string]string)
+	for _, s := range revoked {
+		uri, seen := uris[s.clientID]
+		if !seen {
+			err := tx.queryRow(`SELECT backchannel_logout_uri FROM clients WHERE id = ?`, s.clientID).Scan(&uri)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			uris[s.clientID] = uri
+		}
+		if uri == "" {
+			continue
+		}
+		if err := insertOutbox(tx, baton.NewBackchannelLogout(uri, s.id, s.userID, s.clientID, now)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func appendRevocation(tx *tx, sessionID string, r baton.Revoke) error {

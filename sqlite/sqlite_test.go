@@ -753,6 +753,12 @@ func TestQueryPlans(t *testing.T) {
 		"ClaimOutbox":   `UPDATE outbox SET lease_until = 2 WHERE id IN (SELECT id FROM outbox WHERE kind = 'mail' AND sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= 1 AND (lease_until IS NULL OR lease_until <= 1) ORDER BY created_at, id LIMIT 10)`,
 		"OutboxBacklog": `SELECT count(*), min(created_at) FROM outbox WHERE kind = 'mail' AND sent_at IS NULL AND gave_up_at IS NULL`,
 		"PruneOutbox":   `SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < 1 LIMIT 10`,
+		"SessionTree":   `UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL AND (id = 's' OR (parent = 's' AND parent <> ''))`,
+		"ClientRevoke":  `UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL AND client_id = 'c'`,
+		"ConsentRevoke": `UPDATE sessions SET revoked_at = 1 WHERE revoked_at IS NULL AND client_id = 'c' AND user_id = 'u'`,
+		"Consents":      `SELECT client_id FROM consents WHERE user_id = 'u' ORDER BY granted_at DESC, client_id LIMIT 10`,
+		"ClientCascade": `SELECT user_id FROM consents WHERE client_id = 'c'`,
+		"Clients":       `SELECT id FROM clients WHERE id > 'a' ORDER BY id LIMIT 10`,
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {

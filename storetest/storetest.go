@@ -154,6 +154,20 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"Passkeys/Limit", testPasskeyLimit},
 		{"Passkeys/KeepOne", testPasskeyKeepOne},
 		{"Passkeys/DeleteUser", testPasskeyDeleteUser},
+
+		{"OIDC/Client/RoundTrip", testClientRoundTrip},
+		{"OIDC/Client/Paging", testClientsPaging},
+		{"OIDC/Client/Update", testClientUpdate},
+		{"OIDC/Client/Secret", testClientSecret},
+		{"OIDC/Client/Delete", testClientDelete},
+		{"OIDC/Consent/Grant", testConsentGrant},
+		{"OIDC/Consent/GrantConcurrent", testConsentGrantConcurrent},
+		{"OIDC/Consent/List", testConsentsList},
+		{"OIDC/Consent/Delete", testConsentDelete},
+		{"OIDC/RevokeSessionTree", testRevokeSessionTree},
+		{"OIDC/SessionScopeParent", testSessionScopeParent},
+		{"OIDC/BackchannelLogout", testBackchannelLogout},
+		{"OIDC/CodeFlowChallenges", testCodeFlowChallenges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +242,8 @@ func newSession(userID, id string, created time.Time) *baton.Session {
 		AuthTime:      created.Add(-time.Second),
 		Transport:     baton.TransportRefreshCookie,
 		ClientID:      "client-" + id,
+		Scope:         "openid scope-" + id,
+		Parent:        "parent-" + id,
 		UserAgent:     "agent-" + id,
 		IP:            "192.0.2.1",
 		Binding:       "thumbprint-" + id,

@@ -15,8 +15,8 @@ import (
 // and aud against it, and jwt.ClaimsValidator for the rest of our rules.
 type wireClaims struct {
 	// out is what Verify returns. The string claims are decoded straight
-	// into it (iss, sub, jti, sid, client_id, cnf.jkt), and claims fills in
-	// the rest, so one allocation holds the decoder and its result.
+	// into it (iss, sub, jti, sid, client_id, scope, cnf.jkt), and claims
+	// fills in the rest, so one allocation holds the decoder and its result.
 	out Claims
 	// aud is the audience when sent as a string; auds when sent as an array.
 	aud  string
@@ -54,13 +54,14 @@ const (
 	seenJti
 	seenSid
 	seenClientID
+	seenScope
 	seenFresh
 	seenCnf
 	seenAMR
 )
 
 // claimNames are the claims UnmarshalJSON reads.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "fresh", "cnf", "amr"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "auth_time", "jti", "sid", "client_id", "scope", "fresh", "cnf", "amr"}
 
 var _ jwt.ClaimsValidator = (*wireClaims)(nil)
 
@@ -116,6 +117,9 @@ func (c *wireClaims) UnmarshalJSON(data []byte) error {
 		case "client_id":
 			bit = seenClientID
 			c.out.ClientID, err = s.StringValue()
+		case "scope":
+			bit = seenScope
+			c.out.Scope, err = s.StringValue()
 		case "fresh":
 			bit = seenFresh
 			c.fresh, err = s.Boolean()

@@ -22,9 +22,9 @@ func TestDecodeClaims(t *testing.T) {
 		wantAMR []string   // what methods returns
 		wantErr bool
 	}{
-		{name: "OK", json: `{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","fresh":true,"cnf":{"jkt":"k"},"amr":["pwd"]}`,
-			want: wireClaims{out: Claims{Issuer: "i", Subject: "s", ID: "j", SessionID: "d", ClientID: "c", JKT: "k"}, aud: "a", exp: 2, nbf: 1, iat: 1, fresh: true,
-				seen: seenIss | seenSub | seenAud | seenExp | seenNbf | seenIat | seenAuthTime | seenJti | seenSid | seenClientID | seenFresh | seenCnf | seenAMR},
+		{name: "OK", json: `{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","scope":"openid email","fresh":true,"cnf":{"jkt":"k"},"amr":["pwd"]}`,
+			want: wireClaims{out: Claims{Issuer: "i", Subject: "s", ID: "j", SessionID: "d", ClientID: "c", Scope: "openid email", JKT: "k"}, aud: "a", exp: 2, nbf: 1, iat: 1, fresh: true,
+				seen: seenIss | seenSub | seenAud | seenExp | seenNbf | seenIat | seenAuthTime | seenJti | seenSid | seenClientID | seenScope | seenFresh | seenCnf | seenAMR},
 			wantAMR: []string{"pwd"}},
 		{name: "AMR", json: `{"amr":["pwd","otp","hwk","mfa"]}`, want: wireClaims{seen: seenAMR}, wantAMR: []string{"pwd", "otp", "hwk", "mfa"}},
 		// Other issuers' names (RFC 8176 §2), in any order, are read as sent.
@@ -67,6 +67,10 @@ func TestDecodeClaims(t *testing.T) {
 		{name: "ErrDuplicateUnknown", json: `{"x":1,"X":2}`, wantErr: true},
 		{name: "ErrDuplicateNested", json: `{"x":{"a":1,"A":2}}`, wantErr: true},
 		{name: "ErrFoldedClientID", json: `{"Client_ID":"c"}`, wantErr: true},
+		{name: "ErrFoldedScope", json: `{"Scope":"openid"}`, wantErr: true},
+		{name: "ErrDuplicateScope", json: `{"scope":"openid","scope":"openid email"}`, wantErr: true},
+		{name: "ErrScopeArray", json: `{"scope":["openid"]}`, wantErr: true},
+		{name: "ErrNullScope", json: `{"scope":null}`, wantErr: true},
 		{name: "ErrNotObject", json: `"sub"`, wantErr: true},
 		{name: "ErrEmpty", json: ``, wantErr: true},
 	} {
@@ -116,7 +120,7 @@ func TestDecodeClaims(t *testing.T) {
 // never panics, accepts only valid JSON, and whatever it accepts it reads
 // as encoding/json does.
 func FuzzDecodeClaims(f *testing.F) {
-	f.Add([]byte(`{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","fresh":true,"cnf":{"jkt":"k"}}`))
+	f.Add([]byte(`{"iss":"i","sub":"s","aud":"a","exp":2,"nbf":1,"iat":1,"auth_time":0,"jti":"j","sid":"d","client_id":"c","scope":"openid","fresh":true,"cnf":{"jkt":"k"}}`))
 	f.Add([]byte(`{"sub":"\"\\\/\b\f\n\r\t\u00e9\ud83d\udd11","aud":["a","b"],"exp":1.5e9}`))
 	f.Add([]byte(`{"x":{"y":[1,-2.5e-3,true,false,null,{"z":"w"}]},"s\u0075b":"s"}`))
 	f.Add([]byte(`{"sub":"a","SUB":"b"}`))
@@ -138,7 +142,7 @@ func FuzzDecodeClaims(f *testing.F) {
 		if err := dec.Decode(&m); err != nil {
 			t.Fatalf("encoding/json: %v", err)
 		}
-		for name, got := range map[string]string{"iss": c.out.Issuer, "sub": c.out.Subject, "jti": c.out.ID, "sid": c.out.SessionID, "client_id": c.out.ClientID} {
+		for name, got := range map[string]string{"iss": c.out.Issuer, "sub": c.out.Subject, "jti": c.out.ID, "sid": c.out.SessionID, "client_id": c.out.ClientID, "scope": c.out.Scope} {
 			if v, ok := m[name]; ok && v != got {
 				t.Errorf("%s: %q, encoding/json %q", name, got, v)
 			}

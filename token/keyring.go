@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -73,8 +72,11 @@ func NewKeyring(o Options) *Keyring {
 }
 
 // SetKeys replaces the keyring's keys with the signing keys among keys
-// (Use == baton.KeyUseSigning; others are ignored), as returned by the store
-// with their secrets unsealed.
+// (Use == baton.KeyUseSigning), as returned by the store with their secrets
+// unsealed. The ID-token keys (baton.KeyUseSigningRSA and
+// baton.KeyUseSigningEC) never verify access tokens, but their public
+// halves join the JWKS, so that one document publishes every key baton
+// signs with; other keys are ignored.
 //
 // Every signing key verifies, retired or not: a retired key stays published
 // until the tokens it signed have expired, and it is the store that decides
@@ -82,8 +84,9 @@ func NewKeyring(o Options) *Keyring {
 // ActivateAt then CreatedAt, whose ActivateAt is not after now; when none is
 // active yet, the oldest unretired key signs, so that a fresh deployment
 // whose first key was created with a future ActivateAt can still log users
-// in. A key without Secret verifies only. The signing key is chosen here,
-// not per token: call SetKeys again when a key's ActivateAt passes.
+// in (SigningKey). A key without Secret verifies only. The signing key is
+// chosen here, not per token: call SetKeys again when a key's ActivateAt
+// passes.
 //
 // It returns an error, and changes nothing, when a key is malformed or two
 // share an ID.
@@ -94,58 +97,35 @@ func (k *Keyring) SetKeys(keys []*baton.Key, now time.Time) error {
 			sig = append(sig, key)
 		}
 	}
-	type entry struct {
-		key  *baton.Key
-		pub  ed25519.PublicKey
-		priv ed25519.PrivateKey
-	}
-	entries := make([]entry, 0, len(sig))
+	slices.SortFunc(sig, keyOrder)
 	verify := make(map[string]any, len(sig))
+	taken := make(map[string]bool, len(keys))
+	jwks := make([]jwk, 0, len(keys))
+	var signWith ed25519.PrivateKey
+	chosen := SigningKey(sig, baton.KeyUseSigning, now)
 	for _, key := range sig {
 		pub, priv, err := decodeKey(key)
 		if err != nil {
 			return fmt.Errorf("token: signing key %q: %w", key.ID, err)
 		}
-		if _, dup := verify[key.ID]; dup {
+		if taken[key.ID] {
 			return fmt.Errorf("token: two signing keys with id %q", key.ID)
 		}
+		taken[key.ID] = true
 		verify[key.ID] = pub
-		entries = append(entries, entry{key, pub, priv})
+		jwks = append(jwks, newJWK(key.ID, pub))
+		if key == chosen {
+			signWith = priv
+		}
+	}
+	idJWKs, err := idPublicJWKs(keys, taken)
+	if err != nil {
+		return err
 	}
 
-	// Oldest first by activation, creation and then id, so the choice below
-	// and the JWKS are the same on every instance whatever order the store
-	// returned.
-	slices.SortFunc(entries, func(a, b entry) int {
-		return cmp.Or(a.key.ActivateAt.Compare(b.key.ActivateAt),
-			a.key.CreatedAt.Compare(b.key.CreatedAt),
-			cmp.Compare(a.key.ID, b.key.ID))
-	})
-	var chosen, oldest *entry
-	for i := range entries {
-		e := &entries[i]
-		if !e.key.RetiredAt.IsZero() || e.priv == nil {
-			continue
-		}
-		if oldest == nil {
-			oldest = e
-		}
-		if !e.key.ActivateAt.After(now) {
-			chosen = e
-		}
-	}
-	if chosen == nil {
-		chosen = oldest
-	}
-
-	snap := &snapshot{verify: verify}
-	jwks := make([]jwk, len(entries))
-	for i, e := range entries {
-		jwks[i] = newJWK(e.key.ID, e.pub)
-	}
-	snap.jwks = encodeJWKS(jwks)
-	if chosen != nil {
-		snap.signer = newSigner(chosen.key.ID, chosen.priv)
+	snap := &snapshot{verify: verify, jwks: encodeJWKS(append(jwks, idJWKs...))}
+	if signWith != nil {
+		snap.signer = newSigner(chosen.ID, signWith)
 	}
 	k.snap.Store(snap)
 	return nil
@@ -190,12 +170,16 @@ func newSigner(kid string, priv ed25519.PrivateKey) *signer {
 	}
 }
 
-// jwk is the RFC 8037 form of an Ed25519 public key, fields in the order
-// they are published.
+// jwk is a published public key, fields in the order they are published:
+// an Ed25519 key in the RFC 8037 form (kty OKP, crv, x), an RSA key (kty
+// RSA, n, e) or a P-256 key (kty EC, crv, x, y) in the RFC 7518 §6 forms.
 type jwk struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	Kid string `json:"kid"`
 	Use string `json:"use"`
 	Alg string `json:"alg"`
@@ -225,8 +209,10 @@ func encodeJWKS(keys []jwk) []byte {
 	return b
 }
 
-// JWKS returns the RFC 7517 key set publishing every verification key. It
-// is computed when the keys are set; the caller must not modify it.
+// JWKS returns the RFC 7517 key set publishing every verification key:
+// the Ed25519 keys, then the RSA and P-256 keys of ID tokens (for a
+// keyring loaded with SetPublicKeys, the Ed25519 keys alone). It is
+// computed when the keys are set; the caller must not modify it.
 func (k *Keyring) JWKS() []byte {
 	return k.snap.Load().jwks
 }

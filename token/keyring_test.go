@@ -18,6 +18,25 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
+// checkGolden compares got with testdata/name, which go test -update
+// rewrites.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(golden, append(bytes.Clone(got), '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, bytes.TrimSuffix(want, []byte("\n"))) {
+		t.Errorf("%s:\n%s\nwant:\n%s", golden, got, want)
+	}
+}
+
 // kidOf returns the kid in a token's header.
 func kidOf(tb testing.TB, tok string) string {
 	tb.Helper()
@@ -208,19 +227,7 @@ func TestJWKS(t *testing.T) {
 		testKey("next", 9, t0.Add(24*time.Hour)),
 	)
 	got := k.JWKS()
-	golden := filepath.Join("testdata", "jwks.golden")
-	if *update {
-		if err := os.WriteFile(golden, append(bytes.Clone(got), '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, bytes.TrimSuffix(want, []byte("\n"))) {
-		t.Errorf("JWKS:\n%s\nwant (%s):\n%s", got, golden, want)
-	}
+	checkGolden(t, "jwks.golden", got)
 
 	t.Run("RFC8037Vector", func(t *testing.T) {
 		// RFC 8037 Appendix A.1: the seed d publishes as x.
@@ -318,6 +325,26 @@ func TestSetPublicKeys(t *testing.T) {
 	}
 }
 
+// keepSetting calls set(0), set(1), … in a goroutine until stop is closed
+// or set fails; wg waits for it.
+func keepSetting(t *testing.T, wg *sync.WaitGroup, stop <-chan struct{}, set func(i int) error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := set(i); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+}
+
 // TestConcurrentRotation runs Sign and Verify while the keys change, for the
 // race detector: every token must verify whichever snapshot it meets.
 func TestConcurrentRotation(t *testing.T) {
@@ -326,26 +353,14 @@ func TestConcurrentRotation(t *testing.T) {
 	k := mustKeyring(t, a)
 	var setter, wg sync.WaitGroup
 	stop := make(chan struct{})
-	setter.Add(1)
-	go func() {
-		defer setter.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			keys := []*baton.Key{a, b}
-			if i%2 == 0 {
-				keys = keys[:1]
-			}
-			if err := k.SetKeys(keys, t0); err != nil {
-				t.Error(err)
-				return
-			}
-			_ = k.JWKS()
+	keepSetting(t, &setter, stop, func(i int) error {
+		keys := []*baton.Key{a, b}
+		if i%2 == 0 {
+			keys = keys[:1]
 		}
-	}()
+		_ = k.JWKS()
+		return k.SetKeys(keys, t0)
+	})
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func() {

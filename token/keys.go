@@ -21,32 +21,26 @@ func NewSigningKey(now, activateAt time.Time) (*baton.Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: new signing key: %w", err)
 	}
-	kid, err := randomID()
-	if err != nil {
-		return nil, err
-	}
-	return &baton.Key{
-		ID:         kid,
-		Use:        baton.KeyUseSigning,
-		Algorithm:  jwt.SigningMethodEdDSA.Alg(),
-		Secret:     priv.Seed(),
-		Public:     pub,
-		CreatedAt:  now,
-		ActivateAt: activateAt,
-	}, nil
+	return newKey(baton.KeyUseSigning, jwt.SigningMethodEdDSA.Alg(), priv.Seed(), pub, now, activateAt)
 }
 
 // NewSecretKey returns a new 32-byte HMAC-SHA256 key for use (such as
 // baton.KeyUseRotation or baton.KeyUseCSRF), active from now. Signing keys
-// come from NewSigningKey instead.
+// come from NewSigningKey, NewRSAKey and NewECKey instead.
 func NewSecretKey(use string, now time.Time) (*baton.Key, error) {
-	if use == "" || use == baton.KeyUseSigning {
+	if use == "" || IsSigningUse(use) {
 		return nil, fmt.Errorf("token: new secret key: use %q is not an HMAC key use", use)
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("token: new secret key: %w", err)
 	}
+	return newKey(use, "HS256", secret, nil, now, now)
+}
+
+// newKey returns a key with a random kid (16 bytes, base64url), which says
+// nothing about the key or when it was made.
+func newKey(use, alg string, secret, public []byte, now, activateAt time.Time) (*baton.Key, error) {
 	kid, err := randomID()
 	if err != nil {
 		return nil, err
@@ -54,10 +48,11 @@ func NewSecretKey(use string, now time.Time) (*baton.Key, error) {
 	return &baton.Key{
 		ID:         kid,
 		Use:        use,
-		Algorithm:  "HS256",
+		Algorithm:  alg,
 		Secret:     secret,
+		Public:     public,
 		CreatedAt:  now,
-		ActivateAt: now,
+		ActivateAt: activateAt,
 	}, nil
 }
 

@@ -1,7 +1,9 @@
 // Package token mints and verifies baton's tokens: access tokens, which are
 // Ed25519-signed JWTs in the RFC 9068 profile, the JWKS document that
-// publishes their keys, and refresh tokens, which are opaque random strings
-// with a recognisable prefix (refresh.go).
+// publishes their keys, refresh tokens, which are opaque random strings
+// with a recognisable prefix (refresh.go), and the OpenID provider's ID
+// tokens and logout tokens, signed RS256, ES256 or EdDSA (IDSigner,
+// idtoken.go; their keys in idkeys.go).
 //
 // Access tokens are verified without the store, on every request, so
 // verification is the hot path: a Keyring keeps its keys in an immutable
@@ -73,6 +75,9 @@ type Claims struct {
 	// ClientID is the OAuth client the token was issued to; omitted when
 	// empty.
 	ClientID string
+	// Scope is the space-separated scopes granted (RFC 9068 §2.2.3);
+	// omitted when empty. Verify returns it as sent.
+	Scope string
 	// Fresh is true only on tokens minted straight from a password
 	// verification (API.md, Freshness).
 	Fresh bool

@@ -22,6 +22,7 @@ func TestSignVerify(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		want := validClaims()
 		want.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+		want.Scope = "openid profile email offline_access"
 		got, err := k.Verify(mustSign(t, k, want), t0)
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
@@ -72,6 +73,18 @@ func TestSignVerify(t *testing.T) {
 			if err != nil || got.AMR != nil {
 				t.Errorf("Verify: AMR %#v, %v; want nil, nil", got.AMR, err)
 			}
+		}
+	})
+
+	t.Run("Scope", func(t *testing.T) {
+		c := validClaims()
+		c.Scope = "openid email"
+		if p := string(mustPayload(t, mustSign(t, k, c))); !strings.Contains(p, `"client_id":"cli","scope":"openid email",`) {
+			t.Errorf("payload %s lacks the scope after client_id", p)
+		}
+		c.Scope = ""
+		if p := string(mustPayload(t, mustSign(t, k, c))); strings.Contains(p, `"scope"`) {
+			t.Errorf("payload %s has scope though it is empty", p)
 		}
 	})
 
@@ -215,7 +228,9 @@ func TestVerifyAttacks(t *testing.T) {
 		{name: "OKTypUpperCase", token: withHeader(func(h map[string]any) { h["typ"] = "AT+JWT" })},
 		{name: "OKAudArray", token: edited(func(m map[string]any) { m["aud"] = []string{"other", testAudience} })},
 		{name: "OKNoNbf", token: edited(func(m map[string]any) { delete(m, "nbf") })},
-		{name: "OKUnknownClaim", token: edited(func(m map[string]any) { m["scope"] = map[string]any{"a": []any{1, "x", nil}} })},
+		{name: "OKUnknownClaim", token: edited(func(m map[string]any) { m["ext"] = map[string]any{"a": []any{1, "x", nil}} })},
+		{name: "OKScope", token: edited(func(m map[string]any) { m["scope"] = "openid email" })},
+		{name: "ScopeNotString", token: edited(func(m map[string]any) { m["scope"] = []string{"openid"} }), wantCode: baton.EInvalidToken},
 		{name: "OKFractionalExp", token: edited(func(m map[string]any) { m["exp"] = float64(exp.Unix()) + 0.5 })},
 		{name: "OKExpWithinLeeway", token: valid, now: exp.Add(leeway - time.Second)},
 		{name: "OKNbfWithinLeeway", token: edited(func(m map[string]any) { m["nbf"] = t0.Add(leeway).Unix() })},
@@ -470,6 +485,7 @@ func FuzzSignVerify(f *testing.F) {
 		}
 		c := validClaims()
 		c.Subject, c.SessionID, c.ClientID, c.JKT = sub, sid, clientID, jkt
+		c.Scope = jkt // from the same input, so the corpus keeps its shape
 		// amr from the same input, so the corpus keeps its shape.
 		if clientID != "" {
 			c.AMR = strings.Split(clientID, ",")
@@ -477,7 +493,7 @@ func FuzzSignVerify(f *testing.F) {
 		c.ExpiresAt = c.IssuedAt.Add(time.Duration(ttl) * time.Second)
 		tok, err := k.Sign(c)
 		if err != nil {
-			if len(sub)+len(sid)+2*len(clientID)+len(jkt) > 1000 {
+			if len(sub)+len(sid)+2*len(clientID)+2*len(jkt) > 1000 {
 				return // too large, and Sign said so
 			}
 			t.Fatalf("Sign: %v", err)
@@ -493,6 +509,7 @@ func FuzzSignVerify(f *testing.F) {
 		want.SessionID = string([]rune(sid))
 		want.ClientID = string([]rune(clientID))
 		want.JKT = string([]rune(jkt))
+		want.Scope = want.JKT
 		want.AMR = nil
 		for _, m := range c.AMR {
 			want.AMR = append(want.AMR, string([]rune(m)))
@@ -501,6 +518,32 @@ func FuzzSignVerify(f *testing.F) {
 			t.Errorf("claims (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestSignAllocs guards Sign's cost: two allocations, the token's bytes
+// and the string made of them, however many optional claims it carries.
+func TestSignAllocs(t *testing.T) {
+	k := mustKeyring(t, testKey("k1", 1, t0.Add(-time.Hour)))
+	full := validClaims()
+	full.AMR = []string{baton.AMRPassword, baton.AMROTP, baton.AMRMFA}
+	full.JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+	full.Scope = "openid profile email offline_access"
+	// Long ids, and a long issuer and audience as multi-tenant deployments
+	// have: the payload is near 600 bytes.
+	full.Subject = "0f8fad5b-d9cb-469f-a165-70867728950e"
+	full.SessionID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+	full.ID = "01JZ3Q8W6N0Y4V6Z2X1C9B7M5K3H1F"
+	full.Issuer = "https://login.accounts.example.com/realms/customers-eu/tenants/0f8fad5b-d9cb-469f-a165-70867728950e"
+	full.Audience = "https://api.accounts.example.com/realms/customers-eu/tenants/0f8fad5b-d9cb-469f-a165-70867728950e"
+	for name, c := range map[string]*token.Claims{"Plain": validClaims(), "Full": full} {
+		if n := testing.AllocsPerRun(100, func() {
+			if _, err := k.Sign(c); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 2 {
+			t.Errorf("%s: %v allocations, want 2", name, n)
+		}
+	}
 }
 
 func BenchmarkSign(b *testing.B) {

@@ -92,9 +92,17 @@ var adminGroups = map[string][]adminCmd{
 	},
 	"keys": {
 		{"list", "", "list keys and their state (signing, pending, published, retired, secret)", keysList},
-		{"rotate", "[--prepublish 10m]", "add an Ed25519 signing key: in the JWKS at once, signing after --prepublish", keysRotate},
+		{"rotate", "[--prepublish 10m] [--alg EdDSA|RS256|ES256]", "add a signing key: in the JWKS at once, signing after --prepublish; --alg EdDSA (default) is the Ed25519 key of access tokens and EdDSA ID tokens, RS256 and ES256 the keys of ID tokens", keysRotate},
 		{"retire", "ID [--force]", "stop signing with a key; it leaves the JWKS once every token it signed expired", keysRetire},
 		{"reseal", "[--old-key-stdin]", "re-seal every key from the old master key (" + oldKeyEnv + " or standard input) to BATON_MASTER_KEY in one transaction; then restart every server with the new one", keysReseal},
+	},
+	"clients": {
+		{"add", "NAME --redirect-uri URI... [flags]", "register an OpenID client; prints its client_id and, for a confidential client, its secret (shown once: only its hash is stored)", clientsAdd},
+		{"list", "[--limit N] [--after ID]", "list clients by id", clientsList},
+		{"show", "ID", "show a client's registration (never its secret)", clientsShow},
+		{"update", "ID [--name NAME] [flags of add]", "change a client's registration: only the flags given change; a list flag replaces its list (an empty value empties it); the secret stays", clientsUpdate},
+		{"delete", "ID", "delete a client and its consents, and revoke every session issued to it", clientsDelete},
+		{"rotate-secret", "ID", "give a confidential client a new secret (shown once); the old one stops working at once", clientsRotateSecret},
 	},
 }
 
@@ -901,6 +909,7 @@ const defaultPrepublish = 10 * time.Minute
 func keysRotate(fs *flag.FlagSet) func(context.Context, *adminRun, []string) error {
 	pre := fs.Duration("prepublish", defaultPrepublish,
 		"publish the new key this long before it signs; keep it above the JWKS max-age (5m) plus the key-reload interval (30s)")
+	alg := fs.String("alg", baton.AlgEdDSA, "the key's algorithm: EdDSA (access tokens and EdDSA ID tokens), RS256 or ES256 (ID tokens)")
 	return func(ctx context.Context, a *adminRun, args []string) error {
 		if len(args) != 0 {
 			return usagef("unexpected argument %q", args[0])
@@ -908,15 +917,18 @@ func keysRotate(fs *flag.FlagSet) func(context.Context, *adminRun, []string) err
 		if *pre < 0 {
 			return usagef("--prepublish must not be negative")
 		}
-		k, err := a.admin.RotateKey(ctx, *pre)
+		if *alg != baton.AlgEdDSA && *alg != baton.AlgRS256 && *alg != baton.AlgES256 {
+			return usagef("--alg must be EdDSA, RS256 or ES256")
+		}
+		k, err := a.admin.RotateKeyFor(ctx, *alg, *pre)
 		if err != nil {
 			return err
 		}
 		if a.json {
 			return a.printJSON(k)
 		}
-		fmt.Fprintf(a.stdout, "new signing key %s: published at each server's next key reload (within %s), signs from %s (at the first key reload after that)\n",
-			k.ID, a.svc.Config().KeyReloadInterval, ts(k.ActivateAt))
+		fmt.Fprintf(a.stdout, "new %s signing key %s: published at each server's next key reload (within %s), signs from %s (at the first key reload after that)\n",
+			k.Algorithm, k.ID, a.svc.Config().KeyReloadInterval, ts(k.ActivateAt))
 		return nil
 	}
 }

@@ -252,8 +252,28 @@ func TestCLIKeys(t *testing.T) {
 			t.Fatalf("keys list lacks %q:\n%s", want, tbl)
 		}
 	}
+
+	// The ID-token keys: a server makes them on first need; the CLI adds
+	// one on request. Alone of its use, the new key signs at once.
+	var ec key
+	if err := json.Unmarshal([]byte(cli(t, dir, "", 0, "keys", "rotate", "--alg", "ES256", "--json").stdout), &ec); err != nil ||
+		ec.Use != "sig_es256" || ec.State != "signing" {
+		t.Fatalf("rotate --alg ES256: %v %+v", err, ec)
+	}
+	cli(t, dir, "", 1, "keys", "retire", ec.ID) // the only ES256 key
+	cli(t, dir, "", 2, "keys", "rotate", "--alg", "HS256")
+	if r := cli(t, dir, "", 0, "keys", "rotate", "--alg", "RS256"); !strings.Contains(r.stdout, "new RS256 signing key") {
+		t.Fatalf("rotate --alg RS256: %q", r.stdout)
+	}
+	tbl = cli(t, dir, "", 0, "keys", "list").stdout
+	for _, want := range []string{ec.ID + "  sig_es256  ES256  signing", "sig_rs256  RS256  signing"} {
+		if !strings.Contains(tbl, want) {
+			t.Fatalf("keys list lacks %q:\n%s", want, tbl)
+		}
+	}
+
 	audit := cli(t, dir, "", 0, "audit", "tail").stdout
-	if strings.Count(audit, "key_rotate") != 2 || strings.Count(audit, "key_retire") != 1 {
+	if strings.Count(audit, "key_rotate") != 4 || strings.Count(audit, "key_retire") != 1 {
 		t.Fatalf("key operations in the audit log:\n%s", audit)
 	}
 }

@@ -44,6 +44,17 @@ Usage:
   baton keys retire ID [--force]       stop signing with a key; it stays published until its tokens expired
   baton keys reseal [--old-key-stdin]  re-seal every key from the old master key (BATON_MASTER_KEY_OLD
                                        or standard input) to BATON_MASTER_KEY, in one transaction
+  baton clients add NAME --redirect-uri URI... [--public] [--first-party]
+        [--post-logout-redirect-uri URI...] [--backchannel-logout-uri URI]
+        [--scopes a,b] [--grant-types a,b] [--id-token-alg RS256|ES256|EdDSA]
+        [--access-ttl D] [--refresh-ttl D] [--refresh-idle-ttl D] [--require-par]
+                                       register an OpenID client: prints its client_id and,
+                                       unless --public, its secret (shown once)
+  baton clients list [--limit N] [--after ID]
+  baton clients show ID                a client's registration (never its secret)
+  baton clients update ID [flags]      change a client's registration (the flags of add, --name)
+  baton clients delete ID              delete a client and revoke every session issued to it
+  baton clients rotate-secret ID       a new secret for a confidential client (the old one stops working)
   baton mail test --to ADDRESS         send a test message through BATON_SMTP_URL and say how the relay answered
 
   baton help                           show this help; "baton COMMAND -h" shows a command's flags
@@ -54,13 +65,14 @@ for an id). Passwords are read from standard input
 Admin commands print aligned tables; --json prints JSON instead (audit tail
 prints one JSON object per line). They work on the same store as the server
 (BATON_DATA_DIR or BATON_DATABASE_URL) and may run while it serves: it sees
-revocations within a second and key changes at its next key reload (30s).
+revocations within a second, key changes at its next key reload (30s), and
+clients at once.
 
 Exit codes:
   0  success
   1  failure (store unreachable, weak password, username taken, …)
   2  usage error (unknown command, bad flag, missing argument)
-  3  not found (no such user, session or key)
+  3  not found (no such user, session, key or client)
 
 Configuration comes from BATON_* environment variables; see the README.
 `
@@ -102,7 +114,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 		return serve(ctx, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
-	case "users", "sessions", "audit", "keys":
+	case "users", "sessions", "audit", "keys", "clients":
 		return adminCommand(ctx, args[0], args[1:], &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 	case "mail":
 		return mailCommand(ctx, args[1:], &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})

@@ -1,16 +1,17 @@
-// The demo page embeds the compiled client (demo/assets/baton-client.js,
-// committed so `go build` needs no npm). It must be this build: after
-// changing src/, run `make demo`.
+// baton's pages embed the compiled client (pages/assets/baton-client.js,
+// committed so `go build` needs no npm), for their passkey sign-in and for
+// the demo page. It must be this build: after changing src/, run
+// `make demo`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './harness.js';
 
-test('the demo embeds the current build of the client', () => {
+test('the pages embed the current build of the client', () => {
   const built = readFileSync(join(repoRoot, 'clients/js/dist/index.js'), 'utf8');
-  const embedded = readFileSync(join(repoRoot, 'demo/assets/baton-client.js'), 'utf8');
-  assert.ok(embedded === built, 'demo/assets/baton-client.js differs from a fresh build of clients/js: run `make demo`');
+  const embedded = readFileSync(join(repoRoot, 'pages/assets/baton-client.js'), 'utf8');
+  assert.ok(embedded === built, 'pages/assets/baton-client.js differs from a fresh build of clients/js: run `make demo`');
 });
 
 test('the package has no runtime dependencies', () => {
