@@ -173,13 +173,19 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     assert.equal(await page.locator('#email').textContent(), user.email);
 
     // Signing out of the proxy and on through baton's end-session
-    // endpoint ends both sessions: back at the app, baton asks for the
-    // password again.
+    // endpoint ends both sessions. Without an id_token_hint (the proxy
+    // does not hand the browser one) baton asks the user to confirm
+    // (RP-Initiated Logout 1.0 §2); then, back at the app, it asks for
+    // the password again.
     const endSession = new URL(op.issuer + '/oauth/logout');
     endSession.searchParams.set('client_id', clientID);
     endSession.searchParams.set('post_logout_redirect_uri', proxyURL + '/');
     await page.goto(`${proxyURL}/oauth2/sign_out?rd=${encodeURIComponent(endSession.href)}`);
+    await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/oauth/logout');
+    await page.getByText('oauth2-proxy asks to sign you out').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
+    assert.deepEqual(page.errors, []);
   } catch (e) {
     e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
     throw e;

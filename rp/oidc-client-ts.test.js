@@ -118,7 +118,7 @@ test('oidc-client-ts: sign in on baton, call an API, renew silently, sign out', 
     const first = await page.evaluate(() => window.currentUser);
     assert.equal(first.profile.sub, user.id);
     assert.equal(first.profile.email, user.email);
-    assert.ok(first.refresh_token, 'offline_access gives the SPA a refresh token');
+    assert.ok(first.refresh_token, 'the client may refresh, so it gets a refresh token');
     assert.equal(jwtPayload(first.access_token).client_id, spa.config.client_id);
 
     // The API accepts the access token.
