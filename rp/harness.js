@@ -21,9 +21,10 @@ const run = promisify(execFile);
  * Starts `baton serve` on its own SQLite store (BATON_DATA_DIR) with the
  * issuer naming its real address, as an OpenID provider is configured.
  * Returns the server plus:
- *  - addClient(name, flags): runs `baton clients add name …flags --json`
- *    against the same store and returns its JSON ({client_id,
- *    client_secret?});
+ *  - cli(...args): runs `baton args…` against the same store (the admin
+ *    commands) and returns what it printed;
+ *  - addClient(name, flags): `baton clients add name …flags --json`,
+ *    parsed ({client_id, client_secret?});
  *  - register(user?): POST /v1/register, returns the user with its id.
  */
 export async function startProvider(env = {}) {
@@ -40,18 +41,20 @@ export async function startProvider(env = {}) {
     ...server,
     issuer: server.url,
     dataDir,
-    async addClient(name, flags = []) {
-      const args = ['clients', 'add', name, ...flags, '--json'];
-      let out;
+    /** Runs `baton args…` on the server's store; returns its stdout. */
+    async cli(...args) {
       try {
-        out = await run(buildBaton(), args, { env: { ...process.env, ...serverEnv, BATON_ISSUER: server.url }, cwd: repoRoot });
+        return (await run(buildBaton(), args, { env: { ...process.env, ...serverEnv, BATON_ISSUER: server.url }, cwd: repoRoot })).stdout;
       } catch (e) {
         throw new Error(`baton ${args.join(' ')} failed (${e.code}):\n${e.stdout}\n${e.stderr}`);
       }
+    },
+    async addClient(name, flags = []) {
+      const out = await this.cli('clients', 'add', name, ...flags, '--json');
       try {
-        return JSON.parse(out.stdout);
+        return JSON.parse(out);
       } catch {
-        throw new Error(`baton ${args.join(' ')} printed no JSON object:\n${out.stdout}\n${out.stderr}`);
+        throw new Error(`baton clients add ${name} printed no JSON object:\n${out}`);
       }
     },
     async register(user = newUser(), extra = {}) {

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startProvider, startMailSink, launch, watchErrors, freePort, repoRoot, waitFor } from './harness.js';
+import { startProvider, startMailSink, launch, watchErrors, freePort, repoRoot, waitFor, sleep } from './harness.js';
 
 export const OAUTH2_PROXY_VERSION = 'v7.15.6';
 // Installed once into the repository's (ignored) bin/ by `make rp-deps`,
@@ -89,6 +89,9 @@ async function startProxy(port, args) {
   };
 }
 
+// Short, so that the test sees the proxy refresh (an app would take minutes).
+const COOKIE_REFRESH_MS = 2000;
+
 let sink;
 let op;
 let upstream;
@@ -126,6 +129,9 @@ before(async () => {
     '--code-challenge-method=S256',
     '--pass-user-headers=true',
     '--skip-provider-button=true',
+    // The proxy renews its tokens with the refresh token this often, and
+    // so learns within that time that baton ended the session.
+    `--cookie-refresh=${COOKIE_REFRESH_MS / 1000}s`,
     // Signing out may continue to baton's end-session endpoint.
     `--whitelist-domain=${new URL(op.issuer).host}`,
   ]);
@@ -139,10 +145,10 @@ after(async () => {
   await sink?.stop();
 });
 
-test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user', async () => {
+/** A user whose email is verified, with the link baton mailed. */
+async function verifiedUser() {
   const user = await op.register();
   assert.equal(user.email, user.username, 'an email-address username is the email');
-  // Verify the address with the link baton mailed.
   const msg = await sink.waitForMessage((m) => m.to.includes(user.email) && m.link.includes('/account/verify-email#token='));
   const token = decodeURIComponent(new URL(msg.link).hash.replace(/^#token=/, ''));
   const verified = await fetch(op.issuer + '/v1/email/verify', {
@@ -151,26 +157,50 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     body: JSON.stringify({ token }),
   });
   assert.equal(verified.status, 200);
+  return user;
+}
 
+/** Opens path through the proxy, signs in on baton's page, and checks the app sees the user. */
+async function signIn(page, user, path) {
+  await page.goto(proxyURL + path);
+  // The proxy sent the browser to baton's sign-in page.
+  await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login');
+  await page.locator('input[name="username"]').fill(user.username);
+  await page.locator('input[name="password"]').fill(user.password);
+  await page.locator('input[name="password"]').press('Enter');
+  // Back through the proxy's callback to the page first asked for.
+  await page.waitForURL(proxyURL + path, { timeout: 15_000 });
+  assert.equal(await page.locator('#email').textContent(), user.email);
+  assert.equal(await page.locator('#user').textContent(), user.id);
+}
+
+/** The proxy's log lines that contain text. */
+const proxyLog = (text) => proxy.logs().split('\n').filter((l) => l.includes(text));
+
+test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user', async () => {
+  const user = await verifiedUser();
   const context = await browser.newContext();
   try {
     const page = watchErrors(await context.newPage());
-    await page.goto(proxyURL + '/hello?x=1');
-    // The proxy sent the browser to baton's sign-in page.
-    await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login');
-    await page.locator('input[name="username"]').fill(user.username);
-    await page.locator('input[name="password"]').fill(user.password);
-    await page.locator('input[name="password"]').press('Enter');
-    // Back through the proxy's callback to the page first asked for.
-    await page.waitForURL(proxyURL + '/hello?x=1', { timeout: 15_000 });
-    assert.equal(await page.locator('#email').textContent(), user.email);
-    assert.equal(await page.locator('#user').textContent(), user.id);
+    await signIn(page, user, '/hello?x=1');
     assert.equal(await page.locator('#username').textContent(), user.username);
     assert.deepEqual(page.errors, []);
     // The proxy's cookie carries the session: another page needs no sign-in.
     await page.goto(proxyURL + '/again');
     assert.equal(await page.locator('#path').textContent(), '/again');
     assert.equal(await page.locator('#email').textContent(), user.email);
+
+    // The proxy refreshes its tokens (baton rotates the refresh token and
+    // sends no new ID token, which the proxy allows), twice, so that the
+    // rotated token is used too; the user notices nothing.
+    for (const path of ['/later', '/later-still']) {
+      await sleep(COOKIE_REFRESH_MS + 500);
+      await page.goto(proxyURL + path);
+      assert.equal(await page.locator('#path').textContent(), path);
+      assert.equal(await page.locator('#email').textContent(), user.email);
+    }
+    assert.ok(proxyLog(`Refreshing session - User: ${user.id}`).length >= 2, 'the proxy refreshed');
+    assert.deepEqual(proxyLog('Unable to refresh session'), []);
 
     // Signing out of the proxy and on through baton's end-session
     // endpoint ends both sessions. Without an id_token_hint (the proxy
@@ -201,4 +231,26 @@ test('oauth2-proxy without a session sends the browser to baton, never to the ap
   assert.equal(loc.origin + loc.pathname, op.issuer + '/oauth/authorize');
   assert.equal(loc.searchParams.get('code_challenge_method'), 'S256');
   assert.equal(loc.searchParams.get('response_type'), 'code');
+});
+
+test('a session baton ends (an administrator locks the user) ends at the proxy at its next refresh', async () => {
+  const user = await verifiedUser();
+  const context = await browser.newContext();
+  try {
+    const page = watchErrors(await context.newPage());
+    await signIn(page, user, '/before');
+    await op.cli('users', 'lock', user.username);
+    await sleep(COOKIE_REFRESH_MS + 500);
+    // The proxy's refresh gets invalid_grant, it drops its session and
+    // sends the browser to baton, whose own session is gone as well.
+    await page.goto(proxyURL + '/after');
+    await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
+    assert.equal(proxyLog('Fatal refresh error detected').length, 1, 'the proxy saw invalid_grant');
+    assert.deepEqual(page.errors, []);
+  } catch (e) {
+    e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
+    throw e;
+  } finally {
+    await context.close();
+  }
 });
