@@ -174,14 +174,30 @@ async function signIn(page, user, path) {
   assert.equal(await page.locator('#user').textContent(), user.id);
 }
 
+/**
+ * Runs fn with a page of a fresh browser context; fails on script errors
+ * and CSP violations, and adds the proxy's log to any failure.
+ */
+async function inBrowser(fn) {
+  const context = await browser.newContext();
+  try {
+    const page = watchErrors(await context.newPage());
+    await fn(page);
+    assert.deepEqual(page.errors, []);
+  } catch (e) {
+    e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
+    throw e;
+  } finally {
+    await context.close();
+  }
+}
+
 /** The proxy's log lines that contain text. */
 const proxyLog = (text) => proxy.logs().split('\n').filter((l) => l.includes(text));
 
 test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user', async () => {
   const user = await verifiedUser();
-  const context = await browser.newContext();
-  try {
-    const page = watchErrors(await context.newPage());
+  await inBrowser(async (page) => {
     await signIn(page, user, '/hello?x=1');
     assert.equal(await page.locator('#username').textContent(), user.username);
     assert.deepEqual(page.errors, []);
@@ -215,13 +231,7 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     await page.getByText('oauth2-proxy asks to sign you out').waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
-    assert.deepEqual(page.errors, []);
-  } catch (e) {
-    e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
-    throw e;
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('oauth2-proxy without a session sends the browser to baton, never to the app', async () => {
@@ -235,9 +245,7 @@ test('oauth2-proxy without a session sends the browser to baton, never to the ap
 
 test('a session baton ends (an administrator locks the user) ends at the proxy at its next refresh', async () => {
   const user = await verifiedUser();
-  const context = await browser.newContext();
-  try {
-    const page = watchErrors(await context.newPage());
+  await inBrowser(async (page) => {
     await signIn(page, user, '/before');
     await op.cli('users', 'lock', user.username);
     await sleep(COOKIE_REFRESH_MS + 500);
@@ -246,11 +254,5 @@ test('a session baton ends (an administrator locks the user) ends at the proxy a
     await page.goto(proxyURL + '/after');
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
     assert.equal(proxyLog('Fatal refresh error detected').length, 1, 'the proxy saw invalid_grant');
-    assert.deepEqual(page.errors, []);
-  } catch (e) {
-    e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
-    throw e;
-  } finally {
-    await context.close();
-  }
+  });
 });
