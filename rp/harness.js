@@ -118,12 +118,13 @@ export function parseForms(html, pageURL) {
 /**
  * Plays a user agent without JavaScript from url until baton redirects to
  * redirectUri (not fetched): follows redirects, fills the sign-in form
- * (username, password; the hidden request and csrf ride along) and
- * answers the consent form with decision. Returns {url, pages}: the URL
+ * (username, password; the hidden request and csrf ride along), the
+ * second-factor form with code() (the first form with a code field: TOTP
+ * when the user has it), and answers the consent form with decision. Returns {url, pages}: the URL
  * baton redirected to and the paths of the pages shown on the way, in
  * order. Form posts carry the Origin a browser sends.
  */
-export async function userAgent(jar, url, { user, redirectUri, decision = 'allow', maxHops = 20 }) {
+export async function userAgent(jar, url, { user, redirectUri, decision = 'allow', code, maxHops = 20 }) {
   const fetch = jar.fetch();
   const target = new URL(redirectUri);
   const pages = [];
@@ -145,9 +146,15 @@ export async function userAgent(jar, url, { user, redirectUri, decision = 'allow
     const forms = parseForms(html, next);
     const login = forms.find((f) => f.inputs.password);
     const consent = forms.find((f) => f.buttons.some((b) => b.name === 'decision'));
+    const secondFactor = forms.find((f) => f.inputs.code);
     let form;
     const fields = new URLSearchParams();
-    if (login) {
+    if (secondFactor && !login) {
+      if (!code) throw new Error(`${next.pathname} asks for a second factor, and no code was given`);
+      form = secondFactor;
+      for (const [k, v] of Object.entries(form.inputs)) fields.set(k, v.value);
+      fields.set('code', code());
+    } else if (login) {
       if (!user) throw new Error(`${next.pathname} asks for a password, and no user was given`);
       form = login;
       for (const [k, v] of Object.entries(form.inputs)) fields.set(k, v.value);

@@ -11,6 +11,7 @@ import * as oidc from 'openid-client';
 import { createServer } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startProvider, userAgent, CookieJar, jwtPayload, jwtHeader } from './harness.js';
+import { totp, stepOf, awayFromStepEdge } from '../clients/js/test/totp.js';
 
 // The RP's registered URIs. baton only redirects there; the test reads
 // the redirect and never fetches it, so nothing needs to listen.
@@ -58,7 +59,10 @@ async function authorize(config, { scope = 'openid profile email offline_access'
     ...extra,
   };
   const url = par ? await oidc.buildAuthorizationUrlWithPAR(config, params) : oidc.buildAuthorizationUrl(config, params);
-  return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true } };
+  const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+  // openid-client then checks auth_time against it.
+  if (params.max_age !== undefined) checks.maxAge = Number(params.max_age);
+  return { url, checks };
 }
 
 /**
@@ -67,9 +71,9 @@ async function authorize(config, { scope = 'openid profile email offline_access'
  * the code. Returns the token response, the callback URL and the pages
  * shown.
  */
-async function codeFlow(config, { jar = new CookieJar(), who = user, decision, ...request } = {}) {
+async function codeFlow(config, { jar = new CookieJar(), who = user, decision, code, ...request } = {}) {
   const { url, checks } = await authorize(config, request);
-  const { url: callback, pages } = await userAgent(jar, url, { user: who, redirectUri: REDIRECT, decision });
+  const { url: callback, pages } = await userAgent(jar, url, { user: who, redirectUri: REDIRECT, decision, code });
   const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
   return { tokens, callback, pages, jar };
 }
@@ -153,6 +157,23 @@ test('the authorization request without PAR works too; the same browser again ge
   assert.equal(again.tokens.claims().auth_time, first.tokens.claims().auth_time, 'auth_time is the sign-in, not the request');
 });
 
+test('prompt=login and an exceeded max_age make the user sign in again; auth_time moves', async () => {
+  const config = await discover(rp);
+  const jar = new CookieJar();
+  const first = await codeFlow(config, { jar });
+  // auth_time counts seconds.
+  await new Promise((r) => setTimeout(r, 1100));
+  const forced = await codeFlow(config, { jar, extra: { prompt: 'login' } });
+  assert.deepEqual(forced.pages, ['/login']);
+  assert.ok(forced.tokens.claims().auth_time > first.tokens.claims().auth_time);
+  await new Promise((r) => setTimeout(r, 1100));
+  const aged = await codeFlow(config, { jar, extra: { max_age: '1' } });
+  assert.deepEqual(aged.pages, ['/login'], 'the sign-in is older than max_age');
+  assert.ok(aged.tokens.claims().auth_time > forced.tokens.claims().auth_time);
+  const young = await codeFlow(config, { jar, extra: { max_age: '3600' } });
+  assert.deepEqual(young.pages, [], 'a recent sign-in is young enough');
+});
+
 test('an authorization code is single use; redeeming it again revokes what it issued', async () => {
   const config = await discover(rp);
   const { url, checks } = await authorize(config, { scope: 'openid offline_access' });
@@ -162,6 +183,33 @@ test('an authorization code is single use; redeeming it again revokes what it is
   assert.equal(replay.error, 'invalid_grant', String(replay));
   const refresh = await oauthError(() => oidc.refreshTokenGrant(config, tokens.refresh_token));
   assert.equal(refresh.error, 'invalid_grant', 'the session issued from a replayed code is revoked');
+});
+
+/** POSTs body as JSON to path with an access token; returns the parsed answer, which must have status. */
+async function callAPI(path, accessToken, body, status = 200) {
+  const res = await fetch(op.issuer + path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.equal(res.status, status, `POST ${path} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+test('a user with TOTP signs in with password and code; the ID token says so (amr pwd, otp, mfa)', async () => {
+  const someone = await op.register();
+  const login = await callAPI('/v1/login', null, { username: someone.username, password: someone.password });
+  await awayFromStepEdge();
+  const { secret } = await callAPI('/v1/mfa/totp', login.access_token, {});
+  const step = stepOf();
+  await callAPI('/v1/mfa/totp/confirm', login.access_token, { code: totp(secret, step) });
+  // Each step's code counts once: the sign-in uses the next step's.
+  const config = await discover(rp);
+  const { tokens, pages } = await codeFlow(config, { who: someone, code: () => totp(secret, step + 1) });
+  assert.deepEqual(pages, ['/login', '/login']);
+  const amr = tokens.claims().amr;
+  for (const m of ['pwd', 'otp', 'mfa']) assert.ok(amr.includes(m), `amr ${amr} lacks ${m}`);
 });
 
 test('a wrong PKCE verifier is refused', async () => {
