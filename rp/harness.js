@@ -19,7 +19,8 @@ const run = promisify(execFile);
 
 /**
  * Starts `baton serve` on its own SQLite store (BATON_DATA_DIR) with the
- * issuer naming its real address, as an OpenID provider is configured.
+ * issuer naming its real address, as an OpenID provider is configured
+ * (env may name another store, BATON_DATABASE_URL, and another issuer).
  * Returns the server plus:
  *  - cli(...args): runs `baton args…` against the same store (the admin
  *    commands) and returns what it printed;
@@ -32,19 +33,21 @@ export async function startProvider(env = {}) {
   const serverEnv = { BATON_DATA_DIR: dataDir, ...env };
   let server;
   try {
-    server = await startBaton(serverEnv, { issuerFromPort: true });
+    // An issuer in env (a load balancer's) stays; else it is the server's own address.
+    server = await startBaton(serverEnv, { issuerFromPort: !env.BATON_ISSUER });
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });
     throw e;
   }
+  const issuer = env.BATON_ISSUER ?? server.url;
   return {
     ...server,
-    issuer: server.url,
+    issuer,
     dataDir,
     /** Runs `baton args…` on the server's store; returns its stdout. */
     async cli(...args) {
       try {
-        return (await run(buildBaton(), args, { env: { ...process.env, ...serverEnv, BATON_ISSUER: server.url }, cwd: repoRoot })).stdout;
+        return (await run(buildBaton(), args, { env: { ...process.env, ...serverEnv, BATON_ISSUER: issuer }, cwd: repoRoot })).stdout;
       } catch (e) {
         throw new Error(`baton ${args.join(' ')} failed (${e.code}):\n${e.stdout}\n${e.stderr}`);
       }
