@@ -160,14 +160,23 @@ async function verifiedUser() {
   return user;
 }
 
-/** Opens path through the proxy, signs in on baton's page, and checks the app sees the user. */
-async function signIn(page, user, path) {
+/**
+ * Opens path through the proxy, is sent to baton's sign-in page and signs
+ * in there; returns the proxy's answer at its callback.
+ */
+async function signInAtBaton(page, user, path) {
   await page.goto(proxyURL + path);
-  // The proxy sent the browser to baton's sign-in page.
   await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login');
   await page.locator('input[name="username"]').fill(user.username);
   await page.locator('input[name="password"]').fill(user.password);
+  const callback = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth2/callback', { timeout: 15_000 });
   await page.locator('input[name="password"]').press('Enter');
+  return callback;
+}
+
+/** Signs in through the proxy, and checks the app sees the user. */
+async function signIn(page, user, path) {
+  await signInAtBaton(page, user, path);
   // Back through the proxy's callback to the page first asked for.
   await page.waitForURL(proxyURL + path, { timeout: 15_000 });
   assert.equal(await page.locator('#email').textContent(), user.email);
@@ -180,11 +189,13 @@ async function signIn(page, user, path) {
  */
 async function inBrowser(fn) {
   const context = await browser.newContext();
+  let page;
   try {
-    const page = watchErrors(await context.newPage());
+    page = watchErrors(await context.newPage());
     await fn(page);
     assert.deepEqual(page.errors, []);
   } catch (e) {
+    e.message += `\n--- the page: ${page?.url()}\n${(await page?.content().catch(() => ''))?.slice(0, 3000)}`;
     e.message += `\n--- oauth2-proxy log ---\n${proxy.logs()}`;
     throw e;
   } finally {
@@ -232,6 +243,20 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
   });
+});
+
+test('oauth2-proxy refuses a user whose email baton has not verified', async () => {
+  const user = await op.register();
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const callback = await signInAtBaton(page, user, '/unverified');
+    assert.equal(callback.status(), 403);
+    assert.equal(proxyLog(`email in id_token (${user.email}) isn't verified`).length, 1);
+    assert.equal(await page.locator('#email').count(), 0, 'the app was not reached');
+  } finally {
+    await context.close();
+  }
 });
 
 test('oauth2-proxy without a session sends the browser to baton, never to the app', async () => {
