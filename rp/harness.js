@@ -13,7 +13,7 @@ import { buildBaton, startBaton, startMailSink, newUser, CookieJar, freePort, re
 export { startMailSink, newUser, CookieJar, freePort, repoRoot, sleep, waitFor };
 // The system Chromium, as the demo's browser tests drive it (with e2e's
 // playwright-core: make rp-deps installs e2e's dependencies too).
-export { launch } from '../e2e/helpers.js';
+export { launch, artifactPath } from '../e2e/helpers.js';
 
 const run = promisify(execFile);
 

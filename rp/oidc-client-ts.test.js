@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startProvider, launch, watchErrors, jwtPayload } from './harness.js';
+import { startProvider, launch, watchErrors, jwtPayload, artifactPath } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -106,12 +106,15 @@ test('oidc-client-ts: sign in on baton, call an API, renew silently, sign out', 
     // Sign in: the SPA sends the browser to baton, which shows its form.
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login');
-    await page.locator('input[name="username"]').fill(user.username);
-    await page.locator('input[name="password"]').fill(user.password);
-    await page.locator('input[name="password"]').press('Enter');
+    // As a person would: by the labels, and the button.
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.screenshot({ path: artifactPath('rp-spa-login.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     // A public, third-party client: baton asks for consent.
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/consent');
-    await page.locator('button[name="decision"][value="allow"]').click();
+    await page.screenshot({ path: artifactPath('rp-spa-consent.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL(spa.origin + '/');
     await page.waitForSelector('body[data-ready="1"]');
     await page.locator('#user').getByText(user.username).waitFor();
@@ -135,6 +138,7 @@ test('oidc-client-ts: sign in on baton, call an API, renew silently, sign out', 
     await page.getByRole('button', { name: 'Call the API' }).click();
     await page.locator('#api').getByText(`200 ${user.id}`).waitFor();
     assert.equal(spa.apiCalls, 2);
+    await page.screenshot({ path: artifactPath('rp-spa-signed-in.png'), fullPage: true });
 
     // Sign out: baton's end-session endpoint, back to the SPA.
     await page.getByRole('button', { name: 'Sign out' }).click();
