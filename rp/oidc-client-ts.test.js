@@ -97,8 +97,9 @@ after(async () => {
 test('oidc-client-ts: sign in on baton, call an API, renew silently, sign out', async () => {
   const user = await op.register();
   const context = await browser.newContext();
+  let page;
   try {
-    const page = watchErrors(await context.newPage());
+    page = watchErrors(await context.newPage());
     await page.goto(spa.origin + '/');
     await page.waitForSelector('body[data-ready="1"]');
     assert.equal(await page.locator('#user').textContent(), 'nobody');
@@ -159,6 +160,10 @@ test('oidc-client-ts: sign in on baton, call an API, renew silently, sign out', 
     // And so is the browser's single-sign-on session: signing in again asks for the password.
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login');
+  } catch (e) {
+    // Where it stopped, and what the page said.
+    e.message += `\n--- the page: ${page?.url()}\nerrors: ${JSON.stringify(page?.errors)}\n${(await page?.content().catch(() => ''))?.slice(0, 3000)}`;
+    throw e;
   } finally {
     await context.close();
   }
