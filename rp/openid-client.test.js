@@ -174,6 +174,22 @@ test('prompt=login and an exceeded max_age make the user sign in again; auth_tim
   assert.deepEqual(young.pages, [], 'a recent sign-in is young enough');
 });
 
+test('every answer that carries a token or a one-time reference says Cache-Control: no-store (RFC 6749 §5.1; PAR and UserInfo likewise)', async () => {
+  const config = await discover(rp);
+  const seen = [];
+  config[oidc.customFetch] = async (url, options) => {
+    const res = await fetch(url, options);
+    seen.push({ path: new URL(url).pathname, status: res.status, cacheControl: res.headers.get('cache-control') });
+    return res;
+  };
+  const { tokens } = await codeFlow(config);
+  await oidc.refreshTokenGrant(config, tokens.refresh_token);
+  await oidc.fetchUserInfo(config, tokens.access_token, user.id);
+  const answers = seen.filter((r) => r.path.startsWith('/oauth/'));
+  assert.deepEqual(answers.map((r) => `${r.path} ${r.status}`), ['/oauth/par 201', '/oauth/token 200', '/oauth/token 200', '/oauth/userinfo 200']);
+  for (const r of answers) assert.match(r.cacheControl ?? '', /no-store/, `${r.path}: Cache-Control ${r.cacheControl}`);
+});
+
 test('an authorization code is single use; redeeming it again revokes what it issued', async () => {
   const config = await discover(rp);
   const { url, checks } = await authorize(config, { scope: 'openid offline_access' });
