@@ -145,7 +145,7 @@ test('PAR + code flow: baton /login, then openid-client validates the callback a
   assert.deepEqual(at.scope.split(' ').sort(), ['email', 'offline_access', 'openid', 'profile']);
 });
 
-test('the authorization request without PAR works too; the same browser again gets a code from the SSO session, with no page', async () => {
+test('the authorization request without PAR works too; the same browser then gets codes from the SSO session with no page, for this client and another', async () => {
   const config = await discover(rp);
   const jar = new CookieJar();
   const first = await codeFlow(config, { jar, par: false });
@@ -155,6 +155,12 @@ test('the authorization request without PAR works too; the same browser again ge
   assert.deepEqual(again.pages, [], 'the single-sign-on session gives a code without a password');
   assert.equal(again.tokens.claims().sub, user.id);
   assert.equal(again.tokens.claims().auth_time, first.tokens.claims().auth_time, 'auth_time is the sign-in, not the request');
+  // Another client in the same browser: no page either.
+  const other = await op.addClient('node-rp-2', ['--redirect-uri', REDIRECT, '--first-party']);
+  const second = await codeFlow(await discover(other), { jar, par: false });
+  assert.deepEqual(second.pages, []);
+  assert.equal(second.tokens.claims().aud, other.client_id);
+  assert.equal(second.tokens.claims().sub, user.id);
 });
 
 test('prompt=login and an exceeded max_age make the user sign in again; auth_time moves', async () => {
