@@ -206,6 +206,12 @@ async function inBrowser(fn) {
 /** The proxy's log lines that contain text. */
 const proxyLog = (text) => proxy.logs().split('\n').filter((l) => l.includes(text));
 
+/**
+ * Waits until the proxy has logged n lines containing text: its log
+ * arrives through a pipe, a moment after the answer the browser saw.
+ */
+const waitForLog = (text, n = 1) => waitFor(() => proxyLog(text).length >= n, 5000, `${n}× "${text}" in the proxy's log`);
+
 test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user', async () => {
   const user = await verifiedUser();
   await inBrowser(async (page) => {
@@ -226,7 +232,7 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
       assert.equal(await page.locator('#path').textContent(), path);
       assert.equal(await page.locator('#email').textContent(), user.email);
     }
-    assert.ok(proxyLog(`Refreshing session - User: ${user.id}`).length >= 2, 'the proxy refreshed');
+    await waitForLog(`Refreshing session - User: ${user.id}`, 2);
     assert.deepEqual(proxyLog('Unable to refresh session'), []);
 
     // Signing out of the proxy and on through baton's end-session
@@ -252,7 +258,7 @@ test('oauth2-proxy refuses a user whose email baton has not verified', async () 
     const page = await context.newPage();
     const callback = await signInAtBaton(page, user, '/unverified');
     assert.equal(callback.status(), 403);
-    assert.equal(proxyLog(`email in id_token (${user.email}) isn't verified`).length, 1);
+    await waitForLog(`email in id_token (${user.email}) isn't verified`);
     assert.equal(await page.locator('#email').count(), 0, 'the app was not reached');
   } finally {
     await context.close();
@@ -278,6 +284,7 @@ test('a session baton ends (an administrator locks the user) ends at the proxy a
     // sends the browser to baton, whose own session is gone as well.
     await page.goto(proxyURL + '/after');
     await page.waitForURL((u) => u.origin === op.issuer && u.pathname === '/login', { timeout: 15_000 });
-    assert.equal(proxyLog('Fatal refresh error detected').length, 1, 'the proxy saw invalid_grant');
+    // The proxy saw invalid_grant.
+    await waitForLog(`Fatal refresh error detected (session revoked or invalid), clearing session for user: ${user.id}`);
   });
 });
