@@ -91,6 +91,10 @@ async function startProxy(port, args) {
 
 // Short, so that the test sees the proxy refresh (an app would take minutes).
 const COOKIE_REFRESH_MS = 2000;
+// Long enough for the proxy to find its session due for a refresh: it
+// counts the session's age from the current time truncated to the second,
+// so a session is due up to a second after COOKIE_REFRESH_MS.
+const PAST_REFRESH_MS = COOKIE_REFRESH_MS + 1500;
 
 let sink;
 let op;
@@ -227,7 +231,7 @@ test('oauth2-proxy: Chromium signs in on baton and reaches the app as the user',
     // sends no new ID token, which the proxy allows), twice, so that the
     // rotated token is used too; the user notices nothing.
     for (const path of ['/later', '/later-still']) {
-      await sleep(COOKIE_REFRESH_MS + 500);
+      await sleep(PAST_REFRESH_MS);
       await page.goto(proxyURL + path);
       assert.equal(await page.locator('#path').textContent(), path);
       assert.equal(await page.locator('#email').textContent(), user.email);
@@ -279,7 +283,7 @@ test('a session baton ends (an administrator locks the user) ends at the proxy a
   await inBrowser(async (page) => {
     await signIn(page, user, '/before');
     await op.cli('users', 'lock', user.username);
-    await sleep(COOKIE_REFRESH_MS + 500);
+    await sleep(PAST_REFRESH_MS);
     // The proxy's refresh gets invalid_grant, it drops its session and
     // sends the browser to baton, whose own session is gone as well.
     await page.goto(proxyURL + '/after');
