@@ -181,6 +181,11 @@ func TestCodeOf(t *testing.T) {
 			if got != tt.want || (err == nil) != (tt.want != "") {
 				t.Errorf("codeOf(%s) = %q, %v; want %q", tt.location, got, err, tt.want)
 			}
+			// The error table counts errors by their text: no one-time
+			// value in it.
+			if err != nil && strings.Contains(err.Error(), "bar_") {
+				t.Errorf("codeOf(%s): the error %q holds the request's token", tt.location, err)
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -113,11 +114,9 @@ func (p *providerRig) register(ctx context.Context, r *rig, alg string) error {
 // browserRequest is a request of v's browser: its baton_flow cookie and
 // the baton_sso cookie sso, when given.
 func browserRequest(ctx context.Context, v *vu, method, u, sso string, form url.Values) (*http.Request, error) {
-	var body *strings.Reader
+	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
-	} else {
-		body = strings.NewReader("")
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -148,10 +147,14 @@ func location(t *target, resp *http.Response) (*url.URL, error) {
 }
 
 // codeOf returns the code of a redirect to the client, or an error naming
-// what came instead.
+// what came instead: by its path only, since the query holds a one-time
+// value and the error table counts errors by their text.
 func codeOf(u *url.URL) (string, error) {
-	if u == nil || u.Scheme+"://"+u.Host+u.Path != providerRedirect {
-		return "", fmt.Errorf("redirected to %v, not to the client", u)
+	if u == nil {
+		return "", errors.New("no redirect")
+	}
+	if u.Scheme+"://"+u.Host+u.Path != providerRedirect {
+		return "", fmt.Errorf("redirected to %s, not to the client", u.Path)
 	}
 	q := u.Query()
 	if q.Get("code") == "" {

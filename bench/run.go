@@ -77,7 +77,7 @@ func newRig(ctx context.Context, o options, users int, vuTokens []string, factor
 		o.logf("server %s ready in %s", r.url, r.srv.readyAt.Sub(r.srv.startedAt).Round(time.Millisecond))
 	} else {
 		if factors != nil {
-			return nil, fmt.Errorf("-scenario %s seeds its factors by SQL: it needs a server the tool starts (no -url)", o.scenario)
+			return nil, fmt.Errorf("-scenario %s seeds factors or single-sign-on sessions by SQL: it needs a server the tool starts (no -url)", o.scenario)
 		}
 		// An external server: register the users through the API (each
 		// costs the server a hash; 409 means they exist from a previous
