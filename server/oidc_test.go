@@ -179,7 +179,7 @@ func TestOIDCConsent(t *testing.T) {
 	f := newFlow()
 	p := b.get(r.authURL(f))
 	p = b.submit(p, map[string]string{"username": "dave", "password": pw})
-	if !strings.HasSuffix(p.url.Path, "/consent") || !strings.Contains(p.body, "Third Party") {
+	if !strings.HasSuffix(p.url.Path, "/consent") || !strings.Contains(p.body, "Third Party") || !strings.Contains(p.body, "dave") {
 		t.Fatalf("want the consent page, got %d %s", p.status, p.url)
 	}
 	denied := b.submit(p, map[string]string{"decision": "deny"})

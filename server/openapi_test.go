@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
 	"github.com/batonauth/baton/internal/webauthntest"
 	"github.com/batonauth/baton/mail/smtptest"
+	"github.com/batonauth/baton/session"
 	"github.com/pquerna/otp/totp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -393,6 +395,35 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations?since=1&limit=1", "", nil, "Authorization", rs), 200)
 	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations?since=x", "", nil, "Authorization", rs), 400)
 	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations", "", nil), 401)
+
+	// The OpenID provider's JSON endpoints.
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-rp", "password": pw, "email": "rp@example.com"}), 201)
+	client, secret := addClient(t, srv, session.ClientSpec{Name: "OpenAPI RP", GrantTypes: []string{baton.GrantAuthorizationCode, baton.GrantRefreshToken, baton.GrantClientCredentials},
+		Scopes: []string{"openid", "profile", "email", "offline_access", "reports"}})
+	crp := newRP(t, u, client, secret)
+	fl := newFlow()
+	authURL, _ := url.Parse(crp.authURL(fl))
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, secret, authURL.Query().Encode()), 201)
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, "wrong", authURL.Query().Encode()), 401)
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, secret, "response_type=token&scope=openid"), 400)
+	cb := signIn(t, newBrowser(t), crp.authURL(fl), "openapi-rp", pw)
+	codeGrant := clientCall(t, u+"/oauth/token", client.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")},
+		"redirect_uri": {rpCallback}, "code_verifier": {fl.verifier}}.Encode())
+	c.check("POST", "/oauth/token", codeGrant, 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=refresh_token&refresh_token="+codeGrant.str("refresh_token")), 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=client_credentials&scope=reports"), 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=client_credentials&scope=other"), 400)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, "wrong", "grant_type=client_credentials"), 401)
+	rpAT := codeGrant.str("access_token")
+	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", rpAT, nil), 200)
+	c.check("POST", "/oauth/userinfo", call(t, "POST", u+"/oauth/userinfo", rpAT, nil), 200)
+	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", l3.str("access_token"), nil), 401)
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpAT, nil), 200)
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", "", nil), 401)
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpAT, nil), 204)
+	rpLogin := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-rp", "password": pw})
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin.str("access_token"), nil), 404)
+	c.check("GET", "/.well-known/openid-configuration", call(t, "GET", u+"/.well-known/openid-configuration", "", nil), 200)
 
 	// Rate limit: the account's failure budget (3/1h) runs out.
 	for range 3 {
