@@ -38,9 +38,9 @@ import (
 // Every code exchange opens a session for its user, and baton keeps at
 // most BATON_MAX_SESSIONS_PER_USER (100) live sessions per user: past it,
 // each exchange pays one more write, revoking the least recently used
-// session, which is the browser's own single-sign-on session (nothing
-// moves its last use), so the browser is signed out. So that
-// code-exchange measures the usual case, a user under the cap, each
+// session (a client's old one: each exchange counts as a use of the
+// browser's single-sign-on session). So that code-exchange measures the
+// usual case, a user under the cap, each
 // virtual user also holds the single-sign-on sessions of a share of a
 // larger population (2,000 users unless -users), seeded by SQL like the
 // refresh scenario's sessions, and takes them in turn.

@@ -99,9 +99,8 @@ func (p *benchProvider) exchange(b *testing.B, code string) *session.ClientGrant
 // authorize-µs/op is the first part's share of ns/op. One exchange before
 // the timer makes the lazily created RSA and P-256 keys. The service has
 // no session cap (MaxSessionsPerUser 0; the server's default is 100,
-// whose check is one more read per exchange): with one user, the cap
-// would revoke the browser's single-sign-on session, the least recently
-// used, after 100 exchanges.
+// whose check is one more read per exchange, and past which each
+// exchange also revokes the user's least recently used session).
 func BenchmarkCodeExchange(b *testing.B) {
 	for _, alg := range []string{baton.AlgRS256, baton.AlgES256, baton.AlgEdDSA} {
 		b.Run(alg, func(b *testing.B) {
