@@ -109,7 +109,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 		s.providerError(w, r, err)
 		return nil
 	}
-	s.browser(w, r)
+	p.Browser = s.svc.BrowserBinding(s.browser(w, r))
 	sso, err := s.ssoSession(r)
 	if err != nil {
 		s.providerError(w, r, err)
@@ -164,11 +164,24 @@ func (s *Server) providerError(w http.ResponseWriter, r *http.Request, err error
 	s.opt.ProviderPages.Error(w, status, pages.ErrorPage{Title: title, Message: msg, RequestID: requestID(r.Context())})
 }
 
+// pending returns the live pending request tok of this browser: the one
+// that made it (see session.AuthorizeParams.Browser).
+func (s *Server) pending(r *http.Request, tok string) (*session.PendingAuthorization, error) {
+	pend, err := s.svc.Pending(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	if !s.svc.MadeBy(pend, flowValue(r)) {
+		return nil, baton.Errorf(baton.EInvalidRequest, "this sign-in request was started in another browser: go back to the application and start again")
+	}
+	return pend, nil
+}
+
 // signInPage is GET and POST /login.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		tok := r.URL.Query().Get("request")
-		pend, err := s.svc.Pending(r.Context(), tok)
+		pend, err := s.pending(r, tok)
 		if err != nil {
 			s.providerError(w, r, err)
 			return nil
@@ -186,7 +199,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		s.providerError(w, r, baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again"))
 		return nil
 	}
-	pend, err := s.svc.Pending(r.Context(), tok)
+	pend, err := s.pending(r, tok)
 	if err != nil {
 		s.providerError(w, r, err)
 		return nil
@@ -319,7 +332,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 		s.providerError(w, r, baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again"))
 		return nil
 	}
-	pend, err := s.svc.Pending(r.Context(), tok)
+	pend, err := s.pending(r, tok)
 	if err != nil {
 		s.providerError(w, r, err)
 		return nil

@@ -91,7 +91,8 @@ func newProviderFuzz(f *testing.F) *providerFuzz {
 	}
 	params := func(c *baton.OAuthClient, redirect string) *session.AuthorizeParams {
 		return &session.AuthorizeParams{ClientID: c.ID, RedirectURI: redirect, ResponseType: "code", Scope: "openid email",
-			CodeChallenge: fuzzChallenge(), CodeChallengeMethod: "S256", MaxAge: -1, State: "s"}
+			CodeChallenge: fuzzChallenge(), CodeChallengeMethod: "S256", MaxAge: -1, State: "s",
+			Browser: srv.Service.BrowserBinding(fuzzFlow)}
 	}
 	if err := srv.Store.GrantConsent(ctx, &baton.Consent{UserID: pf.user, ClientID: pf.conf.ID,
 		Scopes: []string{"openid", "email"}, GrantedAt: srv.Service.Now()}); err != nil {

@@ -60,6 +60,12 @@ type AuthorizeParams struct {
 	// MaxAge is max_age in seconds; -1 when absent.
 	MaxAge     int64  `json:"max_age"`
 	RequestURI string `json:"-"`
+	// Browser binds the request to the browser that made it: the HTTP
+	// layer's keyed hash of the browser's flow cookie (BrowserBinding),
+	// never a request parameter. The pages serve a pending request only
+	// to that browser, so a sign-in page's address sent to someone else
+	// (with the sender's PKCE challenge and state) is worthless.
+	Browser string `json:"browser,omitempty"`
 }
 
 // authorizeNames are the parameters ParseAuthorize reads; each may appear
@@ -183,7 +189,7 @@ func (s *Service) pushed(ctx context.Context, p *AuthorizeParams) (*AuthorizePar
 	if subtle.ConstantTimeCompare([]byte(q.ClientID), []byte(p.ClientID)) != 1 {
 		return nil, pageError(baton.EInvalidRequestURI, "the request_uri was pushed by another client")
 	}
-	q.RequestURI = pushedMarker
+	q.RequestURI, q.Browser = pushedMarker, p.Browser
 	return &q, nil
 }
 
@@ -598,6 +604,18 @@ func (s *Service) FormToken(purpose, browser string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(browser))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// BrowserBinding is the value of AuthorizeParams.Browser for the browser
+// whose flow cookie holds browser.
+func (s *Service) BrowserBinding(browser string) string {
+	return s.FormToken("browser", browser)
+}
+
+// MadeBy reports whether the pending request p was made by the browser
+// whose flow cookie holds browser.
+func (s *Service) MadeBy(p *PendingAuthorization, browser string) bool {
+	return s.CheckFormToken("browser", browser, p.Params.Browser)
 }
 
 // CheckFormToken reports whether tok is FormToken(purpose, browser).
