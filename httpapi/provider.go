@@ -80,10 +80,17 @@ func (s *Server) clearSSOCookie(w http.ResponseWriter) {
 }
 
 // requestValues reads a provider request's parameters: the query of a
-// GET, the form body of a POST.
+// GET, the form body of a POST. A repeated parameter is EInvalidRequest
+// either way, so that no two readers can take different copies.
 func requestValues(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
-		return r.URL.Query(), nil
+		q := r.URL.Query()
+		for k, vs := range q {
+			if len(vs) > 1 {
+				return nil, baton.Errorf(baton.EInvalidRequest, "the parameter %q is repeated", k)
+			}
+		}
+		return q, nil
 	}
 	p, err := readParams(r)
 	if err != nil {

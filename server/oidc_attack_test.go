@@ -645,6 +645,30 @@ func otherIssuerIDToken(t *testing.T, l *attackLab) string {
 	return s
 }
 
+func TestOIDCOversizedAndRepeated(t *testing.T) {
+	l := newAttackLab(t)
+	big := strings.Repeat("a", 5000)
+	for name, u := range map[string]string{
+		"state":           l.authorize(newFlow(), map[string]string{"state": big}),
+		"login_hint":      l.authorize(newFlow(), map[string]string{"login_hint": big}),
+		"nonce":           l.authorize(newFlow(), map[string]string{"nonce": big}),
+		"redirect twice":  l.authorize(newFlow(), nil) + "&redirect_uri=" + url.QueryEscape("http://127.0.0.1:9/other"),
+		"scope twice":     l.authorize(newFlow(), nil) + "&scope=openid",
+		"logout state":    l.s.URL + "/oauth/logout?client_id=" + l.a.ID + "&post_logout_redirect_uri=" + url.QueryEscape(afterLogout) + "&state=" + big,
+		"logout client":   l.s.URL + "/oauth/logout?client_id=" + big,
+		"logout redirect": l.s.URL + "/oauth/logout?client_id=" + l.a.ID + "&post_logout_redirect_uri=" + url.QueryEscape(afterLogout) + "&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/"),
+		"request twice":   l.s.URL + "/login?request=bar_a&request=bar_b",
+	} {
+		p := l.victim.get(u)
+		if p.status/100 != 4 || p.location != "" {
+			t.Errorf("%s: %d %q", name, p.status, p.location)
+		}
+	}
+	if !l.ssoLives(t, l.victim) {
+		t.Fatal("refused logout requests ended the single sign-on")
+	}
+}
+
 func TestOIDCPagesEscape(t *testing.T) {
 	s := batontest.NewServer(t, nil, nil)
 	registerUser(t, s.URL, "kim", "kim@example.com")

@@ -36,6 +36,16 @@ type RPLogout struct {
 // redirected (an unregistered post_logout_redirect_uri must not become an
 // open redirect).
 func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLogout, error) {
+	// Bounded like an authorization request's parameters: the state comes
+	// back in the redirect and all of them on the confirmation page.
+	for name, v := range map[string]string{"client_id": req.ClientID, "post_logout_redirect_uri": req.PostLogoutRedirectURI, "state": req.State} {
+		if len(v) > maxParam {
+			return nil, pageError(baton.EInvalidRequest, "the parameter %s is too long", name)
+		}
+	}
+	if len(req.IDTokenHint) > token.DefaultMaxTokenBytes {
+		return nil, pageError(baton.EInvalidRequest, "the parameter id_token_hint is too long")
+	}
 	out := &RPLogout{}
 	clientID := req.ClientID
 	// Only typ JWT verifies: a logout token or an access token signed by
