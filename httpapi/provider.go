@@ -131,7 +131,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	out, err := s.svc.Authorize(r.Context(), p, sso)
+	out, err := s.svc.Authorize(r.Context(), p, sso, s.client(r))
 	s.proceed(w, r, out, err)
 	return nil
 }
@@ -256,7 +256,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		_, _ = s.svc.RevokeSession(r.Context(), old.ID, baton.ReasonLogout, cl)
 	}
 	s.setSSOCookie(w, g)
-	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session)
+	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session, cl)
 	s.proceed(w, r, out, err)
 	return nil
 }

@@ -99,7 +99,7 @@ func newProviderFuzz(f *testing.F) *providerFuzz {
 		f.Fatal(err)
 	}
 	code := func(c *baton.OAuthClient, redirect string) string {
-		out, err := srv.Service.Authorize(ctx, params(c, redirect), issuer.Session)
+		out, err := srv.Service.Authorize(ctx, params(c, redirect), issuer.Session, cl)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func newProviderFuzz(f *testing.F) *providerFuzz {
 	pf.witness = exchange().Session.ID
 	const pool = 32
 	for range pool {
-		out, err := srv.Service.Authorize(ctx, params(pf.conf, fuzzCallback), nil)
+		out, err := srv.Service.Authorize(ctx, params(pf.conf, fuzzCallback), nil, cl)
 		if err != nil || out.Login == "" {
 			f.Fatalf("no pending request: %+v %v", out, err)
 		}

@@ -137,11 +137,12 @@ type pendingAuth struct {
 }
 
 // Authorize runs an authorization request for a browser holding the
-// single-sign-on session sso (nil when it holds none). Errors that may
+// single-sign-on session sso (nil when it holds none); cl is the browser,
+// for the audit log. Errors that may
 // not go to the redirect URI are *AuthorizeError; other errors are
 // internal. Everything the client did wrong after its redirect URI is
 // established comes back as a Redirect carrying the error.
-func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	if p.RequestURI != "" {
 		var err error
 		if p, err = s.pushed(ctx, p); err != nil {
@@ -160,7 +161,7 @@ func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.
 	if code, msg := s.checkAuthorize(c, pend); code != "" {
 		return s.refuse(c, pend, code, msg), nil
 	}
-	return s.decide(ctx, c, pend, "", sso)
+	return s.decide(ctx, c, pend, "", sso, cl)
 }
 
 // pushedMarker marks params that came from a pushed request.
@@ -319,7 +320,7 @@ func (s *Service) redirectTo(p *pendingAuth, q url.Values) string {
 // decide picks the next step of a valid request: the sign-in page, the
 // consent page, or a code. tok is the pending request's token when it is
 // stored already ("" when not yet).
-func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	prompts := strings.Fields(p.Prompt)
 	if sso != nil && sso.UserID != "" && !s.satisfies(sso, p, prompts) {
 		sso = nil
@@ -353,7 +354,7 @@ func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAu
 			return &AuthorizeOutcome{Consent: tok, Client: c, Params: &p.AuthorizeParams}, nil
 		}
 	}
-	return s.issueCode(ctx, c, p, tok, sso)
+	return s.issueCode(ctx, c, p, tok, sso, cl)
 }
 
 // satisfies reports whether the single-sign-on session may answer the
@@ -460,12 +461,12 @@ func (s *Service) pending(ctx context.Context, tok string) (*baton.Challenge, *b
 
 // ContinueAuthorize goes on with the pending request tok after the user
 // signed in to sso on baton's page.
-func (s *Service) ContinueAuthorize(ctx context.Context, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) ContinueAuthorize(ctx context.Context, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	_, c, p, err := s.pending(ctx, tok)
 	if err != nil {
 		return nil, err
 	}
-	return s.decide(ctx, c, p, tok, sso)
+	return s.decide(ctx, c, p, tok, sso, cl)
 }
 
 // Consent records the user's answer on the consent page of the pending
@@ -478,7 +479,7 @@ func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, a
 	}
 	if sso == nil {
 		// Signed out meanwhile (another tab): sign in again first.
-		return s.decide(ctx, c, p, tok, nil)
+		return s.decide(ctx, c, p, tok, nil, cl)
 	}
 	if !allow {
 		if _, err := s.store.SpendChallenge(ctx, hashSecret(tok), baton.ChallengeAuthorize, s.Now(), 1); baton.ErrorCode(err) == baton.ENotFound {
@@ -494,7 +495,7 @@ func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, a
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventConsent, Outcome: OutcomeOK, UserID: sso.UserID, Client: cl, Detail: c.ID + ": " + p.Scope})
-	return s.issueCode(ctx, c, p, tok, sso)
+	return s.issueCode(ctx, c, p, tok, sso, cl)
 }
 
 // codeData is what an authorization code is bound to (the Challenge's
@@ -515,7 +516,7 @@ type codeData struct {
 // issueCode spends the pending request (when stored) and answers a code
 // bound to the client, the redirect URI, the challenge, the nonce and the
 // sign-in.
-func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	now := s.Now()
 	if tok != "" {
 		// One request, one code: a second tab finishing it gets the error
@@ -540,7 +541,7 @@ func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendin
 		UserID: sso.UserID, Data: data, CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}); err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventAuthorize, Outcome: OutcomeOK, UserID: sso.UserID, SessionID: sso.ID, Detail: c.ID})
+	s.emit(ctx, Event{Type: EventAuthorize, Outcome: OutcomeOK, UserID: sso.UserID, SessionID: sso.ID, Client: cl, Detail: c.ID})
 	return &AuthorizeOutcome{Redirect: s.redirectTo(p, url.Values{"code": {code}}), Client: c, Params: &p.AuthorizeParams}, nil
 }
 

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -108,9 +107,17 @@ func audiences(v any) []string {
 // party knows of. Each goes through the one revocation path, so
 // back-channel logout tokens go to the other relying parties.
 func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Session, cl Client) error {
+	// The roots to end, each with its user for the audit log.
 	var roots []string
+	users := map[string]string{}
+	add := func(id, user string) {
+		if _, ok := users[id]; !ok {
+			roots = append(roots, id)
+			users[id] = user
+		}
+	}
 	if sso != nil && (!lo.Hinted || lo.sub == "" || lo.sub == sso.UserID) {
-		roots = append(roots, sso.ID)
+		add(sso.ID, sso.UserID)
 	}
 	if lo.Hinted && lo.sid != "" {
 		sess, err := s.store.Session(ctx, lo.sid)
@@ -119,11 +126,9 @@ func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Sess
 		case err != nil:
 			return err
 		case sess.UserID == lo.sub && sess.Parent != "":
-			if !slices.Contains(roots, sess.Parent) {
-				roots = append(roots, sess.Parent)
-			}
+			add(sess.Parent, sess.UserID)
 		case sess.UserID == lo.sub:
-			roots = append(roots, sess.ID)
+			add(sess.ID, sess.UserID)
 		}
 	}
 	for _, id := range roots {
@@ -132,7 +137,7 @@ func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Sess
 			detail = lo.Client.ID
 		}
 		if _, err := s.revoke(ctx, revocation{SessionID: id, Tree: true, Reason: baton.ReasonRPLogout,
-			Event: Event{Type: EventRPLogout, Outcome: OutcomeOK, SessionID: id, Client: cl, Detail: detail}}); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+			Event: Event{Type: EventRPLogout, Outcome: OutcomeOK, UserID: users[id], SessionID: id, Client: cl, Detail: detail}}); err != nil && baton.ErrorCode(err) != baton.ENotFound {
 			return err
 		}
 	}
