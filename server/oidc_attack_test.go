@@ -697,3 +697,34 @@ func TestOIDCPagesEscape(t *testing.T) {
 		t.Errorf("the consent page does not name the client")
 	}
 }
+
+// TestOIDCPushFlood: a public client authenticates with its client_id
+// alone, so anyone may push requests for it; each is stored, so pushes
+// for public clients are limited per client IP like anonymous
+// authorization requests.
+func TestOIDCPushFlood(t *testing.T) {
+	s := batontest.NewServer(t, batontest.Env{"BATON_LIMIT_IP_FAILURES": "2/1h"}, nil)
+	pub, _ := addClient(t, s, session.ClientSpec{Name: "Public", Public: true, FirstParty: true})
+	conf, secret := addClient(t, s, session.ClientSpec{Name: "Confidential", FirstParty: true})
+	push := func(c *baton.OAuthClient, auth string) int {
+		f := newFlow()
+		form := url.Values{"client_id": {c.ID}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {rpCallback},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(f.verifier)}, "code_challenge_method": {"S256"}}
+		if auth != "" {
+			form.Del("client_id")
+		}
+		return postForm(s.URL+"/oauth/par", form.Encode(), auth).status
+	}
+	statuses := map[int]int{}
+	for range 10 {
+		statuses[push(pub, "")]++
+	}
+	if statuses[http.StatusCreated] != 8 || statuses[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("statuses %v: want 8 pushed requests, then 429", statuses)
+	}
+	// An authenticated client is not an outsider: its pushes are not
+	// counted.
+	if st := push(conf, basic(conf.ID, secret)); st != http.StatusCreated {
+		t.Fatalf("a confidential client's push: %d", st)
+	}
+}
