@@ -153,7 +153,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) error {
 
 // consents is GET /v1/consents.
 func (s *Server) consents(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Server) consents(w http.ResponseWriter, r *http.Request) error {
 
 // withdrawConsent is DELETE /v1/consents/{client_id}.
 func (s *Server) withdrawConsent(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

@@ -728,3 +728,56 @@ func TestOIDCPushFlood(t *testing.T) {
 		t.Fatalf("a confidential client's push: %d", st)
 	}
 }
+
+// TestOIDCClientTokenNotAccountKey: an access token a user's consent gave
+// a third-party client (scope openid only) works at UserInfo, and nowhere
+// on baton's account API — it would read the address the client was not
+// granted, list the user's sessions with their addresses, end them, or
+// withdraw the user's consents.
+func TestOIDCClientTokenNotAccountKey(t *testing.T) {
+	s := batontest.NewServer(t, nil, nil)
+	registerUser(t, s.URL, "mo", "mo@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Third", Scopes: []string{"openid"}})
+	job, jobSecret := addClient(t, s, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials}, RedirectURIs: []string{}})
+	r := newRP(t, s.URL, c, secret)
+	r.conf.Scopes = []string{"openid"}
+	f := newFlow()
+	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "mo", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := clientCall(t, s.URL+"/oauth/token", job.ID, jobSecret, "grant_type=client_credentials")
+	if cc.status != http.StatusOK {
+		t.Fatalf("client_credentials: %d %s", cc.status, cc.raw)
+	}
+	if u := call(t, "GET", s.URL+"/oauth/userinfo", tok.AccessToken, nil); u.status != http.StatusOK || u.str("email") != "" {
+		t.Fatalf("userinfo: %d %s", u.status, u.raw)
+	}
+	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "mo", "password": pw})
+	for _, at := range []string{tok.AccessToken, cc.str("access_token")} {
+		for _, rq := range []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", "/v1/me", nil},
+			{"GET", "/v1/sessions", nil},
+			{"DELETE", "/v1/sessions/" + login.str("session_id"), nil},
+			{"GET", "/v1/consents", nil},
+			{"DELETE", "/v1/consents/" + c.ID, nil},
+			{"POST", "/v1/reauth", map[string]string{"password": pw}},
+			{"GET", "/v1/passkeys", nil},
+			{"POST", "/v1/email/verification", nil},
+		} {
+			if res := call(t, rq.method, s.URL+rq.path, at, rq.body); res.status != http.StatusUnauthorized || res.str("error") != "invalid_token" {
+				t.Errorf("%s %s with a client's token: %d %.200s", rq.method, rq.path, res.status, res.raw)
+			}
+		}
+	}
+	// The user's own token still works, and nothing was ended.
+	if res := call(t, "GET", s.URL+"/v1/sessions", login.str("access_token"), nil); res.status != http.StatusOK {
+		t.Fatalf("the user's own token: %d %s", res.status, res.raw)
+	}
+	if u := call(t, "GET", s.URL+"/oauth/userinfo", tok.AccessToken, nil); u.status != http.StatusOK {
+		t.Fatalf("userinfo afterwards: %d %s", u.status, u.raw)
+	}
+}
