@@ -99,8 +99,9 @@ func TestOIDCFlowsAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep(tok.AccessToken, tok.RefreshToken)
-	if w := call(t, "DELETE", ts.URL+"/v1/consents/"+c.ID, tok.AccessToken, nil); w.status != http.StatusNoContent {
+	login := call(t, "POST", ts.URL+"/v1/login", "", map[string]string{"username": "lena", "password": pw})
+	keep(tok.AccessToken, tok.RefreshToken, login.str("access_token"), login.str("refresh_token"))
+	if w := call(t, "DELETE", ts.URL+"/v1/consents/"+c.ID, login.str("access_token"), nil); w.status != http.StatusNoContent {
 		t.Fatalf("withdraw: %d %s", w.status, w.raw)
 	}
 
