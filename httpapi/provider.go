@@ -375,9 +375,10 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // rpLogout is /oauth/logout (OpenID Connect RP-Initiated Logout 1.0). With
-// an id_token_hint that verifies, the relying party vouches for the
-// request and the sessions end at once; without one, the user confirms on
-// a page first, so a link on another site cannot sign anyone out.
+// an id_token_hint that verifies and names the browser's user, the relying
+// party vouches for the request and the sessions end at once; otherwise
+// the user confirms on a page first, so a link on another site cannot sign
+// anyone out.
 func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	v, err := requestValues(r)
 	if err != nil {
@@ -401,7 +402,7 @@ func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	if lo.Client != nil {
 		name = lo.Client.Name
 	}
-	if !lo.Hinted && !confirmed && sso != nil {
+	if sso != nil && !confirmed && !lo.Covers(sso) {
 		s.opt.ProviderPages.LogoutConfirm(w, http.StatusOK, pages.LogoutPage{
 			Action: s.basePath + "/oauth/logout", CSRF: s.svc.FormToken("logout", s.browser(w, r)), ClientName: name,
 			IDTokenHint: req.IDTokenHint, ClientID: req.ClientID, PostLogoutRedirectURI: req.PostLogoutRedirectURI, State: req.State,

@@ -781,3 +781,31 @@ func TestOIDCClientTokenNotAccountKey(t *testing.T) {
 		t.Fatalf("userinfo afterwards: %d %s", u.status, u.raw)
 	}
 }
+
+// TestOIDCLogoutHintOfAnotherUser: a link to /oauth/logout carrying the
+// attacker's own (valid) ID token, opened in the victim's browser, does
+// not end or orphan the victim's single sign-on without the victim's
+// confirmation.
+func TestOIDCLogoutHintOfAnotherUser(t *testing.T) {
+	l := newAttackLab(t)
+	registerUser(t, l.s.URL, "mallory", "mallory@example.com")
+	f := newFlow()
+	tok, _, err := l.ra.exchange(signIn(t, newBrowser(t), l.ra.authURL(f), "mallory", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint, _ := tok.Extra("id_token").(string)
+	p := l.victim.get(l.s.URL + "/oauth/logout?id_token_hint=" + url.QueryEscape(hint) + "&post_logout_redirect_uri=" + url.QueryEscape(afterLogout))
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="csrf"`) {
+		t.Fatalf("another user's hint: want the confirmation page, got %d %q", p.status, p.location)
+	}
+	if !l.ssoLives(t, l.victim) {
+		t.Fatal("another user's hint ended the victim's single sign-on")
+	}
+	// Confirmed, the browser's session ends with the cookie.
+	req, _ := http.NewRequest(http.MethodPost, l.s.URL+"/oauth/logout", strings.NewReader(formValues(t, p, "csrf").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got := l.victim.do(req); got.location == "" || l.ssoLives(t, l.victim) {
+		t.Fatalf("confirmed logout: %d %q", got.status, got.location)
+	}
+}

@@ -83,6 +83,14 @@ func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLo
 	return out, nil
 }
 
+// Covers reports whether the request may end the browser's single-sign-on
+// session sso without asking the user: only a verified hint of the same
+// user vouches for it. A hint of another user — an attacker's own ID
+// token in a link — does not.
+func (lo *RPLogout) Covers(sso *baton.Session) bool {
+	return lo.Hinted && (lo.sub == "" || lo.sub == sso.UserID)
+}
+
 // audiences reads an aud claim, a string or an array of strings.
 func audiences(v any) []string {
 	switch a := v.(type) {
@@ -101,7 +109,8 @@ func audiences(v any) []string {
 }
 
 // EndRPLogout ends the browser's single-sign-on session sso (nil when the
-// browser holds none) and every session it issued, and — with a verified
+// browser holds none; the caller asked the user unless lo.Covers it) and
+// every session it issued, and — with a verified
 // hint — the single-sign-on session that issued the hint's session, so a
 // logout from a browser whose cookie is gone still ends what the relying
 // party knows of. Each goes through the one revocation path, so
@@ -116,7 +125,7 @@ func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Sess
 			users[id] = user
 		}
 	}
-	if sso != nil && (!lo.Hinted || lo.sub == "" || lo.sub == sso.UserID) {
+	if sso != nil {
 		add(sso.ID, sso.UserID)
 	}
 	if lo.Hinted && lo.sid != "" {
