@@ -809,3 +809,41 @@ func TestOIDCLogoutHintOfAnotherUser(t *testing.T) {
 		t.Fatalf("confirmed logout: %d %q", got.status, got.location)
 	}
 }
+
+// TestOIDCClientLogoutScope: a registered client's access or refresh
+// token at POST /v1/logout ends the client's own session only; scope
+// global or others, which would end every session of the user, is
+// refused.
+func TestOIDCClientLogoutScope(t *testing.T) {
+	s := batontest.NewServer(t, nil, nil)
+	registerUser(t, s.URL, "nia", "nia@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Third", FirstParty: true})
+	r := newRP(t, s.URL, c, secret)
+	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "nia", "password": pw})
+	f := newFlow()
+	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "nia", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		bearer string
+		body   map[string]string
+	}{
+		{tok.AccessToken, map[string]string{"scope": "global"}},
+		{tok.AccessToken, map[string]string{"scope": "others"}},
+		{"", map[string]string{"scope": "global", "refresh_token": tok.RefreshToken}},
+	} {
+		if res := call(t, "POST", s.URL+"/v1/logout", tc.bearer, tc.body); res.status != http.StatusBadRequest {
+			t.Errorf("client logout %v: %d %s", tc.body, res.status, res.raw)
+		}
+	}
+	if res := call(t, "GET", s.URL+"/v1/me", login.str("access_token"), nil); res.status != http.StatusOK {
+		t.Fatalf("the user's own session after the client's logouts: %d %s", res.status, res.raw)
+	}
+	if res := call(t, "POST", s.URL+"/v1/logout", tok.AccessToken, map[string]string{"scope": "local"}); res.status != http.StatusNoContent {
+		t.Fatalf("the client's local logout: %d %s", res.status, res.raw)
+	}
+	if res := call(t, "GET", s.URL+"/v1/me", login.str("access_token"), nil); res.status != http.StatusOK {
+		t.Fatalf("the user's own session after the client's local logout: %d %s", res.status, res.raw)
+	}
+}
