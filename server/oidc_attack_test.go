@@ -735,11 +735,8 @@ func TestOIDCPushFlood(t *testing.T) {
 // granted, list the user's sessions with their addresses, end them, or
 // withdraw the user's consents.
 func TestOIDCClientTokenNotAccountKey(t *testing.T) {
-	s := batontest.NewServer(t, nil, nil)
-	registerUser(t, s.URL, "mo", "mo@example.com")
-	c, secret := addClient(t, s, session.ClientSpec{Name: "Third", Scopes: []string{"openid"}})
+	s, c, r := providerSetup(t, "mo", session.ClientSpec{Name: "Third", Scopes: []string{"openid"}})
 	job, jobSecret := addClient(t, s, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials}, RedirectURIs: []string{}})
-	r := newRP(t, s.URL, c, secret)
 	r.conf.Scopes = []string{"openid"}
 	f := newFlow()
 	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "mo", pw), f)
@@ -815,10 +812,7 @@ func TestOIDCLogoutHintOfAnotherUser(t *testing.T) {
 // global or others, which would end every session of the user, is
 // refused.
 func TestOIDCClientLogoutScope(t *testing.T) {
-	s := batontest.NewServer(t, nil, nil)
-	registerUser(t, s.URL, "nia", "nia@example.com")
-	c, secret := addClient(t, s, session.ClientSpec{Name: "Third", FirstParty: true})
-	r := newRP(t, s.URL, c, secret)
+	s, _, r := providerSetup(t, "nia", session.ClientSpec{Name: "Third", FirstParty: true})
 	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "nia", "password": pw})
 	f := newFlow()
 	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "nia", pw), f)
@@ -846,4 +840,15 @@ func TestOIDCClientLogoutScope(t *testing.T) {
 	if res := call(t, "GET", s.URL+"/v1/me", login.str("access_token"), nil); res.status != http.StatusOK {
 		t.Fatalf("the user's own session after the client's local logout: %d %s", res.status, res.raw)
 	}
+}
+
+// providerSetup starts a server with the user username (address
+// username@example.com) and a client registered with spec, and returns
+// them with the client's relying party.
+func providerSetup(t *testing.T, username string, spec session.ClientSpec) (*batontest.Server, *baton.OAuthClient, *rp) {
+	t.Helper()
+	s := batontest.NewServer(t, nil, nil)
+	registerUser(t, s.URL, username, username+"@example.com")
+	c, secret := addClient(t, s, spec)
+	return s, c, newRP(t, s.URL, c, secret)
 }
