@@ -251,9 +251,11 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		s.renderLogin(w, r, status, tok, pend, v.Get("username"), signInMessage(err))
 		return nil
 	}
-	// A browser that was signed in as someone else is not any more.
-	if old, _ := s.ssoSession(r); old != nil && old.ID != g.Session.ID {
-		_, _ = s.svc.RevokeSession(r.Context(), old.ID, baton.ReasonLogout, cl)
+	// The browser's previous sign-in (another user's, or one too old for
+	// prompt=login or max_age) ends: a logout of that session by its
+	// cookie, audited as one.
+	if old, err := r.Cookie(cookieSSO); err == nil && old.Value != g.RefreshToken {
+		_ = s.svc.Logout(r.Context(), session.LogoutRequest{RefreshToken: old.Value, Scope: session.ScopeLocal}, cl)
 	}
 	s.setSSOCookie(w, g)
 	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session, cl)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/server"
 	"github.com/batonauth/baton/session"
@@ -79,9 +81,10 @@ func TestOIDCFlowsAudited(t *testing.T) {
 	// client_credentials.
 	cc := clientCall(t, token, job.ID, jobSecret, "grant_type=client_credentials")
 	keep(cc.str("access_token"))
-	// RP-initiated logout with a hint, from the browser.
+	// RP-initiated logout with a hint, from the browser, signed in anew
+	// (prompt=login ends its previous sign-in).
 	f = newFlow()
-	tok, _, err = r.exchange(signIn(t, b, r.authURL(f), "lena", pw), f)
+	tok, _, err = r.exchange(signIn(t, b, r.authURL(f, oauth2.SetAuthURLParam("prompt", "login")), "lena", pw), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +121,16 @@ func TestOIDCFlowsAudited(t *testing.T) {
 		{"refresh", "ok", uid, ""},
 		{"reuse_detected", "revoked", uid, ""},
 		{"client_credentials", "ok", "", job.ID},
+		{"logout", "ok", uid, "local"},
 		{"rp_logout", "ok", uid, c.ID},
 		{"revoke", "ok", uid, baton.ReasonConsentWithdrawn + ": " + c.ID},
 	})
 	// The browser's events name it: the code issued to it, the logout.
+	// No administrator acted.
 	for _, e := range events {
+		if e.Detail == "admin" {
+			t.Errorf("an administrator's event: %+v", e)
+		}
 		if (e.Type == "authorize" || e.Type == "rp_logout") && (e.IP != "127.0.0.1" || e.UserAgent == "") {
 			t.Errorf("%s without its requester: ip %q, user agent %q", e.Type, e.IP, e.UserAgent)
 		}
