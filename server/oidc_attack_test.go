@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -851,4 +852,36 @@ func providerSetup(t *testing.T, username string, spec session.ClientSpec) (*bat
 	registerUser(t, s.URL, username, username+"@example.com")
 	c, secret := addClient(t, s, spec)
 	return s, c, newRP(t, s.URL, c, secret)
+}
+
+// TestOIDCPromptNoneOracle: prompt=none tells whether the user is signed
+// in only to the client's registered redirect URI (by design). With any
+// other redirect URI, or an unknown client, a signed-in browser and a
+// fresh one see the same error page.
+func TestOIDCPromptNoneOracle(t *testing.T) {
+	l := newAttackLab(t)
+	stranger := newBrowser(t)
+	requestID := regexp.MustCompile(`[0-9a-zA-Z_-]{16,}`)
+	for _, set := range []map[string]string{
+		{"prompt": "none", "redirect_uri": "https://evil.example/cb"},
+		{"prompt": "none", "client_id": "no-such-client"},
+		{"prompt": "none", "redirect_uri": "http://127.0.0.1:9/callback/"},
+	} {
+		u := l.authorize(newFlow(), set)
+		a, b := l.victim.get(u), stranger.get(u)
+		if a.status != b.status || a.location != "" || b.location != "" ||
+			requestID.ReplaceAllString(a.body, "") != requestID.ReplaceAllString(b.body, "") {
+			t.Errorf("%v: signed in %d %q, stranger %d %q", set, a.status, a.location, b.status, b.location)
+		}
+	}
+	// To the registered URI: login_required for the stranger, a code for
+	// the user.
+	f := newFlow()
+	u := l.authorize(f, map[string]string{"prompt": "none"})
+	if p := stranger.get(u); !strings.HasPrefix(p.location, rpCallback+"?error=login_required") {
+		t.Errorf("stranger: %d %q", p.status, p.location)
+	}
+	if p := l.victim.get(u); !strings.HasPrefix(p.location, rpCallback+"?code=") {
+		t.Errorf("signed in: %d %q", p.status, p.location)
+	}
 }
