@@ -885,3 +885,37 @@ func TestOIDCPromptNoneOracle(t *testing.T) {
 		t.Errorf("signed in: %d %q", p.status, p.location)
 	}
 }
+
+// TestOIDCIntrospectClientTokens: a resource server introspecting a
+// registered client's access tokens learns their scope; a
+// client_credentials token (which has no session) is active while its
+// client is registered, and inactive once the client is deleted.
+func TestOIDCIntrospectClientTokens(t *testing.T) {
+	s := batontest.NewServer(t, batontest.Env{"BATON_RESOURCE_CLIENT_ID": "rs", "BATON_RESOURCE_CLIENT_SECRET": "0123456789abcdef"}, nil)
+	registerUser(t, s.URL, "olga", "olga@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "RP", FirstParty: true})
+	job, jobSecret := addClient(t, s, session.ClientSpec{Name: "Job", GrantTypes: []string{baton.GrantClientCredentials},
+		Scopes: []string{"reports.read"}, RedirectURIs: []string{}})
+	r := newRP(t, s.URL, c, secret)
+	f := newFlow()
+	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "olga", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := clientCall(t, s.URL+"/oauth/token", job.ID, jobSecret, "grant_type=client_credentials")
+	introspect := func(at string) reply {
+		return clientCall(t, s.URL+"/oauth/introspect", "rs", "0123456789abcdef", "token="+url.QueryEscape(at))
+	}
+	if in := introspect(tok.AccessToken); in.body["active"] != true || !strings.Contains(in.str("scope"), "openid") || in.str("client_id") != c.ID {
+		t.Fatalf("a code-flow access token: %s", in.raw)
+	}
+	if in := introspect(cc.str("access_token")); in.body["active"] != true || in.str("scope") != "reports.read" || in.str("client_id") != job.ID || in.str("sub") != job.ID {
+		t.Fatalf("a client_credentials token: %s", in.raw)
+	}
+	if err := s.Service.DeleteClient(context.Background(), job.ID, session.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	if in := introspect(cc.str("access_token")); in.body["active"] != false {
+		t.Fatalf("a deleted client's client_credentials token: %s", in.raw)
+	}
+}
