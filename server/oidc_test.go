@@ -206,7 +206,9 @@ func TestOIDCConsent(t *testing.T) {
 		t.Fatalf("prompt=consent: want the consent page, got %s", p.url)
 	}
 
-	list := call(t, "GET", s.URL+"/v1/consents", tok.AccessToken, nil)
+	// The user manages consents with a token of baton's own API.
+	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "dave", "password": pw})
+	list := call(t, "GET", s.URL+"/v1/consents", login.str("access_token"), nil)
 	var body struct {
 		Consents []session.ConsentInfo `json:"consents"`
 	}
@@ -214,14 +216,13 @@ func TestOIDCConsent(t *testing.T) {
 	if list.status != http.StatusOK || len(body.Consents) != 1 || body.Consents[0].ClientID != c.ID || body.Consents[0].ClientName != "Third Party" {
 		t.Fatalf("GET /v1/consents: %d %s", list.status, list.raw)
 	}
-	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, tok.AccessToken, nil); r.status != http.StatusNoContent {
+	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, login.str("access_token"), nil); r.status != http.StatusNoContent {
 		t.Fatalf("withdraw: %d %s", r.status, r.raw)
 	}
 	// Withdrawing revoked the client's sessions: its token is dead.
 	if r := call(t, "GET", s.URL+"/oauth/userinfo", tok.AccessToken, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("userinfo after withdrawal: %d", r.status)
 	}
-	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "dave", "password": pw})
 	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, login.str("access_token"), nil); r.status != http.StatusNotFound {
 		t.Fatalf("withdraw again: %d %s", r.status, r.raw)
 	}

@@ -66,7 +66,7 @@ func (p *benchProvider) authorize(b *testing.B) string {
 	}
 	out, err := p.svc.Authorize(ctx, &session.AuthorizeParams{ClientID: p.client.ID, ResponseType: "code",
 		Scope: "openid profile email", State: "s", Nonce: "n", CodeChallenge: benchChallenge,
-		CodeChallengeMethod: "S256", MaxAge: -1}, sso)
+		CodeChallengeMethod: "S256", MaxAge: -1}, sso, session.Client{})
 	if err != nil {
 		b.Fatalf("Authorize: %v", err)
 	}
