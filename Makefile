@@ -81,6 +81,10 @@ fuzz:
 	# run to run; a short minimisation keeps the fuzzer fuzzing.
 	$(GO) test -run '^$$' -fuzz FuzzPasskeyBodies -fuzztime 30s -fuzzminimizetime 10x ./httpapi/
 	$(GO) test -run '^$$' -fuzz FuzzNormalizeCodes -fuzztime 30s ./session/
+	# The provider's: live requests, codes and refresh tokens are put into
+	# the inputs, so they too get a short minimisation.
+	$(GO) test -run '^$$' -fuzz FuzzAuthorize -fuzztime 30s -fuzzminimizetime 10x ./httpapi/
+	$(GO) test -run '^$$' -fuzz FuzzClientToken -fuzztime 30s -fuzzminimizetime 10x ./httpapi/
 
 # bench regenerates BENCHMARKS.md (~9 minutes): the micro-benchmarks, then
 # the load matrix (go run ./bench -report), which rewrites only the file's

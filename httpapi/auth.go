@@ -9,6 +9,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/httpauth"
+	"github.com/batonauth/baton/session"
 	"github.com/batonauth/baton/token"
 )
 
@@ -122,6 +123,23 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 				c = g.Claims
 			}
 		}
+	}
+	return c, nil
+}
+
+// authenticateAccount is authenticate for baton's own account API
+// (/v1/…): an access token issued to a registered client is refused. Such
+// a token is the user's consent to the client's scopes — UserInfo and the
+// client's resource servers — not a key to the account: with it a third
+// party could read the address it was not granted, list the user's
+// sessions with their addresses, end them, or withdraw other consents.
+func (s *Server) authenticateAccount(w http.ResponseWriter, r *http.Request) (*token.Claims, error) {
+	c, err := s.authenticate(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if session.ClientToken(c) {
+		return nil, baton.Errorf(baton.EInvalidToken, "an access token issued to an application is not accepted by the account API")
 	}
 	return c, nil
 }

@@ -10,7 +10,7 @@ import (
 // requestVerification is POST /v1/email/verification: a new verification
 // link to the caller's address.
 func (s *Server) requestVerification(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 // changeEmail is POST /v1/email {"email"} with a fresh token: a
 // confirmation link to the new address, a notice to the old.
 func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

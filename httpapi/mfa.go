@@ -10,7 +10,7 @@ import (
 
 // beginTOTP is POST /v1/mfa/totp: a new pending secret, shown once.
 func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -26,7 +26,7 @@ func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request) error {
 // confirmTOTP is POST /v1/mfa/totp/confirm {"code"}: TOTP on, and the
 // recovery codes, shown once.
 func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request) error {
 
 // disableTOTP is DELETE /v1/mfa/totp.
 func (s *Server) disableTOTP(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Server) disableTOTP(w http.ResponseWriter, r *http.Request) error {
 
 // regenerateRecoveryCodes is POST /v1/mfa/recovery-codes.
 func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

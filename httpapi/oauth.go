@@ -153,7 +153,7 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, introspection{
 		Active: true, Subject: info.UserID, SessionID: info.SessionID, Exp: info.ExpiresAt.Unix(), Iat: info.IssuedAt.Unix(),
 		TokenType: info.TokenType, TokenUse: info.TokenUse, ClientID: info.ClientID, Issuer: s.svc.Config().Issuer,
-		Audience: s.svc.Config().Audience, Username: info.Username, AMR: info.AMR,
+		Audience: s.svc.Config().Audience, Username: info.Username, AMR: info.AMR, Scope: info.Scope,
 	})
 	return nil
 }
@@ -173,6 +173,8 @@ type introspection struct {
 	// AMR is an extra member (RFC 7662 §2.2 allows them): the token's amr
 	// claim, or a refresh token's session's methods.
 	AMR []string `json:"amr,omitempty"`
+	// Scope is a registered client's access token's (RFC 7662 §2.2).
+	Scope string `json:"scope,omitempty"`
 }
 
 // MaxRevocationsPage bounds one page of the revocation feed.

@@ -63,7 +63,7 @@ func rawCredential(m json.RawMessage) []byte {
 // passkeyRegisterOptions is POST /v1/passkeys/register/options (fresh
 // token).
 func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *Server) passkeyRegisterOptions(w http.ResponseWriter, r *http.Request) 
 // passkeyRegister is POST /v1/passkeys/register {"flow_id", "credential",
 // "name"?} (fresh token): the new passkey.
 func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) passkeyRegister(w http.ResponseWriter, r *http.Request) error {
 
 // passkeys is GET /v1/passkeys.
 func (s *Server) passkeys(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (s *Server) passkeys(w http.ResponseWriter, r *http.Request) error {
 // deletePasskey is DELETE /v1/passkeys/{id} (fresh token; with mfa for
 // the last second factor).
 func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

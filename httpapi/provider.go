@@ -92,10 +92,17 @@ func (s *Server) clearSSOCookie(w http.ResponseWriter) {
 }
 
 // requestValues reads a provider request's parameters: the query of a
-// GET, the form body of a POST.
+// GET, the form body of a POST. A repeated parameter is EInvalidRequest
+// either way, so that no two readers can take different copies.
 func requestValues(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
-		return r.URL.Query(), nil
+		q := r.URL.Query()
+		for k, vs := range q {
+			if len(vs) > 1 {
+				return nil, baton.Errorf(baton.EInvalidRequest, "the parameter %q is repeated", k)
+			}
+		}
+		return q, nil
 	}
 	p, err := readParams(r)
 	if err != nil {
@@ -119,7 +126,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.browser(w, r)
+	p.Browser = s.svc.BrowserBinding(s.browser(w, r))
 	sso, err := s.ssoSession(r)
 	if err != nil {
 		return err
@@ -132,7 +139,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	out, err := s.svc.Authorize(r.Context(), p, sso)
+	out, err := s.svc.Authorize(r.Context(), p, sso, s.client(r))
 	return s.proceed(w, r, out, err)
 }
 
@@ -171,11 +178,24 @@ func (s *Server) providerError(w http.ResponseWriter, r *http.Request, err error
 	s.opt.ProviderPages.Error(w, status, pages.ErrorPage{Title: title, Message: msg, RequestID: requestID(r.Context())})
 }
 
+// pending returns the live pending request tok of this browser: the one
+// that made it (see session.AuthorizeParams.Browser).
+func (s *Server) pending(r *http.Request, tok string) (*session.PendingAuthorization, error) {
+	pend, err := s.svc.Pending(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	if !s.svc.MadeBy(pend, flowValue(r)) {
+		return nil, baton.Errorf(baton.EInvalidRequest, "this sign-in request was started in another browser: go back to the application and start again")
+	}
+	return pend, nil
+}
+
 // signInPage is GET and POST /login.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		tok := r.URL.Query().Get("request")
-		pend, err := s.svc.Pending(r.Context(), tok)
+		pend, err := s.pending(r, tok)
 		if err != nil {
 			return err
 		}
@@ -190,7 +210,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	if !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
 		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
-	pend, err := s.svc.Pending(r.Context(), tok)
+	pend, err := s.pending(r, tok)
 	if err != nil {
 		return err
 	}
@@ -233,12 +253,14 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		s.renderLogin(w, r, status, tok, pend, v.Get("username"), signInMessage(err))
 		return nil
 	}
-	// A browser that was signed in as someone else is not any more.
-	if old, _ := s.ssoSession(r); old != nil && old.ID != g.Session.ID {
-		_, _ = s.svc.RevokeSession(r.Context(), old.ID, baton.ReasonLogout, cl)
+	// The browser's previous sign-in (another user's, or one too old for
+	// prompt=login or max_age) ends: a logout of that session by its
+	// cookie, audited as one.
+	if old, err := r.Cookie(cookieSSO); err == nil && old.Value != g.RefreshToken {
+		_ = s.svc.Logout(r.Context(), session.LogoutRequest{RefreshToken: old.Value, Scope: session.ScopeLocal}, cl)
 	}
 	s.setSSOCookie(w, g)
-	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session)
+	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session, cl)
 	return s.proceed(w, r, out, err)
 }
 
@@ -318,7 +340,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
 		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
-	pend, err := s.svc.Pending(r.Context(), tok)
+	pend, err := s.pending(r, tok)
 	if err != nil {
 		return err
 	}
@@ -355,9 +377,10 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // rpLogout is /oauth/logout (OpenID Connect RP-Initiated Logout 1.0). With
-// an id_token_hint that verifies, the relying party vouches for the
-// request and the sessions end at once; without one, the user confirms on
-// a page first, so a link on another site cannot sign anyone out.
+// an id_token_hint that verifies and names the browser's user, the relying
+// party vouches for the request and the sessions end at once; otherwise
+// the user confirms on a page first, so a link on another site cannot sign
+// anyone out.
 func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	v, err := requestValues(r)
 	if err != nil {
@@ -378,7 +401,7 @@ func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	if lo.Client != nil {
 		name = lo.Client.Name
 	}
-	if !lo.Hinted && !confirmed && sso != nil {
+	if sso != nil && !confirmed && !lo.Covers(sso) {
 		s.opt.ProviderPages.LogoutConfirm(w, http.StatusOK, pages.LogoutPage{
 			Action: s.basePath + "/oauth/logout", CSRF: s.svc.FormToken("logout", s.browser(w, r)), ClientName: name,
 			IDTokenHint: req.IDTokenHint, ClientID: req.ClientID, PostLogoutRedirectURI: req.PostLogoutRedirectURI, State: req.State,

@@ -109,6 +109,14 @@ func (s *Server) par(w http.ResponseWriter, r *http.Request) error {
 	if c == nil {
 		return baton.Errorf(baton.EInvalidClient, "only registered clients may push authorization requests")
 	}
+	if c.Public() && s.opt.Limits != nil {
+		// A public client authenticates with its client_id alone: anyone
+		// can push for it, and each push is stored, so it is counted per
+		// client IP like an anonymous authorization request.
+		if err := s.opt.Limits.AllowCeremony(r.Context(), s.client(r).IP); err != nil {
+			return err
+		}
+	}
 	v := url.Values{}
 	for k, x := range p {
 		if k != "client_secret" {
@@ -145,7 +153,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) error {
 
 // consents is GET /v1/consents.
 func (s *Server) consents(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}
@@ -160,7 +168,7 @@ func (s *Server) consents(w http.ResponseWriter, r *http.Request) error {
 
 // withdrawConsent is DELETE /v1/consents/{client_id}.
 func (s *Server) withdrawConsent(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

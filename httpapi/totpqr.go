@@ -17,7 +17,7 @@ const qrSize = 256
 // enrolment's otpauth URI, drawn here so that a page under a strict CSP
 // can show it without sending the secret to anyone, in a URL least of all.
 func (s *Server) totpQR(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.authenticate(w, r)
+	c, err := s.authenticateAccount(w, r)
 	if err != nil {
 		return err
 	}

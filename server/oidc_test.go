@@ -206,7 +206,9 @@ func TestOIDCConsent(t *testing.T) {
 		t.Fatalf("prompt=consent: want the consent page, got %s", p.url)
 	}
 
-	list := call(t, "GET", s.URL+"/v1/consents", tok.AccessToken, nil)
+	// The user manages consents with a token of baton's own API.
+	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "dave", "password": pw})
+	list := call(t, "GET", s.URL+"/v1/consents", login.str("access_token"), nil)
 	var body struct {
 		Consents []session.ConsentInfo `json:"consents"`
 	}
@@ -214,14 +216,13 @@ func TestOIDCConsent(t *testing.T) {
 	if list.status != http.StatusOK || len(body.Consents) != 1 || body.Consents[0].ClientID != c.ID || body.Consents[0].ClientName != "Third Party" {
 		t.Fatalf("GET /v1/consents: %d %s", list.status, list.raw)
 	}
-	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, tok.AccessToken, nil); r.status != http.StatusNoContent {
+	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, login.str("access_token"), nil); r.status != http.StatusNoContent {
 		t.Fatalf("withdraw: %d %s", r.status, r.raw)
 	}
 	// Withdrawing revoked the client's sessions: its token is dead.
 	if r := call(t, "GET", s.URL+"/oauth/userinfo", tok.AccessToken, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("userinfo after withdrawal: %d", r.status)
 	}
-	login := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "dave", "password": pw})
 	if r := call(t, "DELETE", s.URL+"/v1/consents/"+c.ID, login.str("access_token"), nil); r.status != http.StatusNotFound {
 		t.Fatalf("withdraw again: %d %s", r.status, r.raw)
 	}
@@ -425,5 +426,31 @@ func TestOIDCAuthorizeFlood(t *testing.T) {
 	}
 	if statuses[http.StatusOK] != 8 || statuses[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("statuses %v: want 8 sign-in pages, then 429", statuses)
+	}
+}
+
+// TestOIDCSessionCapKeepsSSO: a client's sign-in is a use of the browser's
+// single-sign-on session, so the per-user session cap (which ends the
+// least recently used) ends old client sessions, not the browser's sign-in.
+func TestOIDCSessionCapKeepsSSO(t *testing.T) {
+	s := batontest.NewServer(t, batontest.Env{"BATON_MAX_SESSIONS_PER_USER": "3"}, nil)
+	registerUser(t, s.URL, "ivy", "ivy@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Busy RP", FirstParty: true})
+	r := newRP(t, s.URL, c, secret)
+	b := newBrowser(t)
+	f := newFlow()
+	if _, _, err := r.exchange(signIn(t, b, r.authURL(f), "ivy", pw), f); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		f := newFlow()
+		p := b.get(r.authURL(f, oauth2.SetAuthURLParam("prompt", "none")))
+		u, _ := url.Parse(p.location)
+		if u == nil || u.Query().Get("code") == "" {
+			t.Fatalf("exchange %d: the single-sign-on session was ended: %d %s", i, p.status, p.location)
+		}
+		if _, _, err := r.exchange(u.Query(), f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -418,11 +418,12 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", rpAT, nil), 200)
 	c.check("POST", "/oauth/userinfo", call(t, "POST", u+"/oauth/userinfo", rpAT, nil), 200)
 	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", l3.str("access_token"), nil), 401)
-	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpAT, nil), 200)
-	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", "", nil), 401)
-	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpAT, nil), 204)
-	rpLogin := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-rp", "password": pw})
-	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin.str("access_token"), nil), 404)
+	// The account API takes first-party tokens only.
+	rpLogin := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-rp", "password": pw}).str("access_token")
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpLogin, nil), 200)
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpAT, nil), 401)
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin, nil), 204)
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin, nil), 404)
 	c.check("GET", "/.well-known/openid-configuration", call(t, "GET", u+"/.well-known/openid-configuration", "", nil), 200)
 
 	// Rate limit: the account's failure budget (3/1h) runs out.

@@ -60,6 +60,12 @@ type AuthorizeParams struct {
 	// MaxAge is max_age in seconds; -1 when absent.
 	MaxAge     int64  `json:"max_age"`
 	RequestURI string `json:"-"`
+	// Browser binds the request to the browser that made it: the HTTP
+	// layer's keyed hash of the browser's flow cookie (BrowserBinding),
+	// never a request parameter. The pages serve a pending request only
+	// to that browser, so a sign-in page's address sent to someone else
+	// (with the sender's PKCE challenge and state) is worthless.
+	Browser string `json:"browser,omitempty"`
 }
 
 // authorizeNames are the parameters ParseAuthorize reads; each may appear
@@ -131,11 +137,12 @@ type pendingAuth struct {
 }
 
 // Authorize runs an authorization request for a browser holding the
-// single-sign-on session sso (nil when it holds none). Errors that may
+// single-sign-on session sso (nil when it holds none); cl is the browser,
+// for the audit log. Errors that may
 // not go to the redirect URI are *AuthorizeError; other errors are
 // internal. Everything the client did wrong after its redirect URI is
 // established comes back as a Redirect carrying the error.
-func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	if p.RequestURI != "" {
 		var err error
 		if p, err = s.pushed(ctx, p); err != nil {
@@ -154,7 +161,7 @@ func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.
 	if code, msg := s.checkAuthorize(c, pend); code != "" {
 		return s.refuse(c, pend, code, msg), nil
 	}
-	return s.decide(ctx, c, pend, "", sso)
+	return s.decide(ctx, c, pend, "", sso, cl)
 }
 
 // pushedMarker marks params that came from a pushed request.
@@ -183,7 +190,7 @@ func (s *Service) pushed(ctx context.Context, p *AuthorizeParams) (*AuthorizePar
 	if subtle.ConstantTimeCompare([]byte(q.ClientID), []byte(p.ClientID)) != 1 {
 		return nil, pageError(baton.EInvalidRequestURI, "the request_uri was pushed by another client")
 	}
-	q.RequestURI = pushedMarker
+	q.RequestURI, q.Browser = pushedMarker, p.Browser
 	return &q, nil
 }
 
@@ -313,7 +320,7 @@ func (s *Service) redirectTo(p *pendingAuth, q url.Values) string {
 // decide picks the next step of a valid request: the sign-in page, the
 // consent page, or a code. tok is the pending request's token when it is
 // stored already ("" when not yet).
-func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	prompts := strings.Fields(p.Prompt)
 	if sso != nil && sso.UserID != "" && !s.satisfies(sso, p, prompts) {
 		sso = nil
@@ -347,7 +354,7 @@ func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAu
 			return &AuthorizeOutcome{Consent: tok, Client: c, Params: &p.AuthorizeParams}, nil
 		}
 	}
-	return s.issueCode(ctx, c, p, tok, sso)
+	return s.issueCode(ctx, c, p, tok, sso, cl)
 }
 
 // satisfies reports whether the single-sign-on session may answer the
@@ -454,12 +461,12 @@ func (s *Service) pending(ctx context.Context, tok string) (*baton.Challenge, *b
 
 // ContinueAuthorize goes on with the pending request tok after the user
 // signed in to sso on baton's page.
-func (s *Service) ContinueAuthorize(ctx context.Context, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) ContinueAuthorize(ctx context.Context, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	_, c, p, err := s.pending(ctx, tok)
 	if err != nil {
 		return nil, err
 	}
-	return s.decide(ctx, c, p, tok, sso)
+	return s.decide(ctx, c, p, tok, sso, cl)
 }
 
 // Consent records the user's answer on the consent page of the pending
@@ -472,7 +479,7 @@ func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, a
 	}
 	if sso == nil {
 		// Signed out meanwhile (another tab): sign in again first.
-		return s.decide(ctx, c, p, tok, nil)
+		return s.decide(ctx, c, p, tok, nil, cl)
 	}
 	if !allow {
 		if _, err := s.store.SpendChallenge(ctx, hashSecret(tok), baton.ChallengeAuthorize, s.Now(), 1); baton.ErrorCode(err) == baton.ENotFound {
@@ -488,7 +495,7 @@ func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, a
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventConsent, Outcome: OutcomeOK, UserID: sso.UserID, Client: cl, Detail: c.ID + ": " + p.Scope})
-	return s.issueCode(ctx, c, p, tok, sso)
+	return s.issueCode(ctx, c, p, tok, sso, cl)
 }
 
 // codeData is what an authorization code is bound to (the Challenge's
@@ -509,7 +516,7 @@ type codeData struct {
 // issueCode spends the pending request (when stored) and answers a code
 // bound to the client, the redirect URI, the challenge, the nonce and the
 // sign-in.
-func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session) (*AuthorizeOutcome, error) {
+func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendingAuth, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
 	now := s.Now()
 	if tok != "" {
 		// One request, one code: a second tab finishing it gets the error
@@ -534,7 +541,7 @@ func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendin
 		UserID: sso.UserID, Data: data, CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}); err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventAuthorize, Outcome: OutcomeOK, UserID: sso.UserID, SessionID: sso.ID, Detail: c.ID})
+	s.emit(ctx, Event{Type: EventAuthorize, Outcome: OutcomeOK, UserID: sso.UserID, SessionID: sso.ID, Client: cl, Detail: c.ID})
 	return &AuthorizeOutcome{Redirect: s.redirectTo(p, url.Values{"code": {code}}), Client: c, Params: &p.AuthorizeParams}, nil
 }
 
@@ -598,6 +605,18 @@ func (s *Service) FormToken(purpose, browser string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(browser))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// BrowserBinding is the value of AuthorizeParams.Browser for the browser
+// whose flow cookie holds browser.
+func (s *Service) BrowserBinding(browser string) string {
+	return s.FormToken("browser", browser)
+}
+
+// MadeBy reports whether the pending request p was made by the browser
+// whose flow cookie holds browser.
+func (s *Service) MadeBy(p *PendingAuthorization, browser string) bool {
+	return s.CheckFormToken("browser", browser, p.Params.Browser)
 }
 
 // CheckFormToken reports whether tok is FormToken(purpose, browser).

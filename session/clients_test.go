@@ -214,7 +214,7 @@ func TestAuthenticateClient(t *testing.T) {
 	}{
 		{"Basic", conf.ID, secret, session.AuthClientSecretBasic, conf},
 		{"Post", conf.ID, secret, session.AuthClientSecretPost, conf},
-		{"WrongSecret", conf.ID, otherLastChar(secret), session.AuthClientSecretBasic, nil},
+		{"WrongSecret", conf.ID, wrongLast(secret), session.AuthClientSecretBasic, nil},
 		{"MissingSecret", conf.ID, "", session.AuthClientSecretPost, nil},
 		{"ConfidentialNone", conf.ID, "", session.AuthNone, nil},
 		{"OtherClientsSecret", pub.ID, secret, session.AuthClientSecretBasic, nil},
@@ -409,11 +409,11 @@ func TestClientAccessTTLCoversRevocations(t *testing.T) {
 	}
 }
 
-// otherLastChar is s with its last character changed (always: a fixed
-// replacement would be the same one time in 64).
-func otherLastChar(s string) string {
-	if s[len(s)-1] == 'A' {
-		return s[:len(s)-1] + "B"
+// wrongLast returns secret with its last character changed (to one it is
+// not: a random secret ends in "A" one time in 64).
+func wrongLast(secret string) string {
+	if strings.HasSuffix(secret, "A") {
+		return secret[:len(secret)-1] + "B"
 	}
-	return s[:len(s)-1] + "A"
+	return secret[:len(secret)-1] + "A"
 }

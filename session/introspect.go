@@ -18,6 +18,8 @@ type TokenInfo struct {
 	// AMR is the access token's amr, or for a refresh token its session's:
 	// how the user authenticated (RFC 8176).
 	AMR []string
+	// Scope is an access token's scope (a registered client's tokens).
+	Scope string
 }
 
 // Introspect returns what is known of an active token, or nil for a token
@@ -46,6 +48,17 @@ func (s *Service) Introspect(ctx context.Context, raw string) (*TokenInfo, error
 	if err != nil {
 		return nil, nil
 	}
+	if c.Subject == c.ClientID && c.SessionID == c.ClientID {
+		// A client_credentials token has no session: it is active while
+		// its client is registered, so deleting the client ends it here.
+		if _, err := s.store.Client(ctx, c.ClientID); baton.ErrorCode(err) == baton.ENotFound {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		return &TokenInfo{UserID: c.Subject, SessionID: c.SessionID, ClientID: c.ClientID, TokenType: tokenType(c.JKT),
+			TokenUse: "access_token", IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, Scope: c.Scope}, nil
+	}
 	// The in-memory set may lag another instance by up to a second; the
 	// store does not.
 	sess, err := s.store.Session(ctx, c.SessionID)
@@ -62,7 +75,7 @@ func (s *Service) Introspect(ctx context.Context, raw string) (*TokenInfo, error
 		return nil, nil
 	}
 	return &TokenInfo{UserID: c.Subject, Username: u.Username, SessionID: c.SessionID, ClientID: c.ClientID,
-		TokenType: tokenType(c.JKT), TokenUse: "access_token", IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, AMR: c.AMR}, nil
+		TokenType: tokenType(c.JKT), TokenUse: "access_token", IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt, AMR: c.AMR, Scope: c.Scope}, nil
 }
 
 func tokenType(binding string) string {

@@ -30,8 +30,9 @@ func (s *Service) VerifyForLogout(raw string) (*token.Claims, error) { return s.
 
 // Logout revokes the caller's session (local), all the user's sessions
 // (global) or all but the caller's (others). A session that is already
-// revoked makes it a no-op. Outcomes: nil; EInvalidRequest for a bad scope;
-// EInvalidToken for an unknown refresh token.
+// revoked makes it a no-op. Outcomes: nil; EInvalidRequest for a bad scope
+// (a registered client's session may end only itself); EInvalidToken for
+// an unknown refresh token.
 func (s *Service) Logout(ctx context.Context, req LogoutRequest, cl Client) error {
 	switch req.Scope {
 	case "":
@@ -52,6 +53,11 @@ func (s *Service) Logout(ctx context.Context, req LogoutRequest, cl Client) erro
 	if !sess.RevokedAt.IsZero() {
 		s.revoked.add(sess.ID, s.revokedUntil(s.Now()))
 		return nil
+	}
+	if sess.Scope != "" && req.Scope != ScopeLocal {
+		// A registered client's token speaks for its own session, not for
+		// the account: it may not end the user's other sessions.
+		return baton.Errorf(baton.EInvalidRequest, "a session issued to an application can end only itself: scope must be local")
 	}
 	r := revocation{Reason: baton.ReasonLogout,
 		Event: Event{Type: EventLogout, Outcome: OutcomeOK, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: req.Scope}}

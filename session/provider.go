@@ -33,6 +33,15 @@ func (s *Service) SSOSession(ctx context.Context, raw string) (*baton.Session, e
 	return sess, nil
 }
 
+// ClientToken reports whether the access token c was issued to a
+// registered client rather than by baton's first-party API: the code flow
+// and client_credentials grant a scope (the first party's tokens carry
+// none), and a client_credentials token without one names its client as
+// subject and session.
+func ClientToken(c *token.Claims) bool {
+	return c.Scope != "" || c.Subject == c.ClientID && c.SessionID == c.ClientID
+}
+
 // ClientGrant is the answer of the token endpoint to a registered client.
 type ClientGrant struct {
 	*Grant

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -36,6 +35,16 @@ type RPLogout struct {
 // redirected (an unregistered post_logout_redirect_uri must not become an
 // open redirect).
 func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLogout, error) {
+	// Bounded like an authorization request's parameters: the state comes
+	// back in the redirect and all of them on the confirmation page.
+	for name, v := range map[string]string{"client_id": req.ClientID, "post_logout_redirect_uri": req.PostLogoutRedirectURI, "state": req.State} {
+		if len(v) > maxParam {
+			return nil, pageError(baton.EInvalidRequest, "the parameter %s is too long", name)
+		}
+	}
+	if len(req.IDTokenHint) > token.DefaultMaxTokenBytes {
+		return nil, pageError(baton.EInvalidRequest, "the parameter id_token_hint is too long")
+	}
 	out := &RPLogout{}
 	clientID := req.ClientID
 	// Only typ JWT verifies: a logout token or an access token signed by
@@ -74,6 +83,14 @@ func (s *Service) CheckRPLogout(ctx context.Context, req RPLogoutRequest) (*RPLo
 	return out, nil
 }
 
+// Covers reports whether the request may end the browser's single-sign-on
+// session sso without asking the user: only a verified hint of the same
+// user vouches for it. A hint of another user — an attacker's own ID
+// token in a link — does not.
+func (lo *RPLogout) Covers(sso *baton.Session) bool {
+	return lo.Hinted && (lo.sub == "" || lo.sub == sso.UserID)
+}
+
 // audiences reads an aud claim, a string or an array of strings.
 func audiences(v any) []string {
 	switch a := v.(type) {
@@ -92,15 +109,24 @@ func audiences(v any) []string {
 }
 
 // EndRPLogout ends the browser's single-sign-on session sso (nil when the
-// browser holds none) and every session it issued, and — with a verified
+// browser holds none; the caller asked the user unless lo.Covers it) and
+// every session it issued, and — with a verified
 // hint — the single-sign-on session that issued the hint's session, so a
 // logout from a browser whose cookie is gone still ends what the relying
 // party knows of. Each goes through the one revocation path, so
 // back-channel logout tokens go to the other relying parties.
 func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Session, cl Client) error {
+	// The roots to end, each with its user for the audit log.
 	var roots []string
-	if sso != nil && (!lo.Hinted || lo.sub == "" || lo.sub == sso.UserID) {
-		roots = append(roots, sso.ID)
+	users := map[string]string{}
+	add := func(id, user string) {
+		if _, ok := users[id]; !ok {
+			roots = append(roots, id)
+			users[id] = user
+		}
+	}
+	if sso != nil {
+		add(sso.ID, sso.UserID)
 	}
 	if lo.Hinted && lo.sid != "" {
 		sess, err := s.store.Session(ctx, lo.sid)
@@ -109,11 +135,9 @@ func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Sess
 		case err != nil:
 			return err
 		case sess.UserID == lo.sub && sess.Parent != "":
-			if !slices.Contains(roots, sess.Parent) {
-				roots = append(roots, sess.Parent)
-			}
+			add(sess.Parent, sess.UserID)
 		case sess.UserID == lo.sub:
-			roots = append(roots, sess.ID)
+			add(sess.ID, sess.UserID)
 		}
 	}
 	for _, id := range roots {
@@ -122,7 +146,7 @@ func (s *Service) EndRPLogout(ctx context.Context, lo *RPLogout, sso *baton.Sess
 			detail = lo.Client.ID
 		}
 		if _, err := s.revoke(ctx, revocation{SessionID: id, Tree: true, Reason: baton.ReasonRPLogout,
-			Event: Event{Type: EventRPLogout, Outcome: OutcomeOK, SessionID: id, Client: cl, Detail: detail}}); err != nil && baton.ErrorCode(err) != baton.ENotFound {
+			Event: Event{Type: EventRPLogout, Outcome: OutcomeOK, UserID: users[id], SessionID: id, Client: cl, Detail: detail}}); err != nil && baton.ErrorCode(err) != baton.ENotFound {
 			return err
 		}
 	}
