@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/internal/webauthntest"
 	"github.com/batonauth/baton/mail/smtptest"
 	"github.com/batonauth/baton/server"
 	"github.com/batonauth/baton/session"
@@ -453,4 +456,82 @@ func TestOIDCSessionCapKeepsSSO(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestOIDCPasskeyPages: baton's sign-in page takes a usernameless passkey
+// sign-in, and a passkey as the second step after a password, through the
+// same engine flows as the API (the page's script asks the API for the
+// options and posts the assertion in its form; here the test does that),
+// and the ID token's amr says which.
+func TestOIDCPasskeyPages(t *testing.T) {
+	s := batontest.NewServer(t, nil, nil)
+	u := s.URL
+	registerUser(t, u, "jane", "jane@example.com")
+	at := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "jane", "password": pw}).str("access_token")
+	key := webauthntest.New(webauthntest.Options{UV: true, Origin: strings.Replace(u, "127.0.0.1", "localhost", 1)})
+	opts := call(t, "POST", u+"/v1/passkeys/register/options", at, nil)
+	cred, err := key.Register(opts.rawMember("options"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := call(t, "POST", u+"/v1/passkeys/register", at, map[string]any{"flow_id": opts.str("flow_id"), "credential": json.RawMessage(cred)}); r.status != http.StatusCreated {
+		t.Fatalf("register passkey: %d %s", r.status, r.raw)
+	}
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Passkey RP", FirstParty: true})
+	r := newRP(t, u, c, secret)
+	// assert answers the passkey form of page p, as signin.js does.
+	assert := func(b *rpBrowser, p page, mfaToken string) page {
+		t.Helper()
+		body := map[string]any{}
+		if mfaToken != "" {
+			body["mfa_token"] = mfaToken
+		}
+		o := call(t, "POST", u+"/v1/passkeys/login/options", "", body)
+		a, err := key.Login(o.rawMember("options"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.submit(p, map[string]string{"flow_id": o.str("flow_id"), "credential": string(a)})
+	}
+	amrOf := func(q url.Values, f flow) []string {
+		t.Helper()
+		_, idt, err := r.exchange(q, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cl struct {
+			AMR []string `json:"amr"`
+		}
+		_ = idt.Claims(&cl)
+		return cl.AMR
+	}
+
+	t.Run("Usernameless", func(t *testing.T) {
+		b := newBrowser(t)
+		f := newFlow()
+		p := b.get(r.authURL(f))
+		if !strings.Contains(p.body, `name="credential"`) {
+			t.Fatalf("the sign-in page offers no passkey form: %.300s", p.body)
+		}
+		p = assert(b, p, "")
+		loc, _ := url.Parse(p.location)
+		if amr := amrOf(loc.Query(), f); !slices.Contains(amr, "hwk") {
+			t.Fatalf("amr %v, want hwk", amr)
+		}
+	})
+
+	t.Run("SecondStep", func(t *testing.T) {
+		b := newBrowser(t)
+		f := newFlow()
+		p := b.submit(b.get(r.authURL(f)), map[string]string{"username": "jane", "password": pw})
+		m := regexp.MustCompile(`name="mfa_token" value="([^"]+)"`).FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no second-factor page after the password: %d %.300s", p.status, p.body)
+		}
+		p = assert(b, p, m[1])
+		loc, _ := url.Parse(p.location)
+		if amr := amrOf(loc.Query(), f); !slices.Contains(amr, "pwd") || !slices.Contains(amr, "hwk") || !slices.Contains(amr, "mfa") {
+			t.Fatalf("amr %v, want pwd, hwk and mfa", amr)
+		}
+	})
 }
