@@ -377,6 +377,18 @@ func TestOIDCGoRelyingParty(t *testing.T) {
 		}
 	})
 
+	t.Run("NoRedirectURI", func(t *testing.T) {
+		// OpenID Connect Core §3.1.2.1 requires redirect_uri, even for a
+		// client with one registered URI: an error page, no redirect.
+		f := newFlow()
+		bare := r.conf
+		bare.RedirectURL = ""
+		p := b.get(bare.AuthCodeURL(f.state, oauth2.S256ChallengeOption(f.verifier)))
+		if p.location != "" || p.status != http.StatusBadRequest || !strings.Contains(p.body, "redirect_uri") {
+			t.Fatalf("no redirect_uri: want an error page, got %d location %q", p.status, p.location)
+		}
+	})
+
 	t.Run("WrongSecret", func(t *testing.T) {
 		f := newFlow()
 		q := signIn(t, b, r.authURL(f), "alice", pw)

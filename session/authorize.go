@@ -208,10 +208,13 @@ func (s *Service) authorizeClient(ctx context.Context, p *AuthorizeParams) (*bat
 	}
 	redirect := p.RedirectURI
 	switch {
-	case redirect == "" && len(c.RedirectURIs) == 1:
-		redirect = c.RedirectURIs[0]
 	case redirect == "":
-		return nil, "", pageError(baton.EInvalidRequest, "the request names no redirect_uri, and the application has several")
+		// RFC 6749 §3.1.2.3 and OAuth 2.1 would let a client with one
+		// registered URI leave it out; OpenID Connect Core §3.1.2.1 makes
+		// it REQUIRED in every authentication request, and every request
+		// here is one (scope openid): the standard wins over the looser
+		// rule. Every relying party sends it.
+		return nil, "", pageError(baton.EInvalidRequest, "the request names no redirect_uri (OpenID Connect requires it)")
 	case !RedirectURIAllowed(c, redirect):
 		return nil, "", pageError(baton.EInvalidRequest, "the redirect_uri is not registered for this application")
 	}
