@@ -168,6 +168,11 @@ func (db *DB) DeleteClient(ctx context.Context, id string, r baton.Revoke) ([]st
 		if ids, err = revokeSessions(ctx, tx, `client_id = $4`, r, id); err != nil {
 			return err
 		}
+		// The sid of the client's client_credentials tokens.
+		if _, err = tx.Exec(ctx, `INSERT INTO revocations (session_id, revoked_at, until) VALUES ($1, $2, $3)`,
+			id, ts(r.Now), ts(r.Until)); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		return err
 	})

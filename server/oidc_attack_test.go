@@ -918,4 +918,12 @@ func TestOIDCIntrospectClientTokens(t *testing.T) {
 	if in := introspect(cc.str("access_token")); in.body["active"] != false {
 		t.Fatalf("a deleted client's client_credentials token: %s", in.raw)
 	}
+	// Nor does it verify locally, here or (through the feed) elsewhere.
+	if _, err := s.Service.Authenticate(cc.str("access_token")); err == nil {
+		t.Fatal("a deleted client's client_credentials token authenticates")
+	}
+	feed := call(t, "GET", s.URL+"/v1/revocations?since=0", "", nil, "Authorization", basic("rs", "0123456789abcdef"))
+	if !strings.Contains(string(feed.raw), `"sid":"`+job.ID+`"`) {
+		t.Fatalf("the revocation feed does not name the deleted client: %d %s", feed.status, feed.raw)
+	}
 }

@@ -233,6 +233,10 @@ func testClientDelete(t *testing.T, s baton.Store) {
 	}
 	wantRevoked(t, s, r, []string{"a", "b", "c"}, []string{"other", "v1"})
 	wantRevoked(t, s, earlier, []string{"gone"}, nil)
+	// The client's own id, the sid of its client_credentials tokens.
+	if d := diffRevocations([]baton.Revocation{{SessionID: "c1", RevokedAt: r.Now, Until: r.Until}}, revocationsFor(t, s, "c1")); d != "" {
+		t.Errorf("revocations of the client's id mismatch (-want +got):\n%s", d)
+	}
 	_, err = s.Client(ctx, "c1")
 	wantCode(t, err, baton.ENotFound)
 	for _, u := range []string{"u1", "u2"} {
