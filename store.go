@@ -97,7 +97,11 @@ type SessionStore interface {
 	// unlocked and its CredentialGen equals s.CredentialGen. ENotFound when
 	// s.UserID does not exist; EConflict when the user is locked or at
 	// another generation (a lock, password change or reset completed after
-	// the caller verified the credentials); nothing is stored then.
+	// the caller verified the credentials); nothing is stored then. When
+	// s.Parent is set, the parent's LastUsedAt moves forward to
+	// s.CreatedAt in the same transaction: a client's sign-in is a use of
+	// the single-sign-on session that issued it, so the session cap, which
+	// ends the least recently used sessions, does not end it first.
 	CreateSession(ctx context.Context, s *Session, tokenHash []byte) error
 	// Session returns the session (live or not), or ENotFound.
 	Session(ctx context.Context, id string) (*Session, error)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +148,92 @@ func TestTOTPUsers(t *testing.T) {
 	for i, want := range []int{1, 4, 7, 1} {
 		if u, err := w.nextUser(0); err != nil || u != want {
 			t.Errorf("round-robin call %d: got %d, %v, want %d", i, u, err, want)
+		}
+	}
+}
+
+// TestMain lets the test binary serve hello as the tool does (startHello
+// runs os.Executable with -hello-serve).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-hello-serve" {
+		serveHello()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestCodeOf(t *testing.T) {
+	tests := []struct {
+		name, location, want string
+	}{
+		{"Code", providerRedirect + "?code=bac_x&state=s&iss=i", "bac_x"},
+		{"Error", providerRedirect + "?error=login_required&state=s", ""},
+		{"OtherPlace", "/login?request=bar_x", ""},
+		{"OtherClient", "https://evil.example/callback?code=bac_x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.location)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := codeOf(u)
+			if got != tt.want || (err == nil) != (tt.want != "") {
+				t.Errorf("codeOf(%s) = %q, %v; want %q", tt.location, got, err, tt.want)
+			}
+			// The error table counts errors by their text: no one-time
+			// value in it.
+			if err != nil && strings.Contains(err.Error(), "bar_") {
+				t.Errorf("codeOf(%s): the error %q holds the request's token", tt.location, err)
+			}
+		})
+	}
+}
+
+// TestProviderScenarios runs code-exchange and client-refresh briefly
+// against a started server on each store (PostgreSQL when it answers):
+// the client registered by the CLI, browsers signed in through /login,
+// every op and every v1 refresh beside them answered 2xx.
+func TestProviderScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts baton")
+	}
+	stores := []string{"sqlite"}
+	dbURL := os.Getenv("BATON_TEST_DATABASE_URL")
+	if dbURL == "" {
+		dbURL = "postgres://postgres@127.0.0.1:5432/test"
+	}
+	if err := pgExec(context.Background(), dbURL, "SELECT 1"); err == nil {
+		stores = append(stores, "postgres")
+	} else {
+		t.Logf("no PostgreSQL at %s (%v): sqlite only", dbURL, err)
+	}
+	t.Cleanup(cleanupBuilds)
+	for _, store := range stores {
+		for _, sc := range []string{"code-exchange", "client-refresh"} {
+			t.Run(store+"/"+sc, func(t *testing.T) {
+				o := options{scenario: sc, c: 2, d: 300 * time.Millisecond, warmup: 100 * time.Millisecond,
+					helloD: 200 * time.Millisecond, runs: 1, store: store, dbURL: dbURL, users: 6, idTokenAlg: "EdDSA"}
+				res, err := runProvider(context.Background(), o)
+				if err != nil {
+					t.Fatalf("runProvider: %v", err)
+				}
+				rr := res.runs[0]
+				if errs, n, _ := res.errors(); n > 0 {
+					t.Errorf("errors: %v", errs)
+				}
+				if got := rr.per[res.mainOp()].n; got == 0 {
+					t.Errorf("no %s op measured", sc)
+				}
+				if rr.base == nil || rr.base.per[opRefresh].n == 0 {
+					t.Error("no v1 refresh measured beside it")
+				} else if _, n, _ := (&scenarioResult{runs: []runResult{*rr.base}}).errors(); n > 0 {
+					t.Errorf("v1 refresh errors: %v", rr.base.errs)
+				}
+				if rr.hello.n == 0 {
+					t.Error("no hello measured")
+				}
+			})
 		}
 	}
 }

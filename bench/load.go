@@ -30,14 +30,19 @@ const (
 	opLoginTOTP
 	opLoginPasskey2FA
 	opPasskey
+	opCodeExchange
+	opClientRefresh
 	opHello
 	nOps
 )
 
-var opNames = [nOps]string{"login", "refresh", "me", "login-totp", "login-passkey-2fa", "passkey", "hello"}
+var opNames = [nOps]string{"login", "refresh", "me", "login-totp", "login-passkey-2fa", "passkey", "code-exchange", "client-refresh", "hello"}
 
 // newClient is the load generator's client: keep-alive connections, at
 // least one idle connection per virtual user so none is ever re-dialled.
+// It follows no redirect: every request is one measured round trip, and
+// the provider's 303s point at the client's redirect URI, which is no
+// server here.
 func newClient(c int) *http.Client {
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -48,7 +53,8 @@ func newClient(c int) *http.Client {
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // vu is a virtual user: one request at a time, with its own tokens.
@@ -68,6 +74,11 @@ type vu struct {
 	pool     []int
 	next     int
 	lastStep []int64
+	// flow is the browser's baton_flow cookie (provider scenarios).
+	flow string
+	// renew, when set, starts a new chain after a broken one instead of a
+	// password login (client-refresh: a code exchange).
+	renew func(ctx context.Context, t *target) error
 }
 
 // sample is what one virtual user measured.
@@ -112,14 +123,24 @@ func (t *target) do(ctx context.Context, v *vu, method, path, body, bearer strin
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := t.client.Do(req)
+	resp, err := t.send(v, req)
 	if err != nil {
 		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// send sends req and reads the whole answer into v.buf; the response's
+// body is closed, its status and headers remain.
+func (t *target) send(v *vu, req *http.Request) (*http.Response, error) {
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, err
 	}
 	v.buf.Reset()
 	_, err = v.buf.ReadFrom(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, err
+	return resp, err
 }
 
 // errKey names a failed request for the error table: op, status and the
@@ -238,14 +259,14 @@ func runVUs(ctx context.Context, t *target, vus []*vu, st step, w window) []*sam
 				o, status, err := st(ctx, t, v)
 				lat := time.Since(start)
 				if start.Before(w.start) {
-					if (err != nil || status >= 300) && o == opRefresh {
+					if (err != nil || status >= 300) && chained(o) {
 						t.relogin(ctx, v, s)
 					}
 					continue
 				}
 				if err != nil || status < 200 || status >= 300 {
 					s.fail(errKey(o, v.stage, status, err, v.buf.Bytes()))
-					if o == opRefresh {
+					if chained(o) {
 						// The chain is broken: start a new session (its
 						// hash costs the measured window some CPU, which
 						// the error table shows).
@@ -261,8 +282,16 @@ func runVUs(ctx context.Context, t *target, vus []*vu, st step, w window) []*sam
 	return samples
 }
 
+// chained reports whether each op of o spends the token the previous
+// one returned, so a failure breaks the virtual user's chain.
+func chained(o op) bool { return o == opRefresh || o == opClientRefresh }
+
 func (t *target) relogin(ctx context.Context, v *vu, s *sample) {
 	s.relogins++
+	if v.renew != nil {
+		_ = v.renew(ctx, t)
+		return
+	}
 	_, _ = t.login(ctx, v)
 }
 
@@ -284,29 +313,37 @@ func setupVUs(ctx context.Context, t *target, n, users int, tokens []string, nee
 	if !needSession {
 		return vus, nil
 	}
-	errc := make(chan error, n)
-	sem := make(chan struct{}, 4)
+	return vus, inParallel(vus, 4, func(v *vu) error {
+		what, f := "login", t.login
+		if v.rt != "" {
+			what, f = "refresh", t.refresh
+		}
+		status, err := f(ctx, v)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("set-up %s of %s: status %d: %s", what, v.user, status, v.buf.Bytes())
+		}
+		return err
+	})
+}
+
+// inParallel runs f for every virtual user, n at a time (set-up: each may
+// cost the server an argon2id hash), and returns one of the errors.
+func inParallel(vus []*vu, n int, f func(*vu) error) error {
+	errc := make(chan error, len(vus))
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for _, v := range vus {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			what, f := "login", t.login
-			if v.rt != "" {
-				what, f = "refresh", t.refresh
-			}
-			status, err := f(ctx, v)
-			if err == nil && status != http.StatusOK {
-				err = fmt.Errorf("set-up %s of %s: status %d: %s", what, v.user, status, v.buf.Bytes())
-			}
-			if err != nil {
+			if err := f(v); err != nil {
 				errc <- err
 			}
 		})
 	}
 	wg.Wait()
 	close(errc)
-	return vus, <-errc
+	return <-errc
 }
 
 // stats are the merged figures of one op in one run.

@@ -16,6 +16,8 @@
 //	go run ./bench -scenario coldstart                            # exec to /readyz 200 on an existing data dir
 //	go run ./bench -scenario verify -c 2                          # in-process token verification
 //	go run ./bench -scenario login-totp -c 16 -d 10s              # password + TOTP, beside a plain login
+//	go run ./bench -scenario code-exchange -c 16                  # /oauth/authorize + /oauth/token, beside a v1 refresh
+//	go run ./bench -scenario client-refresh -c 16                 # a client's refresh_token grant, beside a v1 refresh
 //	go run ./bench -scenario refresh -profile /tmp/prof           # CPU and alloc profiles (benchmark build)
 //	go run ./bench -url http://127.0.0.1:8080 -scenario me        # an already running server (loopback only)
 //	go run ./bench -report BENCHMARKS.md -micro micro.txt         # the whole matrix, rewriting BENCHMARKS.md
@@ -24,7 +26,11 @@
 // chain), me (GET /v1/me), mixed (1 login : 100 refreshes : 2,000 /v1/me),
 // flood, coldstart, verify; login-totp, login-passkey-2fa (password, then
 // the second step) and passkey (usernameless), each op one whole sign-in,
-// each run followed by a plain login on the same server for the ratio. Everything is bounded by -d and stops by
+// each run followed by a plain login on the same server for the ratio;
+// code-exchange (GET /oauth/authorize with a baton_sso cookie, then
+// POST /oauth/token authorization_code) and client-refresh (a registered
+// client's refresh_token grant), each run followed by a v1 refresh on the
+// same server for the ratio. Everything is bounded by -d and stops by
 // itself; only 127.0.0.1 targets are accepted.
 package main
 
@@ -53,17 +59,19 @@ type options struct {
 	dbURL    string
 	users    int
 	sessions int
-	profile  string
-	bin      string
-	report   string
-	micro    string
-	quick    bool
-	verbose  bool
+	// idTokenAlg is the provider scenarios' client's ID-token algorithm.
+	idTokenAlg string
+	profile    string
+	bin        string
+	report     string
+	micro      string
+	quick      bool
+	verbose    bool
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify | login-totp | login-passkey-2fa | passkey")
+	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify | login-totp | login-passkey-2fa | passkey | code-exchange | client-refresh")
 	flag.IntVar(&o.c, "c", 16, "concurrency: virtual users, each one request at a time (flood: login clients)")
 	flag.IntVar(&o.meC, "me-c", 8, "flood: concurrent GET /v1/me clients beside the login flood")
 	flag.DurationVar(&o.d, "d", 5*time.Second, "measured duration of each run")
@@ -73,7 +81,8 @@ func main() {
 	flag.StringVar(&o.url, "url", "", "target server (127.0.0.1 only); empty: build and start baton on a fresh data dir")
 	flag.StringVar(&o.store, "store", "sqlite", "store of the started server: sqlite | postgres")
 	flag.StringVar(&o.dbURL, "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL server for -store postgres; a database of its own is created and dropped")
-	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user; login-totp, login-passkey-2fa, passkey: 6,000 with the factor)")
+	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user; login-totp, login-passkey-2fa, passkey: 6,000 with the factor; code-exchange: 2,000 signed in)")
+	flag.StringVar(&o.idTokenAlg, "id-token-alg", "RS256", "code-exchange, client-refresh: the client's ID-token algorithm (RS256, ES256, EdDSA)")
 	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL before the server starts (started server only)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU and alloc profiles of the server (starts the benchmark build bench/cmd/batonprof)")
 	flag.StringVar(&o.bin, "bin", "", "baton binary to start instead of building ./cmd/baton (A/B comparisons of two builds)")
@@ -111,9 +120,15 @@ func main() {
 
 func (o *options) check() error {
 	switch o.scenario {
-	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify", "login-totp", "login-passkey-2fa", "passkey":
+	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify", "login-totp", "login-passkey-2fa", "passkey",
+		"code-exchange", "client-refresh":
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)
+	}
+	switch o.idTokenAlg {
+	case "RS256", "ES256", "EdDSA":
+	default:
+		return fmt.Errorf("-id-token-alg must be RS256, ES256 or EdDSA")
 	}
 	if o.c < 1 || o.c > 4096 || o.meC < 0 || o.meC > 4096 {
 		return fmt.Errorf("-c and -me-c must be in 1..4096")

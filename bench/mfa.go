@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -68,6 +67,10 @@ func factorUsers(o options) int {
 type factorSeed struct {
 	totpSecrets []string // base32, as an authenticator app holds it
 	passkeys    []passkeyRow
+	// ssoFrom > 0 makes the virtual users' seeded sessions (seed's
+	// vuTokens) from this index on browsers' single-sign-on sessions
+	// (transport sso), whose tokens are baton_sso cookies.
+	ssoFrom int
 }
 
 type passkeyRow struct {
@@ -143,11 +146,15 @@ func userID(i int) string { return fmt.Sprintf("bench-user-%06d", i) }
 // no two virtual users ever sign in as the same user at once, so a
 // passkey's signature counter always arrives in order, and each keeps its
 // own record of which TOTP step it used every user in.
-func (m *mfaRig) assignUsers(vus []*vu) {
+func (m *mfaRig) assignUsers(vus []*vu) { assignUsers(vus, m.users) }
+
+// assignUsers gives virtual user v of c the users v, v+c, v+2c, … below
+// users, in round-robin order from the first.
+func assignUsers(vus []*vu, users int) {
 	c := len(vus)
 	for _, v := range vus {
 		v.pool = v.pool[:0]
-		for u := v.id; u < m.users; u += c {
+		for u := v.id; u < users; u += c {
 			v.pool = append(v.pool, u)
 		}
 		v.lastStep = make([]int64, len(v.pool))
@@ -319,9 +326,13 @@ func (m *mfaRig) passkeyLogin(ctx context.Context, t *target, v *vu) (op, int, e
 // would store for this authenticator: its COSE public key, counter 0, the
 // zero AAGUID of "none" attestation, and flags 1 (user verified).
 func seedFactors(ctx context.Context, b *backend, f *factorSeed) error {
-	if f == nil || (len(f.totpSecrets) == 0 && len(f.passkeys) == 0) {
+	if f == nil || (len(f.totpSecrets) == 0 && len(f.passkeys) == 0 && f.ssoFrom == 0) {
 		return nil
 	}
+	// The session ids are the tool's own, zero-padded: their order is
+	// their index's.
+	ssoFrom, _ := vuSession(f.ssoFrom, 1)
+	markSSO := `UPDATE sessions SET transport = 'sso' WHERE id LIKE 'bench-sess-%' AND id >= '` + ssoFrom + `'`
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	aaguid := make([]byte, 16)
 	if b.store == "postgres" {
@@ -348,6 +359,11 @@ func seedFactors(ctx context.Context, b *backend, f *factorSeed) error {
 			pids, uids, cids, keys, aaguid, now); err != nil {
 			return fmt.Errorf("seed passkeys: %w", err)
 		}
+		if f.ssoFrom > 0 {
+			if _, err := conn.Exec(ctx, markSSO); err != nil {
+				return fmt.Errorf("seed single-sign-on sessions: %w", err)
+			}
+		}
 		_, err = conn.Exec(ctx, `ANALYZE totp, passkeys`)
 		return err
 	}
@@ -368,6 +384,11 @@ func seedFactors(ctx context.Context, b *backend, f *factorSeed) error {
 			VALUES (?, ?, ?, ?, 0, ?, '', 1, 'bench', ?)`,
 			fmt.Sprintf("bench-pk-%06d", p.user), userID(p.user), p.credentialID, p.publicKey, aaguid, us); err != nil {
 			return fmt.Errorf("seed passkeys: %w", err)
+		}
+	}
+	if f.ssoFrom > 0 {
+		if _, err := tx.ExecContext(ctx, markSSO); err != nil {
+			return fmt.Errorf("seed single-sign-on sessions: %w", err)
 		}
 	}
 	return commitSeedSQLite(ctx, db, tx)
@@ -401,53 +422,8 @@ func runMFA(ctx context.Context, o options) (*scenarioResult, error) {
 	for i := range plain {
 		plain[i] = &vu{id: i, user: userName(n + i)}
 	}
-	for i := range o.runs {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		o.logf("run %d/%d %s c=%d", i+1, o.runs, o.scenario, o.c)
-		rr := r.measure(ctx, vus, m.step(), o.d, "")
-		o.logf("run %d/%d login c=%d (plain users, same server)", i+1, o.runs, o.c)
-		lr := r.measure(ctx, plain, fixed(opLogin), o.d, "")
-		rr.login = &lr
-		rr.hello = r.measureHello(ctx, o.c, o.helloD)
-		res.runs = append(res.runs, rr)
+	if res.runs, err = r.runBeside(ctx, vus, m.step(), plain, opLogin); err != nil {
+		return nil, err
 	}
 	return res, nil
-}
-
-// printLogin writes the plain login measured beside a second-factor
-// scenario and the ratios to it.
-func (s *scenarioResult) printLogin(w io.Writer) {
-	base := make([]runResult, len(s.runs))
-	for i, r := range s.runs {
-		base[i] = *r.login
-		base[i].hello = r.hello
-	}
-	b := &scenarioResult{o: s.o, runs: base}
-	x := b.op(opLogin)
-	fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s %7.1f%%  (plain password login, same server, next %s)\n",
-		"login", fmtRate(x.rps), fmtDur(x.p50), fmtDur(x.p90), fmtDur(x.p99), fmtDur(x.max), 100*x.ratio, s.o.d)
-	rps := med(s.runs, func(r runResult) float64 { return ratio(r.total(), r.login.per[opLogin].rps) })
-	cpu, bcpu := s.cpuPerReq(), b.cpuPerReq()
-	fmt.Fprintf(w, "÷login: %.2f× the sign-ins per second; p50 %.2f×, p99 %.2f×; server CPU per sign-in %s vs %s per login (%.2f×)",
-		rps, ratio(float64(s.op(s.mainOp()).p50), float64(x.p50)), ratio(float64(s.op(s.mainOp()).p99), float64(x.p99)),
-		fmtDur(cpu), fmtDur(bcpu), ratio(float64(cpu), float64(bcpu)))
-	if _, n, _ := b.errors(); n > 0 {
-		fmt.Fprintf(w, "; plain login errors: %d", n)
-	}
-	fmt.Fprintln(w)
-}
-
-// mainOp is the op a scenario measures.
-func (s *scenarioResult) mainOp() op {
-	switch s.o.scenario {
-	case "login-totp":
-		return opLoginTOTP
-	case "login-passkey-2fa":
-		return opLoginPasskey2FA
-	case "passkey":
-		return opPasskey
-	}
-	return opLogin
 }

@@ -77,7 +77,7 @@ func newRig(ctx context.Context, o options, users int, vuTokens []string, factor
 		o.logf("server %s ready in %s", r.url, r.srv.readyAt.Sub(r.srv.startedAt).Round(time.Millisecond))
 	} else {
 		if factors != nil {
-			return nil, fmt.Errorf("-scenario %s seeds its factors by SQL: it needs a server the tool starts (no -url)", o.scenario)
+			return nil, fmt.Errorf("-scenario %s seeds factors or single-sign-on sessions by SQL: it needs a server the tool starts (no -url)", o.scenario)
 		}
 		// An external server: register the users through the API (each
 		// costs the server a hash; 409 means they exist from a previous
@@ -138,10 +138,11 @@ type runResult struct {
 	// them, so other engineers' PostgreSQL tests count too); only with
 	// -store postgres.
 	pgCPU time.Duration
-	// login is, for the second-factor scenarios, a plain password login
-	// run on the same server right after, by users without a factor: the
-	// denominator of the ratios.
-	login *runResult
+	// base is the baseline run on the same server right after: for the
+	// second-factor scenarios a plain password login by users without a
+	// factor, for the provider's scenarios a v1 refresh (see baseOp). It
+	// is the denominator of the ratios.
+	base *runResult
 }
 
 // total is the throughput over every op of the scenario (not hello).
@@ -299,6 +300,9 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 	if isMFAScenario(o.scenario) {
 		return runMFA(ctx, o)
 	}
+	if isProviderScenario(o.scenario) {
+		return runProvider(ctx, o)
+	}
 	st, needSession := scenarioStep(o)
 	// A server the tool starts gets its virtual users' sessions by SQL;
 	// an external one through a login each.
@@ -326,27 +330,50 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.runs, err = r.runBeside(ctx, vus, st, nil, 0); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runBeside runs st on vus o.runs times, each run followed by a baseline
+// run of baseOp on base when there is one (on the same server, so the
+// ratio compares like with like; runResult.base) and a hello run at the
+// scenario's concurrency (a flood's login and me clients together).
+func (r *rig) runBeside(ctx context.Context, vus []*vu, st step, base []*vu, baseOp op) ([]runResult, error) {
+	o := r.o
+	var runs []runResult
 	for i := range o.runs {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		profile := ""
-		if o.profile != "" && i == 0 {
-			if err := os.MkdirAll(o.profile, 0o755); err != nil {
-				return nil, err
-			}
-			profile = filepath.Join(o.profile, fmt.Sprintf("%s-%s-c%d", o.store, o.scenario, o.c))
+		profile, err := profilePath(o, i)
+		if err != nil {
+			return nil, err
 		}
 		o.logf("run %d/%d %s c=%d", i+1, o.runs, o.scenario, o.c)
 		rr := r.measure(ctx, vus, st, o.d, profile)
-		hc := o.c
-		if o.scenario == "flood" {
-			hc = vusN
+		if base != nil {
+			o.logf("run %d/%d %s c=%d (baseline, same server)", i+1, o.runs, opNames[baseOp], len(base))
+			br := r.measure(ctx, base, fixed(baseOp), o.d, "")
+			rr.base = &br
 		}
-		rr.hello = r.measureHello(ctx, hc, o.helloD)
-		res.runs = append(res.runs, rr)
+		rr.hello = r.measureHello(ctx, len(vus), o.helloD)
+		runs = append(runs, rr)
 	}
-	return res, nil
+	return runs, nil
+}
+
+// profilePath is where run i's profiles go: with -profile, the first
+// run's, named by store, scenario and concurrency; "" otherwise.
+func profilePath(o options, i int) (string, error) {
+	if o.profile == "" || i != 0 {
+		return "", nil
+	}
+	if err := os.MkdirAll(o.profile, 0o755); err != nil {
+		return "", err
+	}
+	return filepath.Join(o.profile, fmt.Sprintf("%s-%s-c%d", o.store, o.scenario, o.c)), nil
 }
 
 // hashBound times single argon2id hashes with the server's parameters in
@@ -585,8 +612,8 @@ func (s *scenarioResult) print(w io.Writer) {
 		fmt.Fprintf(w, "%-18s %10s %49.1f%%\n", "total", fmtRate(s.totalRPS()), 100*s.totalRatio())
 	}
 	h := s.hello()
-	if s.runs[0].login != nil {
-		s.printLogin(w)
+	if s.runs[0].base != nil {
+		s.printBase(w)
 	}
 	fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s\n", "hello", fmtRate(h.rps), fmtDur(h.p50), fmtDur(h.p90), fmtDur(h.p99), fmtDur(h.max))
 	if s.o.url == "" {
@@ -623,6 +650,57 @@ func (s *scenarioResult) print(w io.Writer) {
 	if relogins > 0 {
 		fmt.Fprintf(w, "re-logins after a broken refresh chain: %d\n", relogins)
 	}
+}
+
+// mainOp is the op a scenario measures.
+func (s *scenarioResult) mainOp() op {
+	switch s.o.scenario {
+	case "login-totp":
+		return opLoginTOTP
+	case "login-passkey-2fa":
+		return opLoginPasskey2FA
+	case "passkey":
+		return opPasskey
+	case "code-exchange":
+		return opCodeExchange
+	case "client-refresh":
+		return opClientRefresh
+	}
+	return opLogin
+}
+
+// baseOp is the op of the baseline run beside the scenario (runResult.base)
+// and how the report names it.
+func (s *scenarioResult) baseOp() (op, string) {
+	if isProviderScenario(s.o.scenario) {
+		return opRefresh, "v1 refresh (POST /v1/refresh)"
+	}
+	return opLogin, "plain password login"
+}
+
+// printBase writes the baseline measured beside the scenario on the same
+// server and the scenario's ratios to it.
+func (s *scenarioResult) printBase(w io.Writer) {
+	base := make([]runResult, len(s.runs))
+	for i, r := range s.runs {
+		base[i] = *r.base
+		base[i].hello = r.hello
+	}
+	b := &scenarioResult{o: s.o, runs: base}
+	bop, what := s.baseOp()
+	x := b.op(bop)
+	fmt.Fprintf(w, "%-18s %10s %9s %9s %9s %9s %7.1f%%  (%s, same server, next %s)\n",
+		opNames[bop], fmtRate(x.rps), fmtDur(x.p50), fmtDur(x.p90), fmtDur(x.p99), fmtDur(x.max), 100*x.ratio, what, s.o.d)
+	rps := med(s.runs, func(r runResult) float64 { return ratio(r.total(), r.base.per[bop].rps) })
+	cpu, bcpu := s.cpuPerReq(), b.cpuPerReq()
+	main := s.op(s.mainOp())
+	fmt.Fprintf(w, "÷%s: %.2f× the ops per second; p50 %.2f×, p99 %.2f×; server CPU per op %s vs %s per %s (%.2f×)",
+		opNames[bop], rps, ratio(float64(main.p50), float64(x.p50)), ratio(float64(main.p99), float64(x.p99)),
+		fmtDur(cpu), fmtDur(bcpu), opNames[bop], ratio(float64(cpu), float64(bcpu)))
+	if _, n, _ := b.errors(); n > 0 {
+		fmt.Fprintf(w, "; %s errors: %d", opNames[bop], n)
+	}
+	fmt.Fprintln(w)
 }
 
 func runOne(ctx context.Context, o options) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/pages"
 	"github.com/batonauth/baton/session"
+	"github.com/batonauth/baton/token"
 )
 
 // The OpenID provider's browser side: /oauth/authorize, baton's sign-in
@@ -36,6 +37,17 @@ func (s *Server) providerOn(h handlerFunc) handlerFunc {
 		}
 		return h(w, r)
 	}
+}
+
+// page wraps a handler of the provider's browser side: its errors are
+// shown on baton's error page, never as JSON and never redirected.
+func (s *Server) page(h handlerFunc) handlerFunc {
+	return s.providerOn(func(w http.ResponseWriter, r *http.Request) error {
+		if err := h(w, r); err != nil {
+			s.providerError(w, r, err)
+		}
+		return nil
+	})
 }
 
 // browser returns the browser's flow value, setting the cookie when it
@@ -108,39 +120,33 @@ func requestValues(r *http.Request) (url.Values, error) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) error {
 	v, err := requestValues(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	p, err := session.ParseAuthorize(v)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	p.Browser = s.svc.BrowserBinding(s.browser(w, r))
 	sso, err := s.ssoSession(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	if sso == nil && s.opt.Limits != nil {
 		// Without a session the request is stored for the sign-in page:
 		// anyone can ask, so it is counted per client IP like the other
 		// unauthenticated ceremonies, and a flood cannot fill the store.
 		if err := s.opt.Limits.AllowCeremony(r.Context(), s.client(r).IP); err != nil {
-			s.providerError(w, r, err)
-			return nil
+			return err
 		}
 	}
 	out, err := s.svc.Authorize(r.Context(), p, sso, s.client(r))
-	s.proceed(w, r, out, err)
-	return nil
+	return s.proceed(w, r, out, err)
 }
 
 // proceed sends the browser where the engine said.
-func (s *Server) proceed(w http.ResponseWriter, r *http.Request, out *session.AuthorizeOutcome, err error) {
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, out *session.AuthorizeOutcome, err error) error {
 	if err != nil {
-		s.providerError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
@@ -151,6 +157,7 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, out *session.Au
 	case out.Consent != "":
 		http.Redirect(w, r, s.basePath+"/consent?request="+url.QueryEscape(out.Consent), http.StatusSeeOther)
 	}
+	return nil
 }
 
 // providerError shows err on baton's error page; internal errors are
@@ -190,26 +197,22 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		tok := r.URL.Query().Get("request")
 		pend, err := s.pending(r, tok)
 		if err != nil {
-			s.providerError(w, r, err)
-			return nil
+			return err
 		}
 		s.renderLogin(w, r, http.StatusOK, tok, pend, pend.Params.LoginHint, "")
 		return nil
 	}
 	v, err := requestValues(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	tok := v.Get("request")
 	if !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
-		s.providerError(w, r, baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again"))
-		return nil
+		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
 	pend, err := s.pending(r, tok)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	cl := s.client(r)
 	var g *session.Grant
@@ -245,8 +248,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		status, ok := statusOf[baton.ErrorCode(err)]
 		if !ok || status >= 500 {
-			s.providerError(w, r, err)
-			return nil
+			return err
 		}
 		s.renderLogin(w, r, status, tok, pend, v.Get("username"), signInMessage(err))
 		return nil
@@ -259,8 +261,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setSSOCookie(w, g)
 	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session, cl)
-	s.proceed(w, r, out, err)
-	return nil
+	return s.proceed(w, r, out, err)
 }
 
 // pageSecondFactor checks the second-factor form: a code (TOTP or
@@ -333,32 +334,33 @@ func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, stat
 func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 	v, err := requestValues(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	tok := v.Get("request")
 	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
-		s.providerError(w, r, baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again"))
-		return nil
+		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
 	pend, err := s.pending(r, tok)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	sso, err := s.ssoSession(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	if r.Method != http.MethodPost {
 		if sso == nil {
 			http.Redirect(w, r, s.basePath+"/login?request="+url.QueryEscape(tok), http.StatusSeeOther)
 			return nil
 		}
+		// The page names the account, so whoever grants sees as whom.
+		u, err := s.svc.Me(r.Context(), &token.Claims{Subject: sso.UserID})
+		if err != nil {
+			return err
+		}
 		s.opt.ProviderPages.Consent(w, http.StatusOK, pages.ConsentPage{
 			Action: s.basePath + "/consent", Request: tok, CSRF: s.svc.FormToken(tok, s.browser(w, r)),
-			ClientName: pend.Client.Name, Scopes: pend.Scopes, RedirectURI: pend.Params.RedirectURI,
+			ClientName: pend.Client.Name, Scopes: pend.Scopes, RedirectURI: pend.Params.RedirectURI, Username: u.Username,
 		})
 		return nil
 	}
@@ -368,12 +370,10 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 		allow = true
 	case "deny":
 	default:
-		s.providerError(w, r, baton.Errorf(baton.EInvalidRequest, "decision must be allow or deny"))
-		return nil
+		return baton.Errorf(baton.EInvalidRequest, "decision must be allow or deny")
 	}
 	out, err := s.svc.Consent(r.Context(), tok, sso, allow, s.client(r))
-	s.proceed(w, r, out, err)
-	return nil
+	return s.proceed(w, r, out, err)
 }
 
 // rpLogout is /oauth/logout (OpenID Connect RP-Initiated Logout 1.0). With
@@ -384,20 +384,17 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	v, err := requestValues(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	req := session.RPLogoutRequest{IDTokenHint: v.Get("id_token_hint"), ClientID: v.Get("client_id"),
 		PostLogoutRedirectURI: v.Get("post_logout_redirect_uri"), State: v.Get("state")}
 	lo, err := s.svc.CheckRPLogout(r.Context(), req)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	sso, err := s.ssoSession(r)
 	if err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	confirmed := r.Method == http.MethodPost && s.svc.CheckFormToken("logout", flowValue(r), v.Get("csrf"))
 	name := ""
@@ -413,8 +410,7 @@ func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err := s.svc.EndRPLogout(r.Context(), lo, sso, s.client(r)); err != nil {
-		s.providerError(w, r, err)
-		return nil
+		return err
 	}
 	s.clearSSOCookie(w)
 	w.Header().Set("Cache-Control", "no-store")

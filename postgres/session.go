@@ -74,6 +74,9 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 		), t AS (
 			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
 			RETURNING 1
+		), p AS (
+			UPDATE sessions SET last_used_at = $3
+			WHERE $19 <> '' AND id = $19 AND last_used_at < $3 AND EXISTS (SELECT 1 FROM s)
 		)
 		SELECT count(*) FROM t`,
 			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),

@@ -179,7 +179,7 @@ func TestOIDCConsent(t *testing.T) {
 	f := newFlow()
 	p := b.get(r.authURL(f))
 	p = b.submit(p, map[string]string{"username": "dave", "password": pw})
-	if !strings.HasSuffix(p.url.Path, "/consent") || !strings.Contains(p.body, "Third Party") {
+	if !strings.HasSuffix(p.url.Path, "/consent") || !strings.Contains(p.body, "Third Party") || !strings.Contains(p.body, "dave") {
 		t.Fatalf("want the consent page, got %d %s", p.status, p.url)
 	}
 	denied := b.submit(p, map[string]string{"decision": "deny"})
@@ -426,5 +426,31 @@ func TestOIDCAuthorizeFlood(t *testing.T) {
 	}
 	if statuses[http.StatusOK] != 8 || statuses[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("statuses %v: want 8 sign-in pages, then 429", statuses)
+	}
+}
+
+// TestOIDCSessionCapKeepsSSO: a client's sign-in is a use of the browser's
+// single-sign-on session, so the per-user session cap (which ends the
+// least recently used) ends old client sessions, not the browser's sign-in.
+func TestOIDCSessionCapKeepsSSO(t *testing.T) {
+	s := batontest.NewServer(t, batontest.Env{"BATON_MAX_SESSIONS_PER_USER": "3"}, nil)
+	registerUser(t, s.URL, "ivy", "ivy@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Busy RP", FirstParty: true})
+	r := newRP(t, s.URL, c, secret)
+	b := newBrowser(t)
+	f := newFlow()
+	if _, _, err := r.exchange(signIn(t, b, r.authURL(f), "ivy", pw), f); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		f := newFlow()
+		p := b.get(r.authURL(f, oauth2.SetAuthURLParam("prompt", "none")))
+		u, _ := url.Parse(p.location)
+		if u == nil || u.Query().Get("code") == "" {
+			t.Fatalf("exchange %d: the single-sign-on session was ended: %d %s", i, p.status, p.location)
+		}
+		if _, _, err := r.exchange(u.Query(), f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

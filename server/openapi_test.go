@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/httpapi"
 	"github.com/batonauth/baton/internal/webauthntest"
 	"github.com/batonauth/baton/mail/smtptest"
+	"github.com/batonauth/baton/session"
 	"github.com/pquerna/otp/totp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -221,7 +223,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "OpenAPI", "password": pw}), 409)
 	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-mail", "password": pw, "email": "OpenAPI@Example.com"}), 201)
 	// Email verification: the link of the message the registration sent.
-	verifyToken := linkToken(t, srv, relay, 1)
+	verifyToken := linkToken(t, srv, relay, 1, "/account/verify-email")
 	mailAT := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-mail", "password": pw}).str("access_token")
 	c.check("POST", "/v1/email/verification", call(t, "POST", u+"/v1/email/verification", mailAT, nil), 202)
 	c.check("POST", "/v1/email/verify", call(t, "POST", u+"/v1/email/verify", "", map[string]string{"token": "bve_unknown"}), 400)
@@ -234,7 +236,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{"email": "openapi@example.com"}), 202)
 	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{"email": "nobody@example.com"}), 202)
 	c.check("POST", "/v1/password/forgot", call(t, "POST", u+"/v1/password/forgot", "", map[string]string{}), 400)
-	resetToken := linkToken(t, srv, relay, 5) // after the change's two messages
+	resetToken := linkToken(t, srv, relay, 5, "/account/reset-password") // after the change's two messages
 	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": "x"}), 400)
 	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": pw}), 204)
 	c.check("POST", "/v1/password/reset", call(t, "POST", u+"/v1/password/reset", "", map[string]string{"token": resetToken, "new_password": pw}), 400)
@@ -394,6 +396,36 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations?since=x", "", nil, "Authorization", rs), 400)
 	c.check("GET", "/v1/revocations", call(t, "GET", u+"/v1/revocations", "", nil), 401)
 
+	// The OpenID provider's JSON endpoints.
+	c.check("POST", "/v1/register", call(t, "POST", u+"/v1/register", "", map[string]string{"username": "openapi-rp", "password": pw, "email": "rp@example.com"}), 201)
+	client, secret := addClient(t, srv, session.ClientSpec{Name: "OpenAPI RP", GrantTypes: []string{baton.GrantAuthorizationCode, baton.GrantRefreshToken, baton.GrantClientCredentials},
+		Scopes: []string{"openid", "profile", "email", "offline_access", "reports"}})
+	crp := newRP(t, u, client, secret)
+	fl := newFlow()
+	authURL, _ := url.Parse(crp.authURL(fl))
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, secret, authURL.Query().Encode()), 201)
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, "wrong", authURL.Query().Encode()), 401)
+	c.check("POST", "/oauth/par", clientCall(t, u+"/oauth/par", client.ID, secret, "response_type=token&scope=openid"), 400)
+	cb := signIn(t, newBrowser(t), crp.authURL(fl), "openapi-rp", pw)
+	codeGrant := clientCall(t, u+"/oauth/token", client.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")},
+		"redirect_uri": {rpCallback}, "code_verifier": {fl.verifier}}.Encode())
+	c.check("POST", "/oauth/token", codeGrant, 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=refresh_token&refresh_token="+codeGrant.str("refresh_token")), 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=client_credentials&scope=reports"), 200)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, secret, "grant_type=client_credentials&scope=other"), 400)
+	c.check("POST", "/oauth/token", clientCall(t, u+"/oauth/token", client.ID, "wrong", "grant_type=client_credentials"), 401)
+	rpAT := codeGrant.str("access_token")
+	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", rpAT, nil), 200)
+	c.check("POST", "/oauth/userinfo", call(t, "POST", u+"/oauth/userinfo", rpAT, nil), 200)
+	c.check("GET", "/oauth/userinfo", call(t, "GET", u+"/oauth/userinfo", l3.str("access_token"), nil), 401)
+	// The account API takes first-party tokens only.
+	rpLogin := call(t, "POST", u+"/v1/login", "", map[string]string{"username": "openapi-rp", "password": pw}).str("access_token")
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpLogin, nil), 200)
+	c.check("GET", "/v1/consents", call(t, "GET", u+"/v1/consents", rpAT, nil), 401)
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin, nil), 204)
+	c.check("DELETE", "/v1/consents/{client_id}", call(t, "DELETE", u+"/v1/consents/"+client.ID, rpLogin, nil), 404)
+	c.check("GET", "/.well-known/openid-configuration", call(t, "GET", u+"/.well-known/openid-configuration", "", nil), 200)
+
 	// Rate limit: the account's failure budget (3/1h) runs out.
 	for range 3 {
 		call(t, "POST", u+"/v1/login", "", map[string]string{"username": "limited", "password": "wrong password"})
@@ -483,9 +515,18 @@ func TestOpenAPIConformanceCatchesBadAnswers(t *testing.T) {
 
 // linkToken waits for the relay's n-th message and returns its link's
 // token.
-func linkToken(t *testing.T, srv *batontest.Server, relay *smtptest.Server, n int) string {
+// linkToken waits for n messages and returns the token of the last one
+// whose link opens page: the server's own dispatcher and the test's drain
+// may send messages queued together in either order.
+func linkToken(t *testing.T, srv *batontest.Server, relay *smtptest.Server, n int, page string) string {
 	t.Helper()
 	msgs := relay.Await(t, n, func() { _, _ = srv.Mail.Drain(context.Background()) })
-	_, tok := smtptest.LinkToken(t, msgs[n-1].Data)
-	return tok
+	for i := n - 1; i >= 0; i-- {
+		if p, err := smtptest.Parse(msgs[i].Data); err == nil && strings.Contains(p.Text, page+"#token=") {
+			_, tok := smtptest.LinkToken(t, msgs[i].Data)
+			return tok
+		}
+	}
+	t.Fatalf("none of the first %d messages links to %s", n, page)
+	return ""
 }

@@ -79,10 +79,13 @@ func benchLogin(b *testing.B, svc *session.Service, name string) *session.Grant 
 // BenchmarkRefresh is one client's rotation chain through the whole engine:
 // read the token and its session, rotate (one group commit with
 // synchronous=FULL, so one fsync per refresh), sign a new access token.
+// cpu-µs/op is there to set BenchmarkClientRefresh beside it.
 func BenchmarkRefresh(b *testing.B) {
 	svc := newBenchService(b)
 	rt := benchLogin(b, svc, "alice").RefreshToken
 	b.ReportAllocs()
+	cpu := newCPUMeter(b)
+	cpu.at, cpu.atSys, _ = session.ProcessCPU()
 	for b.Loop() {
 		g, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt}, cl)
 		if err != nil {
@@ -90,6 +93,8 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 		rt = g.RefreshToken
 	}
+	cpu.stop()
+	cpu.report()
 }
 
 // BenchmarkRefreshParallel is many clients refreshing their own sessions at

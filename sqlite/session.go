@@ -77,8 +77,15 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 			}
 			return errUserMovedOn
 		}
-		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
-			tokenHash, s.ID, timeArg(s.CreatedAt))
+		if err := tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+			tokenHash, s.ID, timeArg(s.CreatedAt)); err != nil {
+			return err
+		}
+		if s.Parent == "" {
+			return nil
+		}
+		return tx.exec(`UPDATE sessions SET last_used_at = ? WHERE id = ? AND last_used_at < ?`,
+			timeArg(s.CreatedAt), s.Parent, timeArg(s.CreatedAt))
 	})
 }
 

@@ -526,6 +526,38 @@ func testSessionScopeParent(t *testing.T, s baton.Store) {
 	}
 }
 
+// testChildUsesParent: creating a session with a parent is a use of the
+// parent (LastUsedAt moves forward, never back), so the session cap keeps
+// a single-sign-on session its clients keep using.
+func testChildUsesParent(t *testing.T, s baton.Store) {
+	mustCreateUser(t, s, "u1")
+	sso := newSession("u1", "sso", t0)
+	mustCreateSession(t, s, sso, hash("sso"))
+	other := newSession("u1", "other", t0.Add(time.Minute))
+	mustCreateSession(t, s, other, hash("other"))
+	child := newSession("u1", "child", t0.Add(time.Hour))
+	child.Parent = "sso"
+	mustCreateSession(t, s, child, hash("child"))
+	if got := mustSession(t, s, "sso").LastUsedAt; !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("parent's LastUsedAt %v, want the child's creation %v", got, t0.Add(time.Hour))
+	}
+	// An older child moves nothing back.
+	old := newSession("u1", "old-child", t0.Add(2*time.Minute))
+	old.Parent = "sso"
+	mustCreateSession(t, s, old, hash("old-child"))
+	if got := mustSession(t, s, "sso").LastUsedAt; !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("parent's LastUsedAt went back to %v", got)
+	}
+	// The cap ends "other", the least recently used, not the parent.
+	ids, err := s.RevokeExcessSessions(ctx, "u1", 3, baton.Revoke{Now: t0.Add(2 * time.Hour), Until: t0.Add(3 * time.Hour), Reason: baton.ReasonSessionLimit})
+	if err != nil {
+		t.Fatalf("RevokeExcessSessions: %v", err)
+	}
+	if len(ids) != 1 || ids[0] != "other" {
+		t.Errorf("the cap revoked %v, want [other]", ids)
+	}
+}
+
 // backchannelCase is one revoking method, run on the sessions
 // backchannelSessions made.
 type backchannelCase struct {

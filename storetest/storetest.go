@@ -166,6 +166,7 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"OIDC/Consent/Delete", testConsentDelete},
 		{"OIDC/RevokeSessionTree", testRevokeSessionTree},
 		{"OIDC/SessionScopeParent", testSessionScopeParent},
+		{"OIDC/ChildUsesParent", testChildUsesParent},
 		{"OIDC/BackchannelLogout", testBackchannelLogout},
 		{"OIDC/CodeFlowChallenges", testCodeFlowChallenges},
 	}
