@@ -753,3 +753,26 @@ func testCodeFlowChallenges(t *testing.T, s baton.Store) {
 	_, err = s.SpendChallenge(ctx, par.Hash, baton.ChallengePAR, t0, 1)
 	wantCode(t, err, baton.ENotFound)
 }
+
+// testChildOfRevokedParent: no session is made under a revoked parent (a
+// code redeemed after its sign-in was logged out): EConflict, nothing
+// stored, and the parent stays as it was.
+func testChildOfRevokedParent(t *testing.T, s baton.Store) {
+	mustCreateUser(t, s, "u1")
+	mustCreateSession(t, s, newSession("u1", "sso", t0), hash("sso"))
+	r := revoke(t0.Add(time.Minute), baton.ReasonRPLogout)
+	if _, err := s.RevokeSessionTree(ctx, "sso", r); err != nil {
+		t.Fatalf("RevokeSessionTree: %v", err)
+	}
+	child := newSession("u1", "child", t0.Add(time.Hour))
+	child.Parent = "sso"
+	wantCode(t, s.CreateSession(ctx, child, hash("child")), baton.EConflict)
+	_, err := s.Session(ctx, "child")
+	wantCode(t, err, baton.ENotFound)
+	_, _, err = s.RefreshToken(ctx, hash("child"))
+	wantCode(t, err, baton.ENotFound)
+	wantRevoked(t, s, r, []string{"sso"}, nil)
+	if got := mustSession(t, s, "sso").LastUsedAt; !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("the revoked parent's LastUsedAt moved to %v", got)
+	}
+}
