@@ -150,9 +150,11 @@ type ClientStore interface {
 	SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error
 	// DeleteClient revokes every unrevoked session of the client (all
 	// users; appending revocation entries and enqueuing their back-channel
-	// logout tokens), deletes its consents and the client, in one
-	// transaction. It returns the ids of the sessions it revoked.
-	// ENotFound (nothing changes).
+	// logout tokens), appends a revocation entry for the client's own id —
+	// the sid of its client_credentials tokens, which have no session —
+	// and deletes its consents and the client, in one transaction. It
+	// returns the ids of the sessions it revoked. ENotFound (nothing
+	// changes).
 	DeleteClient(ctx context.Context, id string, r Revoke) ([]string, error)
 }
 

@@ -94,10 +94,12 @@ type UserStore interface {
 type SessionStore interface {
 	// CreateSession inserts s and its first refresh token (tokenHash) in one
 	// transaction, as a compare-and-set on the user: only while the user is
-	// unlocked and its CredentialGen equals s.CredentialGen. ENotFound when
-	// s.UserID does not exist; EConflict when the user is locked or at
-	// another generation (a lock, password change or reset completed after
-	// the caller verified the credentials); nothing is stored then. When
+	// unlocked and its CredentialGen equals s.CredentialGen, and s.Parent
+	// (when set) is not revoked — a RevokeSessionTree of the parent either
+	// comes first or revokes s too. ENotFound when s.UserID does not exist;
+	// EConflict when the user is locked or at another generation (a lock,
+	// password change or reset completed after the caller verified the
+	// credentials) or the parent was revoked; nothing is stored then. When
 	// s.Parent is set, the parent's LastUsedAt moves forward to
 	// s.CreatedAt in the same transaction: a client's sign-in is a use of
 	// the single-sign-on session that issued it, so the session cap, which

@@ -168,6 +168,11 @@ func (db *DB) DeleteClient(ctx context.Context, id string, r baton.Revoke) ([]st
 		if ids, err = revokeSessions(ctx, tx, `client_id = $4`, r, id); err != nil {
 			return err
 		}
+		// The sid of the client's client_credentials tokens.
+		if _, err = tx.Exec(ctx, `INSERT INTO revocations (session_id, revoked_at, until) VALUES ($1, $2, $3)`,
+			id, ts(r.Now), ts(r.Until)); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		return err
 	})
@@ -270,12 +275,15 @@ func (db *DB) RevokeSessionTree(ctx context.Context, id string, r baton.Revoke) 
 		if err := lockRevocationFeed(ctx, tx); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1)`, id).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
+		// The root's row locked first: a child CreateSession is making
+		// under it either committed (and the revocation below, a
+		// statement of its own, sees it) or waits and then finds the root
+		// revoked.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE`, id).Scan(&one); isNoRows(err) {
 			return baton.Errorf(baton.ENotFound, "session not found")
+		} else if err != nil {
+			return err
 		}
 		var err error
 		// "parent <> ''" lets the planner use the partial index

@@ -50,12 +50,17 @@ func scanSession(row pgx.Row) (*baton.Session, error) {
 }
 
 // CreateSession inserts s and its first refresh token in one statement,
-// only while the user is unlocked and at s.CredentialGen. The user's row is
-// read FOR SHARE: a concurrent lock or password change either commits
-// first (and this statement, re-checking the row, inserts nothing) or waits
-// for this one, and then its revocation of the user's sessions sees the new
-// one. ENotFound when the user does not exist; EConflict when it is locked
-// or moved on, or when the session id or the token hash exists.
+// only while the user is unlocked and at s.CredentialGen and s.Parent is
+// not revoked. The user's row is read FOR SHARE: a concurrent lock or
+// password change either commits first (and this statement, re-checking
+// the row, inserts nothing) or waits for this one, and then its revocation
+// of the user's sessions sees the new one. The parent's row is locked the
+// same way (FOR NO KEY UPDATE: the statement also moves its LastUsedAt),
+// and RevokeSessionTree locks it before revoking the tree, so a tree
+// revocation either comes first (no child is made) or sees the child.
+// ENotFound when the user does not exist; EConflict when it is locked or
+// moved on, the parent was revoked, or the session id or the token hash
+// exists.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
 	amr, err := baton.FormatAMR(s.AMR)
 	if err != nil {
@@ -63,8 +68,11 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 	}
 	var inserted int64
 	err = db.write(ctx, func() error {
-		return db.pool.QueryRow(ctx, `WITH u AS (
-			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16 FOR SHARE
+		return db.pool.QueryRow(ctx, `WITH par AS (
+			SELECT revoked_at FROM sessions WHERE $19 <> '' AND id = $19 FOR NO KEY UPDATE
+		), u AS (
+			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16
+				AND NOT EXISTS (SELECT 1 FROM par WHERE revoked_at IS NOT NULL) FOR SHARE
 		), s AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
 				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr,

@@ -918,4 +918,36 @@ func TestOIDCIntrospectClientTokens(t *testing.T) {
 	if in := introspect(cc.str("access_token")); in.body["active"] != false {
 		t.Fatalf("a deleted client's client_credentials token: %s", in.raw)
 	}
+	// Nor does it verify locally, here or (through the feed) elsewhere.
+	if _, err := s.Service.Authenticate(cc.str("access_token")); err == nil {
+		t.Fatal("a deleted client's client_credentials token authenticates")
+	}
+	feed := call(t, "GET", s.URL+"/v1/revocations?since=0", "", nil, "Authorization", basic("rs", "0123456789abcdef"))
+	if !strings.Contains(string(feed.raw), `"sid":"`+job.ID+`"`) {
+		t.Fatalf("the revocation feed does not name the deleted client: %d %s", feed.status, feed.raw)
+	}
+}
+
+// TestOIDCCodeAfterLogout: a code issued just before the user signed out
+// (RP-initiated logout ends the single sign-on and every session it
+// issued) opens no session afterwards: it would be a child of an ended
+// sign-in that the logout never saw.
+func TestOIDCCodeAfterLogout(t *testing.T) {
+	l := newAttackLab(t)
+	f := newFlow()
+	p := l.victim.get(l.authorize(f, nil))
+	u, _ := url.Parse(p.location)
+	if u == nil || u.Query().Get("code") == "" {
+		t.Fatalf("no code: %d %q", p.status, p.location)
+	}
+	req, _ := http.NewRequest(http.MethodGet, l.s.URL+"/oauth/logout", nil)
+	lo := l.victim.do(req)
+	req, _ = http.NewRequest(http.MethodPost, l.s.URL+"/oauth/logout", strings.NewReader(formValues(t, lo, "csrf").Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got := l.victim.do(req); got.status != http.StatusOK || l.ssoLives(t, l.victim) {
+		t.Fatalf("logout: %d", got.status)
+	}
+	if r := clientCall(t, l.s.URL+"/oauth/token", l.a.ID, l.aSec, redeemForm(u.Query().Get("code"), f)); r.str("error") != "invalid_grant" {
+		t.Fatalf("a code from before the logout: %d %.300s", r.status, r.raw)
+	}
 }

@@ -102,6 +102,14 @@ func (s *Service) ExchangeCode(ctx context.Context, c *baton.OAuthClient, code, 
 	} else if err != nil {
 		return nil, err
 	}
+	// The sign-in that issued the code must still hold: a logout ends the
+	// single sign-on and the sessions it issued, and a session opened
+	// after it would escape that.
+	if parent, err := s.store.Session(ctx, d.Parent); baton.ErrorCode(err) == baton.ENotFound || err == nil && !parent.RevokedAt.IsZero() {
+		return fail("signed out since the sign-in")
+	} else if err != nil {
+		return nil, err
+	}
 	refreshTTL, idleTTL := s.cfg.RefreshTTL, s.cfg.IdleTTL
 	if c.RefreshTTL > 0 {
 		refreshTTL = c.RefreshTTL

@@ -87,6 +87,8 @@ func (s *Service) revoke(ctx context.Context, r revocation) ([]string, error) {
 		if ids, err = s.store.DeleteClient(ctx, r.ClientID, rv); err != nil {
 			return nil, err
 		}
+		// Its client_credentials tokens, whose sid is its id.
+		s.revoked.add(r.ClientID, rv.Until)
 	case r.DeleteUser:
 		var err error
 		if ids, err = s.store.DeleteUser(ctx, r.UserID, rv); err != nil {

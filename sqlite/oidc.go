@@ -182,6 +182,9 @@ func (db *DB) DeleteClient(ctx context.Context, id string, r baton.Revoke) ([]st
 		if ids, err = revokeWhere(tx, `client_id = ?`, r, id); err != nil {
 			return err
 		}
+		if err := appendRevocation(tx, id, r); err != nil {
+			return err
+		}
 		return tx.exec(`DELETE FROM clients WHERE id = ?`, id)
 	})
 	if err != nil {

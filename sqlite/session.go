@@ -49,9 +49,11 @@ var (
 )
 
 // CreateSession inserts s and its first refresh token, created at
-// s.CreatedAt, only while the user is unlocked and at s.CredentialGen: the
-// INSERT … SELECT is the compare-and-set. ENotFound when the user does not
-// exist; EConflict when it is locked or moved on.
+// s.CreatedAt, only while the user is unlocked and at s.CredentialGen and
+// s.Parent is not revoked: the INSERT … SELECT is the compare-and-set (the
+// single writer orders it with RevokeSessionTree). ENotFound when the user
+// does not exist; EConflict when it is locked or moved on, or the parent
+// was revoked.
 func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []byte) error {
 	amr, err := baton.FormatAMR(s.AMR)
 	if err != nil {
@@ -60,11 +62,12 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 	return db.write(ctx, "create session", func(tx *tx) error {
 		n, err := tx.execN(`INSERT INTO sessions (`+sessionColumns+`)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)`,
+			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)
+			AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ? AND revoked_at IS NOT NULL)`,
 			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
 			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
 			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
-			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.Scope, s.Parent, s.UserID, s.CredentialGen)
+			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.Scope, s.Parent, s.UserID, s.CredentialGen, s.Parent)
 		if err != nil {
 			return err
 		}

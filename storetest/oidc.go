@@ -233,6 +233,10 @@ func testClientDelete(t *testing.T, s baton.Store) {
 	}
 	wantRevoked(t, s, r, []string{"a", "b", "c"}, []string{"other", "v1"})
 	wantRevoked(t, s, earlier, []string{"gone"}, nil)
+	// The client's own id, the sid of its client_credentials tokens.
+	if d := diffRevocations([]baton.Revocation{{SessionID: "c1", RevokedAt: r.Now, Until: r.Until}}, revocationsFor(t, s, "c1")); d != "" {
+		t.Errorf("revocations of the client's id mismatch (-want +got):\n%s", d)
+	}
 	_, err = s.Client(ctx, "c1")
 	wantCode(t, err, baton.ENotFound)
 	for _, u := range []string{"u1", "u2"} {
@@ -748,4 +752,27 @@ func testCodeFlowChallenges(t *testing.T, s baton.Store) {
 	}
 	_, err = s.SpendChallenge(ctx, par.Hash, baton.ChallengePAR, t0, 1)
 	wantCode(t, err, baton.ENotFound)
+}
+
+// testChildOfRevokedParent: no session is made under a revoked parent (a
+// code redeemed after its sign-in was logged out): EConflict, nothing
+// stored, and the parent stays as it was.
+func testChildOfRevokedParent(t *testing.T, s baton.Store) {
+	mustCreateUser(t, s, "u1")
+	mustCreateSession(t, s, newSession("u1", "sso", t0), hash("sso"))
+	r := revoke(t0.Add(time.Minute), baton.ReasonRPLogout)
+	if _, err := s.RevokeSessionTree(ctx, "sso", r); err != nil {
+		t.Fatalf("RevokeSessionTree: %v", err)
+	}
+	child := newSession("u1", "child", t0.Add(time.Hour))
+	child.Parent = "sso"
+	wantCode(t, s.CreateSession(ctx, child, hash("child")), baton.EConflict)
+	_, err := s.Session(ctx, "child")
+	wantCode(t, err, baton.ENotFound)
+	_, _, err = s.RefreshToken(ctx, hash("child"))
+	wantCode(t, err, baton.ENotFound)
+	wantRevoked(t, s, r, []string{"sso"}, nil)
+	if got := mustSession(t, s, "sso").LastUsedAt; !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("the revoked parent's LastUsedAt moved to %v", got)
+	}
 }

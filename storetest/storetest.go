@@ -167,6 +167,7 @@ func Run(t *testing.T, open func(t *testing.T) baton.Store) {
 		{"OIDC/RevokeSessionTree", testRevokeSessionTree},
 		{"OIDC/SessionScopeParent", testSessionScopeParent},
 		{"OIDC/ChildUsesParent", testChildUsesParent},
+		{"OIDC/ChildOfRevokedParent", testChildOfRevokedParent},
 		{"OIDC/BackchannelLogout", testBackchannelLogout},
 		{"OIDC/CodeFlowChallenges", testCodeFlowChallenges},
 	}
