@@ -24,9 +24,22 @@ const (
 	// cookieSSO holds the browser's single-sign-on session (its token).
 	cookieSSO = "baton_sso"
 	// cookieFlow is a random value naming the browser, to which the CSRF
-	// tokens of the provider's forms are bound.
-	cookieFlow = "baton_flow"
+	// tokens of the provider's forms are bound. Over HTTPS it is
+	// cookieFlowHost: a __Host- cookie cannot be set by a sibling
+	// subdomain (RFC 6265bis §4.1.3.2), so nobody can plant a known value
+	// in a victim's browser and forge its forms.
+	cookieFlow     = "baton_flow"
+	cookieFlowHost = "__Host-baton_flow"
 )
+
+// flowCookie is the flow cookie's name: __Host- whenever cookies are
+// Secure (the prefix needs Secure, Path=/ and no Domain).
+func (s *Server) flowCookie() string {
+	if s.opt.CookieSecure {
+		return cookieFlowHost
+	}
+	return cookieFlow
+}
 
 // providerOn wraps the provider's handlers: without pages there is no
 // provider.
@@ -53,20 +66,20 @@ func (s *Server) page(h handlerFunc) handlerFunc {
 // browser returns the browser's flow value, setting the cookie when it
 // has none.
 func (s *Server) browser(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(cookieFlow); err == nil && len(c.Value) == 43 {
+	if c, err := r.Cookie(s.flowCookie()); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])
 	// A session cookie: it lives as long as the browser's window does.
-	http.SetCookie(w, &http.Cookie{Name: cookieFlow, Value: v, Path: s.cookieRoot(), HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.flowCookie(), Value: v, Path: "/", HttpOnly: true,
 		Secure: s.opt.CookieSecure, SameSite: http.SameSiteLaxMode})
 	return v
 }
 
-func flowValue(r *http.Request) string {
-	if c, err := r.Cookie(cookieFlow); err == nil {
+func (s *Server) flowValue(r *http.Request) string {
+	if c, err := r.Cookie(s.flowCookie()); err == nil {
 		return c.Value
 	}
 	return ""
@@ -185,7 +198,7 @@ func (s *Server) pending(r *http.Request, tok string) (*session.PendingAuthoriza
 	if err != nil {
 		return nil, err
 	}
-	if !s.svc.MadeBy(pend, flowValue(r)) {
+	if !s.svc.MadeBy(pend, s.flowValue(r)) {
 		return nil, baton.Errorf(baton.EInvalidRequest, "this sign-in request was started in another browser: go back to the application and start again")
 	}
 	return pend, nil
@@ -207,7 +220,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := v.Get("request")
-	if !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
+	if !s.svc.CheckFormToken(tok, s.flowValue(r), v.Get("csrf")) {
 		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
 	pend, err := s.pending(r, tok)
@@ -337,7 +350,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := v.Get("request")
-	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, flowValue(r), v.Get("csrf")) {
+	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, s.flowValue(r), v.Get("csrf")) {
 		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
 	pend, err := s.pending(r, tok)
@@ -396,7 +409,7 @@ func (s *Server) rpLogout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	confirmed := r.Method == http.MethodPost && s.svc.CheckFormToken("logout", flowValue(r), v.Get("csrf"))
+	confirmed := r.Method == http.MethodPost && s.svc.CheckFormToken("logout", s.flowValue(r), v.Get("csrf"))
 	name := ""
 	if lo.Client != nil {
 		name = lo.Client.Name

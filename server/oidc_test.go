@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -534,4 +535,32 @@ func TestOIDCPasskeyPages(t *testing.T) {
 			t.Fatalf("amr %v, want pwd, hwk and mfa", amr)
 		}
 	})
+}
+
+// TestOIDCFlowCookieHostPrefix: with Secure cookies the browser-binding
+// cookie of the provider's forms is a __Host- cookie, which a sibling
+// subdomain cannot plant.
+func TestOIDCFlowCookieHostPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		secure bool
+		want   string
+	}{{true, "__Host-baton_flow"}, {false, "baton_flow"}} {
+		s := batontest.NewServer(t, batontest.Env{"BATON_COOKIE_SECURE": strconv.FormatBool(tc.secure)}, nil)
+		c, secret := addClient(t, s, session.ClientSpec{Name: "Cookie RP", FirstParty: true})
+		req, _ := http.NewRequest(http.MethodGet, newRP(t, s.URL, c, secret).authURL(newFlow()), nil)
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		var found *http.Cookie
+		for _, ck := range res.Cookies() {
+			if ck.Name == tc.want {
+				found = ck
+			}
+		}
+		if found == nil || found.Path != "/" || found.Domain != "" || found.Secure != tc.secure || !found.HttpOnly {
+			t.Errorf("secure=%v: cookies %v, want %s (Path=/, no Domain, HttpOnly)", tc.secure, res.Cookies(), tc.want)
+		}
+	}
 }

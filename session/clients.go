@@ -45,9 +45,10 @@ const (
 	// maxClientURI bounds every URI of a client, in bytes.
 	maxClientURI = 2000
 	// maxClientScopes and maxScopeLen bound the scopes a client may ask
-	// for (an authorization request carries them all).
-	maxClientScopes = 50
-	maxScopeLen     = 128
+	// for: the authorization request's own bounds, so that a client can
+	// always ask for every scope it was registered with.
+	maxClientScopes = maxScopes
+	maxScopeLen     = maxScopeName
 	// maxClientID bounds a presented client_id: longer ones are no
 	// client's, and need no store work.
 	maxClientID = 128
