@@ -27,6 +27,7 @@ import (
 var (
 	_ baton.Store             = (*DB)(nil)
 	_ baton.RevocationWatcher = (*DB)(nil)
+	_ baton.RefreshRotator    = (*DB)(nil)
 )
 
 // Advisory lock keys ("baton" + a tag, as ASCII) shared by every process

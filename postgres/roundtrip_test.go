@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
@@ -28,16 +29,21 @@ func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestRefreshRoundTrips pins how many round trips a refresh costs on
-// PostgreSQL, through the session engine: reading the presented token with
-// its session, then one statement that spends it, slides the session and
-// inserts the successor (see rotateSQL). The grace replay reads the token
-// and its successor. Audit events and rate limits stay off this path. The
-// test fails if a change adds a round trip; lower the numbers when one is
-// cut.
+// PostgreSQL, through the session engine. Without a precondition one
+// statement reads the presented token with its session and its successor,
+// checks the session, spends the token, slides the session and inserts the
+// successor (rotateRefreshSQL); the grace replay is that statement finding
+// the token spent and its successor unspent. With a precondition (a
+// cookie's CSRF check, a DPoP proof to spend) the engine must see the
+// session before anything changes: a read, then Rotate. Audit events and
+// rate limits stay off this path. The test fails if a change adds a round
+// trip; lower the numbers when one is cut.
 func TestRefreshRoundTrips(t *testing.T) {
 	const (
-		wantRotate = 2
-		wantGrace  = 2
+		wantRotate  = 1
+		wantGrace   = 1
+		wantChecked = 2 // with a precondition
+		wantReuse   = 5 // the statement, then the revoking transaction (begin … commit)
 	)
 	ctx := context.Background()
 	counter := &queryCounter{}
@@ -80,5 +86,25 @@ func TestRefreshRoundTrips(t *testing.T) {
 			t.Errorf("grace replay %d: %d round trips, want %d", i, got, wantGrace)
 		}
 		rt = next.RefreshToken
+	}
+	checked := func(*baton.Session) error { return nil }
+	counter.n.Store(0)
+	next, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt, Precondition: checked}, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.n.Load(); got != wantChecked {
+		t.Errorf("refresh with a precondition: %d round trips, want %d", got, wantChecked)
+	}
+	clock.Advance(time.Minute) // past the grace window: reuse
+	counter.n.Store(0)
+	if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+		t.Fatalf("reuse: got %v, want invalid_grant", err)
+	}
+	if got := counter.n.Load(); got != wantReuse {
+		t.Errorf("reuse: %d round trips, want %d", got, wantReuse)
+	}
+	if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: next.RefreshToken}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+		t.Fatalf("successor after reuse: got %v, want invalid_grant", err)
 	}
 }
