@@ -10,11 +10,13 @@ import (
 
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/metrics"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
 	"github.com/batonauth/baton/session"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // queryCounter counts the statements a pool sends: each is one round trip
@@ -53,7 +55,9 @@ func TestRefreshRoundTrips(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := batontest.NewClock(time.Now())
-	svc, err := session.New(ctx, db, session.Config{
+	// The store as the server wires it: behind the metrics decorator,
+	// which must keep the one-round-trip capability.
+	svc, err := session.New(ctx, metrics.InstrumentStore(db, prometheus.NewRegistry()), session.Config{
 		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2),
 		ReuseGrace: 10 * time.Second, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
