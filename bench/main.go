@@ -54,6 +54,7 @@ type options struct {
 	users    int
 	sessions int
 	pool     int
+	keepDB   bool
 	profile  string
 	bin      string
 	report   string
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user; login-totp, login-passkey-2fa, passkey: 6,000 with the factor)")
 	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL (COPY on PostgreSQL) before the server starts (started server only)")
 	flag.IntVar(&o.pool, "pool", 0, "postgres: the started server's pool_max_conns (default: baton's)")
+	flag.BoolVar(&o.keepDB, "keep-db", false, "postgres: leave the started server's database behind (for EXPLAIN)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU and alloc profiles of the server (starts the benchmark build bench/cmd/batonprof)")
 	flag.StringVar(&o.bin, "bin", "", "baton binary to start instead of building ./cmd/baton (A/B comparisons of two builds)")
 	flag.StringVar(&o.report, "report", "", "run the whole matrix and rewrite the results section of this markdown file")

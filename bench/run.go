@@ -433,12 +433,17 @@ func (s *scenarioResult) totalRatio() float64 {
 
 // cpuPerReq is the server's CPU time per request of the scenario.
 func (s *scenarioResult) cpuPerReq() time.Duration {
+	return s.perReq(func(r runResult) time.Duration { return r.serverCPU })
+}
+
+// perReq is the median over the runs of cpu(run) per request.
+func (s *scenarioResult) perReq(cpu func(runResult) time.Duration) time.Duration {
 	return med(s.runs, func(r runResult) time.Duration {
 		n := r.total() * r.d.Seconds()
 		if n == 0 {
 			return 0
 		}
-		return time.Duration(float64(r.serverCPU) / n)
+		return time.Duration(float64(cpu(r)) / n)
 	})
 }
 
@@ -475,13 +480,7 @@ func (s *scenarioResult) pgCPUUse() float64 {
 // pgOwnCPUPerReq is the CPU time the server's database backends spent
 // per request.
 func (s *scenarioResult) pgOwnCPUPerReq() time.Duration {
-	return med(s.runs, func(r runResult) time.Duration {
-		n := r.total() * r.d.Seconds()
-		if n == 0 {
-			return 0
-		}
-		return time.Duration(float64(r.pgOwnCPU) / n)
-	})
+	return s.perReq(func(r runResult) time.Duration { return r.pgOwnCPU })
 }
 
 func (s *scenarioResult) toolCPUUse() float64 {

@@ -90,6 +90,9 @@ type backend struct {
 	pgURL   string
 	// pool is the server's pool_max_conns, 0 for baton's default.
 	pool int
+	// keep leaves the database behind (-keep-db), for EXPLAIN on the rows
+	// a run left.
+	keep bool
 }
 
 // newBackend creates a fresh data directory, and for PostgreSQL a fresh
@@ -99,7 +102,7 @@ func newBackend(ctx context.Context, o options) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{store: o.store, dir: dir, dataDir: filepath.Join(dir, "data"), pool: o.pool}
+	b := &backend{store: o.store, dir: dir, dataDir: filepath.Join(dir, "data"), pool: o.pool, keep: o.keepDB}
 	if o.store == "postgres" {
 		var r [6]byte
 		_, _ = rand.Read(r[:])
@@ -119,6 +122,10 @@ func newBackend(ctx context.Context, o options) (*backend, error) {
 }
 
 func (b *backend) close() {
+	if b.pgName != "" && b.keep {
+		fmt.Fprintf(os.Stderr, "bench: kept database %s (drop it when done)\n", b.pgName)
+		b.pgName = ""
+	}
 	if b.pgName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
