@@ -1,8 +1,8 @@
 // Package postgres is the PostgreSQL backend of baton: a baton.Store (and a
 // baton.RevocationWatcher) that several server instances share.
 //
-// It keeps the hot path short: a refresh-token rotation is one statement and
-// so one round trip (see Rotate). Everything that has to happen together is
+// It keeps the hot path short: a refresh is one statement and so one round
+// trip (see RotateRefresh), and so is a rotation after a read (Rotate). Everything that has to happen together is
 // one transaction, driver errors become *baton.Error values at the boundary
 // (error.go), and the schema is versioned SQL embedded in the binary
 // (migrate.go) that instances starting together apply exactly once.
