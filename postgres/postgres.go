@@ -60,9 +60,9 @@ type DB struct {
 // spends most of its time waiting for the server's WAL flush, so more
 // connections than cores let commits share a flush (group commit). Measured
 // on 2 cores against a local server (BENCHMARKS.md), 64 clients refreshed
-// at 286/s through 4 connections, 644/s through 8 and about 1,020/s
-// through 16 or 32: the floor is 16, and 4 per core beyond that keeps a
-// few instances within the server's default max_connections of 100.
+// at 2,160/s through 8 connections, 2,443/s through 16 and 2,556/s through
+// 32 with a worse p99: the floor is 16, and 4 per core beyond that keeps
+// a few instances within the server's default max_connections of 100.
 func defaultMaxConns() int32 {
 	return int32(max(16, 4*runtime.NumCPU()))
 }
