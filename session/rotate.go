@@ -148,19 +148,19 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 	} else if err != nil {
 		return nil, err
 	}
+	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
+	if rotated != nil {
+		p.rotated, p.succ, p.succKnown = rotated.Rotated, rotated.Successor, true
+	}
 	if sid != "" && subtle.ConstantTimeCompare([]byte(sid), []byte(sess.ID)) != 1 {
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "access token of another session"})
-		return nil, baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session")
+		return nil, p.refused(baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session"))
 	}
 	if sess.Transport == baton.TransportSSO {
 		// A browser's single-sign-on session is never refreshed: its
 		// token is a cookie of baton's pages, not a refresh token.
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
-		return nil, errInvalidGrant
-	}
-	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
-	if rotated != nil {
-		p.rotated, p.succ, p.succKnown = rotated.Rotated, rotated.Successor, true
+		return nil, p.refused(errInvalidGrant)
 	}
 	if err := s.clientBinding(ctx, p, req, cl); err != nil {
 		return nil, p.refused(err)
