@@ -35,6 +35,14 @@ func BenchmarkRotate(b *testing.B) {
 // of different users do: commits share WAL flushes, so throughput grows
 // past one commit per flush.
 func BenchmarkRotateParallel(b *testing.B) {
+	parallelChains(b, func(ctx context.Context, db *DB, sid string, old, nw []byte) error {
+		return db.Rotate(ctx, rotation(sid, old, nw, t0))
+	})
+}
+
+// parallelChains runs step from as many goroutines as the pool has
+// connections, each rotating its own session's chain from old to nw.
+func parallelChains(b *testing.B, step func(ctx context.Context, db *DB, sid string, old, nw []byte) error) {
 	db, _ := newDB(b)
 	ctx := context.Background()
 	mustUser(b, db, "u")
@@ -51,8 +59,8 @@ func BenchmarkRotateParallel(b *testing.B) {
 		old := hashN(sid, 0)
 		for i := 1; pb.Next(); i++ {
 			nw := hashN(sid, i)
-			if err := db.Rotate(ctx, rotation(sid, old, nw, t0)); err != nil {
-				b.Errorf("Rotate %s #%d: %v", sid, i, err)
+			if err := step(ctx, db, sid, old, nw); err != nil {
+				b.Errorf("%s #%d: %v", sid, i, err)
 				return
 			}
 			old = nw
@@ -87,29 +95,6 @@ func BenchmarkRefreshParallel(b *testing.B) {
 		}},
 	}
 	for _, st := range steps {
-		b.Run(st.name, func(b *testing.B) {
-			db, _ := newDB(b)
-			ctx := context.Background()
-			mustUser(b, db, "u")
-			var next atomic.Int64
-			b.SetParallelism(max(1, int(db.pool.Config().MaxConns)/runtime.GOMAXPROCS(0)))
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				sid := fmt.Sprintf("s%d", next.Add(1))
-				if err := db.CreateSession(ctx, newSession("u", sid), hashN(sid, 0)); err != nil {
-					b.Error(err)
-					return
-				}
-				old := hashN(sid, 0)
-				for i := 1; pb.Next(); i++ {
-					nw := hashN(sid, i)
-					if err := st.step(ctx, db, sid, old, nw); err != nil {
-						b.Errorf("%s %s #%d: %v", st.name, sid, i, err)
-						return
-					}
-					old = nw
-				}
-			})
-		})
+		b.Run(st.name, func(b *testing.B) { parallelChains(b, st.step) })
 	}
 }
