@@ -375,6 +375,56 @@ type AuditBatchAppender interface {
 	AppendAudits(ctx context.Context, es []*AuditEvent) error
 }
 
+// RefreshRotator looks up a presented refresh token and rotates it in one
+// round trip. A networked store otherwise costs a refresh two: the read of
+// the token with its session, which the engine checks, then Rotate. Here
+// the checks that need only the stored rows travel with the rotation as a
+// RotationGate; the engine still checks the returned rows itself and falls
+// back to Rotate whenever the gate did not let the rotation happen.
+type RefreshRotator interface {
+	// RotateRefresh finds the token with hash r.OldHash and its session
+	// and, only when the token is unspent and g holds, performs r as
+	// Rotate does (r.SessionID is ignored: the token's own session is
+	// rotated, and its IdleExpiresAt is capped at the session's
+	// ExpiresAt). Token and Session are as they were before the
+	// statement, read on one snapshot with Successor. Nothing changes
+	// unless Rotated, except as with Rotate when the session is revoked
+	// (or its user locked) while the call runs: the token may be left
+	// spent. Of concurrent calls with the same OldHash at most one
+	// rotates. ENotFound when the token does not exist.
+	RotateRefresh(ctx context.Context, r Rotation, g RotationGate) (*RefreshRotated, error)
+}
+
+// RotationGate is what must hold for RotateRefresh to rotate, besides the
+// token being unspent: the session is not revoked, neither expired nor
+// idle at the rotation's Now, not a single-sign-on session
+// (TransportSSO), and its user is unlocked and at the session's
+// CredentialGen.
+type RotationGate struct {
+	// SessionID, when not empty, is the session the token must belong to
+	// (the session of the access token the client sent along).
+	SessionID string
+	// Binding is the thumbprint of the request's DPoP key ("" for none):
+	// the session must be unbound or bound to it.
+	Binding string
+	// ClientID is the registered client refreshing ("" for baton's own
+	// clients): a session issued through the code flow (with a Scope)
+	// rotates only for its client, a session without one only for baton's.
+	ClientID string
+}
+
+// RefreshRotated is what RotateRefresh found and did.
+type RefreshRotated struct {
+	Token   *RefreshToken
+	Session *Session
+	// Rotated tells whether the token was spent and Rotation.NewHash
+	// stored.
+	Rotated bool
+	// Successor is the stored token with Rotation.NewHash, nil when there
+	// is none: the grace branch answers it again while it is unspent.
+	Successor *RefreshToken
+}
+
 // SessionCounter counts sessions for the metrics.
 type SessionCounter interface {
 	// CountLiveSessions returns how many sessions are live at now: neither

@@ -11,7 +11,7 @@
 //
 //	go run ./bench -scenario refresh -c 64 -d 10s                 # embedded SQLite store
 //	go run ./bench -scenario me -c 16 -store postgres             # PostgreSQL (own database, dropped after)
-//	go run ./bench -scenario refresh -c 64 -sessions 1000000      # 1M stored sessions seeded by SQL
+//	go run ./bench -scenario refresh -c 64 -sessions 1000000      # 1M stored sessions seeded by SQL (COPY on PostgreSQL)
 //	go run ./bench -scenario flood                                # 32 login clients + 8 /v1/me clients
 //	go run ./bench -scenario coldstart                            # exec to /readyz 200 on an existing data dir
 //	go run ./bench -scenario verify -c 2                          # in-process token verification
@@ -61,6 +61,8 @@ type options struct {
 	sessions int
 	// idTokenAlg is the provider scenarios' client's ID-token algorithm.
 	idTokenAlg string
+	pool       int
+	keepDB     bool
 	profile    string
 	bin        string
 	report     string
@@ -83,7 +85,9 @@ func main() {
 	flag.StringVar(&o.dbURL, "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL server for -store postgres; a database of its own is created and dropped")
 	flag.IntVar(&o.users, "users", 0, "user accounts (default: one per virtual user; login-totp, login-passkey-2fa, passkey: 6,000 with the factor; code-exchange: 2,000 signed in)")
 	flag.StringVar(&o.idTokenAlg, "id-token-alg", "RS256", "code-exchange, client-refresh: the client's ID-token algorithm (RS256, ES256, EdDSA)")
-	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL before the server starts (started server only)")
+	flag.IntVar(&o.sessions, "sessions", 0, "extra stored sessions seeded by SQL (COPY on PostgreSQL) before the server starts (started server only)")
+	flag.IntVar(&o.pool, "pool", 0, "postgres: the started server's pool_max_conns (default: baton's)")
+	flag.BoolVar(&o.keepDB, "keep-db", false, "postgres: leave the started server's database behind (for EXPLAIN)")
 	flag.StringVar(&o.profile, "profile", "", "directory for CPU and alloc profiles of the server (starts the benchmark build bench/cmd/batonprof)")
 	flag.StringVar(&o.bin, "bin", "", "baton binary to start instead of building ./cmd/baton (A/B comparisons of two builds)")
 	flag.StringVar(&o.report, "report", "", "run the whole matrix and rewrite the results section of this markdown file")
@@ -157,6 +161,9 @@ func (o *options) check() error {
 		if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
 			return fmt.Errorf("-database-url must point at 127.0.0.1")
 		}
+	}
+	if o.pool < 0 || o.pool > 1000 {
+		return fmt.Errorf("-pool must be in 0..1000")
 	}
 	if o.sessions < 0 || o.sessions > 10_000_000 {
 		return fmt.Errorf("-sessions must be in 0..10000000")

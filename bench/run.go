@@ -138,6 +138,11 @@ type runResult struct {
 	// them, so other engineers' PostgreSQL tests count too); only with
 	// -store postgres.
 	pgCPU time.Duration
+	// pgOwnCPU is what the backends serving the server's own database
+	// used: the CPU PostgreSQL spends on the requests, without its
+	// background processes (WAL writer, checkpointer, autovacuum) or
+	// other databases' backends.
+	pgOwnCPU time.Duration
 	// base is the baseline run on the same server right after: for the
 	// second-factor scenarios a plain password login by users without a
 	// factor, for the provider's scenarios a v1 refresh (see baseOp). It
@@ -177,8 +182,10 @@ func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, 
 		t0, _ = procCPU(os.Getpid())
 		b0, _ := machineBusy()
 		var pg0 time.Duration
+		var own0 map[int]time.Duration
 		if r.o.store == "postgres" && r.srv != nil {
 			pg0 = commCPU("postgres")
+			own0 = r.b.backendCPU(ctx)
 		}
 		var profDone chan struct{}
 		if profile != "" && r.srv != nil && r.srv.pprofURL != "" {
@@ -198,6 +205,9 @@ func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, 
 		res.toolCPU = t1 - t0
 		if r.o.store == "postgres" && r.srv != nil {
 			res.pgCPU = max(0, commCPU("postgres")-pg0)
+			for pid, t := range r.b.backendCPU(ctx) {
+				res.pgOwnCPU += t - own0[pid]
+			}
 		}
 		if b1, err := machineBusy(); err == nil && b0 > 0 {
 			res.otherCPU = max(0, b1-b0-res.serverCPU-res.toolCPU-res.pgCPU)
@@ -450,12 +460,17 @@ func (s *scenarioResult) totalRatio() float64 {
 
 // cpuPerReq is the server's CPU time per request of the scenario.
 func (s *scenarioResult) cpuPerReq() time.Duration {
+	return s.perReq(func(r runResult) time.Duration { return r.serverCPU })
+}
+
+// perReq is the median over the runs of cpu(run) per request.
+func (s *scenarioResult) perReq(cpu func(runResult) time.Duration) time.Duration {
 	return med(s.runs, func(r runResult) time.Duration {
 		n := r.total() * r.d.Seconds()
 		if n == 0 {
 			return 0
 		}
-		return time.Duration(float64(r.serverCPU) / n)
+		return time.Duration(float64(cpu(r)) / n)
 	})
 }
 
@@ -487,6 +502,12 @@ func (s *scenarioResult) otherCPUUse() float64 {
 
 func (s *scenarioResult) pgCPUUse() float64 {
 	return med(s.runs, func(r runResult) float64 { return r.pgCPU.Seconds() / r.d.Seconds() })
+}
+
+// pgOwnCPUPerReq is the CPU time the server's database backends spent
+// per request.
+func (s *scenarioResult) pgOwnCPUPerReq() time.Duration {
+	return s.perReq(func(r runResult) time.Duration { return r.pgOwnCPU })
 }
 
 func (s *scenarioResult) toolCPUUse() float64 {
@@ -624,7 +645,8 @@ func (s *scenarioResult) print(w io.Writer) {
 				s.rssRuns(func(r runResult) int64 { return r.afterRSSKB }), s.rssRuns(func(r runResult) int64 { return r.peakRSSKB }))
 		}
 		if s.o.store == "postgres" {
-			fmt.Fprintf(w, "postgres processes: %.2f CPU-s/s (not counted in other processes)\n", s.pgCPUUse())
+			fmt.Fprintf(w, "postgres processes: %.2f CPU-s/s (not counted in other processes); the server's backends: %s CPU per request\n",
+				s.pgCPUUse(), fmtDur(s.pgOwnCPUPerReq()))
 		}
 		fmt.Fprintf(w, "CPU-bound estimate with all %d cores free: %s req/s\n", runtime.NumCPU(), fmtRate(s.cpuBound()))
 	}

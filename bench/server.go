@@ -88,6 +88,11 @@ type backend struct {
 	pgAdmin string // the server's URL with its original database
 	pgName  string
 	pgURL   string
+	// pool is the server's pool_max_conns, 0 for baton's default.
+	pool int
+	// keep leaves the database behind (-keep-db), for EXPLAIN on the rows
+	// a run left.
+	keep bool
 }
 
 // newBackend creates a fresh data directory, and for PostgreSQL a fresh
@@ -97,7 +102,7 @@ func newBackend(ctx context.Context, o options) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{store: o.store, dir: dir, dataDir: filepath.Join(dir, "data")}
+	b := &backend{store: o.store, dir: dir, dataDir: filepath.Join(dir, "data"), pool: o.pool, keep: o.keepDB}
 	if o.store == "postgres" {
 		var r [6]byte
 		_, _ = rand.Read(r[:])
@@ -117,6 +122,10 @@ func newBackend(ctx context.Context, o options) (*backend, error) {
 }
 
 func (b *backend) close() {
+	if b.pgName != "" && b.keep {
+		fmt.Fprintf(os.Stderr, "bench: kept database %s (drop it when done)\n", b.pgName)
+		b.pgName = ""
+	}
 	if b.pgName != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -174,7 +183,17 @@ func (b *backend) env(extra ...string) []string {
 		"BATON_WEBAUTHN_ORIGINS="+benchOrigin,
 	)
 	if b.pgURL != "" {
-		env = append(env, "BATON_DATABASE_URL="+b.pgURL)
+		u := b.pgURL
+		if b.pool > 0 {
+			// Only the server's pool: the tool's own connections are
+			// plain pgx ones, which would send it as a setting.
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			u += fmt.Sprintf("%spool_max_conns=%d", sep, b.pool)
+		}
+		env = append(env, "BATON_DATABASE_URL="+u)
 	}
 	return append(env, extra...)
 }
@@ -353,6 +372,32 @@ func commCPU(comm string) time.Duration {
 		}
 	}
 	return total
+}
+
+// backendCPU returns the CPU time so far of each backend connected to the
+// server's database (nil when it cannot tell): PostgreSQL runs one process
+// per connection, and the server's pool keeps its connections.
+func (b *backend) backendCPU(ctx context.Context) map[int]time.Duration {
+	conn, err := pgx.Connect(ctx, b.pgAdmin)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, b.pgName)
+	if err != nil {
+		return nil
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil
+	}
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		if t, err := procCPU(int(pid)); err == nil {
+			out[int(pid)] = t
+		}
+	}
+	return out
 }
 
 // machineBusy returns the CPU time all processes used so far: the "cpu"

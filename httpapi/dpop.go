@@ -44,7 +44,14 @@ var errKeyRequired = baton.Errorf(baton.EInvalidDPoPProof, "the session is bound
 // passes, for the engine to refuse with its own answer (refresh's
 // invalid_grant). The engine may ask more than once (a second rotation
 // pass); the proof is spent once.
+//
+// Without a proof and with demand false there is nothing to check: nil, so
+// the engine may rotate a refresh token in the same round trip as it reads
+// it (baton.RefreshRotator checks the binding itself).
 func (s *Server) keyProof(r *http.Request, proof *dpop.Proof, demand bool) func(*baton.Session) error {
+	if proof == nil && !demand {
+		return nil
+	}
 	spent := false
 	return func(sess *baton.Session) error {
 		if sess.Binding == "" || !sess.RevokedAt.IsZero() || spent {
@@ -64,8 +71,15 @@ func (s *Server) keyProof(r *http.Request, proof *dpop.Proof, demand bool) func(
 	}
 }
 
-// both runs the preconditions in turn; nil ones are skipped.
+// both runs the preconditions in turn; nil ones are skipped, and two nil
+// ones are none (nil).
 func both(a, b func(*baton.Session) error) func(*baton.Session) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
 	return func(sess *baton.Session) error {
 		for _, f := range []func(*baton.Session) error{a, b} {
 			if f == nil {

@@ -20,6 +20,13 @@ type watcherStore struct{ baton.Store }
 
 func (watcherStore) WatchRevocations(ctx context.Context, notify func(string)) error { return nil }
 
+// rotatorStore is a store with the RefreshRotator capability.
+type rotatorStore struct{ baton.Store }
+
+func (rotatorStore) RotateRefresh(context.Context, baton.Rotation, baton.RotationGate) (*baton.RefreshRotated, error) {
+	return &baton.RefreshRotated{Rotated: true}, nil
+}
+
 func TestInstrumentStoreKeepsCapabilities(t *testing.T) {
 	db := batontest.OpenSQLite(t)
 	s := metrics.InstrumentStore(db, prometheus.NewRegistry())
@@ -35,6 +42,18 @@ func TestInstrumentStoreKeepsCapabilities(t *testing.T) {
 	}
 	if _, ok := w.(baton.SessionCounter); ok {
 		t.Fatal("a store without CountLiveSessions gained it")
+	}
+	if _, ok := s.(baton.RefreshRotator); ok {
+		t.Fatal("the sqlite store gained RotateRefresh")
+	}
+	reg := prometheus.NewRegistry()
+	r := metrics.InstrumentStore(rotatorStore{db}, reg)
+	rr, ok := r.(baton.RefreshRotator)
+	if !ok {
+		t.Fatal("a rotating store lost RotateRefresh")
+	}
+	if out, err := rr.RotateRefresh(context.Background(), baton.Rotation{}, baton.RotationGate{}); err != nil || !out.Rotated {
+		t.Fatalf("RotateRefresh through the decorator: %+v, %v", out, err)
 	}
 }
 
@@ -67,8 +86,9 @@ func TestInstrumentStoreTimesAndCountsErrors(t *testing.T) {
 			}
 		}
 	}
-	// Every method of baton.Store but Close is timed.
-	if want := reflect.TypeOf((*baton.Store)(nil)).Elem().NumMethod() - 1; series != want {
+	// Every method of baton.Store but Close is timed, and the timed
+	// capability (RotateRefresh).
+	if want := reflect.TypeOf((*baton.Store)(nil)).Elem().NumMethod() - 1 + 1; series != want {
 		t.Fatalf("%d store-duration series, want one per method (%d)", series, want)
 	}
 	if v := counterValue(t, reg, "baton_store_errors_total", "UserByID"); v != 0 {

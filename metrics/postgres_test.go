@@ -25,6 +25,9 @@ func TestPostgresCapabilities(t *testing.T) {
 	if _, ok := s.(baton.RevocationWatcher); !ok {
 		t.Fatal("the instrumented PostgreSQL store lost WatchRevocations")
 	}
+	if _, ok := s.(baton.RefreshRotator); !ok {
+		t.Fatal("the instrumented PostgreSQL store lost RotateRefresh: every refresh would cost a round trip more")
+	}
 	sc, ok := s.(baton.SessionCounter)
 	if !ok {
 		t.Fatal("the instrumented PostgreSQL store lost CountLiveSessions")

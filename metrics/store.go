@@ -79,6 +79,7 @@ const (
 	mConsents
 	mDeleteConsent
 	mRevokeSessionTree
+	mRotateRefresh
 	mCount
 )
 
@@ -92,7 +93,7 @@ var methodNames = [mCount]string{
 	"TOTP", "SetPendingTOTP", "ConfirmTOTP", "UseTOTPStep", "DisableTOTP", "ReplaceRecoveryCodes", "UseRecoveryCode", "RecoveryCodesLeft", "CreateChallenge", "Challenge", "FailChallenge", "SpendChallenge",
 	"CreatePasskey", "Passkeys", "PasskeyByCredentialID", "DeletePasskey", "UsePasskey",
 	"CreateClient", "Client", "Clients", "UpdateClient", "SetClientSecret", "DeleteClient",
-	"GrantConsent", "Consent", "Consents", "DeleteConsent", "RevokeSessionTree",
+	"GrantConsent", "Consent", "Consents", "DeleteConsent", "RevokeSessionTree", "RotateRefresh",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -101,7 +102,9 @@ var methodNames = [mCount]string{
 // link) in
 // baton_store_errors_total{method}. The observers are resolved once here,
 // so a call costs two clock reads and no allocation. Optional capabilities
-// of s (RevocationWatcher, SessionCounter) are kept.
+// of s (RevocationWatcher, SessionCounter, and RefreshRotator, timed like
+// the methods) are kept: the engine finds them by type assertion, and a
+// lost RefreshRotator would quietly cost every refresh a round trip.
 func InstrumentStore(s baton.Store, reg *prometheus.Registry) baton.Store {
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "baton_store_duration_seconds",
@@ -120,25 +123,66 @@ func InstrumentStore(s baton.Store, reg *prometheus.Registry) baton.Store {
 	}
 	w, isWatcher := s.(baton.RevocationWatcher)
 	c, isCounter := s.(baton.SessionCounter)
-	switch {
-	case isWatcher && isCounter:
+	rr, isRotator := s.(baton.RefreshRotator)
+	r := rotator{is, rr}
+	// One type per combination: a method set cannot be assembled at run
+	// time, and an embedded nil interface would still pass the assertion.
+	switch [3]bool{isWatcher, isCounter, isRotator} {
+	case [3]bool{true, true, true}:
+		return &struct {
+			*instrumented
+			baton.RevocationWatcher
+			baton.SessionCounter
+			rotator
+		}{is, w, c, r}
+	case [3]bool{true, true, false}:
 		return &struct {
 			*instrumented
 			baton.RevocationWatcher
 			baton.SessionCounter
 		}{is, w, c}
-	case isWatcher:
+	case [3]bool{true, false, true}:
+		return &struct {
+			*instrumented
+			baton.RevocationWatcher
+			rotator
+		}{is, w, r}
+	case [3]bool{false, true, true}:
+		return &struct {
+			*instrumented
+			baton.SessionCounter
+			rotator
+		}{is, c, r}
+	case [3]bool{true, false, false}:
 		return &struct {
 			*instrumented
 			baton.RevocationWatcher
 		}{is, w}
-	case isCounter:
+	case [3]bool{false, true, false}:
 		return &struct {
 			*instrumented
 			baton.SessionCounter
 		}{is, c}
+	case [3]bool{false, false, true}:
+		return &struct {
+			*instrumented
+			rotator
+		}{is, r}
 	}
 	return is
+}
+
+// rotator is the timed RefreshRotator of an instrumented store.
+type rotator struct {
+	is *instrumented
+	r  baton.RefreshRotator
+}
+
+func (x rotator) RotateRefresh(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.RefreshRotated, error) {
+	t := time.Now()
+	out, err := x.r.RotateRefresh(ctx, r, g)
+	x.is.done(mRotateRefresh, t, err)
+	return out, err
 }
 
 type instrumented struct {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/batonauth/baton"
 )
 
 // BenchmarkRotate measures one rotation after another on one session: the
@@ -33,6 +35,14 @@ func BenchmarkRotate(b *testing.B) {
 // of different users do: commits share WAL flushes, so throughput grows
 // past one commit per flush.
 func BenchmarkRotateParallel(b *testing.B) {
+	parallelChains(b, func(ctx context.Context, db *DB, sid string, old, nw []byte) error {
+		return db.Rotate(ctx, rotation(sid, old, nw, t0))
+	})
+}
+
+// parallelChains runs step from as many goroutines as the pool has
+// connections, each rotating its own session's chain from old to nw.
+func parallelChains(b *testing.B, step func(ctx context.Context, db *DB, sid string, old, nw []byte) error) {
 	db, _ := newDB(b)
 	ctx := context.Background()
 	mustUser(b, db, "u")
@@ -49,11 +59,42 @@ func BenchmarkRotateParallel(b *testing.B) {
 		old := hashN(sid, 0)
 		for i := 1; pb.Next(); i++ {
 			nw := hashN(sid, i)
-			if err := db.Rotate(ctx, rotation(sid, old, nw, t0)); err != nil {
-				b.Errorf("Rotate %s #%d: %v", sid, i, err)
+			if err := step(ctx, db, sid, old, nw); err != nil {
+				b.Errorf("%s #%d: %v", sid, i, err)
 				return
 			}
 			old = nw
 		}
 	})
+}
+
+// BenchmarkRefreshParallel compares a refresh's store work both ways, from
+// as many goroutines as the pool has connections, each its own session's
+// chain: "two-step" reads the token with its session and then rotates it
+// (two round trips, two transactions, as the engine does when a
+// precondition must see the session first), "one-statement" is
+// RotateRefresh. Run with -count to interleave the two.
+func BenchmarkRefreshParallel(b *testing.B) {
+	steps := []struct {
+		name string
+		step func(ctx context.Context, db *DB, sid string, old, nw []byte) error
+	}{
+		{"two-step", func(ctx context.Context, db *DB, sid string, old, nw []byte) error {
+			if _, _, err := db.RefreshToken(ctx, old); err != nil {
+				return err
+			}
+			return db.Rotate(ctx, rotation(sid, old, nw, t0))
+		}},
+		{"one-statement", func(ctx context.Context, db *DB, sid string, old, nw []byte) error {
+			r := rotation(sid, old, nw, t0)
+			out, err := db.RotateRefresh(ctx, r, baton.RotationGate{SessionID: sid})
+			if err == nil && !out.Rotated {
+				err = fmt.Errorf("not rotated")
+			}
+			return err
+		}},
+	}
+	for _, st := range steps {
+		b.Run(st.name, func(b *testing.B) { parallelChains(b, st.step) })
+	}
 }

@@ -8,12 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
+	"github.com/batonauth/baton/metrics"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
 	"github.com/batonauth/baton/session"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // queryCounter counts the statements a pool sends: each is one round trip
@@ -28,40 +31,26 @@ func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestRefreshRoundTrips pins how many round trips a refresh costs on
-// PostgreSQL, through the session engine: reading the presented token with
-// its session, then one statement that spends it, slides the session and
-// inserts the successor (see rotateSQL). The grace replay reads the token
-// and its successor. Audit events and rate limits stay off this path. The
-// test fails if a change adds a round trip; lower the numbers when one is
-// cut.
+// PostgreSQL, through the session engine. Without a precondition one
+// statement reads the presented token with its session and its successor,
+// checks the session, spends the token, slides the session and inserts the
+// successor (rotateRefreshSQL); the grace replay is that statement finding
+// the token spent and its successor unspent. With a precondition (a
+// cookie's CSRF check, a DPoP proof to spend) the engine must see the
+// session before anything changes: a read, then Rotate. Audit events and
+// rate limits stay off this path. The test fails if a change adds a round
+// trip; lower the numbers when one is cut.
 func TestRefreshRoundTrips(t *testing.T) {
 	const (
-		wantRotate = 2
-		wantGrace  = 2
+		wantRotate  = 1
+		wantGrace   = 1
+		wantChecked = 2 // with a precondition
+		wantReuse   = 5 // the statement, then the revoking transaction (begin … commit)
 	)
 	ctx := context.Background()
 	counter := &queryCounter{}
-	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), postgres.WithQueryTracer(counter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clock := batontest.NewClock(time.Now())
-	svc, err := session.New(ctx, db, session.Config{
-		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2),
-		ReuseGrace: 10 * time.Second, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	if _, err := svc.Register(ctx, session.RegisterRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{}); err != nil {
-		t.Fatal(err)
-	}
-	g, err := svc.Login(ctx, session.LoginRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, clock := newEngine(t, counter, 10*time.Second)
+	g := login(t, svc)
 	rt := g.RefreshToken
 	for i := 0; i < 3; i++ {
 		counter.n.Store(0)
@@ -81,4 +70,107 @@ func TestRefreshRoundTrips(t *testing.T) {
 		}
 		rt = next.RefreshToken
 	}
+	checked := func(*baton.Session) error { return nil }
+	counter.n.Store(0)
+	next, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt, Precondition: checked}, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.n.Load(); got != wantChecked {
+		t.Errorf("refresh with a precondition: %d round trips, want %d", got, wantChecked)
+	}
+	clock.Advance(time.Minute) // past the grace window: reuse
+	counter.n.Store(0)
+	if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+		t.Fatalf("reuse: got %v, want invalid_grant", err)
+	}
+	if got := counter.n.Load(); got != wantReuse {
+		t.Errorf("reuse: %d round trips, want %d", got, wantReuse)
+	}
+	if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: next.RefreshToken}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+		t.Fatalf("successor after reuse: got %v, want invalid_grant", err)
+	}
+}
+
+// newEngine returns a session engine on a fresh database, on the store as
+// the server wires it (behind the metrics decorator, which must keep the
+// one-round-trip capability), with a fake clock and the reuse grace
+// window grace; counter, when not nil, sees every statement.
+func newEngine(t *testing.T, counter pgx.QueryTracer, grace time.Duration) (*session.Service, *batontest.Clock) {
+	t.Helper()
+	ctx := context.Background()
+	var opts []postgres.Option
+	if counter != nil {
+		opts = append(opts, postgres.WithQueryTracer(counter))
+	}
+	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clock := batontest.NewClock(time.Now())
+	svc, err := session.New(ctx, metrics.InstrumentStore(db, prometheus.NewRegistry()), session.Config{
+		Issuer: "https://auth.example.com", Hasher: password.NewHasher(batontest.CheapPasswords, 2),
+		ReuseGrace: grace, IdleTTL: time.Hour, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	if _, err := svc.Register(ctx, session.RegisterRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	return svc, clock
+}
+
+// login opens a session of alice.
+func login(t *testing.T, svc *session.Service) *session.Grant {
+	t.Helper()
+	g, err := svc.Login(context.Background(), session.LoginRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestRefreshOneStatementRefusals drives the engine's refusals through the
+// one-statement rotation: each is invalid_grant, and none spends the token
+// (without a grace window the next plain refresh would be reuse).
+func TestRefreshOneStatementRefusals(t *testing.T) {
+	ctx := context.Background()
+	svc, clock := newEngine(t, nil, 0) // no grace: a spent token is reuse
+	other := login(t, svc)
+	tests := []struct {
+		name string
+		req  func(rt string) session.RefreshRequest
+	}{
+		{"AccessTokenOfAnotherSession", func(rt string) session.RefreshRequest {
+			return session.RefreshRequest{RefreshToken: rt, AccessToken: other.AccessToken}
+		}},
+		{"AnotherClient", func(rt string) session.RefreshRequest {
+			return session.RefreshRequest{RefreshToken: rt, OAuthClient: &baton.OAuthClient{ID: "rp"}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := login(t, svc)
+			_, err := svc.Refresh(ctx, tt.req(g.RefreshToken), session.Client{})
+			if baton.ErrorCode(err) != baton.EInvalidGrant {
+				t.Fatalf("got %v, want invalid_grant", err)
+			}
+			if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: g.RefreshToken}, session.Client{}); err != nil {
+				t.Fatalf("the refused token no longer rotates: %v", err)
+			}
+		})
+	}
+	t.Run("Idle", func(t *testing.T) {
+		g := login(t, svc)
+		clock.Advance(time.Hour)
+		if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: g.RefreshToken}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+			t.Fatalf("idle session: got %v, want invalid_grant", err)
+		}
+		if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: other.RefreshToken}, session.Client{}); baton.ErrorCode(err) != baton.EInvalidGrant {
+			t.Fatalf("another idle session: got %v, want invalid_grant", err)
+		}
+	})
 }

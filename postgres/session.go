@@ -146,6 +146,23 @@ func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToke
 	return &t, s, nil
 }
 
+// rotateTailSQL is the end of both rotation statements, after a CTE spent
+// that returns the session_id of the token it spent: touched slides the
+// session ($3 now, $4 its idle expiry, never past the absolute one, $5 and
+// $6 the client), inserted stores the successor ($2).
+const rotateTailSQL = `), touched AS (
+	UPDATE sessions s SET last_used_at = $3, idle_expires_at = LEAST($4, s.expires_at), user_agent = $5, ip = $6
+	FROM spent, users u
+	WHERE s.id = spent.session_id AND s.revoked_at IS NULL
+		AND u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen
+	RETURNING s.id
+), inserted AS (
+	INSERT INTO refresh_tokens (hash, session_id, created_at)
+	SELECT $2, id, $3 FROM touched
+	RETURNING 1
+)
+`
+
 // rotateSQL is the whole rotation in one statement, so a refresh costs one
 // round trip (RFC 9700 §4.14.2: the refresh token is invalidated as it is
 // rotated). Its data-modifying CTEs run on one snapshot, and each feeds the
@@ -171,18 +188,7 @@ const rotateSQL = `WITH spent AS (
 	UPDATE refresh_tokens SET spent_at = $3
 	WHERE hash = $1 AND session_id = $7 AND spent_at IS NULL
 	RETURNING session_id
-), touched AS (
-	UPDATE sessions s SET last_used_at = $3, idle_expires_at = $4, user_agent = $5, ip = $6
-	FROM spent, users u
-	WHERE s.id = spent.session_id AND s.revoked_at IS NULL
-		AND u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen
-	RETURNING s.id
-), inserted AS (
-	INSERT INTO refresh_tokens (hash, session_id, created_at)
-	SELECT $2, id, $3 FROM touched
-	RETURNING 1
-)
-SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM inserted)`
+` + rotateTailSQL + `SELECT (SELECT count(*) FROM spent), (SELECT count(*) FROM inserted)`
 
 // Rotate spends r.OldHash and stores r.NewHash as the session's current
 // token in one statement. nil, or EConflict (the old token was spent, or its
@@ -226,6 +232,77 @@ func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
 	// Unspent now but not when the statement ran: a token with this hash was
 	// inserted meanwhile. Nothing was changed; the caller may retry.
 	return baton.Errorf(baton.EConflict, "refresh token changed concurrently")
+}
+
+// rotateRefreshSQL is RotateRefresh: the read of the presented token with
+// its session, the engine's checks that need only those rows (the gate),
+// and rotateSQL's compare-and-set, in one statement and so one round trip.
+// cur reads the token, its session and the gate's verdict, ok; spent
+// spends the token only when ok (and re-checks "spent_at IS NULL" on the
+// locked row, so of concurrent rotations one wins); touched and inserted
+// are rotateSQL's. The final row is cur as read before the statement
+// changed anything, the number of rows inserted (1: rotated), and the
+// successor ($2) as it was, for the grace branch. No row: no such token.
+// As in rotateSQL, a revocation that commits between the snapshot and
+// touched's row lock leaves the token spent and nothing inserted.
+//
+// The gate is compared with plain equality, not in constant time: the
+// session id comes from a signed access token, the binding is a public
+// key's thumbprint and the client id is public.
+const rotateRefreshSQL = `WITH cur AS (
+	SELECT ` + sessionColumns + `, t.hash, t.session_id, t.created_at AS token_created, t.spent_at,
+		t.spent_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $3 AND s.idle_expires_at > $3
+			AND s.transport <> '` + baton.TransportSSO + `'
+			AND ($7::text = '' OR s.id = $7::text)
+			AND (s.binding = '' OR s.binding = $8::text)
+			AND CASE WHEN $9::text = '' THEN s.scope = '' ELSE s.scope <> '' AND s.client_id = $9::text END
+			AND EXISTS (SELECT 1 FROM users u
+				WHERE u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen) AS ok
+	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+	WHERE t.hash = $1
+), spent AS (
+	UPDATE refresh_tokens t SET spent_at = $3
+	FROM cur WHERE t.hash = $1 AND cur.ok AND t.spent_at IS NULL
+	RETURNING t.session_id
+` + rotateTailSQL + `SELECT cur.*, (SELECT count(*) FROM inserted), succ.hash IS NOT NULL, succ.created_at, succ.spent_at
+FROM cur LEFT JOIN refresh_tokens succ ON succ.hash = $2`
+
+// RotateRefresh is baton.RefreshRotator: a refresh in one round trip (see
+// rotateRefreshSQL).
+func (db *DB) RotateRefresh(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.RefreshRotated, error) {
+	var (
+		out                                    baton.RefreshRotated
+		t                                      baton.RefreshToken
+		created, spent, succCreated, succSpent pgtype.Timestamptz
+		ok, hasSucc                            bool
+		inserted                               int64
+		sess                                   *baton.Session
+	)
+	// One statement in its own transaction: retried only when nothing of
+	// it was applied, as Rotate.
+	err := db.write(ctx, func() error {
+		var x sessionScan
+		dest := append(x.dest(), &t.Hash, &t.SessionID, &created, &spent, &ok, &inserted, &hasSucc, &succCreated, &succSpent)
+		err := db.pool.QueryRow(ctx, rotateRefreshSQL, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt),
+			clean(r.UserAgent), clean(r.IP), g.SessionID, g.Binding, g.ClientID).Scan(dest...)
+		if err == nil {
+			sess, err = x.session()
+		}
+		return err
+	})
+	if isNoRows(err) {
+		return nil, baton.Errorf(baton.ENotFound, "refresh token not found")
+	}
+	if err != nil {
+		return nil, formatError("rotate refresh token", err)
+	}
+	t.CreatedAt, t.SpentAt = fromTS(created), fromTS(spent)
+	out.Token, out.Session, out.Rotated = &t, sess, inserted == 1
+	if hasSucc {
+		out.Successor = &baton.RefreshToken{Hash: r.NewHash, SessionID: t.SessionID,
+			CreatedAt: fromTS(succCreated), SpentAt: fromTS(succSpent)}
+	}
+	return &out, nil
 }
 
 // Sessions lists a page of the user's live sessions at now, most recently

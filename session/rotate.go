@@ -53,6 +53,12 @@ type presented struct {
 	// idle the session's idle lifetime.
 	scope     string
 	ttl, idle time.Duration
+	// rotated: the store already rotated the token (RefreshRotator).
+	rotated bool
+	// succ is the successor's stored row as read with row, when
+	// succKnown (RefreshRotator); nil when there is none.
+	succ      *baton.RefreshToken
+	succKnown bool
 }
 
 // Refresh runs the state machine of docs/design.md: rotate an unspent token,
@@ -72,7 +78,7 @@ func (s *Service) Refresh(ctx context.Context, req RefreshRequest, cl Client) (*
 	// Two passes at most: losing the rotation compare-and-set to a
 	// concurrent request sends us round once more, into the spent branch.
 	for attempt := 0; attempt < 2; attempt++ {
-		p, err := s.lookupRefresh(ctx, req, hash, sid, cl)
+		p, err := s.lookupRefresh(ctx, req, hash, sid, cl, attempt == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -111,46 +117,106 @@ func (s *Service) refreshAccessSession(raw string) (string, error) {
 // everything that must hold before any branch may run: the access token's
 // session, the caller's precondition, the DPoP binding and the session's
 // state.
-func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []byte, sid string, cl Client) (*presented, error) {
-	row, sess, err := s.store.RefreshToken(ctx, hash)
+//
+// On a store that is a baton.RefreshRotator the first pass of a request
+// without a precondition or a narrowed scope also rotates, in the same
+// round trip, when the store's gate (the same checks on the same rows)
+// lets it; the checks below then run on the rows as they were and pass.
+// When the gate did not let it, nothing changed and the branches run as
+// after a plain read: an unspent token goes to Rotate.
+func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []byte, sid string, cl Client, first bool) (*presented, error) {
+	now := s.Now()
+	next := token.Successor(s.secrets.Load().rotation, req.RefreshToken)
+	var (
+		row     *baton.RefreshToken
+		sess    *baton.Session
+		rotated *baton.RefreshRotated
+		err     error
+	)
+	if rr, ok := s.store.(baton.RefreshRotator); ok && first && req.Precondition == nil && req.Scope == "" {
+		rotated, err = rr.RotateRefresh(ctx, s.rotation(hash, next, now, now.Add(idleTTL(s.cfg.IdleTTL, req.OAuthClient)), cl),
+			baton.RotationGate{SessionID: sid, Binding: req.ProofJKT, ClientID: oauthClientID(req.OAuthClient)})
+		if err == nil {
+			row, sess = rotated.Token, rotated.Session
+		}
+	} else {
+		row, sess, err = s.store.RefreshToken(ctx, hash)
+	}
 	if baton.ErrorCode(err) == baton.ENotFound {
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
 		return nil, errInvalidGrant
 	} else if err != nil {
 		return nil, err
 	}
+	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
+	if rotated != nil {
+		p.rotated, p.succ, p.succKnown = rotated.Rotated, rotated.Successor, true
+	}
 	if sid != "" && subtle.ConstantTimeCompare([]byte(sid), []byte(sess.ID)) != 1 {
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "access token of another session"})
-		return nil, baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session")
+		return nil, p.refused(baton.Errorf(baton.EInvalidGrant, "the access token belongs to another session"))
 	}
 	if sess.Transport == baton.TransportSSO {
 		// A browser's single-sign-on session is never refreshed: its
 		// token is a cookie of baton's pages, not a refresh token.
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeUnknown, Client: cl})
-		return nil, errInvalidGrant
+		return nil, p.refused(errInvalidGrant)
 	}
-	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
 	if err := s.clientBinding(ctx, p, req, cl); err != nil {
-		return nil, err
+		return nil, p.refused(err)
 	}
 	if req.Precondition != nil {
 		if err := req.Precondition(sess); err != nil {
-			return nil, err
+			return nil, p.refused(err)
 		}
 	}
 	if !boundTo(sess, req.ProofJKT) {
 		// Not reuse: without the key nothing was obtained, and a thief
 		// must not be able to end the session either.
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "dpop key mismatch"})
-		return nil, baton.Errorf(baton.EInvalidGrant, "the refresh token is bound to a DPoP key: send a proof made with it")
+		return nil, p.refused(baton.Errorf(baton.EInvalidGrant, "the refresh token is bound to a DPoP key: send a proof made with it"))
 	}
-	now := s.Now()
 	if outcome := sessionState(sess, now); outcome != OutcomeOK {
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: outcome, UserID: sess.UserID, SessionID: sess.ID, Client: cl})
-		return nil, errInvalidGrant
+		return nil, p.refused(errInvalidGrant)
 	}
-	p.next, p.now = token.Successor(s.secrets.Load().rotation, req.RefreshToken), now
+	p.next, p.now = next, now
 	return p, nil
+}
+
+// refused returns err, the answer of a check that failed; if the store
+// rotated anyway its gate let through what the engine refuses, a bug
+// reported as such rather than as the client's fault.
+func (p *presented) refused(err error) error {
+	if p.rotated {
+		return baton.WrapError(baton.EInternal, "the store rotated a refresh token the engine refuses", err)
+	}
+	return err
+}
+
+// rotation is the store's rotation of the token with hash into next's, at
+// now, with the session's idle expiry slid to idle (the store caps it at
+// the absolute expiry).
+func (s *Service) rotation(hash []byte, next string, now, idle time.Time, cl Client) baton.Rotation {
+	return baton.Rotation{OldHash: hash, NewHash: token.HashRefreshToken(next), Now: now,
+		IdleExpiresAt: idle, UserAgent: truncate(cl.UserAgent, 512), IP: cl.IP}
+}
+
+// idleTTL is the idle lifetime of a session refreshed by c (nil: baton's
+// own clients): the client's, when it sets one.
+func idleTTL(def time.Duration, c *baton.OAuthClient) time.Duration {
+	if c != nil && c.RefreshIdleTTL > 0 {
+		return c.RefreshIdleTTL
+	}
+	return def
+}
+
+// oauthClientID is c's id, "" for baton's own clients.
+func oauthClientID(c *baton.OAuthClient) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
 }
 
 // clientBinding checks that the refresh token is presented by the client
@@ -181,9 +247,7 @@ func (s *Service) clientBinding(ctx context.Context, p *presented, req RefreshRe
 	if c.AccessTTL > 0 {
 		p.ttl = c.AccessTTL
 	}
-	if c.RefreshIdleTTL > 0 {
-		p.idle = c.RefreshIdleTTL
-	}
+	p.idle = idleTTL(p.idle, c)
 	return nil
 }
 
@@ -195,20 +259,16 @@ func boundTo(sess *baton.Session, jkt string) bool {
 }
 
 // rotate spends an unspent token by compare-and-set and answers its
-// successor. EConflict: a concurrent request spent it first.
+// successor, unless the store already did (p.rotated). EConflict: a
+// concurrent request spent it first.
 func (s *Service) rotate(ctx context.Context, p *presented, clientID string, cl Client) (*Grant, error) {
 	idle := minTime(p.now.Add(p.idle), p.sess.ExpiresAt)
-	err := s.store.Rotate(ctx, baton.Rotation{
-		SessionID:     p.sess.ID,
-		OldHash:       p.hash,
-		NewHash:       token.HashRefreshToken(p.next),
-		Now:           p.now,
-		IdleExpiresAt: idle,
-		UserAgent:     truncate(cl.UserAgent, 512),
-		IP:            cl.IP,
-	})
-	if err != nil {
-		return nil, err
+	if !p.rotated {
+		r := s.rotation(p.hash, p.next, p.now, idle, cl)
+		r.SessionID = p.sess.ID
+		if err := s.store.Rotate(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	p.sess.LastUsedAt = p.now
 	p.sess.IdleExpiresAt = idle
@@ -223,13 +283,17 @@ func (s *Service) graceReplay(ctx context.Context, p *presented, clientID string
 	if s.cfg.ReuseGrace <= 0 || p.now.Sub(p.row.SpentAt) > s.cfg.ReuseGrace {
 		return nil, nil
 	}
-	succ, _, err := s.store.RefreshToken(ctx, token.HashRefreshToken(p.next))
-	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
+	succ := p.succ
+	if !p.succKnown {
+		var err error
+		succ, _, err = s.store.RefreshToken(ctx, token.HashRefreshToken(p.next))
+		if baton.ErrorCode(err) == baton.ENotFound {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
 	}
-	if !succ.SpentAt.IsZero() {
+	if succ == nil || !succ.SpentAt.IsZero() {
 		return nil, nil
 	}
 	s.emit(ctx, Event{Type: EventGraceReplay, Outcome: OutcomeOK, UserID: p.sess.UserID, SessionID: p.sess.ID, Client: cl})

@@ -22,6 +22,10 @@ var capabilityTests = []struct {
 	fn   func(t *testing.T, s baton.Store)
 }{
 	{"AuditBatchAppender/Batch", hasCap[baton.AuditBatchAppender], testAppendAudits},
+	{"RefreshRotator/Rotate", hasCap[baton.RefreshRotator], testRotateRefresh},
+	{"RefreshRotator/Spent", hasCap[baton.RefreshRotator], testRotateRefreshSpent},
+	{"RefreshRotator/Gate", hasCap[baton.RefreshRotator], testRotateRefreshGate},
+	{"RefreshRotator/Concurrent", hasCap[baton.RefreshRotator], testRotateRefreshConcurrent},
 	{"SessionCounter/Live", hasCap[baton.SessionCounter], testCountLiveSessions},
 	{"RateStore/Budget", hasCap[baton.RateStore], testRateStoreBudget},
 	{"RateStore/Concurrent", hasCap[baton.RateStore], testRateStoreConcurrent},
