@@ -377,6 +377,18 @@ func TestOIDCGoRelyingParty(t *testing.T) {
 		}
 	})
 
+	t.Run("TokenRequestWithoutRedirectURI", func(t *testing.T) {
+		// The authorization request named it, so the token request must
+		// too (RFC 6749 §4.1.3).
+		f := newFlow()
+		q := signIn(t, b, r.authURL(f), "alice", pw)
+		got := clientCall(t, s.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"authorization_code"},
+			"code": {q.Get("code")}, "code_verifier": {f.verifier}}.Encode())
+		if got.status != http.StatusBadRequest || got.str("error") != "invalid_grant" {
+			t.Fatalf("token request without redirect_uri: %d %s", got.status, got.raw)
+		}
+	})
+
 	t.Run("NoRedirectURI", func(t *testing.T) {
 		// OpenID Connect Core §3.1.2.1 requires redirect_uri, even for a
 		// client with one registered URI: an error page, no redirect.

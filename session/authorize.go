@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -128,9 +129,6 @@ type AuthorizeOutcome struct {
 // pendingAuth is a validated request waiting in a ChallengeAuthorize.
 type pendingAuth struct {
 	AuthorizeParams
-	// RedirectGiven: the request named its redirect_uri, so the token
-	// request must too (RFC 6749 §4.1.3).
-	RedirectGiven bool `json:"redirect_given"`
 	// Created is when the request was made, in microseconds: a sign-in
 	// satisfies prompt=login only if it came after.
 	Created int64 `json:"created"`
@@ -149,12 +147,11 @@ func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.
 			return nil, err
 		}
 	}
-	c, redirect, err := s.authorizeClient(ctx, p)
+	c, err := s.authorizeClient(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	pend := &pendingAuth{AuthorizeParams: *p, RedirectGiven: p.RedirectURI != "", Created: s.Now().UnixMicro()}
-	pend.RedirectURI = redirect
+	pend := &pendingAuth{AuthorizeParams: *p, Created: s.Now().UnixMicro()}
 	if c.RequirePAR && !p.pushed() {
 		return s.refuse(c, pend, baton.EInvalidRequest, "this client must push its authorization requests (PAR)"), nil
 	}
@@ -196,32 +193,32 @@ func (s *Service) pushed(ctx context.Context, p *AuthorizeParams) (*AuthorizePar
 
 // authorizeClient establishes the client and the redirect URI, the two
 // things an error page must stand in for when they fail.
-func (s *Service) authorizeClient(ctx context.Context, p *AuthorizeParams) (*baton.OAuthClient, string, error) {
+func (s *Service) authorizeClient(ctx context.Context, p *AuthorizeParams) (*baton.OAuthClient, error) {
 	if p.ClientID == "" {
-		return nil, "", pageError(baton.EInvalidRequest, "the request names no client_id")
+		return nil, pageError(baton.EInvalidRequest, "the request names no client_id")
 	}
 	c, err := s.store.Client(ctx, p.ClientID)
 	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, "", pageError(baton.EInvalidClient, "the application that sent you here is not registered")
+		return nil, pageError(baton.EInvalidClient, "the application that sent you here is not registered")
 	} else if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	redirect := p.RedirectURI
 	switch {
-	case redirect == "":
+	case p.RedirectURI == "":
 		// RFC 6749 §3.1.2.3 and OAuth 2.1 would let a client with one
 		// registered URI leave it out; OpenID Connect Core §3.1.2.1 makes
 		// it REQUIRED in every authentication request, and every request
 		// here is one (scope openid): the standard wins over the looser
-		// rule. Every relying party sends it.
-		return nil, "", pageError(baton.EInvalidRequest, "the request names no redirect_uri (OpenID Connect requires it)")
-	case !RedirectURIAllowed(c, redirect):
-		return nil, "", pageError(baton.EInvalidRequest, "the redirect_uri is not registered for this application")
+		// rule. Every relying party sends it, and so the token request
+		// must name it too (RFC 6749 §4.1.3).
+		return nil, pageError(baton.EInvalidRequest, "the request names no redirect_uri (OpenID Connect requires it)")
+	case !RedirectURIAllowed(c, p.RedirectURI):
+		return nil, pageError(baton.EInvalidRequest, "the redirect_uri is not registered for this application")
 	}
 	if !slices.Contains(c.GrantTypes, baton.GrantAuthorizationCode) {
-		return nil, "", pageError(baton.EUnauthorizedClient, "this application may not use the authorization code flow")
+		return nil, pageError(baton.EUnauthorizedClient, "this application may not use the authorization code flow")
 	}
-	return c, redirect, nil
+	return c, nil
 }
 
 // checkAuthorize checks what remains of a request once its redirect URI
@@ -504,16 +501,15 @@ func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, a
 // codeData is what an authorization code is bound to (the Challenge's
 // Data); the session it is redeemed for takes the code's Challenge ID.
 type codeData struct {
-	ClientID      string   `json:"client_id"`
-	RedirectURI   string   `json:"redirect_uri"`
-	RedirectGiven bool     `json:"redirect_given"`
-	Challenge     string   `json:"code_challenge"`
-	Nonce         string   `json:"nonce,omitempty"`
-	Scope         string   `json:"scope"`
-	Parent        string   `json:"parent"`
-	AuthTime      int64    `json:"auth_time"` // microseconds
-	AMR           []string `json:"amr"`
-	Gen           int64    `json:"gen"`
+	ClientID    string   `json:"client_id"`
+	RedirectURI string   `json:"redirect_uri"`
+	Challenge   string   `json:"code_challenge"`
+	Nonce       string   `json:"nonce,omitempty"`
+	Scope       string   `json:"scope"`
+	Parent      string   `json:"parent"`
+	AuthTime    int64    `json:"auth_time"` // microseconds
+	AMR         []string `json:"amr"`
+	Gen         int64    `json:"gen"`
 }
 
 // issueCode spends the pending request (when stored) and answers a code
@@ -534,7 +530,7 @@ func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendin
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(codeData{ClientID: c.ID, RedirectURI: p.RedirectURI, RedirectGiven: p.RedirectGiven,
+	data, err := json.Marshal(codeData{ClientID: c.ID, RedirectURI: p.RedirectURI,
 		Challenge: p.CodeChallenge, Nonce: p.Nonce, Scope: p.Scope, Parent: sso.ID,
 		AuthTime: sso.AuthTime.UnixMicro(), AMR: sso.AMR, Gen: sso.CredentialGen})
 	if err != nil {
@@ -560,18 +556,18 @@ func (s *Service) PushAuthorization(ctx context.Context, c *baton.OAuthClient, p
 		return "", 0, baton.Errorf(baton.EInvalidRequest, "client_id is not the authenticated client's")
 	}
 	p.ClientID = c.ID
-	_, redirect, err := s.authorizeClient(ctx, p)
-	if err != nil {
-		return "", 0, err.(*AuthorizeError).Err
+	if _, err := s.authorizeClient(ctx, p); err != nil {
+		// At this endpoint the client reads the error itself (JSON).
+		var ae *AuthorizeError
+		if errors.As(err, &ae) {
+			return "", 0, ae.Err
+		}
+		return "", 0, err
 	}
 	pend := &pendingAuth{AuthorizeParams: *p}
-	pend.RedirectURI = redirect
 	if code, msg := s.checkAuthorize(c, pend); code != "" {
 		return "", 0, baton.Errorf(code, "%s", msg)
 	}
-	// The redirect URI stays as sent, so the token request's check is the
-	// same as for a request that was not pushed.
-	pend.RedirectURI = p.RedirectURI
 	data, err := json.Marshal(pend.AuthorizeParams)
 	if err != nil {
 		return "", 0, err

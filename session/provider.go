@@ -90,7 +90,7 @@ func (s *Service) ExchangeCode(ctx context.Context, c *baton.OAuthClient, code, 
 	if !now.Before(ch.ExpiresAt) {
 		return fail("expired")
 	}
-	if (redirectURI != "" || d.RedirectGiven) && redirectURI != d.RedirectURI {
+	if redirectURI != d.RedirectURI {
 		return fail("redirect_uri differs")
 	}
 	if !verifierMatches(verifier, d.Challenge) {
