@@ -133,15 +133,29 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token.Cl
 // client's resource servers — not a key to the account: with it a third
 // party could read the address it was not granted, list the user's
 // sessions with their addresses, end them, or withdraw other consents.
+//
+// A client registered --first-party is one of the operator's own
+// applications (it gets no consent page either), so its users' tokens are
+// accepted like baton's own; finding that out costs a client read, on
+// client tokens only.
 func (s *Server) authenticateAccount(w http.ResponseWriter, r *http.Request) (*token.Claims, error) {
 	c, err := s.authenticate(w, r)
 	if err != nil {
 		return nil, err
 	}
-	if session.ClientToken(c) {
-		return nil, baton.Errorf(baton.EInvalidToken, "an access token issued to an application is not accepted by the account API")
+	if !session.ClientToken(c) {
+		return c, nil
 	}
-	return c, nil
+	if c.Scope != "" && c.Subject != c.ClientID { // a user's token, not client_credentials
+		cl, err := s.svc.Client(r.Context(), c.ClientID)
+		if err != nil && baton.ErrorCode(err) != baton.ENotFound {
+			return nil, err
+		}
+		if err == nil && cl.FirstParty {
+			return c, nil
+		}
+	}
+	return nil, baton.Errorf(baton.EInvalidToken, "an access token issued to a third-party application is not accepted by the account API")
 }
 
 // loopbackAlias is the issuer's origin under the name localhost when the

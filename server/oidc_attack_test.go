@@ -771,6 +771,19 @@ func TestOIDCClientTokenNotAccountKey(t *testing.T) {
 			}
 		}
 	}
+	// A first-party client is one of the operator's own applications: its
+	// users' tokens work on the account API like baton's own.
+	own, ownSecret := addClient(t, s, session.ClientSpec{Name: "Own app", FirstParty: true, Scopes: []string{"openid"}})
+	ownRP := newRP(t, s.URL, own, ownSecret)
+	ownRP.conf.Scopes = []string{"openid"}
+	f = newFlow()
+	ownTok, _, err := ownRP.exchange(signIn(t, newBrowser(t), ownRP.authURL(f), "mo", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := call(t, "GET", s.URL+"/v1/me", ownTok.AccessToken, nil); res.status != http.StatusOK {
+		t.Fatalf("GET /v1/me with a first-party client's token: %d %s", res.status, res.raw)
+	}
 	// The user's own token still works, and nothing was ended.
 	if res := call(t, "GET", s.URL+"/v1/sessions", login.str("access_token"), nil); res.status != http.StatusOK {
 		t.Fatalf("the user's own token: %d %s", res.status, res.raw)
