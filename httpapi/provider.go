@@ -191,41 +191,31 @@ func (s *Server) providerError(w http.ResponseWriter, r *http.Request, err error
 	s.opt.ProviderPages.Error(w, status, pages.ErrorPage{Title: title, Message: msg, RequestID: requestID(r.Context())})
 }
 
-// pending returns the live pending request tok of this browser: the one
-// that made it (see session.AuthorizeParams.Browser).
-func (s *Server) pending(r *http.Request, tok string) (*session.PendingAuthorization, error) {
-	pend, err := s.svc.Pending(r.Context(), tok)
-	if err != nil {
-		return nil, err
+// pendingForm returns the pending request a page's form (a POST) or
+// link (a GET) names, after the form's CSRF token: both are bound to this
+// browser.
+func (s *Server) pendingForm(r *http.Request, v url.Values) (*session.PendingAuthorization, error) {
+	tok := v.Get("request")
+	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, s.flowValue(r), v.Get("csrf")) {
+		return nil, baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
 	}
-	if !s.svc.MadeBy(pend, s.flowValue(r)) {
-		return nil, baton.Errorf(baton.EInvalidRequest, "this sign-in request was started in another browser: go back to the application and start again")
-	}
-	return pend, nil
+	return s.svc.Pending(r.Context(), tok, s.flowValue(r))
 }
 
 // signInPage is GET and POST /login.
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		tok := r.URL.Query().Get("request")
-		pend, err := s.pending(r, tok)
-		if err != nil {
-			return err
-		}
-		s.renderLogin(w, r, http.StatusOK, tok, pend, pend.Params.LoginHint, "")
-		return nil
-	}
 	v, err := requestValues(r)
 	if err != nil {
 		return err
 	}
 	tok := v.Get("request")
-	if !s.svc.CheckFormToken(tok, s.flowValue(r), v.Get("csrf")) {
-		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
-	}
-	pend, err := s.pending(r, tok)
+	pend, err := s.pendingForm(r, v)
 	if err != nil {
 		return err
+	}
+	if r.Method != http.MethodPost {
+		s.renderLogin(w, r, http.StatusOK, tok, pend, pend.Params.LoginHint, "")
+		return nil
 	}
 	cl := s.client(r)
 	var g *session.Grant
@@ -273,7 +263,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 		_ = s.svc.Logout(r.Context(), session.LogoutRequest{RefreshToken: old.Value, Scope: session.ScopeLocal}, cl)
 	}
 	s.setSSOCookie(w, g)
-	out, err := s.svc.ContinueAuthorize(r.Context(), tok, g.Session, cl)
+	out, err := s.svc.ContinueAuthorize(r.Context(), pend, g.Session, cl)
 	return s.proceed(w, r, out, err)
 }
 
@@ -350,10 +340,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok := v.Get("request")
-	if r.Method == http.MethodPost && !s.svc.CheckFormToken(tok, s.flowValue(r), v.Get("csrf")) {
-		return baton.Errorf(baton.ECSRFFailed, "the form expired or came from another site: go back to the application and start again")
-	}
-	pend, err := s.pending(r, tok)
+	pend, err := s.pendingForm(r, v)
 	if err != nil {
 		return err
 	}
@@ -385,7 +372,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return baton.Errorf(baton.EInvalidRequest, "decision must be allow or deny")
 	}
-	out, err := s.svc.Consent(r.Context(), tok, sso, allow, s.client(r))
+	out, err := s.svc.Consent(r.Context(), pend, sso, allow, s.client(r))
 	return s.proceed(w, r, out, err)
 }
 

@@ -121,9 +121,6 @@ type AuthorizeOutcome struct {
 	Redirect string
 	Login    string
 	Consent  string
-	Client   *baton.OAuthClient
-	// Params is the request as resolved (after PAR).
-	Params *AuthorizeParams
 }
 
 // pendingAuth is a validated request waiting in a ChallengeAuthorize.
@@ -295,7 +292,7 @@ func parseScope(scope string) ([]string, bool) {
 // refuse sends the error to the client's redirect URI.
 func (s *Service) refuse(c *baton.OAuthClient, p *pendingAuth, code, msg string) *AuthorizeOutcome {
 	q := url.Values{"error": {code}, "error_description": {msg}}
-	return &AuthorizeOutcome{Redirect: s.redirectTo(p, q), Client: c, Params: &p.AuthorizeParams}
+	return &AuthorizeOutcome{Redirect: s.redirectTo(p, q)}
 }
 
 // redirectTo is the client's redirect URI with q, state and iss (RFC 9207)
@@ -333,7 +330,7 @@ func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAu
 		if err != nil {
 			return nil, err
 		}
-		return &AuthorizeOutcome{Login: tok, Client: c, Params: &p.AuthorizeParams}, nil
+		return &AuthorizeOutcome{Login: tok}, nil
 	}
 	if !c.FirstParty {
 		need := slices.Contains(prompts, "consent")
@@ -351,7 +348,7 @@ func (s *Service) decide(ctx context.Context, c *baton.OAuthClient, p *pendingAu
 			if err != nil {
 				return nil, err
 			}
-			return &AuthorizeOutcome{Consent: tok, Client: c, Params: &p.AuthorizeParams}, nil
+			return &AuthorizeOutcome{Consent: tok}, nil
 		}
 	}
 	return s.issueCode(ctx, c, p, tok, sso, cl)
@@ -416,67 +413,61 @@ func (s *Service) keepPending(ctx context.Context, p *pendingAuth, tok string) (
 // errDeadRequest: the pending request is unknown, used or expired.
 var errDeadRequest = pageError(baton.EInvalidRequest, "this sign-in request is no longer valid: go back to the application and start again")
 
-// PendingAuthorization is a stored request as the pages show it.
+// PendingAuthorization is a live stored request, as the pages show it
+// and as ContinueAuthorize and Consent go on with it.
 type PendingAuthorization struct {
 	Client *baton.OAuthClient
 	Params AuthorizeParams
 	Scopes []string
+	tok    string
+	p      *pendingAuth
 }
 
-// Pending returns the live pending request with token tok, for the pages;
-// *AuthorizeError when it is unknown, used or expired.
-func (s *Service) Pending(ctx context.Context, tok string) (*PendingAuthorization, error) {
-	_, c, p, err := s.pending(ctx, tok)
-	if err != nil {
-		return nil, err
-	}
-	return &PendingAuthorization{Client: c, Params: p.AuthorizeParams, Scopes: strings.Fields(p.Scope)}, nil
-}
-
-func (s *Service) pending(ctx context.Context, tok string) (*baton.Challenge, *baton.OAuthClient, *pendingAuth, error) {
+// Pending returns the live pending request with token tok, made by the
+// browser whose flow cookie holds browser; *AuthorizeError when it is
+// unknown, used or expired, or another browser's (whoever finished it
+// would get a code for the other browser's PKCE challenge and state).
+func (s *Service) Pending(ctx context.Context, tok, browser string) (*PendingAuthorization, error) {
 	if !strings.HasPrefix(tok, requestPrefix) || len(tok) > 100 {
-		return nil, nil, nil, errDeadRequest
+		return nil, errDeadRequest
 	}
 	ch, err := s.store.Challenge(ctx, hashSecret(tok), baton.ChallengeAuthorize)
 	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, nil, nil, errDeadRequest
+		return nil, errDeadRequest
 	} else if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if !ch.SpentAt.IsZero() || !s.Now().Before(ch.ExpiresAt) {
-		return nil, nil, nil, errDeadRequest
+		return nil, errDeadRequest
 	}
 	var p pendingAuth
 	if err := json.Unmarshal(ch.Data, &p); err != nil {
-		return nil, nil, nil, err
+		return nil, err
+	}
+	if !s.CheckFormToken("browser", browser, p.Browser) {
+		return nil, pageError(baton.EInvalidRequest, "this sign-in request was started in another browser: go back to the application and start again")
 	}
 	c, err := s.store.Client(ctx, p.ClientID)
 	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, nil, nil, errDeadRequest // deleted meanwhile
+		return nil, errDeadRequest // deleted meanwhile
 	} else if err != nil {
-		return nil, nil, nil, err
-	}
-	return ch, c, &p, nil
-}
-
-// ContinueAuthorize goes on with the pending request tok after the user
-// signed in to sso on baton's page.
-func (s *Service) ContinueAuthorize(ctx context.Context, tok string, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
-	_, c, p, err := s.pending(ctx, tok)
-	if err != nil {
 		return nil, err
 	}
-	return s.decide(ctx, c, p, tok, sso, cl)
+	return &PendingAuthorization{Client: c, Params: p.AuthorizeParams, Scopes: strings.Fields(p.Scope), tok: tok, p: &p}, nil
+}
+
+// ContinueAuthorize goes on with the pending request after the user
+// signed in to sso on baton's page.
+func (s *Service) ContinueAuthorize(ctx context.Context, pend *PendingAuthorization, sso *baton.Session, cl Client) (*AuthorizeOutcome, error) {
+	return s.decide(ctx, pend.Client, pend.p, pend.tok, sso, cl)
 }
 
 // Consent records the user's answer on the consent page of the pending
-// request tok: allow remembers the scopes and issues the code, deny sends
-// access_denied to the client.
-func (s *Service) Consent(ctx context.Context, tok string, sso *baton.Session, allow bool, cl Client) (*AuthorizeOutcome, error) {
-	_, c, p, err := s.pending(ctx, tok)
-	if err != nil {
-		return nil, err
-	}
+// request: allow remembers the scopes and issues the code, deny sends
+// access_denied to the client. Either spends the request by
+// compare-and-set, so of two answers racing only one goes on.
+func (s *Service) Consent(ctx context.Context, pend *PendingAuthorization, sso *baton.Session, allow bool, cl Client) (*AuthorizeOutcome, error) {
+	c, p, tok := pend.Client, pend.p, pend.tok
 	if sso == nil {
 		// Signed out meanwhile (another tab): sign in again first.
 		return s.decide(ctx, c, p, tok, nil, cl)
@@ -541,7 +532,7 @@ func (s *Service) issueCode(ctx context.Context, c *baton.OAuthClient, p *pendin
 		return nil, err
 	}
 	s.emit(ctx, Event{Type: EventAuthorize, Outcome: OutcomeOK, UserID: sso.UserID, SessionID: sso.ID, Client: cl, Detail: c.ID})
-	return &AuthorizeOutcome{Redirect: s.redirectTo(p, url.Values{"code": {code}}), Client: c, Params: &p.AuthorizeParams}, nil
+	return &AuthorizeOutcome{Redirect: s.redirectTo(p, url.Values{"code": {code}})}, nil
 }
 
 // PushAuthorization stores an authenticated client's pushed request
@@ -610,12 +601,6 @@ func (s *Service) FormToken(purpose, browser string) string {
 // whose flow cookie holds browser.
 func (s *Service) BrowserBinding(browser string) string {
 	return s.FormToken("browser", browser)
-}
-
-// MadeBy reports whether the pending request p was made by the browser
-// whose flow cookie holds browser.
-func (s *Service) MadeBy(p *PendingAuthorization, browser string) bool {
-	return s.CheckFormToken("browser", browser, p.Params.Browser)
 }
 
 // CheckFormToken reports whether tok is FormToken(purpose, browser).
