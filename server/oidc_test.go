@@ -564,3 +564,64 @@ func TestOIDCFlowCookieHostPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCClientLifetimes: a client's own lifetimes replace the server's
+// for its tokens and sessions — through the code exchange, its refreshes
+// and client_credentials.
+func TestOIDCClientLifetimes(t *testing.T) {
+	s := batontest.NewServer(t, nil, nil)
+	registerUser(t, s.URL, "kim", "kim@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Short-lived", FirstParty: true,
+		GrantTypes: []string{baton.GrantAuthorizationCode, baton.GrantRefreshToken, baton.GrantClientCredentials},
+		AccessTTL:  2 * time.Minute, RefreshTTL: time.Hour, RefreshIdleTTL: 30 * time.Minute})
+	r := newRP(t, s.URL, c, secret)
+	f := newFlow()
+	q := signIn(t, newBrowser(t), r.authURL(f), "kim", pw)
+	code := clientCall(t, s.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {rpCallback}, "code_verifier": {f.verifier}}.Encode())
+	wantTTL := func(what string, r reply) {
+		t.Helper()
+		claims := jwtClaims(t, r.str("access_token"))
+		exp, _ := claims["exp"].(float64)
+		iat, _ := claims["iat"].(float64)
+		if n, _ := r.body["expires_in"].(float64); n != 120 || exp-iat != 120 {
+			t.Fatalf("%s: expires_in %v, exp-iat %v, want 120: %s", what, r.body["expires_in"], exp-iat, r.raw)
+		}
+	}
+	wantTTL("code exchange", code)
+	refreshed := clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=refresh_token&refresh_token="+url.QueryEscape(code.str("refresh_token")))
+	wantTTL("refresh", refreshed)
+	wantTTL("client_credentials", clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=client_credentials"))
+
+	// The session: absolute expiry an hour after the exchange, idle
+	// expiry half an hour after the refresh.
+	at := call(t, "POST", s.URL+"/v1/login", "", map[string]string{"username": "kim", "password": pw}).str("access_token")
+	list := call(t, "GET", s.URL+"/v1/sessions", at, nil)
+	var body struct {
+		Sessions []struct {
+			ID            string    `json:"id"`
+			CreatedAt     time.Time `json:"created_at"`
+			ExpiresAt     time.Time `json:"expires_at"`
+			IdleExpiresAt time.Time `json:"idle_expires_at"`
+			LastUsedAt    time.Time `json:"last_used_at"`
+		} `json:"sessions"`
+	}
+	_ = json.Unmarshal(list.raw, &body)
+	sid, _ := jwtClaims(t, refreshed.str("access_token"))["sid"].(string)
+	found := false
+	for _, ss := range body.Sessions {
+		if ss.ID != sid {
+			continue
+		}
+		found = true
+		if d := ss.ExpiresAt.Sub(ss.CreatedAt); d != time.Hour {
+			t.Errorf("absolute lifetime %v, want 1h", d)
+		}
+		if d := ss.IdleExpiresAt.Sub(ss.LastUsedAt); d != 30*time.Minute {
+			t.Errorf("idle lifetime %v, want 30m", d)
+		}
+	}
+	if !found {
+		t.Fatalf("the client's session %s is not among the user's: %s", sid, list.raw)
+	}
+}
