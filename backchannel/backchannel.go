@@ -34,6 +34,8 @@ type Error struct {
 	// Status is the relying party's HTTP status, 0 when none came.
 	Status int
 	Err    error
+	// badURI: the registered URI makes no request at all.
+	badURI bool
 }
 
 func (e *Error) Error() string {
@@ -49,7 +51,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // refused the token (4xx; §2.8 answers 400 for a token it rejects),
 // except 408 and 429, which ask for a later try.
 func (e *Error) Permanent() bool {
-	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
+	return e.badURI || e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
 }
 
 // Deliver POSTs the message's logout token to its Recipient as the form
@@ -67,7 +69,7 @@ func (s *Sender) Deliver(ctx context.Context, m *baton.OutboxMessage) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Recipient, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
-		return &Error{Err: err, Status: http.StatusBadRequest} // an unusable URI never works
+		return &Error{Err: err, badURI: true}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Cache-Control", "no-store")

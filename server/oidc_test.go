@@ -21,6 +21,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/batontest"
 	"github.com/batonauth/baton/internal/webauthntest"
+	"github.com/batonauth/baton/mail"
 	"github.com/batonauth/baton/mail/smtptest"
 	"github.com/batonauth/baton/server"
 	"github.com/batonauth/baton/session"
@@ -623,5 +624,74 @@ func TestOIDCClientLifetimes(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the client's session %s is not among the user's: %s", sid, list.raw)
+	}
+}
+
+// TestOIDCBackchannelRetry: a relying party that is down gets the logout
+// token again after the outbox's back-off, with the same jti, and once it
+// answers, never again.
+func TestOIDCBackchannelRetry(t *testing.T) {
+	clock := batontest.NewClock(time.Now())
+	var mu sync.Mutex
+	var jtis []string
+	up := false
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = r.ParseForm()
+		jti, _ := jwtClaims(t, r.PostForm.Get("logout_token"))["jti"].(string)
+		jtis = append(jtis, jti)
+		if !up {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer rp.Close()
+	attempts := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(jtis)
+	}
+	s := newTestServer(t, nil, clock, server.Options{})
+	registerUser(t, s.URL, "lou", "lou@example.com")
+	c, secret := addClient(t, s.Server, session.ClientSpec{Name: "Flaky RP", FirstParty: true, BackchannelLogoutURI: rp.URL})
+	r := newRP(t, s.URL, c, secret)
+	f := newFlow()
+	tok, _, err := r.exchange(signIn(t, newBrowser(t), r.authURL(f), "lou", pw), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := call(t, "POST", s.URL+"/oauth/revoke", "", "token="+url.QueryEscape(tok.RefreshToken)); res.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", res.status, res.raw)
+	}
+	drain := func() { _, _ = s.Mail.Drain(context.Background()) }
+	waitFor := func(n int) []string {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			drain()
+			if a := attempts(); len(a) >= n {
+				return a
+			}
+		}
+		t.Fatalf("%d delivery attempts, want %d", len(attempts()), n)
+		return nil
+	}
+	waitFor(1)
+	// The clock stands still: nothing is due again yet.
+	drain()
+	if a := attempts(); len(a) != 1 {
+		t.Fatalf("%d attempts before the back-off ran out, want 1", len(a))
+	}
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	clock.Advance(mail.Backoff(1))
+	a := waitFor(2)
+	if a[0] == "" || a[1] != a[0] {
+		t.Fatalf("jtis %v: want the same one on the retry", a)
+	}
+	clock.Advance(time.Hour)
+	drain()
+	if a := attempts(); len(a) != 2 {
+		t.Fatalf("%d attempts after a delivered token, want 2", len(a))
 	}
 }
