@@ -67,6 +67,8 @@ type AuthorizeParams struct {
 	// to that browser, so a sign-in page's address sent to someone else
 	// (with the sender's PKCE challenge and state) is worthless.
 	Browser string `json:"browser,omitempty"`
+	// fromPAR: the request came from a pushed request (RFC 9126).
+	fromPAR bool
 }
 
 // authorizeNames are the parameters ParseAuthorize reads; each may appear
@@ -149,7 +151,7 @@ func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.
 		return nil, err
 	}
 	pend := &pendingAuth{AuthorizeParams: *p, Created: s.Now().UnixMicro()}
-	if c.RequirePAR && !p.pushed() {
+	if c.RequirePAR && !p.fromPAR {
 		return s.refuse(c, pend, baton.EInvalidRequest, "this client must push its authorization requests (PAR)"), nil
 	}
 	if code, msg := s.checkAuthorize(c, pend); code != "" {
@@ -157,11 +159,6 @@ func (s *Service) Authorize(ctx context.Context, p *AuthorizeParams, sso *baton.
 	}
 	return s.decide(ctx, c, pend, "", sso, cl)
 }
-
-// pushedMarker marks params that came from a pushed request.
-const pushedMarker = "\x00pushed"
-
-func (p *AuthorizeParams) pushed() bool { return p.RequestURI == pushedMarker }
 
 // pushed replaces an authorization request that names a request_uri by the
 // pushed request it stands for, spending it (RFC 9126 §4: one use).
@@ -184,7 +181,7 @@ func (s *Service) pushed(ctx context.Context, p *AuthorizeParams) (*AuthorizePar
 	if subtle.ConstantTimeCompare([]byte(q.ClientID), []byte(p.ClientID)) != 1 {
 		return nil, pageError(baton.EInvalidRequestURI, "the request_uri was pushed by another client")
 	}
-	q.RequestURI, q.Browser = pushedMarker, p.Browser
+	q.Browser, q.fromPAR = p.Browser, true
 	return &q, nil
 }
 
