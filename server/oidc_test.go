@@ -192,6 +192,12 @@ func TestOIDCConsent(t *testing.T) {
 	if u.Query().Get("error") != "access_denied" || u.Query().Get("state") != f.state {
 		t.Fatalf("deny: %s", denied.location)
 	}
+	// Signed in, not allowed yet: prompt=none answers consent_required.
+	f = newFlow()
+	p = b.get(r.authURL(f, oauth2.SetAuthURLParam("prompt", "none")))
+	if u, _ := url.Parse(p.location); u == nil || u.Query().Get("error") != "consent_required" || u.Query().Get("state") != f.state {
+		t.Fatalf("prompt=none without consent: %d %s", p.status, p.location)
+	}
 
 	// Allow: a code, and the consent is remembered.
 	f = newFlow()
@@ -694,4 +700,44 @@ func TestOIDCBackchannelRetry(t *testing.T) {
 	if a := attempts(); len(a) != 2 {
 		t.Fatalf("%d attempts after a delivered token, want 2", len(a))
 	}
+}
+
+// TestOIDCAuthorizeErrors: once the client and its redirect URI are
+// trusted, a bad request goes back to the client (RFC 6749 §4.1.2.1)
+// with state and iss (RFC 9207); login_hint fills the sign-in form.
+func TestOIDCAuthorizeErrors(t *testing.T) {
+	s := batontest.NewServer(t, nil, nil)
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Errors RP", FirstParty: true})
+	r := newRP(t, s.URL, c, secret)
+	for _, tc := range []struct {
+		name, param, value, want string
+	}{
+		{"ResponseTypeToken", "response_type", "token", "unsupported_response_type"},
+		{"NoOpenID", "scope", "profile email", "invalid_scope"},
+		{"UnknownScope", "scope", "openid admin", "invalid_scope"},
+		{"PlainPKCE", "code_challenge_method", "plain", "invalid_request"},
+		{"NoChallenge", "code_challenge", "", "invalid_request"},
+		{"BadPrompt", "prompt", "sometimes", "invalid_request"},
+		{"NoneWithLogin", "prompt", "none login", "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlow()
+			u, _ := url.Parse(r.authURL(f))
+			q := u.Query()
+			q.Set(tc.param, tc.value)
+			u.RawQuery = q.Encode()
+			p := newBrowser(t).get(u.String())
+			loc, _ := url.Parse(p.location)
+			if loc == nil || !strings.HasPrefix(p.location, rpCallback+"?") || loc.Query().Get("error") != tc.want ||
+				loc.Query().Get("state") != f.state || loc.Query().Get("iss") != s.URL {
+				t.Fatalf("%s=%q: %d %q, want %s at the redirect URI with state and iss", tc.param, tc.value, p.status, p.location, tc.want)
+			}
+		})
+	}
+	t.Run("LoginHint", func(t *testing.T) {
+		p := newBrowser(t).get(r.authURL(newFlow(), oauth2.SetAuthURLParam("login_hint", "nina")))
+		if !strings.Contains(p.body, `name="username"`) || !strings.Contains(p.body, `value="nina"`) {
+			t.Fatalf("login_hint does not fill the sign-in form: %.400s", p.body)
+		}
+	})
 }
