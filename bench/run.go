@@ -143,6 +143,9 @@ type runResult struct {
 	// background processes (WAL writer, checkpointer, autovacuum) or
 	// other databases' backends.
 	pgOwnCPU time.Duration
+	// stmts is pg_stat_statements over the window (postgres, when the
+	// server has the extension loaded).
+	stmts []stmtStat
 	// base is the baseline run on the same server right after: for the
 	// second-factor scenarios a plain password login by users without a
 	// factor, for the provider's scenarios a v1 refresh (see baseOp). It
@@ -183,7 +186,9 @@ func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, 
 		b0, _ := machineBusy()
 		var pg0 time.Duration
 		var own0 map[int]time.Duration
+		pgss := false
 		if r.o.store == "postgres" && r.srv != nil {
+			pgss = r.b.pgssReset(ctx)
 			pg0 = commCPU("postgres")
 			own0 = r.b.backendCPU(ctx)
 		}
@@ -207,6 +212,9 @@ func (r *rig) measure(ctx context.Context, vus []*vu, st step, d time.Duration, 
 			res.pgCPU = max(0, commCPU("postgres")-pg0)
 			for pid, t := range r.b.backendCPU(ctx) {
 				res.pgOwnCPU += t - own0[pid]
+			}
+			if pgss {
+				res.stmts, _ = r.b.pgssRead(ctx)
 			}
 		}
 		if b1, err := machineBusy(); err == nil && b0 > 0 {
@@ -647,6 +655,8 @@ func (s *scenarioResult) print(w io.Writer) {
 		if s.o.store == "postgres" {
 			fmt.Fprintf(w, "postgres processes: %.2f CPU-s/s (not counted in other processes); the server's backends: %s CPU per request\n",
 				s.pgCPUUse(), fmtDur(s.pgOwnCPUPerReq()))
+			last := s.runs[len(s.runs)-1]
+			printStatements(w, last.stmts, last.total()*last.d.Seconds())
 		}
 		fmt.Fprintf(w, "CPU-bound estimate with all %d cores free: %s req/s\n", runtime.NumCPU(), fmtRate(s.cpuBound()))
 	}
