@@ -150,8 +150,15 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 			return fmt.Errorf("seed users: %w", err)
 		}
 	}
+	// A build from before migration 14 (an A/B run with -bin) has no
+	// idle_hour: seed what its schema has.
+	var idleHourCol bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'sessions' AND column_name = 'idle_hour')`).Scan(&idleHourCol); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	if sessions > 0 {
-		if err := copyFillers(ctx, conn, hash, now, sessions); err != nil {
+		if err := copyFillers(ctx, conn, hash, now, sessions, idleHourCol); err != nil {
 			return fmt.Errorf("seed sessions: %w", err)
 		}
 	}
@@ -162,6 +169,11 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 			VALUES ($1, $2, $3::timestamptz, $3::timestamptz, $3::timestamptz + interval '30 days', $3::timestamptz + interval '7 days', $3::timestamptz,
 				'body', '', 'bench', '127.0.0.1', '', NULL, '')`, sid, uid, now); err != nil {
 			return fmt.Errorf("seed virtual users' sessions: %w", err)
+		}
+		if idleHourCol {
+			if _, err := conn.Exec(ctx, `UPDATE sessions SET idle_hour = $2 WHERE id = $1`, sid, idleHour(now.Add(7*24*time.Hour))); err != nil {
+				return fmt.Errorf("seed virtual users' sessions: %w", err)
+			}
 		}
 		if _, err := conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
 			token.HashRefreshToken(rt), sid, now); err != nil {
@@ -176,7 +188,7 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 // way a bulk load or a restore fills it, then ANALYZEs so the planner
 // knows the tables' sizes. Rows are generated as they are sent: ten
 // million cost no memory.
-func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time, n int) error {
+func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time, n int, idleHourCol bool) error {
 	tables := []struct {
 		name string
 		cols []string
@@ -195,6 +207,12 @@ func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time
 			h := sha256.Sum256(fmt.Appendf(nil, "fill-%d", i))
 			return []any{h[:], fmt.Sprintf("fill-sess-%07d", i), now}
 		}},
+	}
+	if idleHourCol {
+		s := &tables[1]
+		s.cols = append(s.cols, "idle_hour")
+		row := s.row
+		s.row = func(i int) []any { return append(row(i), idleHour(now.Add(7*24*time.Hour))) }
 	}
 	for _, t := range tables {
 		i := 0
@@ -215,3 +233,7 @@ func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time
 	_, err := conn.Exec(ctx, "ANALYZE")
 	return err
 }
+
+// idleHour is what the PostgreSQL store keeps beside an idle expiry for
+// its prune index: the hour (UTC) it falls in (postgres migration 14).
+func idleHour(idle time.Time) time.Time { return idle.UTC().Truncate(time.Hour) }

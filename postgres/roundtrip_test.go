@@ -98,12 +98,20 @@ func TestRefreshRoundTrips(t *testing.T) {
 // window grace; counter, when not nil, sees every statement.
 func newEngine(t *testing.T, counter pgx.QueryTracer, grace time.Duration) (*session.Service, *batontest.Clock) {
 	t.Helper()
+	svc, clock, _ := newEngineAt(t, pgtest.NewDatabase(t), counter, grace)
+	return svc, clock
+}
+
+// newEngineAt is newEngine on the database at url; it returns the store
+// too.
+func newEngineAt(t *testing.T, url string, counter pgx.QueryTracer, grace time.Duration) (*session.Service, *batontest.Clock, *postgres.DB) {
+	t.Helper()
 	ctx := context.Background()
 	var opts []postgres.Option
 	if counter != nil {
 		opts = append(opts, postgres.WithQueryTracer(counter))
 	}
-	db, err := postgres.Open(ctx, pgtest.NewDatabase(t), opts...)
+	db, err := postgres.Open(ctx, url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +128,7 @@ func newEngine(t *testing.T, counter pgx.QueryTracer, grace time.Duration) (*ses
 	if _, err := svc.Register(ctx, session.RegisterRequest{Username: "alice", Password: "correct horse battery staple"}, session.Client{}); err != nil {
 		t.Fatal(err)
 	}
-	return svc, clock
+	return svc, clock, db
 }
 
 // login opens a session of alice.
@@ -173,4 +181,58 @@ func TestRefreshOneStatementRefusals(t *testing.T) {
 			t.Fatalf("another idle session: got %v, want invalid_grant", err)
 		}
 	})
+}
+
+// TestRefreshUpdatesSessionInPlace checks that a refresh's update of its
+// session is a HOT update: no index covers a column that a refresh changes
+// every time (sessions_prune_idx covers the idle expiry's hour, not the
+// idle expiry), so PostgreSQL writes no index entry and keeps the new row
+// version on its page. A change that indexes such a column makes every
+// one of these updates non-HOT, and this test fail.
+func TestRefreshUpdatesSessionInPlace(t *testing.T) {
+	const refreshes = 30
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	svc, clock, db := newEngineAt(t, url, nil, 10*time.Second)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// A backend reports its table statistics when idle (within seconds)
+	// and when it exits: the store is closed before the count is read,
+	// and the reads wait until every update is counted.
+	updates := func(wantAtLeast int64) (upd, hot int64) {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if err := conn.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'sessions'`).Scan(&upd, &hot); err != nil {
+				t.Fatal(err)
+			}
+			if upd >= wantAtLeast || time.Now().After(deadline) {
+				return upd, hot
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	g := login(t, svc)
+	upd0, hot0 := updates(0)
+	rt := g.RefreshToken
+	for range refreshes {
+		clock.Advance(time.Second)
+		next, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt}, session.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt = next.RefreshToken
+	}
+	db.Close()
+	upd, hot := updates(upd0 + refreshes)
+	upd, hot = upd-upd0, hot-hot0
+	if upd < refreshes {
+		t.Fatalf("%d updates of sessions counted, want at least %d", upd, refreshes)
+	}
+	// The idle expiry's hour changes at most once in 30 seconds.
+	if hot < upd-1 {
+		t.Errorf("%d of %d updates of sessions were HOT, want all but at most one", hot, upd)
+	}
 }

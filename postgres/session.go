@@ -74,10 +74,10 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 			SELECT id FROM users WHERE id = $2 AND locked_at IS NULL AND credential_gen = $16
 				AND NOT EXISTS (SELECT 1 FROM par WHERE revoked_at IS NOT NULL) FOR SHARE
 		), s AS (
-			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at,
+			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, idle_hour,
 				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr,
 				scope, parent)
-			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19 FROM u
+			SELECT $1, u.id, $3, $4, $5, $6, date_trunc('hour', $6::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19 FROM u
 			RETURNING id, created_at
 		), t AS (
 			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
@@ -149,9 +149,14 @@ func (db *DB) RefreshToken(ctx context.Context, hash []byte) (*baton.RefreshToke
 // rotateTailSQL is the end of both rotation statements, after a CTE spent
 // that returns the session_id of the token it spent: touched slides the
 // session ($3 now, $4 its idle expiry, never past the absolute one, $5 and
-// $6 the client), inserted stores the successor ($2).
+// $6 the client), inserted stores the successor ($2). idle_hour is the
+// idle expiry's hour (UTC), the coarse copy that sessions_prune_idx covers:
+// it changes at most once an hour, so this update of the session is HOT
+// (migration 14) and writes no index entry.
 const rotateTailSQL = `), touched AS (
-	UPDATE sessions s SET last_used_at = $3, idle_expires_at = LEAST($4, s.expires_at), user_agent = $5, ip = $6
+	UPDATE sessions s SET last_used_at = $3, idle_expires_at = LEAST($4, s.expires_at),
+		idle_hour = date_trunc('hour', LEAST($4, s.expires_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+		user_agent = $5, ip = $6
 	FROM spent, users u
 	WHERE s.id = spent.session_id AND s.revoked_at IS NULL
 		AND u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen
@@ -339,7 +344,12 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 		return 0, nil
 	}
 	// LEAST ignores NULLs: the session died at the earliest of its absolute
-	// expiry, idle expiry and revocation (sessions_prune_idx).
+	// expiry, idle expiry and revocation. sessions_prune_idx has the hour
+	// of the idle expiry in its place (migration 14), which is never later:
+	// the first condition finds the candidates by the index, the second
+	// keeps those that died before $1.
+	const deadBefore = `LEAST(s.expires_at, s.idle_hour, s.revoked_at) < $1
+			AND LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1`
 	stages := []struct {
 		op, sql string
 		before  time.Time
@@ -356,12 +366,12 @@ func (db *DB) Prune(ctx context.Context, now, olderThan time.Time, limit int) (i
 		// sessions whose tokens an earlier call already removed.
 		{"prune sessions", `DELETE FROM sessions WHERE id IN (
 			SELECT s.id FROM sessions s
-			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1
+			WHERE ` + deadBefore + `
 			AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id)
 			LIMIT $2)`, olderThan},
 		{"prune tokens of dead sessions", `DELETE FROM refresh_tokens WHERE hash IN (
 			SELECT t.hash FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id
-			WHERE LEAST(s.expires_at, s.idle_expires_at, s.revoked_at) < $1 LIMIT $2)`, olderThan},
+			WHERE ` + deadBefore + ` LIMIT $2)`, olderThan},
 		// Messages sent or given up (outbox_done_idx); queued ones stay.
 		{"prune outbox", `DELETE FROM outbox WHERE id IN (
 			SELECT id FROM outbox WHERE coalesce(sent_at, gave_up_at) < $1 LIMIT $2)`, olderThan},

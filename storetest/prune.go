@@ -59,6 +59,12 @@ func testPruneDrain(t *testing.T, s baton.Store) {
 	session("idleOld", 10, 200, 30)
 	// Expired (idle) at now but after olderThan: kept.
 	session("expiredNew", 40, 200, 60)
+	// Idle-expired a second after olderThan: kept. (A store that finds
+	// candidates by a coarser copy of the idle expiry, as PostgreSQL's
+	// hour, must still compare the exact one.)
+	justAfter := newSession(u.ID, "idleJustAfter", at(40))
+	justAfter.ExpiresAt, justAfter.IdleExpiresAt = at(200), olderThan.Add(time.Second)
+	mustCreateSession(t, s, justAfter, hash("idleJustAfter-1"))
 	// Revoked after olderThan with a feed entry still needed: all kept.
 	session("revokedNow", 40, 200, 120)
 	keep := baton.Revoke{Now: at(99), Until: at(101), Reason: baton.ReasonAdmin}
@@ -102,10 +108,10 @@ func testPruneDrain(t *testing.T, s baton.Store) {
 		_, _, err := s.RefreshToken(ctx, hash(h))
 		wantCode(t, err, baton.ENotFound)
 	}
-	for _, id := range []string{"live", "revokedNew", "expiredNew", "revokedNow"} {
+	for _, id := range []string{"live", "revokedNew", "expiredNew", "idleJustAfter", "revokedNow"} {
 		mustSession(t, s, id)
 	}
-	for _, h := range []string{"live-2", "live-3", "revokedNew-1", "expiredNew-1", "revokedNow-1"} {
+	for _, h := range []string{"live-2", "live-3", "revokedNew-1", "expiredNew-1", "idleJustAfter-1", "revokedNow-1"} {
 		mustToken(t, s, hash(h))
 	}
 	if tok, _ := mustToken(t, s, hash("live-3")); !tok.SpentAt.IsZero() {
