@@ -45,20 +45,36 @@ func withDPoP(fn func(t *testing.T, s baton.Store, d baton.DPoPReplayStore)) fun
 func testAppendAudits(t *testing.T, s baton.Store) {
 	b := s.(baton.AuditBatchAppender)
 	mustOK(t, b.AppendAudits(ctx, nil))
+	// Every field differs between events, so a column or row mixed up in
+	// the batch shows.
+	const n = 40
 	var es []*baton.AuditEvent
-	for i := 0; i < 3; i++ {
-		es = append(es, &baton.AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: "login",
-			UserID: fmt.Sprintf("u%d", i), Outcome: "ok", IP: "192.0.2.1"})
+	for i := 0; i < n; i++ {
+		es = append(es, &baton.AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: fmt.Sprintf("type%d", i),
+			UserID: fmt.Sprintf("u%d", i), SessionID: fmt.Sprintf("s%d", i), IP: fmt.Sprintf("192.0.2.%d", i),
+			UserAgent: fmt.Sprintf("agent %d ünïcode 'quoted'", i), Outcome: fmt.Sprintf("outcome%d", i), Detail: fmt.Sprintf("detail {%d}", i)})
 	}
 	mustOK(t, b.AppendAudits(ctx, es))
-	got, err := s.AuditEvents(ctx, 0, 10)
+	got, err := s.AuditEvents(ctx, 0, 2*n)
 	mustOK(t, err)
-	if len(got) != 3 {
-		t.Fatalf("AuditEvents after a batch of 3: got %d", len(got))
+	if len(got) != n {
+		t.Fatalf("AuditEvents after a batch of %d: got %d", n, len(got))
 	}
 	for i, e := range got {
-		if e.UserID != es[i].UserID || e.Seq <= 0 || (i > 0 && e.Seq <= got[i-1].Seq) {
-			t.Errorf("event %d: got user %q seq %d, want %q in increasing seq order", i, e.UserID, e.Seq, es[i].UserID)
+		if e.Seq <= 0 || (i > 0 && e.Seq <= got[i-1].Seq) {
+			t.Errorf("event %d: seq %d, want increasing positive seqs in the batch's order", i, e.Seq)
+		}
+		if es[i].Seq != e.Seq {
+			t.Errorf("event %d: AppendAudits set Seq %d, stored as %d", i, es[i].Seq, e.Seq)
+		}
+		w := *es[i]
+		w.Seq = e.Seq
+		if !w.Time.Equal(e.Time) {
+			t.Errorf("event %d: time %v, want %v", i, e.Time, w.Time)
+		}
+		w.Time = e.Time
+		if w != *e {
+			t.Errorf("event %d: got %+v, want %+v", i, *e, w)
 		}
 	}
 }
