@@ -74,11 +74,30 @@ func (s *Server) checkCSRF(r *http.Request, sessionID string) error {
 	if h == "" || err != nil {
 		return baton.Errorf(baton.ECSRFFailed, "the X-CSRF-Token header must repeat the baton_csrf cookie")
 	}
-	want := s.svc.CSRFToken(sessionID)
-	if subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 || subtle.ConstantTimeCompare([]byte(h), []byte(want)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 || !s.svc.CSRFTokenMatches(h, sessionID) {
 		return baton.Errorf(baton.ECSRFFailed, "the CSRF token does not match")
 	}
 	return nil
+}
+
+// csrfSession returns the session that a cookie refresh's CSRF token names
+// when everything checkCSRF checks, but the session itself, passes: the
+// engine then checks that session against the refresh token's inside the
+// store's one-statement rotation. "" when not; the caller then falls back
+// to checkCSRF as a precondition, which reports what failed.
+func (s *Server) csrfSession(r *http.Request) string {
+	if !unsafe(r.Method) {
+		return ""
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
+		return ""
+	}
+	h := r.Header.Get(headerCSRF)
+	c, err := r.Cookie(cookieCSRF)
+	if h == "" || err != nil || subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 {
+		return ""
+	}
+	return s.svc.CSRFSession(h)
 }
 
 func (s *Server) allowedOrigin(origin string) bool {

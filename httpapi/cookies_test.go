@@ -154,3 +154,39 @@ func TestCookieAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshCookieCSRFSession covers the CSRF token's two forms on a
+// cookie refresh: the current one names its session, which must be the
+// refresh token's (an attacker's own valid token, planted in the victim's
+// browser, is refused and spends nothing); the form before 1.1, the HMAC
+// alone, which older cookies carry, still passes.
+func TestRefreshCookieCSRFSession(t *testing.T) {
+	srv := batontest.NewServer(t, nil, nil)
+	victim, attacker := newClient(t, srv), newClient(t, srv)
+	victim.register("alice")
+	attacker.register("mallory")
+	victim.login("alice", "transport", "refresh_cookie")
+	attacker.login("mallory", "transport", "refresh_cookie")
+	own, planted := victim.cookie("/", "baton_csrf"), attacker.cookie("/", "baton_csrf")
+	if !strings.Contains(own, ".") || own == planted {
+		t.Fatalf("csrf tokens: victim %q, attacker %q", own, planted)
+	}
+	setCSRF := func(v string) {
+		u, _ := url.Parse(srv.URL + "/")
+		victim.hc.Jar.SetCookies(u, []*http.Cookie{{Name: "baton_csrf", Value: v, Path: "/"}})
+	}
+	setCSRF(planted)
+	victim.do("POST", "/v1/refresh", nil, victim.csrf()...).want(t, 403, "csrf_failed")
+	// Nothing was spent: the victim's own token refreshes (it would be
+	// reuse, and end the session, had the refused request rotated).
+	setCSRF(own)
+	victim.do("POST", "/v1/refresh", nil, victim.csrf()...).want(t, 200, "")
+	// The older form: the HMAC without the session id.
+	cur := victim.cookie("/", "baton_csrf")
+	setCSRF(cur[strings.LastIndexByte(cur, '.')+1:])
+	victim.do("POST", "/v1/refresh", nil, victim.csrf()...).want(t, 200, "")
+	// A token of the right form for the wrong session with the older
+	// form's rules does not pass either.
+	setCSRF(planted[strings.LastIndexByte(planted, '.')+1:])
+	victim.do("POST", "/v1/refresh", nil, victim.csrf()...).want(t, 403, "csrf_failed")
+}

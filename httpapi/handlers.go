@@ -202,7 +202,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	if rr.RefreshToken == "" {
 		if c, err := r.Cookie(cookieRefresh); err == nil && c.Value != "" {
 			rr.RefreshToken = c.Value
-			rr.Precondition = func(sess *baton.Session) error { return s.checkCSRF(r, sess.ID) }
+			if rr.CSRFSession = s.csrfSession(r); rr.CSRFSession == "" {
+				rr.Precondition = func(sess *baton.Session) error { return s.checkCSRF(r, sess.ID) }
+			}
 		}
 	}
 	if rr.RefreshToken == "" {

@@ -70,6 +70,17 @@ func TestRefreshRoundTrips(t *testing.T) {
 		}
 		rt = next.RefreshToken
 	}
+	// A cookie refresh's CSRF token names its session: the statement's
+	// gate checks it, so no read comes first.
+	counter.n.Store(0)
+	csrf, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt, CSRFSession: g.Session.ID}, session.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.n.Load(); got != wantRotate {
+		t.Errorf("refresh with a CSRF session: %d round trips, want %d", got, wantRotate)
+	}
+	rt = csrf.RefreshToken
 	checked := func(*baton.Session) error { return nil }
 	counter.n.Store(0)
 	next, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: rt, Precondition: checked}, session.Client{})
@@ -151,20 +162,26 @@ func TestRefreshOneStatementRefusals(t *testing.T) {
 	tests := []struct {
 		name string
 		req  func(rt string) session.RefreshRequest
+		want string
 	}{
 		{"AccessTokenOfAnotherSession", func(rt string) session.RefreshRequest {
 			return session.RefreshRequest{RefreshToken: rt, AccessToken: other.AccessToken}
-		}},
+		}, baton.EInvalidGrant},
 		{"AnotherClient", func(rt string) session.RefreshRequest {
 			return session.RefreshRequest{RefreshToken: rt, OAuthClient: &baton.OAuthClient{ID: "rp"}}
-		}},
+		}, baton.EInvalidGrant},
+		// A cookie refresh whose CSRF token is of another session (an
+		// attacker's own, planted in the victim's browser).
+		{"CSRFOfAnotherSession", func(rt string) session.RefreshRequest {
+			return session.RefreshRequest{RefreshToken: rt, CSRFSession: other.Session.ID}
+		}, baton.ECSRFFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := login(t, svc)
 			_, err := svc.Refresh(ctx, tt.req(g.RefreshToken), session.Client{})
-			if baton.ErrorCode(err) != baton.EInvalidGrant {
-				t.Fatalf("got %v, want invalid_grant", err)
+			if baton.ErrorCode(err) != tt.want {
+				t.Fatalf("got %v, want %s", err, tt.want)
 			}
 			if _, err := svc.Refresh(ctx, session.RefreshRequest{RefreshToken: g.RefreshToken}, session.Client{}); err != nil {
 				t.Fatalf("the refused token no longer rotates: %v", err)

@@ -21,8 +21,16 @@ type RefreshRequest struct {
 	// ClientID overrides the session's client_id in the new access token.
 	ClientID string
 	// Precondition, when set, is checked against the token's session before
-	// anything changes (the HTTP layer's CSRF check for cookies).
+	// anything changes (the HTTP layer's CSRF check for cookies). It needs
+	// the session read first: a refresh with one costs a second round trip
+	// to the store.
 	Precondition func(*baton.Session) error
+	// CSRFSession, when not empty, is the session named by the request's
+	// verified CSRF token (CSRFSession): the refresh token must be of that
+	// session, else ECSRFFailed and nothing changes. Unlike a Precondition
+	// it is known before the store is read, so the store's one-statement
+	// rotation checks it (RotationGate.SessionID).
+	CSRFSession string
 	// OAuthClient is the registered client that authenticated at the
 	// token endpoint; nil for baton's first-party clients. A session
 	// issued through the code flow refreshes only for its own client, and
@@ -133,9 +141,19 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 		rotated *baton.RefreshRotated
 		err     error
 	)
-	if rr, ok := s.store.(baton.RefreshRotator); ok && first && req.Precondition == nil && req.Scope == "" {
+	// The gate knows one session: the access token's or the CSRF token's.
+	// When both are given and differ, one check below fails anyway.
+	gateSID, oneStatement := sid, true
+	if req.CSRFSession != "" {
+		if sid == "" {
+			gateSID = req.CSRFSession
+		} else {
+			oneStatement = sid == req.CSRFSession
+		}
+	}
+	if rr, ok := s.store.(baton.RefreshRotator); ok && first && oneStatement && req.Precondition == nil && req.Scope == "" {
 		rotated, err = rr.RotateRefresh(ctx, s.rotation(hash, next, now, now.Add(idleTTL(s.cfg.IdleTTL, req.OAuthClient)), cl),
-			baton.RotationGate{SessionID: sid, Binding: req.ProofJKT, ClientID: oauthClientID(req.OAuthClient)})
+			baton.RotationGate{SessionID: gateSID, Binding: req.ProofJKT, ClientID: oauthClientID(req.OAuthClient)})
 		if err == nil {
 			row, sess = rotated.Token, rotated.Session
 		}
@@ -164,6 +182,9 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 	}
 	if err := s.clientBinding(ctx, p, req, cl); err != nil {
 		return nil, p.refused(err)
+	}
+	if req.CSRFSession != "" && subtle.ConstantTimeCompare([]byte(req.CSRFSession), []byte(sess.ID)) != 1 {
+		return nil, p.refused(baton.Errorf(baton.ECSRFFailed, "the CSRF token does not match"))
 	}
 	if req.Precondition != nil {
 		if err := req.Precondition(sess); err != nil {
