@@ -32,11 +32,12 @@ const (
 	opPasskey
 	opCodeExchange
 	opClientRefresh
+	opRefreshCookie
 	opHello
 	nOps
 )
 
-var opNames = [nOps]string{"login", "refresh", "me", "login-totp", "login-passkey-2fa", "passkey", "code-exchange", "client-refresh", "hello"}
+var opNames = [nOps]string{"login", "refresh", "me", "login-totp", "login-passkey-2fa", "passkey", "code-exchange", "client-refresh", "refresh-cookie", "hello"}
 
 // newClient is the load generator's client: keep-alive connections, at
 // least one idle connection per virtual user so none is ever re-dialled.
@@ -76,6 +77,9 @@ type vu struct {
 	lastStep []int64
 	// flow is the browser's baton_flow cookie (provider scenarios).
 	flow string
+	// csrf is the baton_csrf cookie of a browser-style virtual user
+	// (refresh-cookie), whose rt is its baton_refresh cookie.
+	csrf string
 	// renew, when set, starts a new chain after a broken one instead of a
 	// password login (client-refresh: a code exchange).
 	renew func(ctx context.Context, t *target) error
@@ -194,6 +198,63 @@ func (t *target) refresh(ctx context.Context, v *vu) (int, error) {
 	return status, err
 }
 
+// loginCookie signs v in as a browser does: the refresh token and the
+// CSRF token come as cookies (transport refresh_cookie).
+func (t *target) loginCookie(ctx context.Context, v *vu) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/v1/login", strings.NewReader(
+		`{"username":`+jsonString(v.user)+`,"password":`+jsonString(benchPassword)+`,"transport":"refresh_cookie"}`))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return t.cookieAnswer(v, req)
+}
+
+// refreshCookie is a browser's refresh: the refresh token in its cookie,
+// the CSRF token in the header and in its cookie (signed double submit).
+func (t *target) refreshCookie(ctx context.Context, v *vu) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/v1/refresh", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.AddCookie(&http.Cookie{Name: "baton_refresh", Value: v.rt})
+	req.AddCookie(&http.Cookie{Name: "baton_csrf", Value: v.csrf})
+	req.Header.Set("X-CSRF-Token", v.csrf)
+	return t.cookieAnswer(v, req)
+}
+
+// cookieAnswer sends req and keeps the cookies and access token of a 200.
+func (t *target) cookieAnswer(v *vu, req *http.Request) (int, error) {
+	resp, err := t.send(v, req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return statusOf(resp), err
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(v.buf.Bytes(), &tr); err != nil || tr.AccessToken == "" {
+		return resp.StatusCode, fmt.Errorf("bad token response")
+	}
+	v.at = tr.AccessToken
+	for _, c := range resp.Cookies() {
+		switch c.Name {
+		case "baton_refresh":
+			v.rt = c.Value
+		case "baton_csrf":
+			v.csrf = c.Value
+		}
+	}
+	if v.rt == "" || v.csrf == "" {
+		return resp.StatusCode, fmt.Errorf("no refresh or CSRF cookie")
+	}
+	return resp.StatusCode, nil
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
 func (t *target) me(ctx context.Context, v *vu) (int, error) {
 	return t.do(ctx, v, http.MethodGet, "/v1/me", "", v.at)
 }
@@ -216,6 +277,8 @@ func fixed(o op) step {
 			status, err = t.refresh(ctx, v)
 		case opMe:
 			status, err = t.me(ctx, v)
+		case opRefreshCookie:
+			status, err = t.refreshCookie(ctx, v)
 		case opHello:
 			status, err = t.hello(ctx, v)
 		}
@@ -284,12 +347,16 @@ func runVUs(ctx context.Context, t *target, vus []*vu, st step, w window) []*sam
 
 // chained reports whether each op of o spends the token the previous
 // one returned, so a failure breaks the virtual user's chain.
-func chained(o op) bool { return o == opRefresh || o == opClientRefresh }
+func chained(o op) bool { return o == opRefresh || o == opClientRefresh || o == opRefreshCookie }
 
 func (t *target) relogin(ctx context.Context, v *vu, s *sample) {
 	s.relogins++
 	if v.renew != nil {
 		_ = v.renew(ctx, t)
+		return
+	}
+	if v.csrf != "" {
+		_, _ = t.loginCookie(ctx, v)
 		return
 	}
 	_, _ = t.login(ctx, v)

@@ -73,7 +73,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | me | mixed | flood | coldstart | verify | login-totp | login-passkey-2fa | passkey | code-exchange | client-refresh")
+	flag.StringVar(&o.scenario, "scenario", "refresh", "login | refresh | refresh-cookie | me | mixed | flood | coldstart | verify | login-totp | login-passkey-2fa | passkey | code-exchange | client-refresh")
 	flag.IntVar(&o.c, "c", 16, "concurrency: virtual users, each one request at a time (flood: login clients)")
 	flag.IntVar(&o.meC, "me-c", 8, "flood: concurrent GET /v1/me clients beside the login flood")
 	flag.DurationVar(&o.d, "d", 5*time.Second, "measured duration of each run")
@@ -124,7 +124,7 @@ func main() {
 
 func (o *options) check() error {
 	switch o.scenario {
-	case "login", "refresh", "me", "mixed", "flood", "coldstart", "verify", "login-totp", "login-passkey-2fa", "passkey",
+	case "login", "refresh", "refresh-cookie", "me", "mixed", "flood", "coldstart", "verify", "login-totp", "login-passkey-2fa", "passkey",
 		"code-exchange", "client-refresh":
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)

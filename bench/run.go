@@ -280,6 +280,8 @@ func scenarioStep(o options) (step, bool) {
 		return fixed(opLogin), false
 	case "refresh":
 		return fixed(opRefresh), true
+	case "refresh-cookie":
+		return fixed(opRefreshCookie), true
 	case "me":
 		return fixed(opMe), true
 	case "mixed":
@@ -324,8 +326,11 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 	st, needSession := scenarioStep(o)
 	// A server the tool starts gets its virtual users' sessions by SQL;
 	// an external one through a login each.
+	// A browser-style virtual user signs in with cookies (the CSRF
+	// token comes with them); the others start from seeded tokens.
+	cookies := o.scenario == "refresh-cookie"
 	var vuTokens []string
-	if needSession && o.url == "" {
+	if needSession && o.url == "" && !cookies {
 		vuTokens = make([]string, vusN)
 		for i := range vuTokens {
 			rt, err := token.NewRefreshToken()
@@ -344,9 +349,20 @@ func runHTTP(ctx context.Context, o options) (*scenarioResult, error) {
 	if o.scenario == "login" || o.scenario == "flood" {
 		res.hashTime, res.hashBound = hashBound(ctx)
 	}
-	vus, err := setupVUs(ctx, r.target(), vusN, users, vuTokens, needSession)
+	vus, err := setupVUs(ctx, r.target(), vusN, users, vuTokens, needSession && !cookies)
 	if err != nil {
 		return nil, err
+	}
+	if cookies {
+		t := r.target()
+		if err := inParallel(vus, 4, func(v *vu) error {
+			if status, err := t.loginCookie(ctx, v); err != nil || status != http.StatusOK {
+				return fmt.Errorf("set-up login of %s: status %d, %v: %s", v.user, status, err, v.buf.Bytes())
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if res.runs, err = r.runBeside(ctx, vus, st, nil, 0); err != nil {
 		return nil, err
