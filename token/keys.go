@@ -13,7 +13,7 @@ import (
 
 // NewSigningKey returns a new Ed25519 signing key, created at now, that
 // starts signing at activateAt: publishing a key before it signs lets every
-// resource server fetch it first (DESIGN.md, Keys). Secret holds the 32-byte
+// resource server fetch it first (docs/design.md, Keys). Secret holds the 32-byte
 // seed and ID a random kid (16 bytes, base64url), which says nothing about
 // the key or when it was made.
 func NewSigningKey(now, activateAt time.Time) (*baton.Key, error) {

@@ -40,7 +40,7 @@ func encodeRefresh(b []byte) string {
 // HMAC-SHA256 of tok under the rotation key. Being derived, it is the same
 // every time, so a request retried inside the reuse grace window gets the
 // very token the first attempt was given without the server ever storing a
-// token (DESIGN.md, Refresh). The key is what keeps a leaked spent token
+// token (docs/design.md, "Refresh: one state machine"). The key is what keeps a leaked spent token
 // (from a log, a backup) from yielding its live successor: with it, an
 // attacker could skip the spent token and present the successor, and reuse
 // detection would never fire.
