@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/batonauth/baton/batontest"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/batonauth/baton/postgres"
 	"github.com/batonauth/baton/postgres/pgtest"
 	"github.com/batonauth/baton/server"
+	"github.com/batonauth/baton/session"
 	"github.com/batonauth/baton/sqlite"
 	"github.com/jackc/pgx/v5"
 )
@@ -415,5 +417,40 @@ func TestPruneKeepsSpentTokensOfShortIdleSessions(t *testing.T) {
 	}
 	if r := call(t, "POST", s.URL+"/v1/refresh", "", map[string]string{"refresh_token": rt}); r.status != 401 {
 		t.Fatalf("the current token after reuse was detected: got %d, want 401 (session revoked)", r.status)
+	}
+}
+
+// TestPruneKeepsSpentTokensOfLongIdleClients: a registered client's
+// sessions may idle longer than the server's own (--refresh-idle-ttl).
+// Housekeeping keeps spent tokens for the longest idle lifetime, so a
+// token spent hours ago in such a session, still alive, is detected as
+// reused — and its session revoked — rather than forgotten and answered
+// as unknown while whoever rotated it keeps the session.
+func TestPruneKeepsSpentTokensOfLongIdleClients(t *testing.T) {
+	clock := batontest.NewClock(time.Now())
+	s := batontest.NewServer(t, batontest.Env{"BATON_REFRESH_IDLE_TTL": "1h", "BATON_REFRESH_TTL": "720h"}, clock)
+	registerUser(t, s.URL, "kim", "kim@example.com")
+	c, secret := addClient(t, s, session.ClientSpec{Name: "Long idle", FirstParty: true,
+		GrantTypes: []string{baton.GrantAuthorizationCode, baton.GrantRefreshToken}, RefreshIdleTTL: 48 * time.Hour})
+	r := newRP(t, s.URL, c, secret)
+	f := newFlow()
+	q := signIn(t, newBrowser(t), r.authURL(f), "kim", pw)
+	got := clientCall(t, s.URL+"/oauth/token", c.ID, secret, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {rpCallback}, "code_verifier": {f.verifier}}.Encode())
+	refresh := func(rt string) reply {
+		return clientCall(t, s.URL+"/oauth/token", c.ID, secret, "grant_type=refresh_token&refresh_token="+url.QueryEscape(rt))
+	}
+	stolen := got.str("refresh_token")
+	next := refresh(stolen) // whoever holds the copy rotates first
+	if next.status != 200 {
+		t.Fatalf("refresh: %d %s", next.status, next.raw)
+	}
+	clock.Advance(3 * time.Hour) // past the server's idle lifetime, not the client's
+	s.Prune(context.Background())
+	if r := refresh(stolen); r.status != 400 || r.str("error") != "invalid_grant" {
+		t.Fatalf("the spent token: got %d %s, want 400 invalid_grant", r.status, r.raw)
+	}
+	if r := refresh(next.str("refresh_token")); r.status != 400 {
+		t.Fatalf("the current token after reuse of its predecessor: got %d %s, want 400 (session revoked)", r.status, r.raw)
 	}
 }

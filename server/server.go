@@ -387,10 +387,12 @@ func (s *Server) startHousekeeping() {
 
 // Prune runs one housekeeping pass. Spent refresh tokens are only needed to
 // detect reuse, and one older than the idle lifetime belongs to a session
-// that would have idled out, so that is how long anything is kept — but at
-// least minSpentRetention, so that very short idle lifetimes (seconds, in
-// tests and demos) do not forget a spent token before a thief could
-// replay it, which would answer invalid_grant without revoking. Signing
+// that would have idled out, so that is how long anything is kept — the
+// longest idle lifetime of any kind of session, so also of a registered
+// client that has a longer one than the server's — but at least
+// minSpentRetention, so that very short idle lifetimes (seconds, in tests
+// and demos) do not forget a spent token before a thief could replay it,
+// which would answer invalid_grant without revoking. Signing
 // keys retired longer ago than admin.RetiredKeyKeep are deleted, which
 // takes them out of the JWKS (every token they signed has expired). Audit
 // events are kept for BATON_AUDIT_RETENTION.
@@ -402,14 +404,42 @@ func (s *Server) Prune(ctx context.Context) int {
 	} else {
 		total += len(gone)
 	}
-	total += s.drain(ctx, "housekeeping failed", func(limit int) (int, error) {
-		now := s.now().UTC()
-		return s.Store.Prune(ctx, now, now.Add(-max(s.Config.RefreshIdleTTL, minSpentRetention)), limit)
-	})
+	if idle, err := s.longestIdleTTL(ctx); err != nil {
+		// Not knowing a client's idle lifetime, keep everything this pass
+		// rather than forget spent tokens a live session still needs.
+		if ctx.Err() == nil {
+			s.log.Warn("housekeeping failed", "err", err)
+		}
+	} else {
+		total += s.drain(ctx, "housekeeping failed", func(limit int) (int, error) {
+			now := s.now().UTC()
+			return s.Store.Prune(ctx, now, now.Add(-max(idle, minSpentRetention)), limit)
+		})
+	}
 	total += s.drain(ctx, "audit retention failed", func(limit int) (int, error) {
 		return s.Store.PruneAudit(ctx, s.now().UTC().Add(-s.Config.AuditRetention), limit)
 	})
 	return total
+}
+
+// longestIdleTTL is the longest idle lifetime a session can have: the
+// server's, or a registered client's own when longer.
+func (s *Server) longestIdleTTL(ctx context.Context) (time.Duration, error) {
+	const page = 100
+	idle, after := s.Config.RefreshIdleTTL, ""
+	for {
+		cs, err := s.Store.Clients(ctx, after, page)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range cs {
+			idle = max(idle, c.RefreshIdleTTL)
+		}
+		if len(cs) < page {
+			return idle, nil
+		}
+		after = cs[len(cs)-1].ID
+	}
 }
 
 // drain calls prune with batches of pruneBatch rows until a call deletes
