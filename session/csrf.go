@@ -23,8 +23,9 @@ func (s *Service) CSRFToken(sessionID string) string {
 // its current form or in the form before 1.1 (the HMAC alone), which
 // cookies set by an older version still carry.
 func (s *Service) CSRFTokenMatches(v, sessionID string) bool {
-	cur := subtle.ConstantTimeCompare([]byte(v), []byte(s.CSRFToken(sessionID)))
-	old := subtle.ConstantTimeCompare([]byte(v), []byte(s.csrfMAC(sessionID)))
+	mac := s.csrfMAC(sessionID)
+	cur := subtle.ConstantTimeCompare([]byte(v), []byte(sessionID+"."+mac))
+	old := subtle.ConstantTimeCompare([]byte(v), []byte(mac))
 	return cur|old == 1
 }
 
