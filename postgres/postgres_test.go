@@ -270,7 +270,21 @@ func TestUpgradeFromV1(t *testing.T) {
 	}
 	conn.Release()
 	pool.Close()
-	storetest.CheckUpgraded(t, mustOpen(t, url), u)
+	upgraded := mustOpen(t, url)
+	// Migration 14 filled the prune index's copy of the idle expiry for
+	// the sessions that were there, so housekeeping still finds them
+	// (checked before anything rotates, which would set it anew).
+	check, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close(ctx)
+	var filled bool
+	if err := check.QueryRow(ctx, `SELECT coalesce(idle_hour = date_trunc('hour', idle_expires_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', false)
+		FROM sessions WHERE id = $1`, u.SessionID).Scan(&filled); err != nil || !filled {
+		t.Fatalf("idle_hour of a session from before migration 14: filled %v, %v", filled, err)
+	}
+	storetest.CheckUpgraded(t, upgraded, u)
 }
 
 func TestRotate(t *testing.T) {
