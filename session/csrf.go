@@ -29,9 +29,17 @@ func (s *Service) CSRFTokenMatches(v, sessionID string) bool {
 	return cur|old == 1
 }
 
+// maxCSRFValue bounds the CSRF values CSRFSession will MAC: a session id
+// and a base64 HMAC-SHA256 are well under it, and a request cannot make the
+// server hash a header's worth of bytes.
+const maxCSRFValue = 256
+
 // CSRFSession returns the session that a CSRF value in the current form
 // names, when its HMAC verifies; "" otherwise (an older form, or a forgery).
 func (s *Service) CSRFSession(v string) string {
+	if len(v) > maxCSRFValue {
+		return ""
+	}
 	i := strings.LastIndexByte(v, '.')
 	if i <= 0 {
 		return ""
