@@ -66,16 +66,12 @@ func (s *Server) checkCSRF(r *http.Request, sessionID string) error {
 	if !unsafe(r.Method) {
 		return nil
 	}
-	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
-		return baton.Errorf(baton.ECSRFFailed, "cross-origin request refused")
+	h, err := s.submittedCSRF(r)
+	if err != nil {
+		return err
 	}
-	h := r.Header.Get(headerCSRF)
-	c, err := r.Cookie(cookieCSRF)
-	if h == "" || err != nil {
-		return baton.Errorf(baton.ECSRFFailed, "the X-CSRF-Token header must repeat the baton_csrf cookie")
-	}
-	if subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 || !s.svc.CSRFTokenMatches(h, sessionID) {
-		return baton.Errorf(baton.ECSRFFailed, "the CSRF token does not match")
+	if !s.svc.CSRFTokenMatches(h, sessionID) {
+		return errCSRFMismatch
 	}
 	return nil
 }
@@ -89,15 +85,31 @@ func (s *Server) csrfSession(r *http.Request) string {
 	if !unsafe(r.Method) {
 		return ""
 	}
-	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
-		return ""
-	}
-	h := r.Header.Get(headerCSRF)
-	c, err := r.Cookie(cookieCSRF)
-	if h == "" || err != nil || subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 {
+	h, err := s.submittedCSRF(r)
+	if err != nil {
 		return ""
 	}
 	return s.svc.CSRFSession(h)
+}
+
+var errCSRFMismatch = baton.Errorf(baton.ECSRFFailed, "the CSRF token does not match")
+
+// submittedCSRF returns the CSRF value a request submits, once the checks
+// that need no session pass: an allowed (or no) Origin, and X-CSRF-Token
+// present and equal to the baton_csrf cookie.
+func (s *Server) submittedCSRF(r *http.Request) (string, error) {
+	if o := r.Header.Get("Origin"); o != "" && !s.allowedOrigin(o) {
+		return "", baton.Errorf(baton.ECSRFFailed, "cross-origin request refused")
+	}
+	h := r.Header.Get(headerCSRF)
+	c, err := r.Cookie(cookieCSRF)
+	if h == "" || err != nil {
+		return "", baton.Errorf(baton.ECSRFFailed, "the X-CSRF-Token header must repeat the baton_csrf cookie")
+	}
+	if subtle.ConstantTimeCompare([]byte(h), []byte(c.Value)) != 1 {
+		return "", errCSRFMismatch
+	}
+	return h, nil
 }
 
 func (s *Server) allowedOrigin(origin string) bool {
