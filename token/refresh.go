@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -55,7 +56,11 @@ func Successor(rotationKey []byte, tok string) string {
 	m := hmac.New(sha256.New, rotationKey)
 	m.Write([]byte(tok))
 	var sum [sha256.Size]byte
-	return encodeRefresh(m.Sum(sum[:0]))
+	next := m.Sum(sum[:0])
+	if sr, ok := parseSessionRefresh(tok); ok && sr.Gen < maxGen {
+		return encodeSessionRefresh(rotationKey, sr.SessionID, sr.Gen+1, next)
+	}
+	return encodeRefresh(next)
 }
 
 // HashRefreshToken returns SHA-256 of tok, the only form in which a refresh
@@ -66,12 +71,18 @@ func HashRefreshToken(tok string) []byte {
 	return h[:]
 }
 
-// IsRefreshToken reports whether tok has the exact form NewRefreshToken and
-// Successor produce: the prefix and 43 base64url characters encoding 32
-// bytes. It lets callers tell a refresh token from an access token, and
+// IsRefreshToken reports whether tok has one of the exact forms
+// NewRefreshToken, NewSessionRefreshToken and Successor produce: the prefix
+// and 43 base64url characters encoding 32 bytes, or the prefix and a
+// session-naming payload (its tag is not checked here: see
+// ParseSessionRefresh). It lets callers tell a refresh token from an access token, and
 // refuse garbage, before touching the store. It does not allocate.
 func IsRefreshToken(tok string) bool {
-	if len(tok) != refreshLen || tok[:len(RefreshPrefix)] != RefreshPrefix {
+	if len(tok) != refreshLen {
+		_, ok := parseSessionRefresh(tok)
+		return ok
+	}
+	if tok[:len(RefreshPrefix)] != RefreshPrefix {
 		return false
 	}
 	body := tok[len(RefreshPrefix):]
@@ -99,3 +110,133 @@ var b64URLValue = func() (t [256]byte) {
 	}
 	return t
 }()
+
+// A refresh token of the second form names its session and generation, so
+// that the session row can hold the whole token state and a rotation is one
+// compare-and-set on it (docs/design.md, "One row per session"):
+//
+//	brt_ base64url( 0x02 | gen (8 bytes, big endian) | secret (32) | tag (16) | session id )
+//
+// secret is 32 bytes from crypto/rand for generation 1 and HMAC(rotation
+// key, previous token) after (Successor), so only the hash of a token is
+// ever stored and a retry inside the grace window gets the same successor.
+// tag is HMAC(rotation key, domain | gen | session id) cut to 128 bits: it
+// proves that baton issued a token of that generation of that session, so
+// a spent generation presented again is known genuine — reuse, which
+// revokes the session — although its hash is no longer stored, while a
+// forged one (the session id is no secret: access tokens carry it) is
+// merely unknown and cannot end anybody's session.
+const (
+	sessionForm  = 0x02
+	tagBytes     = 16
+	maxSessionID = 64
+	// sessionHead is the payload before the session id.
+	sessionHead = 1 + 8 + refreshBytes + tagBytes
+	// maxGen keeps generations far from overflow; no session rotates
+	// 2^62 times.
+	maxGen = 1 << 62
+)
+
+var tagDomain = []byte("baton refresh tag v2\x00")
+
+// SessionRefresh is what a refresh token of the second form names.
+type SessionRefresh struct {
+	SessionID string
+	Gen       int64
+}
+
+// NewSessionRefreshToken returns the first refresh token (generation 1) of
+// the session sessionID: a random secret, named and tagged under the
+// rotation key (see SessionRefresh). sessionID must be 1 to 64 characters
+// of [A-Za-z0-9_-], as session ids are.
+func NewSessionRefreshToken(rotationKey []byte, sessionID string) (string, error) {
+	if len(rotationKey) < 32 {
+		panic("token: NewSessionRefreshToken: rotation key shorter than 32 bytes")
+	}
+	if !validSessionID(sessionID) {
+		return "", fmt.Errorf("token: new refresh token: session id %q cannot be named in a token", sessionID)
+	}
+	var b [refreshBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("token: new refresh token: %w", err)
+	}
+	return encodeSessionRefresh(rotationKey, sessionID, 1, b[:]), nil
+}
+
+func encodeSessionRefresh(key []byte, sid string, gen int64, secret []byte) string {
+	p := make([]byte, 0, sessionHead+len(sid))
+	p = append(p, sessionForm)
+	p = binary.BigEndian.AppendUint64(p, uint64(gen))
+	p = append(p, secret[:refreshBytes]...)
+	p = append(p, refreshTag(key, sid, gen)...)
+	p = append(p, sid...)
+	out := make([]byte, 0, len(RefreshPrefix)+base64.RawURLEncoding.EncodedLen(len(p)))
+	out = append(out, RefreshPrefix...)
+	return string(base64.RawURLEncoding.AppendEncode(out, p))
+}
+
+func refreshTag(key []byte, sid string, gen int64) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(tagDomain)
+	var g [8]byte
+	binary.BigEndian.PutUint64(g[:], uint64(gen))
+	m.Write(g[:])
+	m.Write([]byte(sid))
+	return m.Sum(nil)[:tagBytes]
+}
+
+// parseSessionRefresh decodes a token of the second form without checking
+// its tag.
+func parseSessionRefresh(tok string) (SessionRefresh, bool) {
+	maxLen := len(RefreshPrefix) + base64.RawURLEncoding.EncodedLen(sessionHead+maxSessionID)
+	if len(tok) <= refreshLen || len(tok) > maxLen || tok[:len(RefreshPrefix)] != RefreshPrefix {
+		return SessionRefresh{}, false
+	}
+	// Strict refuses non-zero padding bits: one spelling per token.
+	p, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(RefreshPrefix):])
+	if err != nil || len(p) <= sessionHead || p[0] != sessionForm {
+		return SessionRefresh{}, false
+	}
+	gen := binary.BigEndian.Uint64(p[1:9])
+	sid := string(p[sessionHead:])
+	if gen == 0 || gen > maxGen || !validSessionID(sid) {
+		return SessionRefresh{}, false
+	}
+	return SessionRefresh{SessionID: sid, Gen: int64(gen)}, true
+}
+
+// NamesSession reports whether tok has the shape of a refresh token of the
+// second form (its tag unchecked): such a token is never looked up by its
+// hash alone.
+func NamesSession(tok string) bool {
+	_, ok := parseSessionRefresh(tok)
+	return ok
+}
+
+// ParseSessionRefresh returns the session and generation a refresh token of
+// the second form names, when its tag is genuine under the rotation key;
+// false for a token of the first form, a malformed one or a forged one.
+func ParseSessionRefresh(rotationKey []byte, tok string) (SessionRefresh, bool) {
+	sr, ok := parseSessionRefresh(tok)
+	if !ok {
+		return SessionRefresh{}, false
+	}
+	p, _ := base64.RawURLEncoding.Strict().DecodeString(tok[len(RefreshPrefix):])
+	tag := p[1+8+refreshBytes : sessionHead]
+	if !hmac.Equal(tag, refreshTag(rotationKey, sr.SessionID, sr.Gen)) {
+		return SessionRefresh{}, false
+	}
+	return sr, true
+}
+
+func validSessionID(sid string) bool {
+	if len(sid) == 0 || len(sid) > maxSessionID {
+		return false
+	}
+	for i := 0; i < len(sid); i++ {
+		if b64URLValue[sid[i]] == 0xff {
+			return false
+		}
+	}
+	return true
+}

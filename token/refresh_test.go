@@ -162,3 +162,103 @@ func BenchmarkIsRefreshToken(b *testing.B) {
 		}
 	}
 }
+
+func TestSessionRefreshToken(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	otherKey := []byte("fedcba9876543210fedcba9876543210")
+	const sid = "9f1c2b4e-8a7d-4c3b-9e2f-1a2b3c4d5e6f"
+	first, err := token.NewSessionRefreshToken(key, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := token.NewSessionRefreshToken(key, sid); again == first {
+		t.Fatal("two first tokens of one session are equal: the secret is not random")
+	}
+	if !strings.HasPrefix(first, token.RefreshPrefix) || !token.IsRefreshToken(first) {
+		t.Fatalf("%q is not a well-formed refresh token", first)
+	}
+	if sr, ok := token.ParseSessionRefresh(key, first); !ok || sr != (token.SessionRefresh{SessionID: sid, Gen: 1}) {
+		t.Fatalf("ParseSessionRefresh(first) = %+v, %v", sr, ok)
+	}
+	// The chain: each successor names the next generation, is derived (a
+	// retry gets the same one) and genuine.
+	tok := first
+	for gen := int64(2); gen <= 5; gen++ {
+		next := token.Successor(key, tok)
+		if token.Successor(key, tok) != next || next == tok {
+			t.Fatalf("successor of generation %d not deterministic or unchanged", gen-1)
+		}
+		if sr, ok := token.ParseSessionRefresh(key, next); !ok || sr != (token.SessionRefresh{SessionID: sid, Gen: gen}) {
+			t.Fatalf("generation %d parses as %+v, %v", gen, sr, ok)
+		}
+		tok = next
+	}
+	if token.Successor(otherKey, first) == token.Successor(key, first) {
+		t.Error("successor does not depend on the key")
+	}
+
+	payload := func(tok string) []byte {
+		p, err := b64.DecodeString(strings.TrimPrefix(tok, token.RefreshPrefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	enc := func(p []byte) string { return token.RefreshPrefix + b64.EncodeToString(p) }
+	edit := func(f func(p []byte) []byte) string { return enc(f(payload(first))) }
+	tests := []struct {
+		name       string
+		tok        string
+		wellFormed bool // IsRefreshToken
+	}{
+		{"OtherKey", first, true}, // checked under otherKey below
+		{"TagChanged", edit(func(p []byte) []byte { p[50] ^= 1; return p }), true},
+		{"GenerationRaised", edit(func(p []byte) []byte { p[8]++; return p }), true},
+		{"GenerationZero", edit(func(p []byte) []byte { clear(p[1:9]); return p }), false},
+		{"SessionChanged", edit(func(p []byte) []byte { p[len(p)-1] = 'x'; return p }), true},
+		{"SessionTruncated", edit(func(p []byte) []byte { return p[:len(p)-1] }), true},
+		{"NoSession", edit(func(p []byte) []byte { return p[:57] }), false},
+		{"SessionBadByte", edit(func(p []byte) []byte { p[len(p)-1] = '.'; return p }), false},
+		{"SessionTooLong", edit(func(p []byte) []byte { return append(p, strings.Repeat("a", 64)...) }), false},
+		{"OtherVersion", edit(func(p []byte) []byte { p[0] = 3; return p }), false},
+		{"NonCanonical", func() string {
+			// 61 bytes encode to 82 characters with 4 bits to spare,
+			// which must be zero.
+			tk, _ := token.NewSessionRefreshToken(key, "abcd")
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			last := strings.IndexByte(alphabet, tk[len(tk)-1])
+			return tk[:len(tk)-1] + string(alphabet[last|1])
+		}(), false},
+		{"NotBase64", first[:30] + "!" + first[31:], false},
+		{"NoPrefix", "xrt_" + first[4:], false},
+		{"FirstForm", func() string { tk, _ := token.NewRefreshToken(); return tk }(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := key
+			if tt.name == "OtherKey" {
+				k = otherKey
+			}
+			if sr, ok := token.ParseSessionRefresh(k, tt.tok); ok {
+				t.Errorf("ParseSessionRefresh(%q) = %+v, true; want false", tt.tok, sr)
+			}
+			if got := token.IsRefreshToken(tt.tok); got != tt.wellFormed {
+				t.Errorf("IsRefreshToken = %v, want %v", got, tt.wellFormed)
+			}
+		})
+	}
+
+	// The tag proves the session and generation, not the secret: a token
+	// with another secret parses, and the store's hash refuses it.
+	secret := edit(func(p []byte) []byte { p[20] ^= 1; return p })
+	if sr, ok := token.ParseSessionRefresh(key, secret); !ok || sr.Gen != 1 || token.HashRefreshToken(secret) == nil ||
+		string(token.HashRefreshToken(secret)) == string(token.HashRefreshToken(first)) {
+		t.Errorf("a token with another secret: %+v, %v", sr, ok)
+	}
+
+	for _, bad := range []string{"", strings.Repeat("a", 65), "a.b", "a b", "é"} {
+		if tok, err := token.NewSessionRefreshToken(key, bad); err == nil {
+			t.Errorf("NewSessionRefreshToken(%q) = %q, want an error", bad, tok)
+		}
+	}
+}
