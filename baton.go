@@ -90,6 +90,20 @@ type Session struct {
 	// RevokedAt is zero while the session is not revoked.
 	RevokedAt    time.Time
 	RevokeReason string
+
+	// TokenGen is the generation of the session's current refresh token
+	// when its tokens are of the form that names the session
+	// (token.SessionRefresh): the session row holds the token state and a
+	// rotation is a compare-and-set on TokenGen. 0 for a session whose
+	// tokens are stored one row each (RefreshToken, Rotate): sessions
+	// created before that form existed, which keep it until they end.
+	TokenGen int64
+	// TokenHash is SHA-256 of the current token (generation TokenGen);
+	// PrevHash of the one before it, spent at RotatedAt (nil and zero
+	// before the first rotation). Older generations are not stored: the
+	// tag their tokens carry proves them genuine.
+	TokenHash, PrevHash []byte
+	RotatedAt           time.Time
 }
 
 // Live reports whether the session is neither revoked nor expired at now.
@@ -111,9 +125,13 @@ type RefreshToken struct {
 // session's current token and slide the session's idle expiry.
 type Rotation struct {
 	SessionID string
-	OldHash   []byte
-	NewHash   []byte
-	Now       time.Time
+	// Gen is the generation of the token OldHash hashes, for
+	// SessionStore.RotateSession (tokens that name their session); Rotate
+	// ignores it.
+	Gen     int64
+	OldHash []byte
+	NewHash []byte
+	Now     time.Time
 	// IdleExpiresAt is the session's new idle expiry (already capped at its
 	// absolute expiry by the caller).
 	IdleExpiresAt time.Time

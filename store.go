@@ -93,7 +93,8 @@ type UserStore interface {
 // revocation feed.
 type SessionStore interface {
 	// CreateSession inserts s and its first refresh token (tokenHash) in one
-	// transaction, as a compare-and-set on the user: only while the user is
+	// transaction — as the session's TokenHash when s.TokenGen is not 0,
+	// else as a row of its own (RefreshToken) — as a compare-and-set on the user: only while the user is
 	// unlocked and its CredentialGen equals s.CredentialGen, and s.Parent
 	// (when set) is not revoked — a RevokeSessionTree of the parent either
 	// comes first or revokes s too. ENotFound when s.UserID does not exist;
@@ -122,6 +123,19 @@ type SessionStore interface {
 	// token does not exist. Of any number of concurrent Rotate calls with
 	// the same OldHash at most one succeeds.
 	Rotate(ctx context.Context, r Rotation) error
+	// RotateSession rotates the refresh token of a session that holds its
+	// token state (TokenGen > 0) in one compare-and-set on the session
+	// row: only when the session r.SessionID has TokenGen r.Gen and
+	// TokenHash r.OldHash and g holds (see RotationGate, whose SessionID,
+	// when set, must be r.SessionID), it moves TokenGen to r.Gen+1,
+	// PrevHash to r.OldHash, TokenHash to r.NewHash and RotatedAt to
+	// r.Now, and sets LastUsedAt, IdleExpiresAt (capped at ExpiresAt),
+	// UserAgent and IP. It returns the session as it was before, read on
+	// the snapshot the compare-and-set decided on, and whether it rotated.
+	// Of concurrent calls with the same session and generation at most one
+	// rotates; a session revoked meanwhile does not rotate. ENotFound when
+	// the session does not exist.
+	RotateSession(ctx context.Context, r Rotation, g RotationGate) (*Session, bool, error)
 	// SetAuthTime records a new password verification of the session
 	// (reauth). ENotFound when the session does not exist or is revoked.
 	SetAuthTime(ctx context.Context, sessionID string, at time.Time) error

@@ -80,6 +80,7 @@ const (
 	mDeleteConsent
 	mRevokeSessionTree
 	mRotateRefresh
+	mRotateSession
 	mCount
 )
 
@@ -94,6 +95,7 @@ var methodNames = [mCount]string{
 	"CreatePasskey", "Passkeys", "PasskeyByCredentialID", "DeletePasskey", "UsePasskey",
 	"CreateClient", "Client", "Clients", "UpdateClient", "SetClientSecret", "DeleteClient",
 	"GrantConsent", "Consent", "Consents", "DeleteConsent", "RevokeSessionTree", "RotateRefresh",
+	"RotateSession",
 }
 
 // InstrumentStore wraps s so that every method's latency lands in
@@ -300,6 +302,13 @@ func (is *instrumented) Rotate(ctx context.Context, r baton.Rotation) error {
 	err := is.s.Rotate(ctx, r)
 	is.done(mRotate, t, err)
 	return err
+}
+
+func (is *instrumented) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
+	t := time.Now()
+	s, rotated, err := is.s.RotateSession(ctx, r, g)
+	is.done(mRotateSession, t, err)
+	return s, rotated, err
 }
 
 func (is *instrumented) SetAuthTime(ctx context.Context, sessionID string, at time.Time) error {

@@ -12,20 +12,20 @@ import (
 
 const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at,
 	s.auth_time, s.transport, s.client_id, s.user_agent, s.ip, s.binding, s.revoked_at, s.revoke_reason, s.credential_gen, s.amr,
-	s.scope, s.parent`
+	s.scope, s.parent, s.token_gen, s.token_hash, s.prev_hash, s.rotated_at`
 
 // sessionScan holds the scan destinations of sessionColumns, so that a row
 // with more columns (RefreshToken) can append its own.
 type sessionScan struct {
-	s                                     baton.Session
-	created, used, exp, idle, auth, revok pgtype.Timestamptz
-	amr                                   string
+	s                                              baton.Session
+	created, used, exp, idle, auth, revok, rotated pgtype.Timestamptz
+	amr                                            string
 }
 
 func (x *sessionScan) dest() []any {
 	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.exp, &x.idle, &x.auth,
 		&x.s.Transport, &x.s.ClientID, &x.s.UserAgent, &x.s.IP, &x.s.Binding, &x.revok, &x.s.RevokeReason, &x.s.CredentialGen, &x.amr,
-		&x.s.Scope, &x.s.Parent}
+		&x.s.Scope, &x.s.Parent, &x.s.TokenGen, &x.s.TokenHash, &x.s.PrevHash, &x.rotated}
 }
 
 // session returns the scanned session; it fails when the stored amr is
@@ -34,6 +34,7 @@ func (x *sessionScan) session() (*baton.Session, error) {
 	s := x.s
 	s.CreatedAt, s.LastUsedAt, s.ExpiresAt = fromTS(x.created), fromTS(x.used), fromTS(x.exp)
 	s.IdleExpiresAt, s.AuthTime, s.RevokedAt = fromTS(x.idle), fromTS(x.auth), fromTS(x.revok)
+	s.RotatedAt = fromTS(x.rotated)
 	var err error
 	if s.AMR, err = baton.ParseAMR(x.amr); err != nil {
 		return nil, err
@@ -49,7 +50,8 @@ func scanSession(row pgx.Row) (*baton.Session, error) {
 	return x.session()
 }
 
-// CreateSession inserts s and its first refresh token in one statement,
+// CreateSession inserts s and its first refresh token in one statement (the
+// token in the session row when s.TokenGen is set, else a row of its own),
 // only while the user is unlocked and at s.CredentialGen and s.Parent is
 // not revoked. The user's row is read FOR SHARE: a concurrent lock or
 // password change either commits first (and this statement, re-checking
@@ -76,20 +78,21 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 		), s AS (
 			INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, idle_hour,
 				auth_time, transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr,
-				scope, parent)
-			SELECT $1, u.id, $3, $4, $5, $6, date_trunc('hour', $6::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19 FROM u
+				scope, parent, token_gen, token_hash)
+			SELECT $1, u.id, $3, $4, $5, $6, date_trunc('hour', $6::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19,
+				$20::bigint, CASE WHEN $20::bigint > 0 THEN $15::bytea END FROM u
 			RETURNING id, created_at
 		), t AS (
-			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s
+			INSERT INTO refresh_tokens (hash, session_id, created_at) SELECT $15, id, created_at FROM s WHERE $20::bigint = 0
 			RETURNING 1
 		), p AS (
 			UPDATE sessions SET last_used_at = $3
 			WHERE $19 <> '' AND id = $19 AND last_used_at < $3 AND EXISTS (SELECT 1 FROM s)
 		)
-		SELECT count(*) FROM t`,
+		SELECT (SELECT count(*) FROM s)`,
 			s.ID, s.UserID, ts(s.CreatedAt), ts(s.LastUsedAt), ts(s.ExpiresAt), ts(s.IdleExpiresAt),
 			ts(s.AuthTime), s.Transport, s.ClientID, clean(s.UserAgent), clean(s.IP), s.Binding,
-			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen, amr, s.Scope, s.Parent).Scan(&inserted)
+			ts(s.RevokedAt), s.RevokeReason, tokenHash, s.CredentialGen, amr, s.Scope, s.Parent, s.TokenGen).Scan(&inserted)
 	})
 	if err != nil {
 		return formatError("create session", err)
@@ -308,6 +311,65 @@ func (db *DB) RotateRefresh(ctx context.Context, r baton.Rotation, g baton.Rotat
 			CreatedAt: fromTS(succCreated), SpentAt: fromTS(succSpent)}
 	}
 	return &out, nil
+}
+
+// rotateSessionSQL is RotateSession: the gate of rotateRefreshSQL on the
+// session row alone, and the compare-and-set on its generation, in one
+// statement. cur reads the session and the verdict on the snapshot; the
+// update re-checks the generation, the hash and the revocation on the row
+// it locks (under READ COMMITTED a concurrent rotation or revocation
+// commits first and this one, re-reading the row, updates nothing), so of
+// concurrent rotations of one generation one wins. The update writes only
+// columns no index covers, and idle_hour changes at most once an hour: it
+// is HOT, one new row version on the same page and nothing else.
+const rotateSessionSQL = `WITH cur AS (
+	SELECT ` + sessionColumns + `,
+		s.token_gen = $7 AND s.token_hash IS NOT NULL AND s.token_hash = $2
+			AND s.revoked_at IS NULL AND s.expires_at > $4 AND s.idle_expires_at > $4
+			AND s.transport <> '` + baton.TransportSSO + `'
+			AND ($8::text = '' OR s.id = $8::text)
+			AND (s.binding = '' OR s.binding = $9::text)
+			AND CASE WHEN $10::text = '' THEN s.scope = '' ELSE s.scope <> '' AND s.client_id = $10::text END
+			AND EXISTS (SELECT 1 FROM users u
+				WHERE u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen) AS ok
+	FROM sessions s WHERE s.id = $1
+), rotated AS (
+	UPDATE sessions s SET token_gen = $7 + 1, prev_hash = $2, token_hash = $3, rotated_at = $4,
+		last_used_at = $4, idle_expires_at = LEAST($5, s.expires_at),
+		idle_hour = date_trunc('hour', LEAST($5, s.expires_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+		user_agent = $6, ip = $11
+	FROM cur
+	WHERE s.id = $1 AND cur.ok AND s.token_gen = $7 AND s.token_hash = $2 AND s.revoked_at IS NULL
+	RETURNING 1
+)
+SELECT cur.*, (SELECT count(*) FROM rotated) FROM cur`
+
+// RotateSession is baton.SessionStore's: a rotation of a token that names
+// its session, in one round trip and one row (see rotateSessionSQL).
+func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
+	var (
+		sess     *baton.Session
+		ok       bool
+		inserted int64
+	)
+	// One statement in its own transaction: retried only when nothing of
+	// it was applied.
+	err := db.write(ctx, func() error {
+		var x sessionScan
+		err := db.pool.QueryRow(ctx, rotateSessionSQL, r.SessionID, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt),
+			clean(r.UserAgent), r.Gen, g.SessionID, g.Binding, g.ClientID, clean(r.IP)).Scan(append(x.dest(), &ok, &inserted)...)
+		if err == nil {
+			sess, err = x.session()
+		}
+		return err
+	})
+	if isNoRows(err) {
+		return nil, false, baton.Errorf(baton.ENotFound, "session not found")
+	}
+	if err != nil {
+		return nil, false, formatError("rotate session", err)
+	}
+	return sess, inserted == 1, nil
 }
 
 // Sessions lists a page of the user's live sessions at now, most recently

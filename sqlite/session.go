@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,14 +14,16 @@ import (
 )
 
 const sessionColumns = `id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
-	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr, scope, parent`
+	transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason, credential_gen, amr, scope, parent,
+	token_gen, token_hash, prev_hash, rotated_at`
 
 // sessionDest returns the scan destinations of sessionColumns in s.
 func sessionDest(s *baton.Session) []any {
 	return []any{&s.ID, &s.UserID, scanTime{&s.CreatedAt}, scanTime{&s.LastUsedAt},
 		scanTime{&s.ExpiresAt}, scanTime{&s.IdleExpiresAt}, scanTime{&s.AuthTime},
 		&s.Transport, &s.ClientID, &s.UserAgent, &s.IP, &s.Binding,
-		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen, scanAMR{&s.AMR}, &s.Scope, &s.Parent}
+		scanTime{&s.RevokedAt}, &s.RevokeReason, &s.CredentialGen, scanAMR{&s.AMR}, &s.Scope, &s.Parent,
+		&s.TokenGen, &s.TokenHash, &s.PrevHash, scanTime{&s.RotatedAt}}
 }
 
 // scanAMR reads the amr column (baton.FormatAMR's form), refusing what
@@ -49,7 +52,8 @@ var (
 )
 
 // CreateSession inserts s and its first refresh token, created at
-// s.CreatedAt, only while the user is unlocked and at s.CredentialGen and
+// s.CreatedAt (in the session row when s.TokenGen is set, else a row of its
+// own), only while the user is unlocked and at s.CredentialGen and
 // s.Parent is not revoked: the INSERT … SELECT is the compare-and-set (the
 // single writer orders it with RevokeSessionTree). ENotFound when the user
 // does not exist; EConflict when it is locked or moved on, or the parent
@@ -61,13 +65,14 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 	}
 	return db.write(ctx, "create session", func(tx *tx) error {
 		n, err := tx.execN(`INSERT INTO sessions (`+sessionColumns+`)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL
 			WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND locked_at IS NULL AND credential_gen = ?)
 			AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ? AND revoked_at IS NOT NULL)`,
 			s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt),
 			timeArg(s.ExpiresAt), timeArg(s.IdleExpiresAt), timeArg(s.AuthTime),
 			s.Transport, s.ClientID, s.UserAgent, s.IP, s.Binding,
-			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.Scope, s.Parent, s.UserID, s.CredentialGen, s.Parent)
+			timeArg(s.RevokedAt), s.RevokeReason, s.CredentialGen, amr, s.Scope, s.Parent,
+			s.TokenGen, sessionTokenHash(s, tokenHash), s.UserID, s.CredentialGen, s.Parent)
 		if err != nil {
 			return err
 		}
@@ -80,9 +85,11 @@ func (db *DB) CreateSession(ctx context.Context, s *baton.Session, tokenHash []b
 			}
 			return errUserMovedOn
 		}
-		if err := tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
-			tokenHash, s.ID, timeArg(s.CreatedAt)); err != nil {
-			return err
+		if s.TokenGen == 0 {
+			if err := tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+				tokenHash, s.ID, timeArg(s.CreatedAt)); err != nil {
+				return err
+			}
 		}
 		if s.Parent == "" {
 			return nil
@@ -166,6 +173,68 @@ func (db *DB) Rotate(ctx context.Context, r baton.Rotation) error {
 		return tx.exec(`INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
 			r.NewHash, r.SessionID, now)
 	})
+}
+
+// sessionTokenHash is the token_hash column of a new session: its first
+// token's hash when the session holds its token state, else NULL.
+func sessionTokenHash(s *baton.Session, tokenHash []byte) []byte {
+	if s.TokenGen == 0 {
+		return nil
+	}
+	return tokenHash
+}
+
+// RotateSession is baton.SessionStore's: a rotation of a token that names
+// its session. The session is read and updated inside one write
+// transaction, so the gate is decided on the row the update changes; the
+// update is still the compare-and-set on the generation and the hash (the
+// single writer serialises this process's writes, the CAS keeps them
+// correct against other processes sharing the file).
+func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
+	var (
+		sess    *baton.Session
+		rotated bool
+	)
+	err := db.write(ctx, "rotate session", func(tx *tx) error {
+		s := new(baton.Session)
+		var userOK bool
+		err := tx.queryRow(`SELECT `+sessionColumns+`, EXISTS (SELECT 1 FROM users u
+				WHERE u.id = sessions.user_id AND u.locked_at IS NULL AND u.credential_gen = sessions.credential_gen)
+			FROM sessions WHERE id = ?`, r.SessionID).Scan(append(sessionDest(s), &userOK)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errSessionNotFound
+		} else if err != nil {
+			return err
+		}
+		sess, rotated = s, false
+		if !userOK || !gateHolds(s, r, g) {
+			return nil
+		}
+		now := timeArg(r.Now)
+		n, err := tx.execN(`UPDATE sessions SET token_gen = ?, prev_hash = token_hash, token_hash = ?, rotated_at = ?,
+				last_used_at = ?, idle_expires_at = min(?, expires_at), user_agent = ?, ip = ?
+			WHERE id = ? AND token_gen = ? AND token_hash = ? AND revoked_at IS NULL`,
+			r.Gen+1, r.NewHash, now, now, timeArg(r.IdleExpiresAt), r.UserAgent, r.IP,
+			r.SessionID, r.Gen, r.OldHash)
+		rotated = n == 1
+		return err
+	})
+	if err != nil {
+		return nil, false, formatError("rotate session", err)
+	}
+	return sess, rotated, nil
+}
+
+// gateHolds tells whether the session s, read in the rotating transaction,
+// may rotate r under g (baton.RotationGate; the user was checked with it).
+func gateHolds(s *baton.Session, r baton.Rotation, g baton.RotationGate) bool {
+	issued := s.Scope != ""
+	return s.TokenGen == r.Gen && bytes.Equal(s.TokenHash, r.OldHash) &&
+		s.RevokedAt.IsZero() && r.Now.Before(s.ExpiresAt) && r.Now.Before(s.IdleExpiresAt) &&
+		s.Transport != baton.TransportSSO &&
+		(g.SessionID == "" || g.SessionID == s.ID) &&
+		(s.Binding == "" || s.Binding == g.Binding) &&
+		issued == (g.ClientID != "") && (!issued || s.ClientID == g.ClientID)
 }
 
 // Sessions lists a page of the user's live sessions at now, most recently

@@ -100,19 +100,22 @@ func testRotateRefreshSpent(t *testing.T, s baton.Store) {
 	wantCode(t, err, baton.ENotFound)
 }
 
-// testRotateRefreshGate checks that each condition of the gate refuses on
-// its own and changes nothing then, and that the gate lets through what
-// the engine accepts.
-func testRotateRefreshGate(t *testing.T, s baton.Store) {
-	now := t0.Add(time.Hour)
-	tests := []struct {
-		name    string
-		session func(*baton.Session)              // before it is stored
-		gate    func(*baton.RotationGate)         // from the session's own
-		prepare func(*baton.User, *baton.Session) // after it is stored
-		now     time.Time
-		rotates bool
-	}{
+// gateCase is one case of the rotation gate: the session as stored, the
+// gate as presented, what happened between, the rotation's time, and
+// whether it may rotate.
+type gateCase struct {
+	name    string
+	session func(*baton.Session)              // before it is stored
+	gate    func(*baton.RotationGate)         // from the session's own
+	prepare func(*baton.User, *baton.Session) // after it is stored
+	now     time.Time
+	rotates bool
+}
+
+// gateCases are the gate's cases for RotateRefresh and RotateSession: each
+// condition refuses on its own, and what the engine accepts passes.
+func gateCases(t *testing.T, s baton.Store) []gateCase {
+	return []gateCase{
 		{name: "Own", rotates: true},
 		{name: "AnySession", gate: func(g *baton.RotationGate) { g.SessionID = "" }, rotates: true},
 		{name: "Unbound", session: func(s *baton.Session) { s.Binding = "" }, gate: func(g *baton.RotationGate) { g.Binding = "" }, rotates: true},
@@ -134,6 +137,14 @@ func testRotateRefreshGate(t *testing.T, s baton.Store) {
 			mustOK(t, err)
 		}},
 	}
+}
+
+// testRotateRefreshGate checks that each condition of the gate refuses on
+// its own and changes nothing then, and that the gate lets through what
+// the engine accepts.
+func testRotateRefreshGate(t *testing.T, s baton.Store) {
+	now := t0.Add(time.Hour)
+	tests := gateCases(t, s)
 	rr := s.(baton.RefreshRotator)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
