@@ -355,14 +355,16 @@ func runProvider(ctx context.Context, o options) (*scenarioResult, error) {
 			return nil, err
 		}
 	}
-	for i := o.c; i < len(tokens); i++ {
-		p.sso[i%n] = tokens[i]
-	}
 	r, err := newRig(ctx, o, n, tokens, &factorSeed{ssoFrom: o.c})
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
+	// After seeding, which may have replaced the tokens by ones that
+	// name their sessions.
+	for i := o.c; i < len(tokens); i++ {
+		p.sso[i%n] = tokens[i]
+	}
 	if err := p.register(ctx, r, o.idTokenAlg); err != nil {
 		return nil, err
 	}

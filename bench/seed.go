@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/password"
 	"github.com/batonauth/baton/token"
 	"github.com/jackc/pgx/v5"
@@ -38,7 +39,11 @@ func seedHash(ctx context.Context) (string, error) {
 // own (virtual user i gets session bench-sess-i of user i % users): the
 // virtual users of refresh, me and mixed start with a session without a
 // login, so set-up costs the server no argon2id hash and its memory
-// figures are those of the load alone.
+// figures are those of the load alone. When the schema keeps the token
+// state in the session row (migration 15 on PostgreSQL, 11 on SQLite)
+// each token is replaced, in place, by one that names its session, made
+// under a rotation key the seeder stores (the server keeps the one it
+// finds).
 func seed(ctx context.Context, b *backend, users, sessions int, vuTokens []string) error {
 	hash, err := seedHash(ctx)
 	if err != nil {
@@ -64,6 +69,18 @@ func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, se
 	defer db.Close()
 	defer tx.Rollback()
 	us := now.UnixMicro()
+	var named bool
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM pragma_table_info('sessions') WHERE name = 'token_gen'`).Scan(&named); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	key, err := seedRotationKey(named, now, func(k *baton.Key) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, use, algorithm, secret, created_at, activate_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Use, k.Algorithm, k.Secret, us, us)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	if users > 0 {
 		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM c WHERE i+1 < ?)
 			INSERT INTO users (id, username, canonical_username, password_hash, created_at)
@@ -86,13 +103,16 @@ func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, se
 			INSERT INTO refresh_tokens (hash, session_id, created_at)
 			SELECT randomblob(32), printf('fill-sess-%07d', i), ?3 FROM c`,
 		}
+		if named {
+			stmts[2] = `UPDATE sessions SET token_gen = 1, token_hash = randomblob(32) WHERE id LIKE 'fill-sess-%'`
+		}
 		for _, q := range stmts {
 			if _, err := tx.ExecContext(ctx, q, sessions, hash, us); err != nil {
 				return fmt.Errorf("seed sessions: %w", err)
 			}
 		}
 	}
-	for i, rt := range vuTokens {
+	for i := range vuTokens {
 		sid, uid := vuSession(i, users)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
 				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
@@ -100,8 +120,16 @@ func seedSQLite(ctx context.Context, path, hash string, now time.Time, users, se
 			sid, uid, us); err != nil {
 			return fmt.Errorf("seed virtual users' sessions: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
-			token.HashRefreshToken(rt), sid, us); err != nil {
+		if named {
+			if vuTokens[i], err = token.NewSessionRefreshToken(key, sid); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE sessions SET token_gen = 1, token_hash = ? WHERE id = ?`, token.HashRefreshToken(vuTokens[i]), sid)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES (?, ?, ?)`,
+				token.HashRefreshToken(vuTokens[i]), sid, us)
+		}
+		if err != nil {
 			return fmt.Errorf("seed virtual users' sessions: %w", err)
 		}
 	}
@@ -157,12 +185,28 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 		WHERE table_name = 'sessions' AND column_name = 'idle_hour')`).Scan(&idleHourCol); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	// A build from before migration 15 keeps every token in a row of its
+	// own; a later one names the session in the token, under a rotation
+	// key the seeder makes (the server keeps the one it finds).
+	var named bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'sessions' AND column_name = 'token_gen')`).Scan(&named); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	key, err := seedRotationKey(named, now, func(k *baton.Key) error {
+		_, err := conn.Exec(ctx, `INSERT INTO keys (id, use, algorithm, secret, created_at, activate_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+			k.ID, k.Use, k.Algorithm, k.Secret, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	if sessions > 0 {
-		if err := copyFillers(ctx, conn, hash, now, sessions, idleHourCol); err != nil {
+		if err := copyFillers(ctx, conn, hash, now, sessions, idleHourCol, named); err != nil {
 			return fmt.Errorf("seed sessions: %w", err)
 		}
 	}
-	for i, rt := range vuTokens {
+	for i := range vuTokens {
 		sid, uid := vuSession(i, users)
 		if _, err := conn.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, idle_expires_at, auth_time,
 				transport, client_id, user_agent, ip, binding, revoked_at, revoke_reason)
@@ -175,8 +219,16 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 				return fmt.Errorf("seed virtual users' sessions: %w", err)
 			}
 		}
-		if _, err := conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
-			token.HashRefreshToken(rt), sid, now); err != nil {
+		if named {
+			if vuTokens[i], err = token.NewSessionRefreshToken(key, sid); err != nil {
+				return err
+			}
+			_, err = conn.Exec(ctx, `UPDATE sessions SET token_gen = 1, token_hash = $2 WHERE id = $1`, sid, token.HashRefreshToken(vuTokens[i]))
+		} else {
+			_, err = conn.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at) VALUES ($1, $2, $3)`,
+				token.HashRefreshToken(vuTokens[i]), sid, now)
+		}
+		if err != nil {
 			return fmt.Errorf("seed virtual users' sessions: %w", err)
 		}
 	}
@@ -188,7 +240,7 @@ func seedPostgres(ctx context.Context, connURL, hash string, now time.Time, user
 // way a bulk load or a restore fills it, then ANALYZEs so the planner
 // knows the tables' sizes. Rows are generated as they are sent: ten
 // million cost no memory.
-func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time, n int, idleHourCol bool) error {
+func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time, n int, idleHourCol, named bool) error {
 	tables := []struct {
 		name string
 		cols []string
@@ -214,6 +266,17 @@ func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time
 		row := s.row
 		s.row = func(i int) []any { return append(row(i), idleHour(now.Add(7*24*time.Hour))) }
 	}
+	if named {
+		// The token state lives in the session row; no token rows.
+		s := &tables[1]
+		s.cols = append(s.cols, "token_gen", "token_hash")
+		row := s.row
+		s.row = func(i int) []any {
+			h := sha256.Sum256(fmt.Appendf(nil, "fill-%d", i))
+			return append(row(i), int64(1), h[:])
+		}
+		tables = tables[:2]
+	}
 	for _, t := range tables {
 		i := 0
 		copied, err := conn.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromFunc(func() ([]any, error) {
@@ -232,6 +295,24 @@ func copyFillers(ctx context.Context, conn *pgx.Conn, hash string, now time.Time
 	}
 	_, err := conn.Exec(ctx, "ANALYZE")
 	return err
+}
+
+// seedRotationKey makes the rotation key the seeded refresh tokens are
+// made under and stores it with insert, when the schema has sessions that
+// hold their token state (named); nil when it keeps every token in a row
+// of its own.
+func seedRotationKey(named bool, now time.Time, insert func(*baton.Key) error) ([]byte, error) {
+	if !named {
+		return nil, nil
+	}
+	k, err := token.NewSecretKey(baton.KeyUseRotation, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := insert(k); err != nil {
+		return nil, fmt.Errorf("seed rotation key: %w", err)
+	}
+	return k.Secret, nil
 }
 
 // idleHour is what the PostgreSQL store keeps beside an idle expiry for

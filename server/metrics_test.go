@@ -82,10 +82,12 @@ func TestMetrics(t *testing.T) {
 		`baton_revoked_sessions`:                                                    "1",
 		`baton_revocation_feed_lag_seconds`:                                         "0",
 		`baton_build_info{goversion="` + runtimeVersion() + `",version="v9.9.9"}`:   "1",
-		`baton_store_duration_seconds_count{method="Rotate"}`:                       "2",
-		`baton_store_errors_total{method="Rotate"}`:                                 "0",
-		`baton_auth_events_total{outcome="revoked",type="reuse_detected"}`:          "1",
-		`baton_audit_events_dropped_total`:                                          "0",
+		// Every refresh of a known token is one RotateSession: two
+		// rotations, the grace replay and the reuse.
+		`baton_store_duration_seconds_count{method="RotateSession"}`:       "4",
+		`baton_store_errors_total{method="RotateSession"}`:                 "0",
+		`baton_auth_events_total{outcome="revoked",type="reuse_detected"}`: "1",
+		`baton_audit_events_dropped_total`:                                 "0",
 	})
 }
 

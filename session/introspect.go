@@ -27,7 +27,7 @@ type TokenInfo struct {
 func (s *Service) Introspect(ctx context.Context, raw string) (*TokenInfo, error) {
 	now := s.Now()
 	if token.IsRefreshToken(raw) {
-		row, sess, err := s.store.RefreshToken(ctx, token.HashRefreshToken(raw))
+		row, sess, err := s.refreshToken(ctx, raw)
 		if baton.ErrorCode(err) == baton.ENotFound {
 			return nil, nil
 		} else if err != nil {

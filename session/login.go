@@ -161,7 +161,7 @@ func (s *Service) openSession(ctx context.Context, u *baton.User, amr []string, 
 		CredentialGen: u.CredentialGen,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(s.cfg.IdleTTL), sess.ExpiresAt)
-	rt, err := token.NewRefreshToken()
+	rt, err := s.newRefreshToken(sess)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func (s *Service) logoutSession(ctx context.Context, req LogoutRequest) (*baton.
 	if !token.IsRefreshToken(req.RefreshToken) {
 		return nil, baton.Errorf(baton.EInvalidToken, "the token is not a valid refresh or access token")
 	}
-	_, sess, err := s.store.RefreshToken(ctx, token.HashRefreshToken(req.RefreshToken))
+	_, sess, err := s.refreshToken(ctx, req.RefreshToken)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return nil, baton.Errorf(baton.EInvalidToken, "the refresh token is unknown")
 	}

@@ -21,7 +21,7 @@ func (s *Service) SSOSession(ctx context.Context, raw string) (*baton.Session, e
 	if !token.IsRefreshToken(raw) {
 		return nil, nil
 	}
-	row, sess, err := s.store.RefreshToken(ctx, token.HashRefreshToken(raw))
+	row, sess, err := s.refreshToken(ctx, raw)
 	if baton.ErrorCode(err) == baton.ENotFound {
 		return nil, nil
 	} else if err != nil {
@@ -124,7 +124,7 @@ func (s *Service) ExchangeCode(ctx context.Context, c *baton.OAuthClient, code, 
 		UserAgent: truncate(cl.UserAgent, 512), IP: cl.IP, CredentialGen: d.Gen,
 	}
 	sess.IdleExpiresAt = minTime(now.Add(idleTTL), sess.ExpiresAt)
-	rt, err := token.NewRefreshToken()
+	rt, err := s.newRefreshToken(sess)
 	if err != nil {
 		return nil, err
 	}

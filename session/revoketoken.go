@@ -15,7 +15,7 @@ import (
 func (s *Service) RevokeToken(ctx context.Context, raw string, precondition func(*baton.Session) error, cl Client) error {
 	var sess *baton.Session
 	if token.IsRefreshToken(raw) {
-		_, ss, err := s.store.RefreshToken(ctx, token.HashRefreshToken(raw))
+		_, ss, err := s.refreshToken(ctx, raw)
 		if baton.ErrorCode(err) == baton.ENotFound {
 			return nil
 		} else if err != nil {

@@ -64,9 +64,14 @@ type presented struct {
 	// rotated: the store already rotated the token (RefreshRotator).
 	rotated bool
 	// succ is the successor's stored row as read with row, when
-	// succKnown (RefreshRotator); nil when there is none.
+	// succKnown (RefreshRotator, or a token that names its session); nil
+	// when there is none.
 	succ      *baton.RefreshToken
 	succKnown bool
+	// gen is the generation of a token that names its session (0: a token
+	// of the first form), gate what the store's rotation checks.
+	gen  int64
+	gate baton.RotationGate
 }
 
 // Refresh runs the state machine of docs/design.md: rotate an unspent token,
@@ -134,12 +139,15 @@ func (s *Service) refreshAccessSession(raw string) (string, error) {
 // after a plain read: an unspent token goes to Rotate.
 func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []byte, sid string, cl Client, first bool) (*presented, error) {
 	now := s.Now()
-	next := token.Successor(s.secrets.Load().rotation, req.RefreshToken)
+	key := s.secrets.Load().rotation
+	next := token.Successor(key, req.RefreshToken)
 	var (
-		row     *baton.RefreshToken
-		sess    *baton.Session
-		rotated *baton.RefreshRotated
-		err     error
+		row, succ *baton.RefreshToken
+		sess      *baton.Session
+		rotated   bool
+		succKnown bool
+		sr        token.SessionRefresh
+		err       error
 	)
 	// The gate knows one session: the access token's or the CSRF token's.
 	// When both are given and differ, one check below fails anyway.
@@ -151,11 +159,32 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 			oneStatement = sid == req.CSRFSession
 		}
 	}
-	if rr, ok := s.store.(baton.RefreshRotator); ok && first && oneStatement && req.Precondition == nil && req.Scope == "" {
-		rotated, err = rr.RotateRefresh(ctx, s.rotation(hash, next, now, now.Add(idleTTL(s.cfg.IdleTTL, req.OAuthClient)), cl),
-			baton.RotationGate{SessionID: gateSID, Binding: req.ProofJKT, ClientID: oauthClientID(req.OAuthClient)})
+	gate := baton.RotationGate{SessionID: gateSID, Binding: req.ProofJKT, ClientID: oauthClientID(req.OAuthClient)}
+	oneStatement = oneStatement && first && req.Precondition == nil && req.Scope == ""
+	r := s.rotation(hash, next, now, now.Add(idleTTL(s.cfg.IdleTTL, req.OAuthClient)), cl)
+	if token.NamesSession(req.RefreshToken) {
+		var genuine bool
+		if sr, genuine = token.ParseSessionRefresh(key, req.RefreshToken); !genuine {
+			err = errUnknownRefresh
+		} else if oneStatement {
+			r.SessionID, r.Gen = sr.SessionID, sr.Gen
+			sess, rotated, err = s.store.RotateSession(ctx, r, gate)
+		} else {
+			sess, err = s.store.Session(ctx, sr.SessionID)
+		}
 		if err == nil {
-			row, sess = rotated.Token, rotated.Session
+			if row, succ, genuine = sessionToken(sr, hash, sess); !genuine {
+				if rotated {
+					return nil, baton.Errorf(baton.EInternal, "the store rotated a refresh token its session does not hold")
+				}
+				err = errUnknownRefresh
+			}
+			succKnown = true
+		}
+	} else if rr, ok := s.store.(baton.RefreshRotator); ok && oneStatement {
+		var out *baton.RefreshRotated
+		if out, err = rr.RotateRefresh(ctx, r, gate); err == nil {
+			row, sess, rotated, succ, succKnown = out.Token, out.Session, out.Rotated, out.Successor, true
 		}
 	} else {
 		row, sess, err = s.store.RefreshToken(ctx, hash)
@@ -166,9 +195,10 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 	} else if err != nil {
 		return nil, err
 	}
-	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL}
-	if rotated != nil {
-		p.rotated, p.succ, p.succKnown = rotated.Rotated, rotated.Successor, true
+	p := &presented{raw: req.RefreshToken, hash: hash, row: row, sess: sess, scope: sess.Scope, ttl: s.cfg.AccessTTL, idle: s.cfg.IdleTTL,
+		rotated: rotated, succ: succ, succKnown: succKnown, gen: sr.Gen, gate: gate}
+	if p.gate.SessionID == "" {
+		p.gate.SessionID = sess.ID
 	}
 	if sid != "" && subtle.ConstantTimeCompare([]byte(sid), []byte(sess.ID)) != 1 {
 		s.emit(ctx, Event{Type: EventRefresh, Outcome: OutcomeFailed, UserID: sess.UserID, SessionID: sess.ID, Client: cl, Detail: "access token of another session"})
@@ -287,7 +317,16 @@ func (s *Service) rotate(ctx context.Context, p *presented, clientID string, cl 
 	if !p.rotated {
 		r := s.rotation(p.hash, p.next, p.now, idle, cl)
 		r.SessionID = p.sess.ID
-		if err := s.store.Rotate(ctx, r); err != nil {
+		if p.gen > 0 {
+			// The compare-and-set on the generation; lost (a concurrent
+			// refresh, or a revocation since the read): go round again.
+			r.Gen = p.gen
+			if _, ok, err := s.store.RotateSession(ctx, r, p.gate); err != nil {
+				return nil, err
+			} else if !ok {
+				return nil, baton.Errorf(baton.EConflict, "the session moved on")
+			}
+		} else if err := s.store.Rotate(ctx, r); err != nil {
 			return nil, err
 		}
 	}
