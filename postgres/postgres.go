@@ -53,6 +53,11 @@ type DB struct {
 	done chan struct{}
 	// watchPingEvery is watchPingEvery, shortened by tests.
 	watchPingEvery time.Duration
+
+	// rotations takes RotateSession calls to the groupers (rotations.go),
+	// rotators counts the groupers running.
+	rotations chan *pendingRotation
+	rotators  sync.WaitGroup
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -99,6 +104,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	db.startRotations(rotationGroupers(cfg.MaxConns))
 	return db, nil
 }
 
@@ -115,6 +121,7 @@ func WithQueryTracer(t pgx.QueryTracer) Option {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.done)
+		db.rotators.Wait()
 		db.pool.Close()
 	})
 	return nil

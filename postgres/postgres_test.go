@@ -26,11 +26,11 @@ import (
 var t0 = time.Date(2031, 3, 4, 5, 6, 7, 891234000, time.UTC)
 
 // mustOpen opens a store on the database at url, closed at cleanup.
-func mustOpen(tb testing.TB, url string) *DB {
+func mustOpen(tb testing.TB, url string, opts ...Option) *DB {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, url)
+	db, err := Open(ctx, url, opts...)
 	if err != nil {
 		tb.Fatalf("Open: got %v, want nil", err)
 	}

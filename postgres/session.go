@@ -344,34 +344,6 @@ const rotateSessionSQL = `WITH cur AS (
 )
 SELECT cur.*, (SELECT count(*) FROM rotated) FROM cur`
 
-// RotateSession is baton.SessionStore's: a rotation of a token that names
-// its session, in one round trip and one row (see rotateSessionSQL).
-func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
-	var (
-		sess     *baton.Session
-		ok       bool
-		inserted int64
-	)
-	// One statement in its own transaction: retried only when nothing of
-	// it was applied.
-	err := db.write(ctx, func() error {
-		var x sessionScan
-		err := db.pool.QueryRow(ctx, rotateSessionSQL, r.SessionID, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt),
-			clean(r.UserAgent), r.Gen, g.SessionID, g.Binding, g.ClientID, clean(r.IP)).Scan(append(x.dest(), &ok, &inserted)...)
-		if err == nil {
-			sess, err = x.session()
-		}
-		return err
-	})
-	if isNoRows(err) {
-		return nil, false, baton.Errorf(baton.ENotFound, "session not found")
-	}
-	if err != nil {
-		return nil, false, formatError("rotate session", err)
-	}
-	return sess, inserted == 1, nil
-}
-
 // Sessions lists a page of the user's live sessions at now, most recently
 // used first.
 func (db *DB) Sessions(ctx context.Context, userID string, now time.Time, page baton.SessionPage) ([]*baton.Session, error) {

@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/batonauth/baton"
+	"github.com/batonauth/baton/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
+)
+
+// batchCounter counts what a pool sends: statements on their own and
+// pipelined batches.
+type batchCounter struct{ single, batches, batched atomic.Int64 }
+
+func (c *batchCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.single.Add(1)
+	return ctx
+}
+func (c *batchCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *batchCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	c.batches.Add(1)
+	c.batched.Add(int64(d.Batch.Len()))
+	return ctx
+}
+func (c *batchCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *batchCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// tokenSessions creates n sessions holding their token state, session-i
+// with token "t-i" at generation 1.
+func tokenSessions(t *testing.T, db *DB, n int) {
+	t.Helper()
+	mustUser(t, db, "u")
+	for i := range n {
+		s := newSession("u", fmt.Sprintf("session-%02d", i))
+		s.TokenGen = 1
+		if err := db.CreateSession(context.Background(), s, hashOf(fmt.Sprintf("t-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func groupRotation(i int, sessionID string, gen int64) *pendingRotation {
+	r := rotation(sessionID, hashOf(fmt.Sprintf("t-%d", i)), hashOf(fmt.Sprintf("next-%d", i)), t0.Add(time.Minute))
+	r.Gen = gen
+	return &pendingRotation{r: r}
+}
+
+// TestRotationGroup runs groups of rotations as RotateSession's groupers
+// do: one pipelined batch, one transaction, each rotation its own answer.
+func TestRotationGroup(t *testing.T) {
+	ctx := context.Background()
+	t.Run("OneBatch", func(t *testing.T) {
+		counter := &batchCounter{}
+		db := mustOpen(t, pgtest.NewDatabase(t), WithQueryTracer(counter))
+		tokenSessions(t, db, 8)
+		group := []*pendingRotation{}
+		for i := 7; i >= 0; i-- { // out of order: the group sorts
+			group = append(group, groupRotation(i, fmt.Sprintf("session-%02d", i), 1))
+		}
+		group = append(group, groupRotation(3, "session-03", 7)) // a generation it is not at
+		group = append(group, groupRotation(9, "no-such-session", 1))
+		counter.single.Store(0)
+		db.rotateGroup(group)
+		if counter.batches.Load() != 1 || counter.batched.Load() != 10 || counter.single.Load() != 0 {
+			t.Errorf("sent %d batches of %d statements and %d statements alone, want 1 of 10 and none",
+				counter.batches.Load(), counter.batched.Load(), counter.single.Load())
+		}
+		for _, q := range group {
+			switch {
+			case q.r.SessionID == "no-such-session":
+				if !isNoRows(q.err) {
+					t.Errorf("rotation of a missing session: %v, want no rows", q.err)
+				}
+			case q.r.Gen == 7:
+				if q.err != nil || q.rotated || q.sess == nil {
+					t.Errorf("rotation at another generation: rotated %v, %v", q.rotated, q.err)
+				}
+			case q.err != nil || !q.rotated || q.sess.ID != q.r.SessionID || q.sess.TokenGen != 1:
+				t.Errorf("rotation of %s: rotated %v, session %+v, %v", q.r.SessionID, q.rotated, q.sess, q.err)
+			}
+		}
+		// One transaction: every row version the group wrote has its id.
+		var xids int
+		if err := db.pool.QueryRow(ctx, `SELECT count(DISTINCT xmin::text) FROM sessions WHERE token_gen = 2`).Scan(&xids); err != nil || xids != 1 {
+			t.Errorf("the group's rows were written by %d transactions (%v), want 1", xids, err)
+		}
+		for i := range 8 {
+			s, err := db.Session(ctx, fmt.Sprintf("session-%02d", i))
+			if err != nil || s.TokenGen != 2 || string(s.TokenHash) != string(hashOf(fmt.Sprintf("next-%d", i))) {
+				t.Errorf("session-%02d after the group: %+v, %v", i, s, err)
+			}
+		}
+	})
+
+	// Racing tabs in one group: the statements run one after the other
+	// in the transaction, so the second sees the first's rotation.
+	t.Run("SameSessionTwice", func(t *testing.T) {
+		db := mustOpen(t, pgtest.NewDatabase(t))
+		tokenSessions(t, db, 1)
+		a, b := groupRotation(0, "session-00", 1), groupRotation(0, "session-00", 1)
+		b.r.NewHash = hashOf("other")
+		db.rotateGroup([]*pendingRotation{a, b})
+		if a.err != nil || b.err != nil || a.rotated == b.rotated {
+			t.Fatalf("rotated %v and %v (%v, %v): want exactly one", a.rotated, b.rotated, a.err, b.err)
+		}
+		winner, loser := a, b
+		if b.rotated {
+			winner, loser = b, a
+		}
+		if loser.sess.TokenGen != 2 || string(loser.sess.TokenHash) != string(winner.r.NewHash) {
+			t.Errorf("the second saw generation %d, hash %x; want the first's rotation", loser.sess.TokenGen, loser.sess.TokenHash)
+		}
+	})
+
+	// A statement PostgreSQL refuses rolls the batch back; each rotation
+	// then runs on its own and gets its own answer.
+	t.Run("OneRefused", func(t *testing.T) {
+		db := mustOpen(t, pgtest.NewDatabase(t))
+		tokenSessions(t, db, 3)
+		group := []*pendingRotation{groupRotation(0, "session-00", 1), groupRotation(1, "session-01\x00", 1), groupRotation(2, "session-02", 1)}
+		db.rotateGroup(group)
+		if group[1].err == nil || isNoRows(group[1].err) {
+			t.Errorf("a session id with a NUL byte: %v, want PostgreSQL's refusal", group[1].err)
+		}
+		for _, q := range []*pendingRotation{group[0], group[2]} {
+			if q.err != nil || !q.rotated {
+				t.Errorf("%s beside a refused statement: rotated %v, %v", q.r.SessionID, q.rotated, q.err)
+			}
+		}
+	})
+}
+
+// TestRotationsGroupWhileBusy: rotations that arrive while every grouper
+// is busy are committed together, not one transaction each. The groupers
+// are kept busy by rotations of a session whose row another transaction
+// holds locked.
+func TestRotationsGroupWhileBusy(t *testing.T) {
+	ctx := context.Background()
+	counter := &batchCounter{}
+	url := pgtest.NewDatabase(t)
+	db := mustOpen(t, url, WithQueryTracer(counter))
+	const waiting = 24
+	tokenSessions(t, db, waiting+1)
+	groupers := rotationGroupers(db.pool.Config().MaxConns)
+
+	admin := adminConn(t, url)
+	lock, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE`, fmt.Sprintf("session-%02d", waiting)); err != nil {
+		t.Fatal(err)
+	}
+	blocked := func() (n int) {
+		if err := adminConn(t, url).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var wg sync.WaitGroup
+	// One grouper after the other blocks on the locked row.
+	for g := range groupers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db.RotateSession(ctx, groupRotation(waiting, fmt.Sprintf("session-%02d", waiting), 1).r, baton.RotationGate{})
+		}()
+		for deadline := time.Now().Add(10 * time.Second); blocked() <= g; {
+			if time.Now().After(deadline) {
+				t.Fatalf("grouper %d never blocked on the lock", g)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	counter.single.Store(0)
+	counter.batches.Store(0)
+	rotated := make([]bool, waiting)
+	errs := make([]error, waiting)
+	for i := range waiting {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, rotated[i], errs[i] = db.RotateSession(ctx, groupRotation(i, fmt.Sprintf("session-%02d", i), 1).r, baton.RotationGate{})
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // every one waiting for a grouper
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i := range waiting {
+		if errs[i] != nil || !rotated[i] {
+			t.Errorf("rotation %d: rotated %v, %v", i, rotated[i], errs[i])
+		}
+	}
+	if sent := counter.single.Load() + counter.batches.Load(); sent > int64(groupers) {
+		t.Errorf("%d rotations waiting for %d groupers went out in %d transactions, want at most %d",
+			waiting, groupers, sent, groupers)
+	}
+}
