@@ -29,12 +29,17 @@ import (
 // after the other in the transaction: the second sees the first's update,
 // as it would in a transaction of its own after the first committed.
 
-// rotationGroupers is how many groups may be in flight at once: a quarter
-// of the pool (at least 2), so rotations leave connections free for
-// everything else and still commit side by side. Measured on 2 cores with
-// a pool of 16 (BENCHMARKS.md), 4 groupers beat 1, 2 and 8.
+// rotationGroupers is how many groups may be in flight at once: one per 16
+// connections of the pool (one per 4 cores with the default pool), at
+// least 2. Fewer groupers make larger groups, and the transaction is what
+// costs: measured on 2 cores (BENCHMARKS.md), 1, 2, 4 and 16 groupers gave
+// 5,168–5,328, 4,686–5,347, 4,526–4,823 and 3,472 refreshes/s at 64
+// clients, and 1 was best at 16 clients too. Two, not one, so that a group
+// waiting for a row lock (a revocation committing) does not hold up every
+// refresh of the instance; more with more cores, since each group's
+// statements run one after another on one PostgreSQL backend.
 func rotationGroupers(maxConns int32) int {
-	return max(2, int(maxConns)/4)
+	return max(2, int(maxConns)/16)
 }
 
 // maxRotationGroup bounds a group: past a few dozen statements the commit
@@ -53,8 +58,8 @@ type pendingRotation struct {
 }
 
 // startRotations starts the groupers: each sends one group at a time, so
-// at most n groups are in flight and the pool keeps connections for
-// everything else.
+// at most n groups are in flight and the pool keeps its other connections
+// for everything else.
 func (db *DB) startRotations(n int) {
 	db.rotations = make(chan *pendingRotation)
 	for range n {

@@ -32,10 +32,10 @@ func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryE
 
 // TestRefreshRoundTrips pins how many round trips a refresh costs on
 // PostgreSQL, through the session engine. Without a precondition one
-// statement reads the presented token with its session and its successor,
-// checks the session, spends the token, slides the session and inserts the
-// successor (rotateRefreshSQL); the grace replay is that statement finding
-// the token spent and its successor unspent. With a precondition (a
+// statement reads the session the token names, checks it and rotates by
+// compare-and-set on its generation (rotateSessionSQL; alone, so not
+// grouped); the grace replay is that statement finding the session one
+// generation on. With a precondition (a
 // cookie's CSRF check, a DPoP proof to spend) the engine must see the
 // session before anything changes: a read, then Rotate. Audit events and
 // rate limits stay off this path. The test fails if a change adds a round
