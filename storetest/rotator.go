@@ -139,6 +139,30 @@ func gateCases(t *testing.T, s baton.Store) []gateCase {
 	}
 }
 
+// arrange stores the case's user and session (made by newSess, with the
+// token "old"+name) and returns the session, the gate presented and the
+// rotation's time (now unless the case sets one).
+func (tt gateCase) arrange(t *testing.T, s baton.Store, newSess func(userID, id string, created time.Time) *baton.Session, now time.Time) (*baton.Session, baton.RotationGate, time.Time) {
+	t.Helper()
+	u := mustCreateUser(t, s, "u"+tt.name)
+	sess := newSess(u.ID, "s"+tt.name, t0)
+	if tt.session != nil {
+		tt.session(sess)
+	}
+	mustCreateSession(t, s, sess, hash("old"+tt.name))
+	if tt.prepare != nil {
+		tt.prepare(u, sess)
+	}
+	g := gateOf(sess)
+	if tt.gate != nil {
+		tt.gate(&g)
+	}
+	if !tt.now.IsZero() {
+		now = tt.now
+	}
+	return sess, g, now
+}
+
 // testRotateRefreshGate checks that each condition of the gate refuses on
 // its own and changes nothing then, and that the gate lets through what
 // the engine accepts.
@@ -148,23 +172,7 @@ func testRotateRefreshGate(t *testing.T, s baton.Store) {
 	rr := s.(baton.RefreshRotator)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := mustCreateUser(t, s, "u"+tt.name)
-			sess := newSession(u.ID, "s"+tt.name, t0)
-			if tt.session != nil {
-				tt.session(sess)
-			}
-			mustCreateSession(t, s, sess, hash("old"+tt.name))
-			if tt.prepare != nil {
-				tt.prepare(u, sess)
-			}
-			g := gateOf(sess)
-			if tt.gate != nil {
-				tt.gate(&g)
-			}
-			at := now
-			if !tt.now.IsZero() {
-				at = tt.now
-			}
+			sess, g, at := tt.arrange(t, s, newSession, now)
 			before := mustSession(t, s, sess.ID)
 			got, err := rr.RotateRefresh(ctx, rotation("", "old"+tt.name, "new"+tt.name, at), g)
 			mustOK(t, err)

@@ -137,23 +137,7 @@ func testRotateSessionGate(t *testing.T, s baton.Store) {
 	tests := gateCases(t, s)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := mustCreateUser(t, s, "u"+tt.name)
-			sess := newTokenSession(u.ID, "s"+tt.name, t0)
-			if tt.session != nil {
-				tt.session(sess)
-			}
-			mustCreateSession(t, s, sess, hash("old"+tt.name))
-			if tt.prepare != nil {
-				tt.prepare(u, sess)
-			}
-			g := gateOf(sess)
-			if tt.gate != nil {
-				tt.gate(&g)
-			}
-			at := now
-			if !tt.now.IsZero() {
-				at = tt.now
-			}
+			sess, g, at := tt.arrange(t, s, newTokenSession, now)
 			before := mustSession(t, s, sess.ID)
 			got, ok, err := s.RotateSession(ctx, sessionRotation(sess.ID, 1, "old"+tt.name, "new"+tt.name, at), g)
 			mustOK(t, err)
