@@ -131,12 +131,14 @@ func (s *Service) refreshAccessSession(raw string) (string, error) {
 // session, the caller's precondition, the DPoP binding and the session's
 // state.
 //
-// On a store that is a baton.RefreshRotator the first pass of a request
-// without a precondition or a narrowed scope also rotates, in the same
-// round trip, when the store's gate (the same checks on the same rows)
-// lets it; the checks below then run on the rows as they were and pass.
-// When the gate did not let it, nothing changed and the branches run as
-// after a plain read: an unspent token goes to Rotate.
+// The first pass of a request without a precondition or a narrowed scope
+// also rotates, in the same round trip, when the store's gate (the same
+// checks on the same rows) lets it: RotateSession for a token that names
+// its session (a forged one is refused before the store is asked), and
+// RotateRefresh for a token of the first form on a store that is a
+// baton.RefreshRotator. The checks below then run on the rows as they were
+// and pass. When the gate did not let it, nothing changed and the branches
+// run as after a plain read: an unspent token goes to rotate.
 func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []byte, sid string, cl Client, first bool) (*presented, error) {
 	now := s.Now()
 	key := s.secrets.Load().rotation
