@@ -47,6 +47,10 @@ type Config struct {
 	ReuseGrace            time.Duration
 	FreshTTL              time.Duration
 	ImplicitRefreshWindow time.Duration
+	// RowRefreshTokens keeps new sessions' refresh tokens in the form an
+	// older baton understands (BATON_ROW_REFRESH_TOKENS), for a rolling
+	// upgrade.
+	RowRefreshTokens bool
 
 	CookieSecure         bool
 	ResourceClientID     string
@@ -118,6 +122,7 @@ var Vars = []string{
 	"BATON_VERIFY_TTL", "BATON_LINK_VERIFY_EMAIL", "BATON_LINK_RESET_PASSWORD", "BATON_LIMIT_EMAIL_SENDS",
 	"BATON_RESET_TTL", "BATON_REQUIRE_VERIFIED_EMAIL", "BATON_LIMIT_IP_EMAIL_REQUESTS",
 	"BATON_WEBAUTHN_RP_ID", "BATON_WEBAUTHN_ORIGINS", "BATON_WEBAUTHN_RP_NAME",
+	"BATON_ROW_REFRESH_TOKENS",
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -129,6 +134,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		DatabaseURL:          p.databaseURL("BATON_DATABASE_URL"),
 		FreshTTL:             p.duration("BATON_FRESH_TTL", 15*time.Minute, 0),
 		CookieSecure:         p.boolean("BATON_COOKIE_SECURE", true),
+		RowRefreshTokens:     p.boolean("BATON_ROW_REFRESH_TOKENS", false),
 		ResourceClientID:     p.str("BATON_RESOURCE_CLIENT_ID", ""),
 		ResourceClientSecret: p.str("BATON_RESOURCE_CLIENT_SECRET", ""),
 		LimitAccountFailures: p.limit("BATON_LIMIT_ACCOUNT_FAILURES", "10/15m"),

@@ -40,14 +40,14 @@ func TestValues(t *testing.T) {
 		"BATON_LIMIT_IP_FAILURES": "off", "BATON_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
 		"BATON_CORS_ORIGINS": "https://app.example.com,http://localhost:3000",
 		"BATON_MASTER_KEY":   strings.Repeat("ab", 32), "BATON_IMPLICIT_REFRESH_WINDOW": "30s",
-		"BATON_DATABASE_URL": "postgres://u@h/db", "BATON_DEMO": "false",
+		"BATON_DATABASE_URL": "postgres://u@h/db", "BATON_DEMO": "false", "BATON_ROW_REFRESH_TOKENS": "true",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Issuer != "https://auth.example.com" || c.Audience != "api" || c.AccessTTL != 90*time.Second || c.ReuseGrace != 0 ||
 		c.FreshTTL != 0 || c.CookieSecure || !c.LimitIPFailures.Off() || len(c.MasterKey) != 32 || c.ImplicitRefreshWindow != 30*time.Second ||
-		c.DatabaseURL == "" || c.Demo {
+		c.DatabaseURL == "" || c.Demo || !c.RowRefreshTokens {
 		t.Fatalf("got %+v", c)
 	}
 	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32")}
@@ -141,6 +141,7 @@ func TestEveryVariableIsRead(t *testing.T) {
 		"BATON_AUDIT_RETENTION": "720h",
 		"BATON_SMTP_URL":        "smtp://relay.example", "BATON_MAIL_FROM": "noreply@example.com", "BATON_BRAND_NAME": "Acme",
 		"BATON_WEBAUTHN_RP_ID": "example.net", "BATON_WEBAUTHN_ORIGINS": "http://localhost:3000", "BATON_WEBAUTHN_RP_NAME": "Acme",
+		"BATON_ROW_REFRESH_TOKENS": "true",
 	}
 	for _, name := range Vars {
 		v, ok := values[name]

@@ -318,6 +318,8 @@ func NewService(ctx context.Context, cfg *config.Config, store baton.Store, o Se
 		IdleTTL:    cfg.RefreshIdleTTL,
 		ReuseGrace: cfg.ReuseGrace,
 		FreshTTL:   cfg.FreshTTL,
+		// For a rolling upgrade from before tokens named their session.
+		RowRefreshTokens: cfg.RowRefreshTokens,
 		// MaxSessionsPerUser bounds what GET /v1/sessions can return.
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		WebAuthn:           session.WebAuthnConfig{RPID: cfg.WebAuthn.RPID, RPName: cfg.WebAuthn.RPName, Origins: cfg.WebAuthn.Origins},

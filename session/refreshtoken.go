@@ -11,8 +11,12 @@ import (
 var errUnknownRefresh = baton.Errorf(baton.ENotFound, "refresh token not found")
 
 // newRefreshToken returns the first refresh token of sess, which it marks
-// as holding its token state (docs/design.md, "One row per session").
+// as holding its token state (docs/design.md, "One row per session"),
+// unless RowRefreshTokens keeps the older form.
 func (s *Service) newRefreshToken(sess *baton.Session) (string, error) {
+	if s.cfg.RowRefreshTokens {
+		return token.NewRefreshToken()
+	}
 	sess.TokenGen = 1
 	return token.NewSessionRefreshToken(s.secrets.Load().rotation, sess.ID)
 }

@@ -39,6 +39,11 @@ type Config struct {
 	// FreshTTL is how long after a password verification a fresh token
 	// stays fresh; 0 means for the token's whole life.
 	FreshTTL time.Duration
+	// RowRefreshTokens makes new sessions keep their refresh tokens one
+	// row each, in the form from before tokens named their session, which
+	// instances of an older baton can refresh: for the length of a rolling
+	// upgrade of a deployment that shares one database.
+	RowRefreshTokens bool
 	// Leeway is the clock skew tolerated on exp and nbf (default 5s).
 	Leeway time.Duration
 	// MaxSessionsPerUser bounds a user's live sessions: a login beyond it

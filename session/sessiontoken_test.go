@@ -220,3 +220,37 @@ func TestRefreshFirstFormSessions(t *testing.T) {
 		t.Fatalf("session after reuse: revoke reason %q", got.RevokeReason)
 	}
 }
+
+// TestRowRefreshTokens: with RowRefreshTokens (a rolling upgrade) a login's
+// token has the older form and a stored row, as an instance from before
+// tokens named their session looks it up, and keeps that form as it
+// rotates; a service without the setting refreshes it too.
+func TestRowRefreshTokens(t *testing.T) {
+	f := newFixture(t, func(c *session.Config) { c.RowRefreshTokens = true })
+	f.user(t, "alice")
+	g := f.login(t, "alice")
+	tok := g.RefreshToken
+	for i := range 3 {
+		if token.NamesSession(tok) || len(tok) != 47 {
+			t.Fatalf("token %d: %q is not of the older form", i, tok)
+		}
+		if row, sess, err := f.store.RefreshToken(ctx, token.HashRefreshToken(tok)); err != nil || !row.SpentAt.IsZero() || sess.TokenGen != 0 {
+			t.Fatalf("token %d: row %+v, session %+v, %v", i, row, sess, err)
+		}
+		next, err := f.refresh(tok)
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		tok = next.RefreshToken
+	}
+	// The setting removed (the rollout's second step): the session goes
+	// on in its form; new logins get the new one.
+	g2 := newFixtureOn(t, f.store, nil)
+	next, err := g2.refresh(tok)
+	if err != nil || token.NamesSession(next.RefreshToken) {
+		t.Fatalf("refresh without the setting: %v, new form %v", err, err == nil && token.NamesSession(next.RefreshToken))
+	}
+	if l := g2.login(t, "alice"); !token.NamesSession(l.RefreshToken) {
+		t.Fatalf("a login without the setting got %q", l.RefreshToken)
+	}
+}
