@@ -57,7 +57,7 @@ func Successor(rotationKey []byte, tok string) string {
 	m.Write([]byte(tok))
 	var sum [sha256.Size]byte
 	next := m.Sum(sum[:0])
-	if sr, ok := parseSessionRefresh(tok); ok && sr.Gen < maxGen {
+	if sr, _, ok := parseSessionRefresh(tok); ok && sr.Gen < maxGen {
 		return encodeSessionRefresh(rotationKey, sr.SessionID, sr.Gen+1, next)
 	}
 	return encodeRefresh(next)
@@ -79,7 +79,7 @@ func HashRefreshToken(tok string) []byte {
 // refuse garbage, before touching the store. It does not allocate.
 func IsRefreshToken(tok string) bool {
 	if len(tok) != refreshLen {
-		_, ok := parseSessionRefresh(tok)
+		_, _, ok := parseSessionRefresh(tok)
 		return ok
 	}
 	if tok[:len(RefreshPrefix)] != RefreshPrefix {
@@ -187,43 +187,39 @@ func refreshTag(key []byte, sid string, gen int64) []byte {
 
 // parseSessionRefresh decodes a token of the second form without checking
 // its tag.
-func parseSessionRefresh(tok string) (SessionRefresh, bool) {
+func parseSessionRefresh(tok string) (sr SessionRefresh, tag []byte, ok bool) {
 	maxLen := len(RefreshPrefix) + base64.RawURLEncoding.EncodedLen(sessionHead+maxSessionID)
-	if len(tok) <= refreshLen || len(tok) > maxLen || tok[:len(RefreshPrefix)] != RefreshPrefix {
-		return SessionRefresh{}, false
+	if !NamesSession(tok) || len(tok) > maxLen {
+		return SessionRefresh{}, nil, false
 	}
 	// Strict refuses non-zero padding bits: one spelling per token.
 	p, err := base64.RawURLEncoding.Strict().DecodeString(tok[len(RefreshPrefix):])
 	if err != nil || len(p) <= sessionHead || p[0] != sessionForm {
-		return SessionRefresh{}, false
+		return SessionRefresh{}, nil, false
 	}
 	gen := binary.BigEndian.Uint64(p[1:9])
 	sid := string(p[sessionHead:])
 	if gen == 0 || gen > maxGen || !validSessionID(sid) {
-		return SessionRefresh{}, false
+		return SessionRefresh{}, nil, false
 	}
-	return SessionRefresh{SessionID: sid, Gen: int64(gen)}, true
+	return SessionRefresh{SessionID: sid, Gen: int64(gen)}, p[1+8+refreshBytes : sessionHead], true
 }
 
-// NamesSession reports whether tok has the shape of a refresh token of the
-// second form (its tag unchecked): such a token is never looked up by its
-// hash alone.
+// NamesSession reports whether tok can only be a refresh token of the
+// second form, if any: it has the prefix and is longer than the first
+// form. Such a token is never looked up by its hash alone; whether it is
+// well formed and genuine is ParseSessionRefresh's question. It does not
+// decode tok.
 func NamesSession(tok string) bool {
-	_, ok := parseSessionRefresh(tok)
-	return ok
+	return len(tok) > refreshLen && tok[:len(RefreshPrefix)] == RefreshPrefix
 }
 
 // ParseSessionRefresh returns the session and generation a refresh token of
 // the second form names, when its tag is genuine under the rotation key;
 // false for a token of the first form, a malformed one or a forged one.
 func ParseSessionRefresh(rotationKey []byte, tok string) (SessionRefresh, bool) {
-	sr, ok := parseSessionRefresh(tok)
-	if !ok {
-		return SessionRefresh{}, false
-	}
-	p, _ := base64.RawURLEncoding.Strict().DecodeString(tok[len(RefreshPrefix):])
-	tag := p[1+8+refreshBytes : sessionHead]
-	if !hmac.Equal(tag, refreshTag(rotationKey, sr.SessionID, sr.Gen)) {
+	sr, tag, ok := parseSessionRefresh(tok)
+	if !ok || !hmac.Equal(tag, refreshTag(rotationKey, sr.SessionID, sr.Gen)) {
 		return SessionRefresh{}, false
 	}
 	return sr, true
