@@ -35,17 +35,23 @@ func (s *Service) refreshToken(ctx context.Context, raw string) (*baton.RefreshT
 	if !ok {
 		return nil, nil, errUnknownRefresh
 	}
-	sess, err := s.store.Session(ctx, sr.SessionID)
-	if baton.ErrorCode(err) == baton.ENotFound {
-		return nil, nil, errUnknownRefresh
-	} else if err != nil {
-		return nil, nil, err
+	row, _, sess, err := s.readSessionToken(ctx, sr, hash)
+	return row, sess, err
+}
+
+// readSessionToken reads the session a genuine token of the second form
+// names and what its token state says of the token (sessionToken).
+// ENotFound when either is unknown.
+func (s *Service) readSessionToken(ctx context.Context, sr token.SessionRefresh, hash []byte) (row, succ *baton.RefreshToken, sess *baton.Session, err error) {
+	sess, err = s.store.Session(ctx, sr.SessionID)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	row, _, ok := sessionToken(sr, hash, sess)
+	row, succ, ok := sessionToken(sr, hash, sess)
 	if !ok {
-		return nil, nil, errUnknownRefresh
+		return nil, nil, nil, errUnknownRefresh
 	}
-	return row, sess, nil
+	return row, succ, sess, nil
 }
 
 // sessionToken is what the session's token state says of a presented

@@ -168,21 +168,19 @@ func (s *Service) lookupRefresh(ctx context.Context, req RefreshRequest, hash []
 		var genuine bool
 		if sr, genuine = token.ParseSessionRefresh(key, req.RefreshToken); !genuine {
 			err = errUnknownRefresh
-		} else if oneStatement {
-			r.SessionID, r.Gen = sr.SessionID, sr.Gen
-			sess, rotated, err = s.store.RotateSession(ctx, r, gate)
+		} else if !oneStatement {
+			row, succ, sess, err = s.readSessionToken(ctx, sr, hash)
 		} else {
-			sess, err = s.store.Session(ctx, sr.SessionID)
-		}
-		if err == nil {
-			if row, succ, genuine = sessionToken(sr, hash, sess); !genuine {
-				if rotated {
+			r.SessionID, r.Gen = sr.SessionID, sr.Gen
+			if sess, rotated, err = s.store.RotateSession(ctx, r, gate); err == nil {
+				if row, succ, genuine = sessionToken(sr, hash, sess); !genuine && rotated {
 					return nil, baton.Errorf(baton.EInternal, "the store rotated a refresh token its session does not hold")
+				} else if !genuine {
+					err = errUnknownRefresh
 				}
-				err = errUnknownRefresh
 			}
-			succKnown = true
 		}
+		succKnown = err == nil
 	} else if rr, ok := s.store.(baton.RefreshRotator); ok && oneStatement {
 		var out *baton.RefreshRotated
 		if out, err = rr.RotateRefresh(ctx, r, gate); err == nil {
