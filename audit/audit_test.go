@@ -161,6 +161,61 @@ func TestWriterUsesBatchAppender(t *testing.T) {
 	}
 }
 
+// TestWriterLingers: events that come within the linger are written as
+// one batch, a lone event is written once the linger is over, and neither
+// Close nor Flush waits for it.
+func TestWriterLingers(t *testing.T) {
+	t.Run("OneBatch", func(t *testing.T) {
+		st := &batchStore{}
+		w := audit.NewWriter(st, audit.Options{Logger: quiet, Linger: time.Minute})
+		w.Record(baton.AuditEvent{Type: "first"})
+		time.Sleep(50 * time.Millisecond) // without the linger, "first" is written alone by now
+		for range 9 {
+			w.Record(baton.AuditEvent{Type: "x"})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.Close(ctx); err != nil {
+			t.Fatalf("Close waited for the linger: %v", err)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if len(st.events) != 10 || len(st.batches) != 1 {
+			t.Fatalf("%d events in %d batches, want 10 in 1", len(st.events), len(st.batches))
+		}
+	})
+	t.Run("Flush", func(t *testing.T) {
+		st := &batchStore{}
+		w := audit.NewWriter(st, audit.Options{Logger: quiet, Linger: time.Minute})
+		defer w.Close(context.Background())
+		for i := range 300 { // more than a batch
+			w.Record(baton.AuditEvent{Type: "x"})
+			if i == 0 {
+				time.Sleep(20 * time.Millisecond) // the writer is lingering
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.Flush(ctx); err != nil {
+			t.Fatalf("Flush waited for the linger: %v", err)
+		}
+		if n := st.count(); n != 300 {
+			t.Fatalf("%d events written when Flush returned, want 300", n)
+		}
+	})
+	t.Run("LoneEvent", func(t *testing.T) {
+		st := &batchStore{}
+		w := audit.NewWriter(st, audit.Options{Logger: quiet, Linger: 10 * time.Millisecond})
+		defer w.Close(context.Background())
+		w.Record(baton.AuditEvent{Type: "x"})
+		for deadline := time.Now().Add(5 * time.Second); st.count() == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("a lone event was not written after the linger")
+			}
+		}
+	})
+}
+
 func TestFromSessionTruncatesUserAgent(t *testing.T) {
 	long := make([]byte, 2000)
 	for i := range long {
