@@ -54,10 +54,10 @@ type DB struct {
 	// watchPingEvery is watchPingEvery, shortened by tests.
 	watchPingEvery time.Duration
 
-	// rotations takes RotateSession calls to the groupers (rotations.go),
+	// rq holds RotateSession calls for the groupers (rotations.go);
 	// rotators counts the groupers running.
-	rotations chan *pendingRotation
-	rotators  sync.WaitGroup
+	rq       rotationQueue
+	rotators sync.WaitGroup
 }
 
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns.
@@ -121,7 +121,7 @@ func WithQueryTracer(t pgx.QueryTracer) Option {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.done)
-		db.rotators.Wait()
+		db.stopRotations()
 		db.pool.Close()
 	})
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/batonauth/baton"
@@ -23,21 +24,25 @@ import (
 // durable as before. Alone, a rotation is sent at once as its own group: a
 // quiet server adds no wait.
 //
+// One group is in flight at a time, as a rule: the rotations that arrive
+// meanwhile make the next group larger, where a second group in flight
+// would split them into two smaller ones and two commits. Measured on 2
+// cores, one group at a time did 4-5 % more refreshes than two at 16
+// clients and as many at 64 (BENCHMARKS.md). Another group goes out beside
+// it only when a full group is waiting (a machine with many cores) or when
+// the group in flight has been out for groupSpill: one that waits for a
+// row lock (a revocation committing) does not hold up every other
+// refresh.
+//
 // A group's statements are ordered by session id, so two groups that touch
 // the same sessions lock them in the same order and never deadlock each
 // other. Two rotations of one session in one group (racing tabs) run one
 // after the other in the transaction: the second sees the first's update,
 // as it would in a transaction of its own after the first committed.
 
-// rotationGroupers is how many groups may be in flight at once: one per 16
+// rotationGroupers is the most groups in flight at once: one per 16
 // connections of the pool (one per 4 cores with the default pool), at
-// least 2. Fewer groupers make larger groups, and the transaction is what
-// costs: measured on 2 cores (BENCHMARKS.md), 1, 2, 4 and 16 groupers gave
-// 5,168–5,328, 4,686–5,347, 4,526–4,823 and 3,472 refreshes/s at 64
-// clients, and 1 was best at 16 clients too. Two, not one, so that a group
-// waiting for a row lock (a revocation committing) does not hold up every
-// refresh of the instance; more with more cores, since each group's
-// statements run one after another on one PostgreSQL backend.
+// least 2, so that one group stuck on a lock leaves room for the next.
 func rotationGroupers(maxConns int32) int {
 	return max(2, int(maxConns)/16)
 }
@@ -46,10 +51,19 @@ func rotationGroupers(maxConns int32) int {
 // is amortised, and a larger group only holds its row locks longer.
 const maxRotationGroup = 32
 
+// groupSpill is how long a group may be out before the rotations waiting
+// behind it go out in a group of their own. A group's round trip takes
+// well under a millisecond on an idle server and a few on a saturated one,
+// where scheduling delays still take some past 10ms (at 64 clients on 2
+// cores, 8 a second went past 10ms, none past 50ms, and every spill
+// splits groups); a group out for 50ms is waiting for something, a lock.
+const groupSpill = 50 * time.Millisecond
+
 // pendingRotation is one RotateSession call waiting for its group.
 type pendingRotation struct {
-	r baton.Rotation
-	g baton.RotationGate
+	ctx context.Context
+	r   baton.Rotation
+	g   baton.RotationGate
 
 	sess    *baton.Session
 	rotated bool
@@ -57,15 +71,109 @@ type pendingRotation struct {
 	done    chan struct{}
 }
 
-// startRotations starts the groupers: each sends one group at a time, so
-// at most n groups are in flight and the pool keeps its other connections
-// for everything else.
-func (db *DB) startRotations(n int) {
-	db.rotations = make(chan *pendingRotation)
-	for range n {
-		db.rotators.Add(1)
-		go db.rotateGroups()
+// rotationQueue holds the RotateSession calls no grouper has taken yet,
+// and counts the groupers. A grouper is a goroutine that sends groups
+// while rotations wait and ends when none does; the first rotation to
+// find none running starts one. A caller appends itself and then waits
+// for its answer, parked once per refresh.
+type rotationQueue struct {
+	mu      sync.Mutex
+	waiting []*pendingRotation
+	closed  bool
+	active  int           // groupers running
+	max     int           // rotationGroupers
+	spill   time.Duration // groupSpill
+}
+
+// startRotations lets up to n groups be in flight at once.
+func (db *DB) startRotations(n int) { db.rq.max, db.rq.spill = n, groupSpill }
+
+// stopRotations refuses new rotations, waits for the groups in flight and
+// fails the rotations still waiting (the pool is about to close).
+func (db *DB) stopRotations() {
+	db.rq.mu.Lock()
+	db.rq.closed = true
+	db.rq.mu.Unlock()
+	db.rotators.Wait()
+	db.rq.mu.Lock()
+	left := db.rq.waiting
+	db.rq.waiting = nil
+	db.rq.mu.Unlock()
+	for _, q := range left {
+		q.err = pgconn.ErrConnClosed
+		close(q.done)
 	}
+}
+
+// enqueueRotation queues q, starting a grouper when none runs; false when
+// the store is closing.
+func (db *DB) enqueueRotation(q *pendingRotation) bool {
+	db.rq.mu.Lock()
+	defer db.rq.mu.Unlock()
+	if db.rq.closed {
+		return false
+	}
+	db.rq.waiting = append(db.rq.waiting, q)
+	if db.rq.active == 0 || len(db.rq.waiting) >= maxRotationGroup && db.rq.active < db.rq.max {
+		db.startGrouperLocked() // none runs, or a full group waits
+	}
+	return true
+}
+
+// startGrouperLocked starts a grouper; rq.mu is held, and rq.closed was
+// false under it, so the WaitGroup is not being waited on.
+func (db *DB) startGrouperLocked() {
+	db.rq.active++
+	db.rotators.Add(1)
+	go db.rotateGroups()
+}
+
+// spill starts another grouper for the rotations waiting behind a group
+// that has been out for rq.spill.
+func (db *DB) spill() {
+	db.rq.mu.Lock()
+	defer db.rq.mu.Unlock()
+	if len(db.rq.waiting) > 0 && db.rq.active < db.rq.max && !db.rq.closed {
+		db.startGrouperLocked()
+	}
+}
+
+// takeGroup moves up to maxRotationGroup waiting rotations into group, in
+// the order they came, or, when none waits or another grouper can take
+// what waits, ends this grouper (it returns nothing). A rotation whose
+// caller stopped waiting is answered with its context's error instead:
+// nobody would learn its outcome.
+func (db *DB) takeGroup(group []*pendingRotation, first bool) []*pendingRotation {
+	group = group[:0]
+	db.rq.mu.Lock()
+	defer db.rq.mu.Unlock()
+	for len(group) == 0 {
+		// A grouper that has sent a group ends when another runs, unless
+		// a full group waits: one group at a time, as a rule.
+		if len(db.rq.waiting) == 0 || db.rq.closed ||
+			(!first && db.rq.active > 1 && len(db.rq.waiting) < maxRotationGroup) {
+			db.rq.active--
+			return group
+		}
+		n := 0
+		for n < len(db.rq.waiting) && len(group) < maxRotationGroup {
+			q := db.rq.waiting[n]
+			n++
+			if err := q.ctx.Err(); err != nil {
+				q.err = err
+				close(q.done)
+				continue
+			}
+			group = append(group, q)
+		}
+		rest := copy(db.rq.waiting, db.rq.waiting[n:])
+		clear(db.rq.waiting[rest:])
+		db.rq.waiting = db.rq.waiting[:rest]
+	}
+	if len(db.rq.waiting) >= maxRotationGroup && db.rq.active < db.rq.max {
+		db.startGrouperLocked() // a full group waits: send it beside this one
+	}
+	return group
 }
 
 // groupTimeout bounds a group's round trip, as a caller's request context
@@ -73,43 +181,68 @@ func (db *DB) startRotations(n int) {
 // group, and its callers get the error (they stopped waiting anyway).
 const groupTimeout = 30 * time.Second
 
+// rotateGroups is a grouper: it sends groups while rotations wait, whoever
+// waits when a group goes out joining it, nobody waited for.
 func (db *DB) rotateGroups() {
 	defer db.rotators.Done()
 	group := make([]*pendingRotation, 0, maxRotationGroup)
-	for {
-		select {
-		case <-db.done:
+	for first := true; ; first = false {
+		if group = db.takeGroup(group, first); len(group) == 0 {
 			return
-		case q := <-db.rotations:
-			group = append(group[:0], q)
 		}
-		// Whoever is waiting right now joins; nobody is waited for.
-	fill:
-		for len(group) < maxRotationGroup {
-			select {
-			case q := <-db.rotations:
-				group = append(group, q)
-			default:
-				break fill
-			}
-		}
-		db.rotateGroup(group)
-		for _, q := range group {
-			close(q.done)
-		}
+		db.sendGroup(group)
+		clear(group)
 	}
+}
+
+// sendGroup runs the group and answers its rotations.
+func (db *DB) sendGroup(group []*pendingRotation) {
+	w := db.watchGroup()
+	db.rotateGroup(group)
+	w.stop()
+	for _, q := range group {
+		close(q.done)
+	}
+}
+
+// groupWatch calls db.spill every rq.spill while its group is out.
+type groupWatch struct {
+	mu  sync.Mutex
+	t   *time.Timer
+	out bool
+}
+
+func (db *DB) watchGroup() *groupWatch {
+	w := &groupWatch{out: true}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t = time.AfterFunc(db.rq.spill, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.out {
+			db.spill()
+			w.t.Reset(db.rq.spill)
+		}
+	})
+	return w
+}
+
+func (w *groupWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.out = false
+	w.t.Stop()
 }
 
 // RotateSession is baton.SessionStore's: a rotation of a token that names
 // its session, one statement (rotateSessionSQL) committed in a group with
 // the rotations waiting beside it.
 func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
-	q := &pendingRotation{r: r, g: g, done: make(chan struct{})}
-	select {
-	case db.rotations <- q:
-	case <-ctx.Done():
-		return nil, false, formatError("rotate session", ctx.Err())
-	case <-db.done:
+	if err := ctx.Err(); err != nil {
+		return nil, false, formatError("rotate session", err)
+	}
+	q := &pendingRotation{ctx: ctx, r: r, g: g, done: make(chan struct{})}
+	if !db.enqueueRotation(q) {
 		return nil, false, formatError("rotate session", pgconn.ErrConnClosed)
 	}
 	select {

@@ -148,21 +148,7 @@ func TestRotationsGroupWhileBusy(t *testing.T) {
 	tokenSessions(t, db, waiting+1)
 	groupers := rotationGroupers(db.pool.Config().MaxConns)
 
-	admin := adminConn(t, url)
-	lock, err := admin.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.Exec(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE`, fmt.Sprintf("session-%02d", waiting)); err != nil {
-		t.Fatal(err)
-	}
-	blocked := func() (n int) {
-		if err := adminConn(t, url).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	lock := lockSession(t, url, fmt.Sprintf("session-%02d", waiting))
 	var wg sync.WaitGroup
 	// One grouper after the other blocks on the locked row.
 	for g := range groupers {
@@ -171,12 +157,7 @@ func TestRotationsGroupWhileBusy(t *testing.T) {
 			defer wg.Done()
 			db.RotateSession(ctx, groupRotation(waiting, fmt.Sprintf("session-%02d", waiting), 1).r, baton.RotationGate{})
 		}()
-		for deadline := time.Now().Add(10 * time.Second); blocked() <= g; {
-			if time.Now().After(deadline) {
-				t.Fatalf("grouper %d never blocked on the lock", g)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitBlocked(t, url, g+1)
 	}
 	counter.single.Store(0)
 	counter.batches.Store(0)
@@ -202,5 +183,129 @@ func TestRotationsGroupWhileBusy(t *testing.T) {
 	if sent := counter.single.Load() + counter.batches.Load(); sent > int64(groupers) {
 		t.Errorf("%d rotations waiting for %d groupers went out in %d transactions, want at most %d",
 			waiting, groupers, sent, groupers)
+	}
+}
+
+// lockSession locks the session's row in a transaction of its own, which
+// the test ends (or its cleanup rolls back).
+func lockSession(t *testing.T, url, id string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := adminConn(t, url).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Rollback(context.Background()) })
+	if _, err := lock.Exec(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	return lock
+}
+
+// waitBlocked waits until n statements of the database wait for a lock.
+func waitBlocked(t *testing.T, url string, n int) {
+	t.Helper()
+	conn := adminConn(t, url)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var blocked int
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&blocked); err != nil {
+			t.Fatal(err)
+		}
+		if blocked >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d statements wait for a lock, want %d", blocked, n)
+		}
+	}
+}
+
+// TestRotationsPastALockedGroup: while the group in flight waits for a
+// row lock, the rotations behind it still go out — after groupSpill, or
+// at once when a full group waits.
+func TestRotationsPastALockedGroup(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		spill time.Duration
+		n     int // rotations behind the locked one
+	}{
+		{"Spill", groupSpill, 3},
+		{"FullGroup", time.Hour, maxRotationGroup},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url := pgtest.NewDatabase(t)
+			db := mustOpen(t, url)
+			db.rq.spill = tt.spill
+			tokenSessions(t, db, tt.n+1)
+			locked := fmt.Sprintf("session-%02d", tt.n)
+			lock := lockSession(t, url, locked)
+			stuck := make(chan error, 1)
+			go func() {
+				_, _, err := db.RotateSession(context.Background(), groupRotation(tt.n, locked, 1).r, baton.RotationGate{})
+				stuck <- err
+			}()
+			waitBlocked(t, url, 1)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			errs := make([]error, tt.n)
+			for i := range tt.n {
+				wg.Go(func() {
+					var rotated bool
+					_, rotated, errs[i] = db.RotateSession(ctx, groupRotation(i, fmt.Sprintf("session-%02d", i), 1).r, baton.RotationGate{})
+					if errs[i] == nil && !rotated {
+						errs[i] = fmt.Errorf("not rotated")
+					}
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("rotation %d behind a locked group: %v", i, err)
+				}
+			}
+			if err := lock.Rollback(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-stuck; err != nil {
+				t.Errorf("the locked rotation: %v", err)
+			}
+		})
+	}
+}
+
+// TestRotationGivenUpIsNotSent: a rotation whose caller stopped waiting
+// before its group went out is not sent, as the caller was told.
+func TestRotationGivenUpIsNotSent(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	db := mustOpen(t, url)
+	db.rq.spill = time.Hour
+	tokenSessions(t, db, 2)
+	lock := lockSession(t, url, "session-01")
+	stuck := make(chan error, 1)
+	go func() {
+		_, _, err := db.RotateSession(context.Background(), groupRotation(1, "session-01", 1).r, baton.RotationGate{})
+		stuck <- err
+	}()
+	waitBlocked(t, url, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := db.RotateSession(ctx, groupRotation(0, "session-00", 1).r, baton.RotationGate{}); err == nil {
+		t.Fatal("a rotation waiting behind a locked group answered before its caller gave up")
+	}
+	if err := lock.Rollback(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stuck; err != nil {
+		t.Fatalf("the locked rotation: %v", err)
+	}
+	s, err := db.Session(context.Background(), "session-00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TokenGen != 1 {
+		t.Fatalf("the given-up rotation was sent: generation %d, want 1", s.TokenGen)
 	}
 }
