@@ -41,3 +41,35 @@ func TestSetMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestSetGCPercent: under a memory limit serve sets GOGC to gcPercent; an
+// operator's GOGC, or no limit at all, leaves the runtime's value alone.
+func TestSetGCPercent(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	for _, tc := range []struct {
+		name   string
+		env    string
+		limit  int64
+		before int // GOGC in force when serve starts
+		want   int
+	}{
+		{"Unset", "", 70 << 20, 100, gcPercent},
+		{"OperatorWins", "50", 70 << 20, 50, 50},
+		{"NoLimit", "", math.MaxInt64, 100, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(tc.before)
+			got := setGCPercent(func(k string) string {
+				if k == "GOGC" {
+					return tc.env
+				}
+				return ""
+			}, tc.limit)
+			inForce := debug.SetGCPercent(100)
+			if got != tc.want || inForce != tc.want {
+				t.Fatalf("setGCPercent returned %d, GOGC in force %d; want %d", got, inForce, tc.want)
+			}
+		})
+	}
+}
