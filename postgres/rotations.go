@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Rotations are committed in groups. A rotation's statement is cheap (one
@@ -240,7 +242,7 @@ func (w *groupWatch) stop() {
 }
 
 // RotateSession is baton.SessionStore's: a rotation of a token that names
-// its session, one statement (rotateSessionSQL) committed in a group with
+// its session, one statement (rotateSessionsSQL) committed in a group with
 // the rotations waiting beside it.
 func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.RotationGate) (*baton.Session, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -266,45 +268,26 @@ func (db *DB) RotateSession(ctx context.Context, r baton.Rotation, g baton.Rotat
 }
 
 // rotateGroup runs the group in one transaction and sets each rotation's
-// outcome. When PostgreSQL refuses one statement the transaction is rolled
-// back whole, so each then runs on its own and gets its own answer; when
-// the connection fails, whether the commit happened is unknown, and every
-// rotation of the group gets the error (a client's retry is a grace
-// replay).
+// outcome. When PostgreSQL refuses the group's statement the transaction
+// is rolled back whole, so each rotation then runs on its own and gets its
+// own answer; when the connection fails, whether the commit happened is
+// unknown, and every rotation of the group gets the error (a client's
+// retry is a grace replay).
 func (db *DB) rotateGroup(group []*pendingRotation) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
-	if len(group) == 1 {
-		q := group[0]
-		q.err = db.write(ctx, func() error { return db.rotateOne(ctx, q) })
-		return
-	}
 	slices.SortFunc(group, func(a, b *pendingRotation) int { return strings.Compare(a.r.SessionID, b.r.SessionID) })
-	err := db.write(ctx, func() error {
-		b := &pgx.Batch{}
-		for _, q := range group {
-			b.Queue(rotateSessionSQL, rotateArgs(q)...)
-		}
-		br := db.pool.SendBatch(ctx, b)
-		for _, q := range group {
-			q.sess, q.rotated, q.err = nil, false, nil
-			if err := scanRotation(br.QueryRow(), q); err != nil && !isNoRows(err) {
-				br.Close()
-				return err
-			} else if err != nil {
-				q.err = err
-			}
-		}
-		// Close reads up to the batch's end: the commit.
-		return br.Close()
-	})
+	err := db.write(ctx, func() error { return db.rotateSessions(ctx, group) })
 	if err == nil {
 		return
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && !connBroken(err) {
+	if len(group) > 1 && errors.As(err, &pgErr) && !connBroken(err) {
 		for _, q := range group {
-			q.err = db.write(ctx, func() error { return db.rotateOne(ctx, q) })
+			one := []*pendingRotation{q}
+			if err := db.write(ctx, func() error { return db.rotateSessions(ctx, one) }); err != nil {
+				q.sess, q.rotated, q.err = nil, false, err
+			}
 		}
 		return
 	}
@@ -313,32 +296,120 @@ func (db *DB) rotateGroup(group []*pendingRotation) {
 	}
 }
 
-// rotateOne runs q as a statement of its own.
-func (db *DB) rotateOne(ctx context.Context, q *pendingRotation) error {
-	q.sess, q.rotated = nil, false
-	return scanRotation(db.pool.QueryRow(ctx, rotateSessionSQL, rotateArgs(q)...), q)
+// rotateSessions sends group, sorted by session id, in one transaction:
+// one statement (rotateSessionsSQL) for the first rotation of each
+// session, a second for the second rotation of each (racing tabs), and so
+// on, in one pipelined batch. Each statement sees the ones before it, as
+// it would in a transaction of its own after they committed. It sets each
+// rotation's outcome (pgx.ErrNoRows for a session not found) and returns
+// what failed the transaction.
+func (db *DB) rotateSessions(ctx context.Context, group []*pendingRotation) error {
+	for _, q := range group {
+		q.sess, q.rotated, q.err = nil, false, pgx.ErrNoRows
+	}
+	sets := rotationSets(group)
+	if len(sets) == 1 {
+		rows, err := db.pool.Query(ctx, rotateSessionsSQL, rotateArgs(group)...)
+		if err != nil {
+			return err
+		}
+		return scanRotations(rows, group)
+	}
+	b := &pgx.Batch{}
+	for _, set := range sets {
+		b.Queue(rotateSessionsSQL, rotateArgs(set)...)
+	}
+	br := db.pool.SendBatch(ctx, b)
+	for _, set := range sets {
+		rows, err := br.Query()
+		if err == nil {
+			err = scanRotations(rows, set)
+		}
+		if err != nil {
+			br.Close()
+			return err
+		}
+	}
+	// Close reads up to the batch's end: the commit.
+	return br.Close()
 }
 
-// scanRotation reads rotateSessionSQL's row into q.
-func scanRotation(row pgx.Row, q *pendingRotation) error {
+// rotationSets splits a group sorted by session id into sets that hold
+// each session at most once: the k-th rotation of a session goes in the
+// k-th set. Almost always there is one, the group itself.
+func rotationSets(group []*pendingRotation) [][]*pendingRotation {
+	if !hasRepeats(group) {
+		return [][]*pendingRotation{group}
+	}
+	var sets [][]*pendingRotation
+	k := 0
+	for i, q := range group {
+		if i > 0 && q.r.SessionID == group[i-1].r.SessionID {
+			k++
+		} else {
+			k = 0
+		}
+		if k == len(sets) {
+			sets = append(sets, nil)
+		}
+		sets[k] = append(sets[k], q)
+	}
+	return sets
+}
+
+// hasRepeats reports whether a group sorted by session id holds a session
+// twice.
+func hasRepeats(group []*pendingRotation) bool {
+	for i := 1; i < len(group); i++ {
+		if group[i].r.SessionID == group[i-1].r.SessionID {
+			return true
+		}
+	}
+	return false
+}
+
+// scanRotations reads rotateSessionsSQL's rows into set, whose rotations
+// its arrays hold in order.
+func scanRotations(rows pgx.Rows, set []*pendingRotation) error {
+	defer rows.Close()
 	var (
-		x  sessionScan
-		ok bool
-		n  int64
+		x           sessionScan
+		n           int64
+		ok, rotated bool
 	)
-	if err := row.Scan(append(x.dest(), &ok, &n)...); err != nil {
-		return err
+	dest := append([]any{&n}, x.dest()...)
+	dest = append(dest, &ok, &rotated)
+	for rows.Next() {
+		x = sessionScan{}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if n < 1 || n > int64(len(set)) {
+			return fmt.Errorf("rotation %d of %d", n, len(set))
+		}
+		q := set[n-1]
+		sess, err := x.session()
+		if err != nil {
+			return err
+		}
+		q.sess, q.rotated, q.err = sess, rotated, nil
 	}
-	sess, err := x.session()
-	if err != nil {
-		return err
-	}
-	q.sess, q.rotated = sess, n == 1
-	return nil
+	return rows.Err()
 }
 
-func rotateArgs(q *pendingRotation) []any {
-	r, g := q.r, q.g
-	return []any{r.SessionID, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt),
-		clean(r.UserAgent), r.Gen, g.SessionID, g.Binding, g.ClientID, clean(r.IP)}
+// rotateArgs is rotateSessionsSQL's arrays for set.
+func rotateArgs(set []*pendingRotation) []any {
+	var (
+		ids, agents, gates, bindings, clients, ips = make([]string, len(set)), make([]string, len(set)),
+			make([]string, len(set)), make([]string, len(set)), make([]string, len(set)), make([]string, len(set))
+		olds, news  = make([][]byte, len(set)), make([][]byte, len(set))
+		nows, idles = make([]pgtype.Timestamptz, len(set)), make([]pgtype.Timestamptz, len(set))
+		gens        = make([]int64, len(set))
+	)
+	for i, q := range set {
+		r, g := q.r, q.g
+		ids[i], olds[i], news[i], nows[i], idles[i] = r.SessionID, r.OldHash, r.NewHash, ts(r.Now), ts(r.IdleExpiresAt)
+		agents[i], gens[i], gates[i], bindings[i], clients[i], ips[i] = clean(r.UserAgent), r.Gen, g.SessionID, g.Binding, g.ClientID, clean(r.IP)
+	}
+	return []any{ids, olds, news, nows, idles, agents, gens, gates, bindings, clients, ips}
 }

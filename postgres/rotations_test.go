@@ -51,9 +51,30 @@ func groupRotation(i int, sessionID string, gen int64) *pendingRotation {
 }
 
 // TestRotationGroup runs groups of rotations as RotateSession's groupers
-// do: one pipelined batch, one transaction, each rotation its own answer.
+// do: one statement for the sessions of a group, one more for each repeat
+// of a session, pipelined in one batch, one transaction, each rotation its
+// own answer.
 func TestRotationGroup(t *testing.T) {
 	ctx := context.Background()
+	t.Run("OneStatement", func(t *testing.T) {
+		counter := &batchCounter{}
+		db := mustOpen(t, pgtest.NewDatabase(t), WithQueryTracer(counter))
+		tokenSessions(t, db, 8)
+		group := []*pendingRotation{}
+		for i := 7; i >= 0; i-- {
+			group = append(group, groupRotation(i, fmt.Sprintf("session-%02d", i), 1))
+		}
+		counter.single.Store(0)
+		db.rotateGroup(group)
+		if counter.batches.Load() != 0 || counter.single.Load() != 1 {
+			t.Errorf("sent %d batches and %d statements alone, want one statement", counter.batches.Load(), counter.single.Load())
+		}
+		for _, q := range group {
+			if q.err != nil || !q.rotated || q.sess.ID != q.r.SessionID {
+				t.Errorf("rotation of %s: rotated %v, session %+v, %v", q.r.SessionID, q.rotated, q.sess, q.err)
+			}
+		}
+	})
 	t.Run("OneBatch", func(t *testing.T) {
 		counter := &batchCounter{}
 		db := mustOpen(t, pgtest.NewDatabase(t), WithQueryTracer(counter))
@@ -66,8 +87,10 @@ func TestRotationGroup(t *testing.T) {
 		group = append(group, groupRotation(9, "no-such-session", 1))
 		counter.single.Store(0)
 		db.rotateGroup(group)
-		if counter.batches.Load() != 1 || counter.batched.Load() != 10 || counter.single.Load() != 0 {
-			t.Errorf("sent %d batches of %d statements and %d statements alone, want 1 of 10 and none",
+		// session-03 twice: a statement for the first rotation of each
+		// session, one for the second.
+		if counter.batches.Load() != 1 || counter.batched.Load() != 2 || counter.single.Load() != 0 {
+			t.Errorf("sent %d batches of %d statements and %d statements alone, want 1 of 2 and none",
 				counter.batches.Load(), counter.batched.Load(), counter.single.Load())
 		}
 		for _, q := range group {
@@ -307,5 +330,36 @@ func TestRotationGivenUpIsNotSent(t *testing.T) {
 	}
 	if s.TokenGen != 1 {
 		t.Fatalf("the given-up rotation was sent: generation %d, want 1", s.TokenGen)
+	}
+}
+
+// TestRotationPlanKept: PostgreSQL keeps one generic plan of the group
+// statement on a connection, whatever the groups' sizes, instead of
+// planning each group anew (planning it took twice as long as running it).
+func TestRotationPlanKept(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, withParam(pgtest.NewDatabase(t), "pool_max_conns", "1"))
+	tokenSessions(t, db, 4)
+	const groups = 12
+	for i := range groups {
+		group := []*pendingRotation{}
+		for j := range 1 + i%4 { // generation 9: nothing rotates, each plan is made all the same
+			group = append(group, groupRotation(j, fmt.Sprintf("session-%02d", j), 9))
+		}
+		db.rotateGroup(group)
+		for _, q := range group {
+			if q.err != nil || q.rotated {
+				t.Fatalf("group %d: rotated %v, %v", i, q.rotated, q.err)
+			}
+		}
+	}
+	var generic, custom int64
+	if err := db.pool.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+		WHERE statement = $1`, rotateSessionsSQL).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	// PostgreSQL makes five custom plans before it weighs the generic one.
+	if custom > 5 || generic < groups-5 {
+		t.Errorf("%d executions: %d custom plans and %d generic, want at most 5 custom", groups, custom, generic)
 	}
 }

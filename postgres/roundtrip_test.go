@@ -33,7 +33,7 @@ func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryE
 // TestRefreshRoundTrips pins how many round trips a refresh costs on
 // PostgreSQL, through the session engine. Without a precondition one
 // statement reads the session the token names, checks it and rotates by
-// compare-and-set on its generation (rotateSessionSQL; alone, so not
+// compare-and-set on its generation (rotateSessionsSQL; alone, so not
 // grouped); the grace replay is that statement finding the session one
 // generation on. With a precondition (a
 // cookie's CSRF check, a DPoP proof to spend) the engine must see the

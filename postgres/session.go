@@ -313,36 +313,57 @@ func (db *DB) RotateRefresh(ctx context.Context, r baton.Rotation, g baton.Rotat
 	return &out, nil
 }
 
-// rotateSessionSQL is RotateSession: the gate of rotateRefreshSQL on the
-// session row alone, and the compare-and-set on its generation, in one
-// statement. cur reads the session and the verdict on the snapshot; the
-// update re-checks the generation, the hash and the revocation on the row
-// it locks (under READ COMMITTED a concurrent rotation or revocation
-// commits first and this one, re-reading the row, updates nothing), so of
-// concurrent rotations of one generation one wins. The update writes only
-// columns no index covers, and idle_hour changes at most once an hour: it
-// is HOT, one new row version on the same page and nothing else.
-const rotateSessionSQL = `WITH cur AS (
-	SELECT ` + sessionColumns + `,
-		s.token_gen = $7 AND s.token_hash IS NOT NULL AND s.token_hash = $2
-			AND s.revoked_at IS NULL AND s.expires_at > $4 AND s.idle_expires_at > $4
+// rotateSessionsSQL is RotateSession for a set of sessions, each at most
+// once: the gate of rotateRefreshSQL on the session row alone, and the
+// compare-and-set on its generation, in one statement for the whole set
+// (rotations.go sends a group as one such statement). The arrays $1-$11
+// hold one rotation per index; i numbers them (n, from 1). cur reads each
+// session and its verdict on the snapshot; the update re-checks the
+// generation, the hash and the revocation on the row it locks (under READ
+// COMMITTED a concurrent rotation or revocation commits first and this
+// one, re-reading the row, updates nothing), so of concurrent rotations of
+// one generation one wins. The update writes only columns no index
+// covers, and idle_hour changes at most once an hour: it is HOT, one new
+// row version on the same page and nothing else. A row per session found:
+// n, the session as it was, the verdict, and whether it was rotated.
+//
+// One statement for the set, not one per rotation: PostgreSQL's executor
+// set-up of this statement (opening its relations and indexes, building
+// its expressions) cost more than running it for one row, and a group
+// pays it once (BENCHMARKS.md). The arrays reach unnest through a
+// materialized CTE, a fence the planner does not look through: seeing
+// their length, it estimated each custom plan for the group's size, found
+// the generic plan (sized for no group in particular) dearer, and planned
+// the statement anew every time, which took twice as long as running it.
+// Not seeing it, every plan costs the same, and from the sixth execution
+// on a connection the generic plan is kept.
+const rotateSessionsSQL = `WITH a AS MATERIALIZED (
+	SELECT $1::text[] a1, $2::bytea[] a2, $3::bytea[] a3, $4::timestamptz[] a4, $5::timestamptz[] a5,
+		$6::text[] a6, $7::int8[] a7, $8::text[] a8, $9::text[] a9, $10::text[] a10, $11::text[] a11
+), i AS (
+	SELECT i.* FROM a, unnest(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) WITH ORDINALITY
+		AS i(id, old_hash, new_hash, now, idle, user_agent, gen, gate_session, binding, client_id, ip, n)
+), cur AS (
+	SELECT i.n, ` + sessionColumns + `,
+		s.token_gen = i.gen AND s.token_hash IS NOT NULL AND s.token_hash = i.old_hash
+			AND s.revoked_at IS NULL AND s.expires_at > i.now AND s.idle_expires_at > i.now
 			AND s.transport <> '` + baton.TransportSSO + `'
-			AND ($8::text = '' OR s.id = $8::text)
-			AND (s.binding = '' OR s.binding = $9::text)
-			AND CASE WHEN $10::text = '' THEN s.scope = '' ELSE s.scope <> '' AND s.client_id = $10::text END
+			AND (i.gate_session = '' OR s.id = i.gate_session)
+			AND (s.binding = '' OR s.binding = i.binding)
+			AND CASE WHEN i.client_id = '' THEN s.scope = '' ELSE s.scope <> '' AND s.client_id = i.client_id END
 			AND EXISTS (SELECT 1 FROM users u
 				WHERE u.id = s.user_id AND u.locked_at IS NULL AND u.credential_gen = s.credential_gen) AS ok
-	FROM sessions s WHERE s.id = $1
+	FROM i JOIN sessions s ON s.id = i.id
 ), rotated AS (
-	UPDATE sessions s SET token_gen = $7 + 1, prev_hash = $2, token_hash = $3, rotated_at = $4,
-		last_used_at = $4, idle_expires_at = LEAST($5, s.expires_at),
-		idle_hour = date_trunc('hour', LEAST($5, s.expires_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-		user_agent = $6, ip = $11
-	FROM cur
-	WHERE s.id = $1 AND cur.ok AND s.token_gen = $7 AND s.token_hash = $2 AND s.revoked_at IS NULL
-	RETURNING 1
+	UPDATE sessions s SET token_gen = i.gen + 1, prev_hash = i.old_hash, token_hash = i.new_hash,
+		rotated_at = i.now, last_used_at = i.now, idle_expires_at = LEAST(i.idle, s.expires_at),
+		idle_hour = date_trunc('hour', LEAST(i.idle, s.expires_at) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+		user_agent = i.user_agent, ip = i.ip
+	FROM cur JOIN i ON i.n = cur.n
+	WHERE s.id = cur.id AND cur.ok AND s.token_gen = i.gen AND s.token_hash = i.old_hash AND s.revoked_at IS NULL
+	RETURNING s.id
 )
-SELECT cur.*, (SELECT count(*) FROM rotated) FROM cur`
+SELECT cur.*, r.id IS NOT NULL FROM cur LEFT JOIN rotated r ON r.id = cur.id`
 
 // Sessions lists a page of the user's live sessions at now, most recently
 // used first.
