@@ -15,32 +15,36 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// Rotations are committed in groups. A rotation's statement is cheap (one
-// HOT update of one row); what a refresh costs PostgreSQL beyond it is per
-// transaction — the round trip, the snapshot, the commit record and the WAL
-// flush — and on a busy server that dominated (BENCHMARKS.md). So the
-// rotations that wait while a group is in flight go together in the next
-// one: their statements are sent as one pipelined batch, which PostgreSQL
-// runs as one implicit transaction and commits once. Each caller is
-// answered only after that commit, so an acknowledged rotation is as
-// durable as before. Alone, a rotation is sent at once as its own group: a
-// quiet server adds no wait.
+// Rotations are committed in groups. A rotation is cheap (one HOT update
+// of one row); what a refresh cost PostgreSQL beyond it was per statement
+// and per transaction — setting the statement up, the round trip, the
+// snapshot, the commit record and the WAL flush — and on a busy server
+// that dominated (BENCHMARKS.md). So the rotations that wait while a group
+// is in flight go together in the next one, as one statement over arrays
+// (rotateSessionsSQL) that PostgreSQL runs as one implicit transaction and
+// commits once. Each caller is answered only after that commit, so an
+// acknowledged rotation is as durable as before. Alone, a rotation is sent
+// at once as its own group: a quiet server adds no wait.
 //
 // One group is in flight at a time, as a rule: the rotations that arrive
 // meanwhile make the next group larger, where a second group in flight
 // would split them into two smaller ones and two commits. Measured on 2
 // cores, one group at a time did 4-5 % more refreshes than two at 16
-// clients and as many at 64 (BENCHMARKS.md). Another group goes out beside
-// it only when a full group is waiting (a machine with many cores) or when
-// the group in flight has been out for groupSpill: one that waits for a
-// row lock (a revocation committing) does not hold up every other
-// refresh.
+// clients and as many at 64 with a statement per rotation, and a third
+// more at 16 clients with a statement per group (BENCHMARKS.md). Another
+// group goes out beside it only when a full group is waiting (a machine
+// with many cores) or when the group in flight has been out for
+// groupSpill: one that waits for a row lock (a revocation committing) does
+// not hold up every other refresh.
 //
-// A group's statements are ordered by session id, so two groups that touch
-// the same sessions lock them in the same order and never deadlock each
-// other. Two rotations of one session in one group (racing tabs) run one
-// after the other in the transaction: the second sees the first's update,
-// as it would in a transaction of its own after the first committed.
+// A group is sorted by session id, and the statement updates the rows in
+// the order of its arrays, so two groups that touch the same sessions lock
+// them in the same order and do not deadlock each other (should a plan
+// ever visit them otherwise, PostgreSQL breaks the deadlock and the group
+// is run again). Two rotations of one session in one group (racing tabs)
+// go in two statements of the transaction: the second sees the first's
+// update, as it would in a transaction of its own after the first
+// committed.
 
 // rotationGroupers is the most groups in flight at once: one per 16
 // connections of the pool (one per 4 cores with the default pool), at
