@@ -38,10 +38,12 @@ import (
 // not hold up every other refresh.
 //
 // A group is sorted by session id, and the statement updates the rows in
-// the order of its arrays, so two groups that touch the same sessions lock
-// them in the same order and do not deadlock each other (should a plan
-// ever visit them otherwise, PostgreSQL breaks the deadlock and the group
-// is run again). Two rotations of one session in one group (racing tabs)
+// the order of its arrays (the primary key looked up for each in turn;
+// TestRotationGroupLocksInOrder), so two groups that touch the same
+// sessions lock them in the same order and do not deadlock each other. A
+// table of a few pages is read in its physical order instead, the same for
+// both groups; should a plan ever interleave them otherwise, PostgreSQL
+// breaks the deadlock and the group is run again. Two rotations of one session in one group (racing tabs)
 // go in two statements of the transaction: the second sees the first's
 // update, as it would in a transaction of its own after the first
 // committed.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/batonauth/baton"
 	"github.com/batonauth/baton/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // batchCounter counts what a pool sends: statements on their own and
@@ -361,5 +363,59 @@ func TestRotationPlanKept(t *testing.T) {
 	// PostgreSQL makes five custom plans before it weighs the generic one.
 	if custom > 5 || generic < groups-5 {
 		t.Errorf("%d executions: %d custom plans and %d generic, want at most 5 custom", groups, custom, generic)
+	}
+}
+
+// TestRotationGroupLocksInOrder: the group statement locks its sessions in
+// the order of its arrays (sorted by session id), which is what keeps two
+// groups from deadlocking each other. With the middle session's row held
+// elsewhere, the group has locked the first and not yet the last. The
+// pool's connections do without sequential scans: a table of three rows
+// would be read in its physical order, a production one by its primary
+// key in the arrays' order, and that is the plan under test.
+func TestRotationGroupLocksInOrder(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db := mustOpen(t, withParam(url, "enable_seqscan", "off"))
+	tokenSessions(t, db, 3)
+	lock := lockSession(t, url, "session-01")
+	group := []*pendingRotation{ // out of order: the group sorts
+		groupRotation(2, "session-02", 1), groupRotation(0, "session-00", 1), groupRotation(1, "session-01", 1),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.rotateGroup(group)
+	}()
+	waitBlocked(t, url, 1)
+	probe := adminConn(t, url)
+	locked := func(id string) bool {
+		tx, err := probe.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		_, err = tx.Exec(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE NOWAIT`, id)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			return true
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if !locked("session-00") || locked("session-02") {
+		t.Errorf("while blocked on session-01: session-00 locked %v (want true), session-02 locked %v (want false)",
+			locked("session-00"), locked("session-02"))
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	for _, q := range group {
+		if q.err != nil || !q.rotated {
+			t.Errorf("%s: rotated %v, %v", q.r.SessionID, q.rotated, q.err)
+		}
 	}
 }
