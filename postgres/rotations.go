@@ -43,10 +43,10 @@ import (
 // sessions lock them in the same order and do not deadlock each other. A
 // table of a few pages is read in its physical order instead, the same for
 // both groups; should a plan ever interleave them otherwise, PostgreSQL
-// breaks the deadlock and the group is run again. Two rotations of one session in one group (racing tabs)
-// go in two statements of the transaction: the second sees the first's
-// update, as it would in a transaction of its own after the first
-// committed.
+// breaks the deadlock and the group is run again. Two rotations of one
+// session in one group (racing tabs) go in two statements of the
+// transaction: the second sees the first's update, as it would in a
+// transaction of its own after the first committed.
 
 // rotationGroupers is the most groups in flight at once: one per 16
 // connections of the pool (one per 4 cores with the default pool), at
