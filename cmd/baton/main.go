@@ -300,15 +300,11 @@ const gcPercent = 400
 
 // setGCPercent sets GOGC to gcPercent unless the operator set GOGC, or
 // there is no memory limit (limit, as setMemoryLimit returned it) to bound
-// the larger heap. It returns the GOGC in force.
-func setGCPercent(getenv func(string) string, limit int64) int {
-	if getenv("GOGC") != "" || limit == math.MaxInt64 {
-		old := debug.SetGCPercent(100)
-		debug.SetGCPercent(old)
-		return old
+// the larger heap.
+func setGCPercent(getenv func(string) string, limit int64) {
+	if getenv("GOGC") == "" && limit != math.MaxInt64 {
+		debug.SetGCPercent(gcPercent)
 	}
-	debug.SetGCPercent(gcPercent)
-	return gcPercent
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) int {

@@ -29,12 +29,8 @@ func TestSetMemoryLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetMemoryLimit(tc.before)
-			got := setMemoryLimit(func(k string) string {
-				if k == "GOMEMLIMIT" {
-					return tc.env
-				}
-				return ""
-			})
+			env := map[string]string{"GOMEMLIMIT": tc.env}
+			got := setMemoryLimit(func(k string) string { return env[k] })
 			if inForce := debug.SetMemoryLimit(-1); got != tc.want || inForce != tc.want {
 				t.Fatalf("setMemoryLimit returned %d, limit in force %d; want %d", got, inForce, tc.want)
 			}
@@ -60,15 +56,10 @@ func TestSetGCPercent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetGCPercent(tc.before)
-			got := setGCPercent(func(k string) string {
-				if k == "GOGC" {
-					return tc.env
-				}
-				return ""
-			}, tc.limit)
-			inForce := debug.SetGCPercent(100)
-			if got != tc.want || inForce != tc.want {
-				t.Fatalf("setGCPercent returned %d, GOGC in force %d; want %d", got, inForce, tc.want)
+			env := map[string]string{"GOGC": tc.env}
+			setGCPercent(func(k string) string { return env[k] }, tc.limit)
+			if inForce := debug.SetGCPercent(100); inForce != tc.want {
+				t.Fatalf("GOGC in force %d, want %d", inForce, tc.want)
 			}
 		})
 	}
