@@ -178,8 +178,24 @@ func (h *Hasher) derive(ctx context.Context, pw string, salt []byte, p Params) (
 		h.hook(hookStart)
 		defer h.hook(hookDone)
 	}
-	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	if p.Memory >= collectFrom {
+		// The hash's buffer is garbage now. Collected before the slot is
+		// free, the next hash reuses its pages: the heap holds at most one
+		// buffer per slot. Left to the collector's pace, a flood of logins
+		// grows the heap by a buffer per hash between collections (RSS
+		// near 150 MB on two cores), and under a memory limit the runtime
+		// hands each freed buffer back to the OS and faults the next one
+		// in, which halved logins a second (BENCHMARKS.md). A collection
+		// of a server's few-MB heap costs a few percent of a hash.
+		runtime.GC()
+	}
+	return key, nil
 }
+
+// collectFrom is the buffer size, in KiB, from which a hash is followed by
+// a collection: one that outweighs a server's live heap (1-2 MB).
+const collectFrom = 4 << 10
 
 func busy(err error) error {
 	return baton.WrapError(baton.EUnavailable, "too many password checks in progress, try again", err)

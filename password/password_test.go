@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,6 +301,29 @@ func TestConcurrencyBound(t *testing.T) {
 	}
 	if m := maxActive.Load(); m != 1 {
 		t.Errorf("at most %d hashes ran at once, want 1", m)
+	}
+}
+
+// TestBufferCollected checks that a hash with a large buffer leaves none of
+// it on the heap when it returns, so consecutive hashes reuse one buffer's
+// pages instead of each growing the heap (or, under a memory limit, each
+// faulting in memory the runtime handed back).
+func TestBufferCollected(t *testing.T) {
+	p := Params{Memory: collectFrom * 2, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	h := NewHasher(p, 1)
+	encoded, err := h.Hash(context.Background(), "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	for i := 0; i < 3; i++ {
+		if ok, _, err := h.Verify(context.Background(), "correct horse battery staple", encoded); err != nil || !ok {
+			t.Fatalf("verify %d: %v, %v", i, ok, err)
+		}
+		runtime.ReadMemStats(&ms)
+		if buf := uint64(p.Memory) << 10; ms.HeapAlloc >= buf {
+			t.Fatalf("verify %d: %d bytes on the heap after it returned, not less than its %d-byte buffer", i, ms.HeapAlloc, buf)
+		}
 	}
 }
 

@@ -256,27 +256,21 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 // memoryMargin is what the server needs beside the password hashes: its
 // live heap under load is 1–2 MB (measured with gctrace during a login
 // flood and 64-client refreshes), the rest covers stacks, runtime metadata
-// and a hash's garbage buffer awaiting collection while the next one
-// starts. The limit is not free: in interleaved runs of a 32-client flood
-// on two cores, logins went from a median 37/s without a limit (29–42) to
-// 27/s with a 32 MiB margin (25–42) and 25/s with 24 MiB (22–26), /v1/me
-// beside them by about as much: buffers the scavenger returned are faulted
-// in again (over 8 s of a flood: 70,000 minor page faults and 3× the
-// system CPU, against 100 faults without the limit). What it buys: RSS 5 s
-// after the flood near 87 MB instead of 111, a peak near 90 MB instead of
-// 147. With a 42 MiB margin RSS after the flood was 97 MB, too close to
-// the 100 MB it must stay under.
+// and a hash's buffer in the moment between the hash and its collection
+// (password.Hasher collects each buffer before its slot is free). With the
+// buffers collected so, a login flood stays below the limit and nothing is
+// handed back to the OS only to be faulted in again; before, the heap grew
+// into the limit between collections and the scavenger did exactly that,
+// halving logins a second on two cores (BENCHMARKS.md).
 const memoryMargin = 32 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized from the
 // worst case of the password hasher, unless the operator set GOMEMLIMIT
 // (which the runtime has already applied). Each argon2id hash allocates
-// its own buffer (19 MiB) and at most one per core runs at once; without a
-// limit the heap goal settles at twice that live set and the runtime keeps
-// the memory after a flood of logins. With it, the collector runs before
-// the heap outgrows the limit and the scavenger hands what is above it
-// back to the OS. The buffers hold no pointers, so the extra collections
-// cost little. It returns the limit in force.
+// its own buffer (19 MiB), at most one per core runs at once, and the
+// hasher collects each buffer as its hash ends, so a flood of logins needs
+// about that much; the limit bounds what else could grow the heap, GOGC
+// being 400 under it (gcPercent). It returns the limit in force.
 func setMemoryLimit(getenv func(string) string) int64 {
 	if getenv("GOMEMLIMIT") != "" {
 		return debug.SetMemoryLimit(-1)
