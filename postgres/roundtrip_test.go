@@ -35,11 +35,12 @@ func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryE
 // statement reads the session the token names, checks it and rotates by
 // compare-and-set on its generation (rotateSessionsSQL; alone, so not
 // grouped); the grace replay is that statement finding the session one
-// generation on. With a precondition (a
-// cookie's CSRF check, a DPoP proof to spend) the engine must see the
-// session before anything changes: a read, then Rotate. Audit events and
-// rate limits stay off this path. The test fails if a change adds a round
-// trip; lower the numbers when one is cut.
+// generation on. A cookie's CSRF token names its session, so the
+// statement's gate checks it. With a precondition (a DPoP proof, spent
+// only once the session is known to be bound to its key) the engine must
+// see the session before anything changes: a read, then Rotate. Audit
+// events and rate limits stay off this path. The test fails if a change
+// adds a round trip; lower the numbers when one is cut.
 func TestRefreshRoundTrips(t *testing.T) {
 	const (
 		wantRotate  = 1
