@@ -17,6 +17,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/batonauth/baton"
 	"golang.org/x/crypto/argon2"
@@ -72,6 +73,10 @@ type Hasher struct {
 	params Params
 	// sem holds a token per running hash.
 	sem chan struct{}
+	// ended counts the hashes with large buffers that ended, and every is
+	// collectEvery for the slots (collectDue).
+	ended atomic.Int64
+	every int
 	// dummySalt and dummyKey are what VerifyDummy compares against.
 	dummySalt, dummyKey []byte
 	// hook, set only by tests, observes the slots.
@@ -81,9 +86,10 @@ type Hasher struct {
 type hookEvent int
 
 const (
-	hookWait  hookEvent = iota // about to wait for a slot
-	hookStart                  // holds a slot, about to hash
-	hookDone                   // hashed, about to free the slot
+	hookWait    hookEvent = iota // about to wait for a slot
+	hookStart                    // holds a slot, about to hash
+	hookDone                     // hashed, about to free the slot
+	hookCollect                  // about to collect the heap, holding the slot
 )
 
 // NewHasher returns a Hasher with parameters p that runs at most
@@ -101,6 +107,7 @@ func NewHasher(p Params, maxConcurrent int) *Hasher {
 	return &Hasher{
 		params:    p,
 		sem:       make(chan struct{}, maxConcurrent),
+		every:     collectEvery(maxConcurrent),
 		dummySalt: make([]byte, p.SaltLen),
 		dummyKey:  make([]byte, p.KeyLen),
 	}
@@ -179,23 +186,57 @@ func (h *Hasher) derive(ctx context.Context, pw string, salt []byte, p Params) (
 		defer h.hook(hookDone)
 	}
 	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	if p.Memory >= collectFrom {
+	if p.Memory >= collectFrom && h.collectDue() {
 		// The hash's buffer is garbage now. Collected before the slot is
-		// free, the next hash reuses its pages: the heap holds at most one
-		// buffer per slot. Left to the collector's pace, a flood of logins
-		// grows the heap by a buffer per hash between collections (RSS
-		// near 150 MB on two cores), and under a memory limit the runtime
-		// hands each freed buffer back to the OS and faults the next one
-		// in, which halved logins a second (BENCHMARKS.md). A collection
-		// of a server's few-MB heap costs a few percent of a hash.
+		// free, the next hash reuses its pages, and the heap stays within
+		// HeapBound. Left to the collector's pace, a flood of logins grows
+		// the heap by a buffer per hash between collections (RSS near 150
+		// MB on two cores), and under a memory limit the runtime hands
+		// each freed buffer back to the OS and faults the next one in,
+		// which halved logins a second (BENCHMARKS.md). A collection of a
+		// server's few-MB heap costs a few percent of a hash.
+		if h.hook != nil {
+			h.hook(hookCollect)
+		}
 		runtime.GC()
 	}
 	return key, nil
 }
 
-// collectFrom is the buffer size, in KiB, from which a hash is followed by
-// a collection: one that outweighs a server's live heap (1-2 MB).
+// collectFrom is the buffer size, in KiB, from which hashes are followed by
+// collections: one that outweighs a server's live heap (1-2 MB).
 const collectFrom = 4 << 10
+
+// collectDue counts a hash with a large buffer that ended and reports
+// whether to collect now: every collectEvery-th one, and whenever no other
+// hash is running, so the last of a burst leaves nothing behind.
+func (h *Hasher) collectDue() bool {
+	return h.ended.Add(1)%int64(h.every) == 0 || len(h.sem) == 1
+}
+
+// collectEvery is how many hashes may end between two collections on a
+// hasher with slots slots: each one up to 7 slots, a quarter of the slots
+// from 8. With many cores hashes end hundreds of times a second, and a
+// collection after each would keep the collector running without a pause
+// (a collection waits for one that starts after it is asked for, so they
+// would run back to back).
+func collectEvery(slots int) int { return max(1, slots/4) }
+
+// HeapBound is the most heap the buffers of a Hasher's hashes hold at once
+// for params p and slots slots (runtime.NumCPU() when slots <= 0, as in
+// NewHasher): one per running hash, plus the garbage of those that ended
+// since the last collection. A process's memory limit should leave room
+// for it.
+func HeapBound(p Params, slots int) int64 {
+	if slots <= 0 {
+		slots = runtime.NumCPU()
+	}
+	n := slots
+	if p.Memory >= collectFrom {
+		n += collectEvery(slots) - 1
+	}
+	return int64(n) * int64(p.Memory) << 10
+}
 
 func busy(err error) error {
 	return baton.WrapError(baton.EUnavailable, "too many password checks in progress, try again", err)

@@ -327,6 +327,98 @@ func TestBufferCollected(t *testing.T) {
 	}
 }
 
+// TestHeapBound: a hasher with up to 7 slots collects after every hash
+// with a large buffer, so its buffers are one per slot; with more, a
+// quarter of the slots' worth of garbage may wait for the next collection.
+func TestHeapBound(t *testing.T) {
+	large := Params{Memory: collectFrom, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	buf := int64(large.Memory) << 10
+	for _, tc := range []struct {
+		p     Params
+		slots int
+		every int
+		want  int64
+	}{
+		{large, 1, 1, buf},
+		{large, 2, 1, 2 * buf},
+		{large, 7, 1, 7 * buf},
+		{large, 8, 2, 9 * buf},
+		{large, 64, 16, 79 * buf},
+		{cheap, 64, 16, 64 * int64(cheap.Memory) << 10}, // small buffers: no collections
+	} {
+		if got := collectEvery(tc.slots); got != tc.every {
+			t.Errorf("collectEvery(%d) = %d, want %d", tc.slots, got, tc.every)
+		}
+		if got := HeapBound(tc.p, tc.slots); got != tc.want {
+			t.Errorf("HeapBound(m=%d, %d slots) = %d, want %d", tc.p.Memory, tc.slots, got, tc.want)
+		}
+	}
+}
+
+// TestCollectPace checks, with the hook, when a hasher with 8 slots (a
+// collection every 2 hashes) collects: at every second hash while another
+// runs, and at each one that ends with no other running.
+func TestCollectPace(t *testing.T) {
+	large := Params{Memory: collectFrom, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	h := NewHasher(large, 8)
+	held, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var collected []string
+	current := ""
+	h.hook = func(e hookEvent) {
+		switch e {
+		case hookStart:
+			mu.Lock()
+			hold := current == "hold"
+			mu.Unlock()
+			if hold {
+				close(held)
+				<-release
+			}
+		case hookCollect:
+			mu.Lock()
+			collected = append(collected, current)
+			mu.Unlock()
+		}
+	}
+	run := func(name string) {
+		mu.Lock()
+		current = name
+		mu.Unlock()
+		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The holder is a hash stopped before it starts: its slot stays taken.
+	holdDone := make(chan struct{})
+	mu.Lock()
+	current = "hold"
+	mu.Unlock()
+	go func() {
+		defer close(holdDone)
+		if _, err := h.Hash(context.Background(), "held"); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-held
+	for _, name := range []string{"b", "c", "d", "e"} {
+		run(name) // the holder runs beside each
+	}
+	mu.Lock()
+	current = "released"
+	mu.Unlock()
+	close(release)
+	<-holdDone
+	run("f") // alone
+	run("g") // alone
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"c", "e", "released", "f", "g"}
+	if strings.Join(collected, ",") != strings.Join(want, ",") {
+		t.Errorf("collected after %v, want %v", collected, want)
+	}
+}
+
 // TestConcurrencyBoundMany runs many hashes at once through a hasher with
 // two slots and checks, at every start, how many are running.
 func TestConcurrencyBoundMany(t *testing.T) {

@@ -257,26 +257,26 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 // live heap under load is 1–2 MB (measured with gctrace during a login
 // flood and 64-client refreshes), the rest covers stacks, runtime metadata
 // and a hash's buffer in the moment between the hash and its collection
-// (password.Hasher collects each buffer before its slot is free). With the
-// buffers collected so, a login flood stays below the limit and nothing is
-// handed back to the OS only to be faulted in again; before, the heap grew
-// into the limit between collections and the scavenger did exactly that,
-// halving logins a second on two cores (BENCHMARKS.md).
+// (password.Hasher collects the buffers before the slots are free). So a
+// login flood stays below the limit, and nothing is handed back to the OS
+// only to be faulted in again; before, the heap grew into the limit
+// between collections and the scavenger did exactly that, halving logins
+// a second on two cores (BENCHMARKS.md).
 const memoryMargin = 32 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit sized from the
 // worst case of the password hasher, unless the operator set GOMEMLIMIT
 // (which the runtime has already applied). Each argon2id hash allocates
 // its own buffer (19 MiB), at most one per core runs at once, and the
-// hasher collects each buffer as its hash ends, so a flood of logins needs
-// about that much; the limit bounds what else could grow the heap, GOGC
-// being 400 under it (gcPercent). It returns the limit in force.
+// hasher collects the buffers as hashes end (on up to 7 cores after each),
+// so a flood of logins needs password.HeapBound; the limit bounds what
+// else could grow the heap, GOGC being 400 under it (gcPercent). It
+// returns the limit in force.
 func setMemoryLimit(getenv func(string) string) int64 {
 	if getenv("GOMEMLIMIT") != "" {
 		return debug.SetMemoryLimit(-1)
 	}
-	hashes := int64(runtime.NumCPU()) * int64(password.DefaultParams.Memory) << 10
-	limit := hashes + memoryMargin
+	limit := password.HeapBound(password.DefaultParams, runtime.NumCPU()) + memoryMargin
 	debug.SetMemoryLimit(limit)
 	return limit
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/batonauth/baton/password"
 )
 
-// TestSetMemoryLimit: without GOMEMLIMIT, serve sets a soft limit of one
-// argon2id buffer per core plus the margin; an operator's GOMEMLIMIT (which
+// TestSetMemoryLimit: without GOMEMLIMIT, serve sets a soft limit of the
+// hasher's heap bound (one argon2id buffer per core on this machine) plus
+// the margin; an operator's GOMEMLIMIT (which
 // the runtime applied at start) is left alone.
 func TestSetMemoryLimit(t *testing.T) {
 	orig := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
 	const operator = 300 << 20
-	hashes := int64(runtime.NumCPU()) * int64(password.DefaultParams.Memory) * 1024
+	hashes := password.HeapBound(password.DefaultParams, runtime.NumCPU())
 	for _, tc := range []struct {
 		name   string
 		env    string
