@@ -73,10 +73,8 @@ type Hasher struct {
 	params Params
 	// sem holds a token per running hash.
 	sem chan struct{}
-	// ended counts the hashes with large buffers that ended, and every is
-	// collectEvery for the slots (collectDue).
+	// ended counts the hashes with large buffers that ended (collectDue).
 	ended atomic.Int64
-	every int
 	// dummySalt and dummyKey are what VerifyDummy compares against.
 	dummySalt, dummyKey []byte
 	// hook, set only by tests, observes the slots.
@@ -107,7 +105,6 @@ func NewHasher(p Params, maxConcurrent int) *Hasher {
 	return &Hasher{
 		params:    p,
 		sem:       make(chan struct{}, maxConcurrent),
-		every:     collectEvery(maxConcurrent),
 		dummySalt: make([]byte, p.SaltLen),
 		dummyKey:  make([]byte, p.KeyLen),
 	}
@@ -211,7 +208,7 @@ const collectFrom = 4 << 10
 // whether to collect now: every collectEvery-th one, and whenever no other
 // hash is running, so the last of a burst leaves nothing behind.
 func (h *Hasher) collectDue() bool {
-	return h.ended.Add(1)%int64(h.every) == 0 || len(h.sem) == 1
+	return h.ended.Add(1)%int64(collectEvery(cap(h.sem))) == 0 || len(h.sem) == 1
 }
 
 // collectEvery is how many hashes may end between two collections on a

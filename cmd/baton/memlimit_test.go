@@ -11,8 +11,8 @@ import (
 
 // TestSetMemoryLimit: without GOMEMLIMIT, serve sets a soft limit of the
 // hasher's heap bound (one argon2id buffer per core on this machine) plus
-// the margin; an operator's GOMEMLIMIT (which
-// the runtime applied at start) is left alone.
+// the margin; an operator's GOMEMLIMIT (which the runtime applied at
+// start) is left alone.
 func TestSetMemoryLimit(t *testing.T) {
 	orig := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(orig) })
