@@ -288,8 +288,8 @@ func setMemoryLimit(getenv func(string) string) int64 {
 // on two cores (bench -scenario refresh -store postgres), the server's CPU
 // per refresh fell from 184-282 to 165-197 µs and refreshes per second rose
 // 5-35 % at 16 and 64 clients, peak RSS 35 -> 48 MB; after a login flood
-// RSS was the same (86.5 vs 86.8 MB), since there the memory limit, not
-// GOGC, decides when to collect.
+// RSS was the same (86.5 vs 86.8 MB), since there the memory limit (now
+// the hasher's own collections), not GOGC, decides when to collect.
 const gcPercent = 400
 
 // setGCPercent sets GOGC to gcPercent unless the operator set GOGC, or
