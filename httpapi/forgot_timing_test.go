@@ -59,40 +59,54 @@ func TestForgotPasswordNoEnumerationByTiming(t *testing.T) {
 		return d
 	}
 
-	const warmup, tries = 20, 300
-	var mk, mu []time.Duration
-	deadline := time.Now().Add(8 * time.Second)
-	for i := 0; i < warmup+tries && time.Now().Before(deadline); i++ {
-		// ABBA: neither kind always goes first.
-		order := []string{known, unknown}
-		if i%2 == 1 {
-			order[0], order[1] = order[1], order[0]
+	// One round: interleaved tries, the ratio of the medians (unknown ÷
+	// known).
+	round := func() float64 {
+		const warmup, tries = 20, 300
+		var mk, mu []time.Duration
+		deadline := time.Now().Add(8 * time.Second)
+		for i := 0; i < warmup+tries && time.Now().Before(deadline); i++ {
+			// ABBA: neither kind always goes first.
+			order := []string{known, unknown}
+			if i%2 == 1 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, body := range order {
+				d := forgot(body)
+				idle(t, r)
+				if body == known {
+					sent++
+				}
+				if i < warmup {
+					continue
+				}
+				if body == known {
+					mk = append(mk, d)
+				} else {
+					mu = append(mu, d)
+				}
+			}
 		}
-		for _, body := range order {
-			d := forgot(body)
-			idle(t, r)
-			if body == known {
-				sent++
-			}
-			if i < warmup {
-				continue
-			}
-			if body == known {
-				mk = append(mk, d)
-			} else {
-				mu = append(mu, d)
-			}
+		if len(mk) < 40 {
+			t.Fatalf("only %d tries in the time allowed", len(mk))
 		}
+		medKnown, medUnknown := median(mk), median(mu)
+		ratio := float64(medUnknown) / float64(medKnown)
+		t.Logf("median forgot-password time over %d tries each: existing account %v, unknown address %v (ratio %.2f)",
+			len(mk), medKnown, medUnknown, ratio)
+		return ratio
 	}
-	if len(mk) < 40 {
-		t.Fatalf("only %d tries in the time allowed", len(mk))
-	}
-	medKnown, medUnknown := median(mk), median(mu)
-	ratio := float64(medUnknown) / float64(medKnown)
-	t.Logf("median forgot-password time over %d tries each: existing account %v, unknown address %v (ratio %.2f)",
-		len(mk), medKnown, medUnknown, ratio)
-	if ratio < 0.8 || ratio > 1.2 {
-		t.Fatalf("forgot-password for an unknown address takes %.2f× the time of one for an existing account", ratio)
+	// A second round only when the first is out of bounds: a leak shows in
+	// both, while other processes' load (make test runs packages side by
+	// side on two cores) once put an honest first round at 1.21.
+	for n := 1; ; n++ {
+		ratio := round()
+		if ratio >= 0.8 && ratio <= 1.2 {
+			break
+		}
+		if n == 2 {
+			t.Fatalf("forgot-password for an unknown address takes %.2f× the time of one for an existing account, in two rounds", ratio)
+		}
 	}
 	// Each request for the real account sent its link, and only those.
 	r.quiet(t, sent)
