@@ -220,14 +220,10 @@ func (h *Hasher) collectDue() bool {
 func collectEvery(slots int) int { return max(1, slots/4) }
 
 // HeapBound is the most heap the buffers of a Hasher's hashes hold at once
-// for params p and slots slots (runtime.NumCPU() when slots <= 0, as in
-// NewHasher): one per running hash, plus the garbage of those that ended
-// since the last collection. A process's memory limit should leave room
-// for it.
+// for params p and slots slots (NewHasher's maxConcurrent): one per running
+// hash, plus the garbage of those that ended since the last collection. A
+// process's memory limit should leave room for it.
 func HeapBound(p Params, slots int) int64 {
-	if slots <= 0 {
-		slots = runtime.NumCPU()
-	}
 	n := slots
 	if p.Memory >= collectFrom {
 		n += collectEvery(slots) - 1
